@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    id: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyInfo:
+    id: str
+    account: str
+    created_at: str
+    revoked_at: str | None

@@ -1,0 +1,96 @@
+"""Accounts and API keys: creating, listing, revoking, and authenticating a presented key.
+
+Key format: ``cb_<id>_<secret>``. The id is public (it names the key in lists and logs); the whole
+key is stored only as its SHA-256. A plain hash is enough here, unlike passwords: the secret is 256
+random bits, so there is no dictionary to try, and a slow hash would cost every request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+import time
+
+from callbridge.accounts.models import Account, ApiKeyInfo
+from callbridge.accounts.store import AccountStore
+from callbridge.errors import InvalidInput, NotFound
+
+_KEY_RE = re.compile(r"^cb_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
+_ACCOUNT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+# How long a successful key check is remembered in memory. A revocation done by the CLI (another
+# process) therefore takes effect within this many seconds; the saving is one DB read per request.
+AUTH_CACHE_SECONDS = 5.0
+_AUTH_CACHE_MAX = 10_000
+
+
+def hash_key(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def key_id_of(key: str) -> str | None:
+    m = _KEY_RE.match(key)
+    return m.group(1) if m else None
+
+
+class AccountService:
+    def __init__(self, store: AccountStore):
+        self.store = store
+        self._auth_cache: dict[str, tuple[float, str, Account]] = {}
+
+    @staticmethod
+    def validate_account_name(name: str) -> str:
+        if not _ACCOUNT_RE.match(name):
+            raise InvalidInput(
+                "account names are 1-64 letters, digits, '.', '_' or '-'", field="account"
+            )
+        return name
+
+    async def create_key(self, account_name: str) -> tuple[ApiKeyInfo, str]:
+        """Creates the account if needed and a new key; returns (info, the key shown once)."""
+        account = await self.store.get_or_create_account(self.validate_account_name(account_name))
+        key_id = secrets.token_hex(6)
+        key = f"cb_{key_id}_{secrets.token_urlsafe(32)}"
+        await self.store.add_key(account, key_id, hash_key(key))
+        return ApiKeyInfo(key_id, account.name, "", None), key
+
+    async def list_keys(self, account_name: str | None = None) -> list[ApiKeyInfo]:
+        return await self.store.list_keys(account_name)
+
+    async def revoke_key(self, key_id: str) -> None:
+        if not await self.store.revoke_key(key_id):
+            raise NotFound(f"no active key with id {key_id!r}", error="Key not found")
+        self._auth_cache.clear()
+
+    async def get_account(self, name: str) -> Account:
+        account = await self.store.find_account(name)
+        if account is None:
+            raise NotFound(f"no account named {name!r}", error="Account not found")
+        return account
+
+    async def list_accounts(self) -> list[Account]:
+        return await self.store.list_accounts()
+
+    async def authenticate(self, key: str) -> Account | None:
+        """The key's account, or None when the key is unknown, malformed or revoked."""
+        key_id = key_id_of(key)
+        if key_id is None:
+            return None
+        presented = hash_key(key)
+        now = time.monotonic()
+        cached = self._auth_cache.get(key_id)
+        if cached is not None and cached[0] > now:
+            return cached[2] if hmac.compare_digest(cached[1], presented) else None
+        found = await self.store.key_for_auth(key_id)
+        if found is None:
+            self._auth_cache.pop(key_id, None)
+            return None
+        stored, account = found
+        if not hmac.compare_digest(stored, presented):
+            return None
+        if len(self._auth_cache) >= _AUTH_CACHE_MAX:
+            self._auth_cache.clear()
+        self._auth_cache[key_id] = (now + AUTH_CACHE_SECONDS, stored, account)
+        return account

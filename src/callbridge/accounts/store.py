@@ -1,0 +1,66 @@
+"""SQL for accounts and API keys."""
+
+from __future__ import annotations
+
+from callbridge.accounts.models import Account, ApiKeyInfo
+from callbridge.db import Database
+from callbridge.timeutil import utc_now_iso
+
+
+class AccountStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    async def get_or_create_account(self, name: str) -> Account:
+        async with self.db.transaction() as tx:
+            row = await tx.fetchone("SELECT id, name FROM accounts WHERE name = ?", (name,))
+            if row is None:
+                new_id = await tx.insert(
+                    "INSERT INTO accounts(name, created_at) VALUES (?, ?)", (name, utc_now_iso())
+                )
+                return Account(new_id, name)
+            return Account(row["id"], row["name"])
+
+    async def find_account(self, name: str) -> Account | None:
+        row = await self.db.fetchone("SELECT id, name FROM accounts WHERE name = ?", (name,))
+        return Account(row["id"], row["name"]) if row else None
+
+    async def list_accounts(self) -> list[Account]:
+        rows = await self.db.fetchall("SELECT id, name FROM accounts ORDER BY name")
+        return [Account(r["id"], r["name"]) for r in rows]
+
+    async def add_key(self, account: Account, key_id: str, key_hash: str) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "INSERT INTO api_keys(id, account_id, key_hash, created_at) VALUES (?, ?, ?, ?)",
+                (key_id, account.id, key_hash, utc_now_iso()),
+            )
+
+    async def key_for_auth(self, key_id: str) -> tuple[str, Account] | None:
+        """(stored hash, account) of a key that is not revoked, else None."""
+        row = await self.db.fetchone(
+            "SELECT k.key_hash, a.id, a.name FROM api_keys k JOIN accounts a ON a.id = k.account_id"
+            " WHERE k.id = ? AND k.revoked_at IS NULL",
+            (key_id,),
+        )
+        return (row["key_hash"], Account(row["id"], row["name"])) if row else None
+
+    async def list_keys(self, account: str | None = None) -> list[ApiKeyInfo]:
+        sql = (
+            "SELECT k.id, a.name, k.created_at, k.revoked_at FROM api_keys k"
+            " JOIN accounts a ON a.id = k.account_id"
+        )
+        params: tuple = ()
+        if account is not None:
+            sql += " WHERE a.name = ?"
+            params = (account,)
+        rows = await self.db.fetchall(sql + " ORDER BY a.name, k.created_at", params)
+        return [ApiKeyInfo(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def revoke_key(self, key_id: str) -> bool:
+        async with self.db.transaction() as tx:
+            changed = await tx.execute(
+                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (utc_now_iso(), key_id),
+            )
+        return changed == 1

@@ -1,0 +1,125 @@
+"""One CLI: serve, keys, accounts, db (extensions follow with the dialer)."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+import click
+
+from callbridge.accounts.service import AccountService
+from callbridge.accounts.store import AccountStore
+from callbridge.db import Database, migrate
+from callbridge.errors import DomainError
+from callbridge.logs import setup_logging
+from callbridge.settings import Settings, load_settings
+
+
+def _settings(ctx: click.Context) -> Settings:
+    return ctx.obj["settings"]
+
+
+def _run(coro):
+    try:
+        return asyncio.run(coro)
+    except DomainError as exc:
+        raise click.ClickException(exc.message or exc.error) from None
+
+
+async def _with_accounts(settings: Settings, fn):
+    db = Database(settings.database)
+    await db.open()
+    try:
+        return await fn(AccountService(AccountStore(db)))
+    finally:
+        await db.close()
+
+
+@click.group()
+@click.option("--config", type=click.Path(path_type=Path), default=None,
+              help="TOML file with settings (environment variables CALLBRIDGE_* win over it).")
+@click.pass_context
+def main(ctx: click.Context, config: Path | None) -> None:
+    """callbridge: click-to-dial, call log and contacts beside Asterisk."""
+    try:
+        settings = load_settings(config)
+    except Exception as exc:  # bad config is an operator error: say it plainly, no traceback
+        raise click.ClickException(f"invalid settings: {exc}") from None
+    setup_logging(settings.log_level)
+    ctx.obj = {"settings": settings}
+
+
+@main.command()
+@click.pass_context
+def serve(ctx: click.Context) -> None:
+    """Run the HTTP service (creates and migrates the database first)."""
+    from aiohttp import web
+
+    from callbridge.app import create_app
+
+    settings = _settings(ctx)
+    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
+                access_log=None, handle_signals=True)
+
+
+@main.group()
+def db() -> None:
+    """Database maintenance."""
+
+
+@db.command("migrate")
+@click.pass_context
+def db_migrate(ctx: click.Context) -> None:
+    """Create or upgrade the database schema, then exit."""
+    version = migrate(_settings(ctx).database)
+    click.echo(f"schema version {version}")
+
+
+@main.group()
+def keys() -> None:
+    """API keys: create, list, revoke."""
+
+
+@keys.command("create")
+@click.option("--account", required=True, help="Account name (created if it doesn't exist).")
+@click.pass_context
+def keys_create(ctx: click.Context, account: str) -> None:
+    """Create an API key; the key is printed once, alone on the last line."""
+    info, key = _run(_with_accounts(_settings(ctx), lambda s: s.create_key(account)))
+    click.echo(f"created key {info.id} for account {info.account} (shown once, store it now):",
+               err=False)
+    click.echo(key)
+
+
+@keys.command("list")
+@click.option("--account", default=None)
+@click.pass_context
+def keys_list(ctx: click.Context, account: str | None) -> None:
+    """List keys (ids only; keys themselves are never stored)."""
+    rows = _run(_with_accounts(_settings(ctx), lambda s: s.list_keys(account)))
+    click.echo(f"{'KEY ID':<14} {'ACCOUNT':<20} {'CREATED':<26} STATUS")
+    for k in rows:
+        status = f"revoked {k.revoked_at}" if k.revoked_at else "active"
+        click.echo(f"{k.id:<14} {k.account:<20} {k.created_at:<26} {status}")
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.pass_context
+def keys_revoke(ctx: click.Context, key_id: str) -> None:
+    """Revoke a key by its id (takes effect on a running service within 5 s)."""
+    _run(_with_accounts(_settings(ctx), lambda s: s.revoke_key(key_id)))
+    click.echo(f"revoked {key_id}")
+
+
+@main.command("accounts")
+@click.pass_context
+def accounts_list(ctx: click.Context) -> None:
+    """List accounts."""
+    for a in _run(_with_accounts(_settings(ctx), lambda s: s.list_accounts())):
+        click.echo(a.name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,214 @@
+"""Request and response shapes of the Contacts API; the OpenAPI document is generated from these."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+
+from callbridge.contacts.phone import normalize_phone
+
+Text = Annotated[str, StringConstraints(max_length=255)]
+LongText = Annotated[str, StringConstraints(max_length=10_000)]
+Url = Annotated[str, StringConstraints(max_length=2048)]
+Phone = Annotated[str, StringConstraints(max_length=64), AfterValidator(normalize_phone)]
+RequiredPhone = Annotated[str, StringConstraints(min_length=1, max_length=64),
+                          AfterValidator(normalize_phone)]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+SearchLimit = Annotated[int, Field(ge=1, le=1000)]
+
+
+class _Strict(BaseModel):
+    # Unknown fields are rejected with a 400 naming them: a typo ("mobilephone") must not be
+    # silently dropped.
+    model_config = ConfigDict(extra="forbid")
+
+
+class GroupRef(BaseModel):
+    uuid: str
+    name: str
+
+
+class ContactWrite(_Strict):
+    """Create body, and PUT body (PUT changes only the fields it carries)."""
+
+    firstname: Text | None = None
+    lastname: Text | None = None
+    organization: Text | None = None
+    organization_flag: bool | None = None
+    user_id: int | None = None
+    phone_numbers: Annotated[list[Phone], Field(max_length=50)] | None = None
+    mobile_phone: Phone | None = None
+    email: Text | None = None
+    address: Text | None = None
+    city: Text | None = None
+    state: Text | None = None
+    zip: Text | None = None
+    country: Text | None = None
+    note: LongText | None = None
+    profile_url: Url | None = None
+    external_id: Identifier | None = None
+    groups: Annotated[list[Annotated[str, StringConstraints(max_length=64)] | GroupRef],
+                      Field(max_length=100)] | None = None
+    # Read-only fields a client may echo back from a GET: accepted and ignored.
+    uuid: str | None = Field(None, description="read-only; ignored")
+    version: int | None = Field(None, description="read-only; ignored")
+
+    def column_values(self, only_set: bool) -> dict[str, Any]:
+        """Column → value for the stored fields (all, or only those present in the body)."""
+        names = self.model_fields_set if only_set else type(self).model_fields.keys()
+        out: dict[str, Any] = {}
+        for name in names:
+            if name in ("groups", "uuid", "version"):
+                continue
+            value = getattr(self, name)
+            if name == "mobile_phone":
+                value = value or None
+            elif name == "phone_numbers":
+                value = list(dict.fromkeys(n for n in (value or []) if n))
+            elif name == "organization_flag":
+                value = bool(value)
+            out[name] = value
+        return out
+
+    def group_uuids(self) -> list[str] | None:
+        if self.groups is None:
+            return None
+        return list(dict.fromkeys(g.uuid if isinstance(g, GroupRef) else g for g in self.groups))
+
+
+class Contact(BaseModel):
+    """A contact in lists and search results: groups as UUIDs."""
+
+    uuid: str
+    firstname: str | None = None
+    lastname: str | None = None
+    organization: str | None = None
+    organization_flag: bool = False
+    user_id: int | None = None
+    phone_numbers: list[str] = []
+    mobile_phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+    city: str | None = None
+    state: str | None = None
+    zip: str | None = None
+    country: str | None = None
+    note: str | None = None
+    version: int
+    profile_url: str | None = None
+    external_id: str | None = None
+    groups: list[str] = []
+
+
+class ContactDetail(Contact):
+    """A single contact: groups expanded to {uuid, name}."""
+
+    groups: list[GroupRef] = []  # type: ignore[assignment]
+
+
+class ContactHit(Contact):
+    hint_data: str = Field(description="which field matched: firstname, lastname, fullname, "
+                                       "organization, email, mobile_phone, phone_numbers or note")
+
+
+class Created(BaseModel):
+    uuid: str
+
+
+class Updated(BaseModel):
+    message: str = "Contact updated successfully."
+    uuid: str
+
+
+class Deleted(BaseModel):
+    success: bool = True
+    uuid: str
+
+
+class Tombstone(BaseModel):
+    uuid: str
+    version: int
+    deleted_at: str
+
+
+class SyncResult(BaseModel):
+    updated: list[Contact]
+    deleted: list[Tombstone]
+
+
+class MobileQuery(_Strict):
+    mobile_phone: RequiredPhone
+
+
+class MobileLikeQuery(_Strict):
+    mobile_phone: RequiredPhone
+    limit: SearchLimit = 100
+
+
+class NameQuery(_Strict):
+    searchString: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                   max_length=255)]
+    limit: SearchLimit = 100
+
+
+class EmailQuery(_Strict):
+    email_address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                    max_length=255)]
+
+
+class MobileBatchQuery(_Strict):
+    mobile_phones: Annotated[list[RequiredPhone], Field(min_length=1, max_length=1000)]
+
+
+class PhonesQuery(_Strict):
+    phone_numbers: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=64)]],
+                             Field(min_length=1, max_length=1000)]
+
+
+class PhoneExactQuery(_Strict):
+    phone_number: RequiredPhone
+
+
+class AdvancedQuery(_Strict):
+    searchString: Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)] | None = None
+    letter: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]$")] | None = None
+    groupUUID: Annotated[str, StringConstraints(max_length=64)] | None = None
+    limit: SearchLimit = 100
+
+
+class ListQuery(_Strict):
+    limit: Annotated[int, Field(ge=1, le=100_000)] | None = None
+    offset: Annotated[int, Field(ge=0)] = 0
+
+
+class VersionPath(_Strict):
+    version: Annotated[int, Field(ge=0)]
+
+
+class Group(BaseModel):
+    uuid: str
+    name: str
+    version: int
+
+
+class GroupCreate(_Strict):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+
+
+class GroupDeleted(BaseModel):
+    success: bool = True
+    deleted: int
+
+
+class Membership(_Strict):
+    fk_contact_uuid: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    fk_group_uuid: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class MembershipAdded(BaseModel):
+    id: int
+
+
+class MembershipRemoved(BaseModel):
+    changes: int

@@ -1,0 +1,321 @@
+"""The contacts rules: accounts kept apart, versions, normalization, memberships, tombstones.
+
+No HTTP and no SQL here: routes call these methods, the store runs the SQL. Every write is one
+transaction, so a failed request leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid as uuidlib
+
+from callbridge.accounts.models import Account
+from callbridge.contacts import models as m
+from callbridge.contacts.phone import looks_like_phone, normalize_phone
+from callbridge.contacts.store import ContactStore
+from callbridge.db import Database
+from callbridge.errors import Conflict, InvalidInput, NotFound
+from callbridge.timeutil import utc_now_iso
+
+CONTACT_NOT_FOUND = "Contact not found"
+GROUP_NOT_FOUND = "Group not found"
+
+_IDENTITY = ("firstname", "lastname", "organization", "mobile_phone", "phone_numbers", "email",
+             "external_id")
+_HINT_ORDER = ("organization", "email", "mobile_phone", "phone_numbers", "note")
+
+
+def _contact(d: dict) -> m.Contact:
+    return m.Contact.model_construct(**d)
+
+
+def _not_found(what: str = CONTACT_NOT_FOUND) -> NotFound:
+    return NotFound(error=what)
+
+
+class ContactService:
+    def __init__(self, db: Database, store: ContactStore | None = None):
+        self.db = db
+        self.store = store or ContactStore(db)
+
+    # ---- reads ---------------------------------------------------------------------------
+
+    async def list(self, account: Account, q: m.ListQuery) -> list[m.Contact]:
+        return [_contact(d) for d in await self.store.list(account.id, q.limit, q.offset)]
+
+    async def _detail(self, d: dict | None) -> m.ContactDetail:
+        if d is None:
+            raise _not_found()
+        d["groups"] = [m.GroupRef(**g) for g in await self.store.groups_of(d["id"])]
+        return m.ContactDetail.model_construct(**d)
+
+    async def get(self, account: Account, contact_uuid: str) -> m.ContactDetail:
+        return await self._detail(await self.store.get(account.id, contact_uuid))
+
+    async def get_by_external_id(self, account: Account, external_id: str) -> m.ContactDetail:
+        return await self._detail(await self.store.get_by_external_id(account.id, external_id))
+
+    async def find_by_mobile(self, account: Account, number: str) -> m.Contact:
+        d = await self.store.by_mobile(account.id, number)
+        if d is None:
+            raise _not_found()
+        return _contact(d)
+
+    async def find_by_mobiles(self, account: Account, numbers: list[str]) -> list[m.Contact]:
+        return [_contact(d) for d in await self.store.by_mobiles(account.id, list(set(numbers)))]
+
+    async def find_by_email(self, account: Account, email: str) -> m.Contact:
+        d = await self.store.by_email(account.id, email)
+        if d is None:
+            raise _not_found()
+        return _contact(d)
+
+    async def find_by_phone_exact(self, account: Account, number: str) -> list[m.Contact]:
+        rows = await self.store.by_numbers(account.id, [number], mobile=False)
+        return [_contact(d) for _, d in rows]
+
+    async def find_by_numbers(self, account: Account, raw_numbers: list[str]) -> dict[str, list[m.Contact]]:
+        """Each input number (as given) → the contacts holding it as mobile or other phone."""
+        normalized: dict[str, str] = {}
+        for i, raw in enumerate(raw_numbers):
+            try:
+                normalized[raw] = normalize_phone(raw)
+            except ValueError as exc:
+                raise InvalidInput(str(exc), field=f"phone_numbers.{i}") from None
+        wanted = sorted({n for n in normalized.values() if n})
+        by_number: dict[str, dict[str, m.Contact]] = {}
+        if wanted:
+            for number, d in await self.store.by_numbers(account.id, wanted):
+                by_number.setdefault(number, {})[d["uuid"]] = _contact(d)
+        return {raw: list(by_number.get(n, {}).values()) for raw, n in normalized.items()}
+
+    async def lookup_name(self, account_id: int, number: str) -> tuple[str, str] | None:
+        """(display name, uuid) of the contact holding this number, for screen-pop and call log."""
+        try:
+            digits = normalize_phone(number)
+        except ValueError:
+            return None
+        if not digits:
+            return None
+        rows = await self.store.by_numbers(account_id, [digits])
+        if not rows:
+            return None
+        d = rows[0][1]
+        name = " ".join(p for p in (d["firstname"], d["lastname"]) if p) or d["organization"] or ""
+        return name, d["uuid"]
+
+    async def search_name(self, account: Account, q: m.NameQuery) -> list[m.ContactHit]:
+        text = " ".join(q.searchString.split())
+        first, _, last = text.partition(" ")
+        rows = await self.store.search_names(account.id, text, first if last else None,
+                                             last or None, q.limit)
+        hits = []
+        low = text.lower()
+        for d in rows:
+            if (d["firstname"] or "").lower().startswith(low):
+                hint = "firstname"
+            elif (d["lastname"] or "").lower().startswith(low):
+                hint = "lastname"
+            else:
+                hint = "fullname"
+            hits.append(m.ContactHit.model_construct(**d, hint_data=hint))
+        return hits
+
+    async def search_mobile_like(self, account: Account, q: m.MobileLikeQuery) -> list[m.Contact]:
+        rows = await self.store.search_mobile_substring(account.id, q.mobile_phone, q.limit)
+        return [_contact(d) for d in rows]
+
+    async def search(self, account: Account, q: m.AdvancedQuery) -> list[m.ContactHit]:
+        group_id = None
+        if q.groupUUID:
+            group_id = await self.store.group_id(account.id, q.groupUUID)
+            if group_id is None:
+                raise _not_found(GROUP_NOT_FOUND)
+        text = q.searchString or None
+        digits = normalize_phone(text) if text and looks_like_phone(text) else None
+        rows = await self.store.search_advanced(account.id, text, digits, q.letter, group_id,
+                                                q.limit)
+        return [m.ContactHit.model_construct(**d, hint_data=_hint(d, text, digits, q.letter)) for d in rows]
+
+    async def changed_after(self, account: Account, version: int) -> m.SyncResult:
+        updated, deleted = await self.store.changed_after(account.id, version)
+        return m.SyncResult.model_construct(
+            updated=[_contact(d) for d in updated],
+            deleted=[m.Tombstone.model_construct(**t) for t in deleted])
+
+    # ---- contact writes ------------------------------------------------------------------
+
+    async def create(self, account: Account, body: m.ContactWrite) -> m.Created:
+        values = body.column_values(only_set=False)
+        if not any(values.get(f) for f in _IDENTITY):
+            raise InvalidInput("a contact needs at least a name, organization, phone number,"
+                               " email or external_id", field="body")
+        new_uuid = str(uuidlib.uuid4())
+        async with self.db.transaction() as tx:
+            group_ids = await self._resolve_groups(tx, account, body.group_uuids() or [])
+            await self._check_external_id(tx, account, values.get("external_id"), None)
+            version = await self.store.next_versions(tx, account.id)
+            now = utc_now_iso()
+            cid = await self._guarded(self.store.insert(tx, account.id, new_uuid, values,
+                                                        version, now))
+            await self.store.replace_phones(tx, account.id, cid, values["mobile_phone"],
+                                            values["phone_numbers"])
+            await self.store.replace_memberships(tx, cid, group_ids)
+        return m.Created(uuid=new_uuid)
+
+    async def update(self, account: Account, contact_uuid: str, body: m.ContactWrite) -> m.Updated:
+        return await self._update(account, "uuid", contact_uuid, body)
+
+    async def update_by_external_id(self, account: Account, external_id: str,
+                                    body: m.ContactWrite) -> m.Updated:
+        return await self._update(account, "external_id", external_id, body)
+
+    async def _update(self, account: Account, key: str, value: str, body: m.ContactWrite) -> m.Updated:
+        changes = body.column_values(only_set=True)
+        group_uuids = body.group_uuids()
+        async with self.db.transaction() as tx:
+            current = await self.store.row_for_update(tx, account.id, key, value)
+            if current is None:
+                raise _not_found()
+            group_ids = None
+            if group_uuids is not None:
+                group_ids = await self._resolve_groups(tx, account, group_uuids)
+            if "external_id" in changes:
+                await self._check_external_id(tx, account, changes["external_id"], current["uuid"])
+            version = await self.store.next_versions(tx, account.id)
+            await self._guarded(self.store.update(tx, current["id"], changes, version, utc_now_iso()))
+            if "mobile_phone" in changes or "phone_numbers" in changes:
+                merged = {**current, **changes}
+                await self.store.replace_phones(tx, account.id, current["id"],
+                                                merged["mobile_phone"],
+                                                merged["phone_numbers"] or [])
+            if group_ids is not None:
+                await self.store.replace_memberships(tx, current["id"], group_ids)
+        return m.Updated(uuid=current["uuid"])
+
+    async def delete(self, account: Account, contact_uuid: str) -> m.Deleted:
+        return await self._delete(account, "uuid", contact_uuid)
+
+    async def delete_by_external_id(self, account: Account, external_id: str) -> m.Deleted:
+        return await self._delete(account, "external_id", external_id)
+
+    async def _delete(self, account: Account, key: str, value: str) -> m.Deleted:
+        async with self.db.transaction() as tx:
+            current = await self.store.row_for_update(tx, account.id, key, value)
+            if current is None:
+                raise _not_found()
+            version = await self.store.next_versions(tx, account.id)
+            await self.store.delete(tx, account.id, current["id"], current["uuid"], version,
+                                    utc_now_iso())
+        return m.Deleted(uuid=current["uuid"])
+
+    async def _resolve_groups(self, tx, account: Account, uuids: list[str]) -> list[int]:
+        found = await self.store.group_ids(tx, account.id, uuids)
+        for i, u in enumerate(uuids):
+            if u not in found:
+                raise InvalidInput(f"no group with uuid {u!r} in this account", field=f"groups.{i}",
+                                   error=GROUP_NOT_FOUND)
+        return [found[u] for u in uuids]
+
+    async def _check_external_id(self, tx, account: Account, external_id: str | None,
+                                 own_uuid: str | None) -> None:
+        if external_id is None:
+            return
+        owner = await self.store.external_id_owner(tx, account.id, external_id)
+        if owner is not None and owner != own_uuid:
+            raise Conflict(f"external_id {external_id!r} already belongs to contact {owner}",
+                           error="Duplicate external_id", field="external_id")
+
+    @staticmethod
+    async def _guarded(write):
+        """A constraint the checks above missed (a race with the CLI, say) is a 409, not a 500."""
+        try:
+            return await write
+        except sqlite3.IntegrityError as exc:
+            raise Conflict(f"the change conflicts with stored data ({exc})") from None
+
+    # ---- groups --------------------------------------------------------------------------
+
+    async def list_groups(self, account: Account) -> list[m.Group]:
+        return [m.Group.model_construct(**g) for g in await self.store.list_groups(account.id)]
+
+    async def create_group(self, account: Account, body: m.GroupCreate) -> m.Created:
+        new_uuid = str(uuidlib.uuid4())
+        async with self.db.transaction() as tx:
+            if await self.store.group_name_taken(tx, account.id, body.name):
+                raise Conflict(f"a group named {body.name!r} already exists",
+                               error="Group already exists", field="name")
+            version = await self.store.next_versions(tx, account.id)
+            await self.store.insert_group(tx, account.id, new_uuid, body.name, version, utc_now_iso())
+        return m.Created(uuid=new_uuid)
+
+    async def delete_group(self, account: Account, group_uuid: str) -> m.GroupDeleted:
+        async with self.db.transaction() as tx:
+            group_id = await self.store.tx_group_id(tx, account.id, group_uuid)
+            if group_id is None:
+                raise _not_found(GROUP_NOT_FOUND)
+            members = await self.store.group_members(tx, group_id)
+            deleted = await self.store.delete_group(tx, group_id)  # memberships cascade
+            if members:
+                # Each former member changed (its groups did): sync clients must see it.
+                first = await self.store.next_versions(tx, account.id, len(members))
+                await self.store.set_version(tx, members, first, utc_now_iso())
+        return m.GroupDeleted(deleted=deleted)
+
+    async def group_contacts(self, account: Account, group_uuid: str) -> list[m.Contact]:
+        group_id = await self.store.group_id(account.id, group_uuid)
+        if group_id is None:
+            raise _not_found(GROUP_NOT_FOUND)
+        return [_contact(d) for d in await self.store.in_group(group_id)]
+
+    async def add_to_group(self, account: Account, body: m.Membership) -> m.MembershipAdded:
+        async with self.db.transaction() as tx:
+            contact_id, group_id = await self._membership_ends(tx, account, body)
+            existing = await self.store.membership_id(tx, contact_id, group_id)
+            if existing is not None:  # already a member: idempotent, nothing changes
+                return m.MembershipAdded(id=existing)
+            membership = await self.store.add_membership(tx, contact_id, group_id)
+            version = await self.store.next_versions(tx, account.id)
+            await self.store.set_version(tx, [contact_id], version, utc_now_iso())
+        return m.MembershipAdded(id=membership)
+
+    async def remove_from_group(self, account: Account, body: m.Membership) -> m.MembershipRemoved:
+        async with self.db.transaction() as tx:
+            contact_id, group_id = await self._membership_ends(tx, account, body)
+            changes = await self.store.remove_membership(tx, contact_id, group_id)
+            if changes:
+                version = await self.store.next_versions(tx, account.id)
+                await self.store.set_version(tx, [contact_id], version, utc_now_iso())
+        return m.MembershipRemoved(changes=changes)
+
+    async def _membership_ends(self, tx, account: Account, body: m.Membership) -> tuple[int, int]:
+        contact_id = await self.store.tx_contact_id(tx, account.id, body.fk_contact_uuid)
+        if contact_id is None:
+            raise _not_found()
+        group_id = await self.store.tx_group_id(tx, account.id, body.fk_group_uuid)
+        if group_id is None:
+            raise _not_found(GROUP_NOT_FOUND)
+        return contact_id, group_id
+
+
+def _hint(d: dict, text: str | None, digits: str | None, letter: str | None) -> str:
+    """Names the first field the search text matched (the trigram index doesn't say which)."""
+    if not text:
+        return "lastname" if letter else "groups"
+    low = text.lower()
+    first, last = (d["firstname"] or "").lower(), (d["lastname"] or "").lower()
+    if low in first:
+        return "firstname"
+    if low in last:
+        return "lastname"
+    if low in f"{first} {last}":
+        return "fullname"
+    for field in _HINT_ORDER:
+        value = d.get(field)
+        if field == "phone_numbers":
+            if any(low in n or (digits and digits in n) for n in value or []):
+                return field
+        elif value and (low in str(value).lower() or (digits and field == "mobile_phone"
+                                                       and digits in value)):
+            return field
+    return "fullname"

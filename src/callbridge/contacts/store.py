@@ -1,0 +1,324 @@
+"""SQL for contacts, groups and memberships. Returns plain dicts; knows nothing of HTTP.
+
+Write methods take the transaction handle (``Tx``) the service opened, so one API call is one
+transaction however many statements it needs.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from callbridge.db import Database
+from callbridge.db.database import Tx
+
+FIELDS = ("firstname", "lastname", "organization", "organization_flag", "user_id", "phone_numbers",
+          "mobile_phone", "email", "address", "city", "state", "zip", "country", "note",
+          "profile_url", "external_id")
+
+_COLS = "c.id, c.uuid, " + ", ".join(f"c.{f}" for f in FIELDS) + ", c.version, (" \
+    "SELECT group_concat(g.uuid) FROM contact_groups cg JOIN groups g ON g.id = cg.group_id" \
+    " WHERE cg.contact_id = c.id) AS group_uuids"
+
+
+def prefix_range(prefix: str) -> tuple[str, str]:
+    """[low, high) such that NOCASE text in it starts with prefix: an index range, no LIKE."""
+    low = prefix.lower()
+    return low, low[:-1] + chr(ord(low[-1]) + 1)
+
+
+def fts_phrase(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _row(r: sqlite3.Row) -> dict[str, Any]:
+    return _row_from_dict(dict(r))
+
+
+def _row_from_dict(d: dict[str, Any]) -> dict[str, Any]:
+    d["phone_numbers"] = json.loads(d["phone_numbers"] or "[]")
+    d["organization_flag"] = bool(d["organization_flag"])
+    uuids = d.pop("group_uuids", None)
+    d["groups"] = sorted(uuids.split(",")) if uuids else []
+    return d
+
+
+class ContactStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    # ---- reads ---------------------------------------------------------------------------
+
+    async def _select(self, where: str, params: Sequence[Any], tail: str = "") -> list[dict]:
+        rows = await self.db.fetchall(f"SELECT {_COLS} FROM contacts c WHERE {where} {tail}", params)
+        return [_row(r) for r in rows]
+
+    async def _first(self, where: str, params: Sequence[Any]) -> dict | None:
+        rows = await self._select(where, params, "ORDER BY c.id LIMIT 1")
+        return rows[0] if rows else None
+
+    async def get(self, account_id: int, uuid: str) -> dict | None:
+        return await self._first("c.account_id = ? AND c.uuid = ?", (account_id, uuid))
+
+    async def get_by_external_id(self, account_id: int, external_id: str) -> dict | None:
+        return await self._first("c.account_id = ? AND c.external_id = ?", (account_id, external_id))
+
+    async def groups_of(self, contact_id: int) -> list[dict]:
+        rows = await self.db.fetchall(
+            "SELECT g.uuid, g.name FROM contact_groups cg JOIN groups g ON g.id = cg.group_id"
+            " WHERE cg.contact_id = ? ORDER BY g.name", (contact_id,))
+        return [dict(r) for r in rows]
+
+    async def list(self, account_id: int, limit: int | None, offset: int) -> list[dict]:
+        return await self._select("c.account_id = ?", (account_id, limit or -1, offset),
+                                  "ORDER BY c.id LIMIT ? OFFSET ?")
+
+    async def by_mobile(self, account_id: int, number: str) -> dict | None:
+        return await self._first("c.account_id = ? AND c.mobile_phone = ?", (account_id, number))
+
+    async def by_mobiles(self, account_id: int, numbers: list[str]) -> list[dict]:
+        marks = ",".join("?" * len(numbers))
+        return await self._select(f"c.account_id = ? AND c.mobile_phone IN ({marks})",
+                                  (account_id, *numbers), "ORDER BY c.id")
+
+    async def by_email(self, account_id: int, email: str) -> dict | None:
+        return await self._first("c.account_id = ? AND c.email = ?", (account_id, email))
+
+    async def by_numbers(self, account_id: int, numbers: list[str],
+                         mobile: bool | None = None) -> list[tuple[str, dict]]:
+        """(number, contact) for every contact holding one of numbers (mobile or other)."""
+        marks = ",".join("?" * len(numbers))
+        kind = "" if mobile is None else f" AND p.is_mobile = {int(mobile)}"
+        rows = await self.db.fetchall(
+            f"SELECT DISTINCT p.number AS matched, {_COLS} FROM contact_phones p"
+            f" JOIN contacts c ON c.id = p.contact_id"
+            f" WHERE p.account_id = ? AND p.number IN ({marks}){kind} ORDER BY c.id",
+            (account_id, *numbers))
+        out = []
+        for r in rows:
+            d = dict(r)
+            matched = d.pop("matched")
+            out.append((matched, _row_from_dict(d)))
+        return out
+
+    async def search_names(self, account_id: int, word: str, first: str | None,
+                           last: str | None, limit: int) -> list[dict]:
+        """Contacts whose first or last name starts with word, or (first, last) for 'john doe'."""
+        w_lo, w_hi = prefix_range(word)
+        where = ("c.account_id = :a AND ((c.firstname >= :wl AND c.firstname < :wh)"
+                 " OR (c.lastname >= :wl AND c.lastname < :wh)")
+        params: dict[str, Any] = {"a": account_id, "wl": w_lo, "wh": w_hi, "n": limit}
+        if first and last:
+            params.update(zip(("fl", "fh"), prefix_range(first)))
+            params.update(zip(("ll", "lh"), prefix_range(last)))
+            where += (" OR (c.firstname >= :fl AND c.firstname < :fh"
+                      " AND c.lastname >= :ll AND c.lastname < :lh)")
+        where += ")"
+        rows = await self.db.fetchall(
+            f"SELECT {_COLS} FROM contacts c WHERE {where}"
+            " ORDER BY c.lastname, c.firstname, c.id LIMIT :n", params)
+        return [_row(r) for r in rows]
+
+    async def search_mobile_substring(self, account_id: int, digits: str, limit: int) -> list[dict]:
+        if len(digits) >= 3:  # trigram index
+            rows = await self.db.fetchall(
+                f"SELECT {_COLS} FROM contacts_fts f JOIN contacts c ON c.id = f.rowid"
+                " WHERE contacts_fts MATCH ? AND c.account_id = ? LIMIT ?",
+                ("mobile : " + fts_phrase(digits), account_id, limit))
+        else:  # too short for trigrams: a scan, but LIMIT stops it early on common digits
+            rows = await self.db.fetchall(
+                f"SELECT {_COLS} FROM contacts c WHERE c.account_id = ?"
+                " AND instr(c.mobile_phone, ?) > 0 LIMIT ?", (account_id, digits, limit))
+        return [_row(r) for r in rows]
+
+    async def search_advanced(self, account_id: int, text: str | None, digits: str | None,
+                              letter: str | None, group_id: int | None, limit: int) -> list[dict]:
+        where = ["c.account_id = :a"]
+        params: dict[str, Any] = {"a": account_id, "n": limit}
+        source = "contacts c"
+        if text:
+            if len(text) >= 3 and (digits is None or len(digits) >= 3):
+                query = fts_phrase(text)
+                if digits and digits != text:
+                    query += " OR {mobile phones} : " + fts_phrase(digits)
+                source = "contacts_fts f JOIN contacts c ON c.id = f.rowid"
+                where.append("contacts_fts MATCH :q")
+                params["q"] = query
+            else:
+                like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+                params["t"] = like
+                cols = ["firstname", "lastname", "organization", "email", "note", "mobile_phone",
+                        "phone_numbers"]
+                cond = " OR ".join(f"c.{col} LIKE :t ESCAPE '\\'" for col in cols)
+                if digits:
+                    params["d"] = "%" + digits + "%"
+                    cond += " OR c.mobile_phone LIKE :d OR c.phone_numbers LIKE :d"
+                where.append(f"({cond})")
+        if letter:
+            params["ll"], params["lh"] = prefix_range(letter)
+            where.append("c.lastname >= :ll AND c.lastname < :lh")
+        if group_id is not None:
+            where.append("EXISTS (SELECT 1 FROM contact_groups cg WHERE cg.contact_id = c.id"
+                         " AND cg.group_id = :g)")
+            params["g"] = group_id
+        rows = await self.db.fetchall(
+            f"SELECT {_COLS} FROM {source} WHERE {' AND '.join(where)} LIMIT :n", params)
+        return [_row(r) for r in rows]
+
+    async def changed_after(self, account_id: int, version: int) -> tuple[list[dict], list[dict]]:
+        updated = await self._select("c.account_id = ? AND c.version > ?", (account_id, version),
+                                     "ORDER BY c.version")
+        deleted = await self.db.fetchall(
+            "SELECT uuid, version, deleted_at FROM deleted_contacts"
+            " WHERE account_id = ? AND version > ? ORDER BY version", (account_id, version))
+        return updated, [dict(r) for r in deleted]
+
+    async def in_group(self, group_id: int) -> list[dict]:
+        return await self._select(
+            "c.id IN (SELECT contact_id FROM contact_groups WHERE group_id = ?)", (group_id,),
+            "ORDER BY c.lastname, c.firstname, c.id")
+
+    async def list_groups(self, account_id: int) -> list[dict]:
+        rows = await self.db.fetchall(
+            "SELECT uuid, name, version FROM groups WHERE account_id = ? ORDER BY name",
+            (account_id,))
+        return [dict(r) for r in rows]
+
+    async def group_id(self, account_id: int, uuid: str) -> int | None:
+        row = await self.db.fetchone("SELECT id FROM groups WHERE account_id = ? AND uuid = ?",
+                                     (account_id, uuid))
+        return row["id"] if row else None
+
+    # ---- writes (inside the service's transaction) ---------------------------------------
+
+    @staticmethod
+    async def next_versions(tx: Tx, account_id: int, count: int = 1) -> int:
+        """Reserves ``count`` versions of the account's counter; returns the first of them."""
+        row = await tx.fetchone(
+            "UPDATE accounts SET version = version + ? WHERE id = ? RETURNING version",
+            (count, account_id))
+        return row["version"] - count + 1
+
+    @staticmethod
+    async def row_for_update(tx: Tx, account_id: int, where: str, value: str) -> dict | None:
+        row = await tx.fetchone(
+            f"SELECT {_COLS} FROM contacts c WHERE c.account_id = ? AND c.{where} = ?",
+            (account_id, value))
+        return _row(row) if row else None
+
+    @staticmethod
+    async def external_id_owner(tx: Tx, account_id: int, external_id: str) -> str | None:
+        row = await tx.fetchone("SELECT uuid FROM contacts WHERE account_id = ? AND external_id = ?",
+                                (account_id, external_id))
+        return row["uuid"] if row else None
+
+    @staticmethod
+    async def group_ids(tx: Tx, account_id: int, uuids: list[str]) -> dict[str, int]:
+        if not uuids:
+            return {}
+        marks = ",".join("?" * len(uuids))
+        rows = await tx.fetchall(
+            f"SELECT uuid, id FROM groups WHERE account_id = ? AND uuid IN ({marks})",
+            (account_id, *uuids))
+        return {r["uuid"]: r["id"] for r in rows}
+
+    @staticmethod
+    async def insert(tx: Tx, account_id: int, uuid: str, values: dict[str, Any], version: int,
+                     now: str) -> int:
+        cols = [f for f in FIELDS if f in values]
+        data = [json.dumps(values[f]) if f == "phone_numbers" else values[f] for f in cols]
+        return await tx.insert(
+            f"INSERT INTO contacts(account_id, uuid, {', '.join(cols)}, version, created_at,"
+            f" updated_at) VALUES (?, ?, {', '.join('?' * len(cols))}, ?, ?, ?)",
+            (account_id, uuid, *data, version, now, now))
+
+    @staticmethod
+    async def update(tx: Tx, contact_id: int, values: dict[str, Any], version: int, now: str) -> None:
+        cols = [f for f in FIELDS if f in values]
+        data = [json.dumps(values[f]) if f == "phone_numbers" else values[f] for f in cols]
+        sets = "".join(f"{c} = ?, " for c in cols)
+        await tx.execute(f"UPDATE contacts SET {sets}version = ?, updated_at = ? WHERE id = ?",
+                         (*data, version, now, contact_id))
+
+    @staticmethod
+    async def set_version(tx: Tx, contact_ids: list[int], first_version: int, now: str) -> None:
+        await tx.executemany("UPDATE contacts SET version = ?, updated_at = ? WHERE id = ?",
+                             [(first_version + i, now, cid) for i, cid in enumerate(contact_ids)])
+
+    @staticmethod
+    async def replace_phones(tx: Tx, account_id: int, contact_id: int, mobile: str | None,
+                             others: list[str]) -> None:
+        await tx.execute("DELETE FROM contact_phones WHERE contact_id = ?", (contact_id,))
+        rows = [(contact_id, account_id, n, 0) for n in others]
+        if mobile:
+            rows.append((contact_id, account_id, mobile, 1))
+        if rows:
+            await tx.executemany(
+                "INSERT INTO contact_phones(contact_id, account_id, number, is_mobile)"
+                " VALUES (?, ?, ?, ?)", rows)
+
+    @staticmethod
+    async def replace_memberships(tx: Tx, contact_id: int, group_ids: list[int]) -> None:
+        await tx.execute("DELETE FROM contact_groups WHERE contact_id = ?", (contact_id,))
+        if group_ids:
+            await tx.executemany("INSERT INTO contact_groups(contact_id, group_id) VALUES (?, ?)",
+                                 [(contact_id, g) for g in group_ids])
+
+    @staticmethod
+    async def delete(tx: Tx, account_id: int, contact_id: int, uuid: str, version: int,
+                     now: str) -> None:
+        await tx.execute("INSERT INTO deleted_contacts(account_id, uuid, version, deleted_at)"
+                         " VALUES (?, ?, ?, ?)", (account_id, uuid, version, now))
+        await tx.execute("DELETE FROM contacts WHERE id = ?", (contact_id,))
+
+    @staticmethod
+    async def insert_group(tx: Tx, account_id: int, uuid: str, name: str, version: int,
+                           now: str) -> None:
+        await tx.execute("INSERT INTO groups(account_id, uuid, name, version, created_at)"
+                         " VALUES (?, ?, ?, ?, ?)", (account_id, uuid, name, version, now))
+
+    @staticmethod
+    async def group_name_taken(tx: Tx, account_id: int, name: str) -> bool:
+        return await tx.fetchone("SELECT 1 FROM groups WHERE account_id = ? AND name = ?",
+                                 (account_id, name)) is not None
+
+    @staticmethod
+    async def group_members(tx: Tx, group_id: int) -> list[int]:
+        rows = await tx.fetchall("SELECT contact_id FROM contact_groups WHERE group_id = ?"
+                                 " ORDER BY contact_id", (group_id,))
+        return [r[0] for r in rows]
+
+    @staticmethod
+    async def delete_group(tx: Tx, group_id: int) -> int:
+        return await tx.execute("DELETE FROM groups WHERE id = ?", (group_id,))
+
+    @staticmethod
+    async def tx_group_id(tx: Tx, account_id: int, uuid: str) -> int | None:
+        row = await tx.fetchone("SELECT id FROM groups WHERE account_id = ? AND uuid = ?",
+                                (account_id, uuid))
+        return row["id"] if row else None
+
+    @staticmethod
+    async def tx_contact_id(tx: Tx, account_id: int, uuid: str) -> int | None:
+        row = await tx.fetchone("SELECT id FROM contacts WHERE account_id = ? AND uuid = ?",
+                                (account_id, uuid))
+        return row["id"] if row else None
+
+    @staticmethod
+    async def membership_id(tx: Tx, contact_id: int, group_id: int) -> int | None:
+        row = await tx.fetchone("SELECT id FROM contact_groups WHERE contact_id = ? AND group_id = ?",
+                                (contact_id, group_id))
+        return row["id"] if row else None
+
+    @staticmethod
+    async def add_membership(tx: Tx, contact_id: int, group_id: int) -> int:
+        return await tx.insert("INSERT INTO contact_groups(contact_id, group_id) VALUES (?, ?)",
+                               (contact_id, group_id))
+
+    @staticmethod
+    async def remove_membership(tx: Tx, contact_id: int, group_id: int) -> int:
+        return await tx.execute("DELETE FROM contact_groups WHERE contact_id = ? AND group_id = ?",
+                                (contact_id, group_id))
+

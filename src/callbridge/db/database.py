@@ -1,0 +1,107 @@
+"""The SQLite database: one writer connection behind a lock, one reader connection, WAL mode.
+
+SQLite allows one writer at a time; serialising write transactions in-process (instead of letting
+them collide on SQLITE_BUSY) keeps every write one short ``BEGIN IMMEDIATE … COMMIT`` and makes the
+per-account version counter trivially monotonic. Readers never block the writer in WAL mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from callbridge.db.migrate import migrate
+
+_PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    # FULL: a committed transaction survives power loss, not only a process crash. Call-log rows
+    # and contact edits are small; the fsync per commit is worth it.
+    "PRAGMA synchronous=FULL",
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=5000",
+)
+
+
+class Database:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self._write_lock = asyncio.Lock()
+
+    async def open(self) -> None:
+        if self.path.parent and not self.path.parent.exists():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        await asyncio.to_thread(migrate, self.path)
+        self._writer = await self._connect()
+        self._reader = await self._connect()
+        await self._reader.execute("PRAGMA query_only=ON")
+
+    async def _connect(self) -> aiosqlite.Connection:
+        # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly the
+        # block inside transaction() and nothing is left implicitly open.
+        conn = await aiosqlite.connect(str(self.path), isolation_level=None)
+        conn.row_factory = sqlite3.Row
+        for pragma in _PRAGMAS:
+            await conn.execute(pragma)
+        return conn
+
+    async def close(self) -> None:
+        for conn in (self._writer, self._reader):
+            if conn is not None:
+                await conn.close()
+        self._writer = self._reader = None
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator["Tx"]:
+        """One write transaction. Everything inside commits together or not at all."""
+        assert self._writer is not None, "database not open"
+        async with self._write_lock:
+            await self._writer.execute("BEGIN IMMEDIATE")
+            try:
+                yield Tx(self._writer)
+            except BaseException:
+                await self._writer.execute("ROLLBACK")
+                raise
+            else:
+                await self._writer.execute("COMMIT")
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        assert self._reader is not None, "database not open"
+        return list(await self._reader.execute_fetchall(sql, params))
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+
+class Tx:
+    """The handle a store gets inside a write transaction."""
+
+    def __init__(self, conn: aiosqlite.Connection):
+        self._conn = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement; returns the number of rows it changed."""
+        cur = await self._conn.execute(sql, params)
+        return cur.rowcount
+
+    async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        cur = await self._conn.execute(sql, params)
+        return cur.lastrowid
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        await self._conn.executemany(sql, rows)
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return list(await self._conn.execute_fetchall(sql, params))
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None

@@ -1,0 +1,62 @@
+"""Forward-only schema migrations: numbered .sql files applied in order, tracked by user_version.
+
+Each file runs in one transaction together with the user_version bump, so a failed migration leaves
+the database exactly at the previous version. Files are never edited once released: a schema change
+is a new file.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+from importlib import resources
+from pathlib import Path
+
+from callbridge.logs import event
+
+log = logging.getLogger(__name__)
+_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+def available_migrations() -> list[tuple[int, str, str]]:
+    """(number, filename, sql) for every packaged migration, in order; numbers must be 1..N."""
+    files = []
+    for entry in resources.files("callbridge.db.migrations").iterdir():
+        m = _NAME.match(entry.name)
+        if m:
+            files.append((int(m.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    files.sort()
+    for expected, (number, name, _) in enumerate(files, start=1):
+        if number != expected:
+            raise RuntimeError(f"migration numbering gap: expected {expected:04d}, found {name}")
+    return files
+
+
+def migrate(path: Path | str, migrations: list[tuple[int, str, str]] | None = None) -> int:
+    """Bring the database at ``path`` to the newest schema; returns the resulting version."""
+    migrations = available_migrations() if migrations is None else migrations
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        current = conn.execute("PRAGMA user_version").fetchone()[0]
+        newest = migrations[-1][0] if migrations else 0
+        if current > newest:
+            raise RuntimeError(
+                f"database schema version {current} is newer than this callbridge knows ({newest}):"
+                " refusing to run an older release against it"
+            )
+        for number, name, sql in migrations:
+            if number <= current:
+                continue
+            try:
+                conn.executescript(f"BEGIN IMMEDIATE;\n{sql}\n;PRAGMA user_version = {number};\nCOMMIT;")
+            except Exception:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            event(log, "db.migrated", migration=name, version=number)
+            current = number
+        return current
+    finally:
+        conn.close()

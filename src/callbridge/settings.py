@@ -1,0 +1,93 @@
+"""Every setting in one typed place: environment variables CALLBRIDGE_*, optionally a TOML file.
+
+Precedence, highest first: environment, the TOML file given with ``--config``, the defaults here.
+TOML keys are the setting names in lower case without the prefix (``port = 2343``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smh])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
+
+
+def parse_rate_limit(text: str) -> tuple[int, int]:
+    """'1000/15m' -> (1000 requests, 900 seconds)."""
+    m = _RATE_RE.match(text)
+    if not m:
+        raise ValueError("rate limit must look like 1000/15m (requests / [count]s|m|h)")
+    count, mult, unit = int(m.group(1)), int(m.group(2) or 1), m.group(3)
+    if count < 1 or mult < 1:
+        raise ValueError("rate limit count and window must be positive")
+    return count, mult * _UNIT_SECONDS[unit]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CALLBRIDGE_", extra="ignore")
+
+    database: Path = Path("./callbridge.db")
+    host: str = "127.0.0.1"
+    port: int = Field(2343, ge=1, le=65535)
+    rate_limit: str = "1000/15m"
+    log_level: str = "INFO"
+
+    # The AMI link (issue: dialer). Empty username = no AMI link configured.
+    ami_host: str = "127.0.0.1"
+    ami_port: int = Field(5038, ge=1, le=65535)
+    ami_username: str = "callbridge"
+    ami_secret: SecretStr = SecretStr("")
+    ami_action_timeout: float = Field(5.0, gt=0)
+    ami_ping_interval: float = Field(5.0, gt=0)
+    ami_reconnect_max: float = Field(30.0, gt=0)
+
+    # Dialplan contexts callbridge originates into (see docs/dialplan.md).
+    ring_context: str = Field("callbridge-ring", pattern=r"^[A-Za-z0-9_-]{1,79}$")
+    outbound_context: str = Field("callbridge-outbound", pattern=r"^[A-Za-z0-9_-]{1,79}$")
+    originate_timeout: float = Field(30.0, gt=0)
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _check_rate(cls, v: str) -> str:
+        parse_rate_limit(v)
+        return v
+
+    @property
+    def rate_limit_parsed(self) -> tuple[int, int]:
+        return parse_rate_limit(self.rate_limit)
+
+    # A TOML file can be given per load(); pydantic-settings reads it through this class variable.
+    _toml_file: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if cls._toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._toml_file))
+        return tuple(sources)
+
+
+def load_settings(config: Path | None = None, **overrides) -> Settings:
+    if config is not None and not config.is_file():
+        raise FileNotFoundError(f"config file not found: {config}")
+    Settings._toml_file = config
+    try:
+        return Settings(**overrides)
+    finally:
+        Settings._toml_file = None

@@ -1,0 +1,120 @@
+"""What every route shares: error → JSON mapping, authentication, rate limiting, access log."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from aiohttp import web
+
+from callbridge.accounts.service import AccountService
+from callbridge.errors import DomainError
+from callbridge.logs import event
+from callbridge.timeutil import utc_now_iso
+from callbridge.web.ratelimit import FixedWindowLimiter
+
+log = logging.getLogger("callbridge.http")
+
+ACCOUNT = web.AppKey("account_service", AccountService)
+LIMITER = web.AppKey("rate_limiter", FixedWindowLimiter)
+
+_HTTP_ERRORS = {
+    404: ("Not found", "No such endpoint"),
+    405: ("Method not allowed", "This endpoint does not accept that method"),
+    413: ("Payload too large", "The request body exceeds the size limit"),
+}
+
+
+def _error(status: int, body: dict, headers=None) -> web.Response:
+    return web.json_response(body, status=status, headers=headers)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler):
+    try:
+        return await handler(request)
+    except DomainError as exc:
+        return _error(exc.status, exc.body())
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        error, message = _HTTP_ERRORS.get(exc.status, (exc.reason, exc.text or exc.reason))
+        if exc.status == 413:
+            message = f"The request body exceeds {request.app._client_max_size} bytes"
+        headers = {k: v for k, v in exc.headers.items() if k.lower() == "allow"}
+        return _error(exc.status, {"error": error, "message": message}, headers)
+    except Exception:
+        # The traceback goes to our log, never to the client.
+        log.exception("http.unhandled", extra={"fields": {"method": request.method,
+                                                          "path": request.path}})
+        return _error(500, {"error": "Internal server error",
+                            "message": "An unexpected error occurred",
+                            "timestamp": utc_now_iso()})
+
+
+def presented_key(request: web.Request) -> str | None:
+    key = request.headers.get("x-api-key")
+    if key:
+        return key.strip()
+    auth = request.headers.get("Authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+def _rate_headers(v) -> dict[str, str]:
+    return {"RateLimit-Limit": str(v.limit), "RateLimit-Remaining": str(v.remaining),
+            "RateLimit-Reset": str(v.reset_after)}
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler):
+    """Key check, then the per-key (or per-IP) rate limit. Public endpoints skip both."""
+    route_handler = request.match_info.handler
+    if getattr(route_handler, "public", False) or request.match_info.http_exception is not None:
+        return await handler(request)
+    limiter = request.app[LIMITER]
+    key = presented_key(request)
+    account = await request.app[ACCOUNT].authenticate(key) if key else None
+    if account is None:
+        # Invalid keys count against the client IP, so random keys can't dodge the limit.
+        verdict = limiter.hit("ip:" + (request.remote or "?"))
+        headers = _rate_headers(verdict)
+        if not verdict.allowed:
+            return _too_many(verdict, "Too many requests from this IP, please try again later.")
+        if key is None:
+            return _error(401, {"error": "API key is required",
+                                "message": "Please provide API key in x-api-key header or"
+                                           " Authorization header"}, headers)
+        return _error(403, {"error": "Invalid API key",
+                            "message": "The provided API key is not valid or has been revoked"},
+                      headers)
+    verdict = limiter.hit("key:" + key[:15])  # cb_<key id>: the public part names the key
+    if not verdict.allowed:
+        return _too_many(verdict, "Too many requests for this API key, please try again later.")
+    request["account"] = account
+    response = await handler(request)
+    response.headers.update(_rate_headers(verdict))
+    return response
+
+
+def _too_many(verdict, text: str) -> web.Response:
+    headers = _rate_headers(verdict)
+    headers["Retry-After"] = str(verdict.reset_after)
+    return _error(429, {"error": text,
+                        "message": f"Limit is {verdict.limit} requests per window;"
+                                   f" retry after {verdict.reset_after} s"}, headers)
+
+
+@web.middleware
+async def access_log_middleware(request: web.Request, handler):
+    started = time.perf_counter()
+    response = await handler(request)
+    if log.isEnabledFor(logging.DEBUG) or response.status >= 500:
+        account = request.get("account")
+        event(log, "http.request", logging.INFO if response.status < 500 else logging.ERROR,
+              method=request.method, path=request.path, status=response.status,
+              ms=round((time.perf_counter() - started) * 1000, 2),
+              account=account.name if account else None)
+    return response

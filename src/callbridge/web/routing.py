@@ -1,0 +1,205 @@
+"""A route table whose entries carry their pydantic models, so the OpenAPI document is generated
+from the same models that parse requests and serialize responses: one source for both.
+
+Handlers only parse, call a service and serialize; ``parse_body`` and ``json_ok`` are the two
+helpers they use for that.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic.json_schema import models_json_schema
+
+from callbridge.errors import InvalidInput
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    response: Any = None
+    public: bool = False
+    errors: tuple[int, ...] = ()
+    query: dict[str, str] = field(default_factory=dict)
+    hidden: bool = False
+
+
+class RouteTable:
+    def __init__(self, tag: str):
+        self.tag = tag
+        self.endpoints: list[Endpoint] = []
+
+    def route(self, method: str, path: str, *, summary: str, body=None, response=None,
+              public: bool = False, errors: tuple[int, ...] = (), query: dict[str, str] | None = None,
+              hidden: bool = False):
+        def register(handler: Handler) -> Handler:
+            handler.public = public  # read by the auth middleware
+            self.endpoints.append(Endpoint(method, path, handler, summary, self.tag, body, response,
+                                           public, errors, query or {}, hidden))
+            return handler
+        return register
+
+    def mount(self, app: web.Application) -> None:
+        for ep in self.endpoints:
+            app.router.add_route(ep.method, ep.path, ep.handler)
+
+
+def _field_name(loc: tuple) -> str:
+    return ".".join(str(p) for p in loc) or "body"
+
+
+def validation_error(exc: ValidationError) -> InvalidInput:
+    errors = exc.errors(include_url=False, include_input=False, include_context=False)
+    first = errors[0]
+    field_name = _field_name(first["loc"])
+    details = "; ".join(f"{_field_name(e['loc'])}: {e['msg']}" for e in errors[:10])
+    return InvalidInput(details, field=field_name, error="Invalid request body")
+
+
+async def parse_body(request: web.Request, model: type[BaseModel]) -> Any:
+    raw = await request.read()  # client_max_size caps this; aiohttp raises 413 past it
+    if not raw:
+        raise InvalidInput("a JSON object body is required", field="body", error="Invalid request body")
+    try:
+        data = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InvalidInput(f"malformed JSON: {exc}", field="body", error="Invalid JSON") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("the body must be a JSON object", field="body", error="Invalid request body")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+def parse_model(model: type[BaseModel], data: dict) -> Any:
+    """Validate path/query values through a model, with the same 400 as bodies."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise validation_error(exc) from None
+
+
+_adapters: dict[Any, TypeAdapter] = {}
+
+
+def dump_json(data: Any, as_type: Any = None) -> bytes:
+    """Serialize models, lists of models or plain data in one call into pydantic's Rust encoder."""
+    if isinstance(data, BaseModel):
+        return data.__pydantic_serializer__.to_json(data, exclude_none=False)
+    key = as_type if as_type is not None else Any
+    adapter = _adapters.get(key)
+    if adapter is None:
+        adapter = _adapters[key] = TypeAdapter(key)
+    return adapter.dump_json(data)
+
+
+def json_ok(data: Any, status: int = 200, as_type: Any = None, headers=None) -> web.Response:
+    return web.Response(body=dump_json(data, as_type), status=status,
+                        content_type="application/json", headers=headers)
+
+
+# ---- OpenAPI ---------------------------------------------------------------------------------
+
+_ERROR_SCHEMA = {
+    "type": "object",
+    "properties": {"error": {"type": "string"}, "message": {"type": "string"},
+                   "field": {"type": "string"}},
+    "required": ["error"],
+}
+
+
+def openapi_document(tables: list[RouteTable], title: str, version: str) -> dict:
+    models: list[tuple[type[BaseModel], str]] = []
+    for table in tables:
+        for ep in table.endpoints:
+            if ep.body is not None:
+                models.append((ep.body, "validation"))
+            for m in _models_in(ep.response):
+                models.append((m, "serialization"))
+    seen, unique = set(), []
+    for m, mode in models:
+        if (m, mode) not in seen:
+            seen.add((m, mode))
+            unique.append((m, mode))
+    refs, defs = models_json_schema(unique, ref_template="#/components/schemas/{model}")
+    paths: dict[str, dict] = {}
+    for table in tables:
+        for ep in table.endpoints:
+            if ep.hidden:
+                continue
+            op: dict[str, Any] = {"summary": ep.summary, "tags": [ep.tag], "responses": {}}
+            params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                      for n in _path_params(ep.path)]
+            params += [{"name": n, "in": "query", "required": False, "description": d,
+                        "schema": {"type": "string"}} for n, d in ep.query.items()]
+            if params:
+                op["parameters"] = params
+            if ep.body is not None:
+                op["requestBody"] = {"required": True, "content": {"application/json": {
+                    "schema": refs[(ep.body, "validation")]}}}
+            op["responses"]["200"] = {"description": "OK", "content": {"application/json": {
+                "schema": _response_schema(ep.response, refs)}}}
+            codes = set(ep.errors) | ({400} if ep.body else set())
+            if not ep.public:
+                codes |= {401, 403, 429}
+            for code in sorted(codes):
+                op["responses"][str(code)] = {"description": "error", "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            if not ep.public:
+                op["security"] = [{"apiKey": []}, {"bearer": []}]
+            paths.setdefault(ep.path, {})[ep.method.lower()] = op
+    schemas = dict(defs.get("$defs", {}))
+    schemas["Error"] = _ERROR_SCHEMA
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"},
+                "bearer": {"type": "http", "scheme": "bearer"},
+            },
+        },
+    }
+
+
+def _path_params(path: str) -> list[str]:
+    import re
+    return re.findall(r"{(\w+)}", path)
+
+
+def _models_in(tp: Any) -> list[type[BaseModel]]:
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return [tp]
+    out = []
+    for arg in getattr(tp, "__args__", ()) or ():
+        out += _models_in(arg)
+    return out
+
+
+def _response_schema(tp: Any, refs: dict) -> dict:
+    if tp is None:
+        return {"type": "object"}
+    if isinstance(tp, type) and issubclass(tp, BaseModel):
+        return refs[(tp, "serialization")]
+    origin = getattr(tp, "__origin__", None)
+    args = getattr(tp, "__args__", ())
+    if origin is list and args:
+        return {"type": "array", "items": _response_schema(args[0], refs)}
+    if origin is dict and len(args) == 2:
+        return {"type": "object", "additionalProperties": _response_schema(args[1], refs)}
+    return TypeAdapter(tp).json_schema()
