@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import ClassVar
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
@@ -66,7 +67,7 @@ class Settings(BaseSettings):
         return parse_rate_limit(self.rate_limit)
 
     # A TOML file can be given per load(); pydantic-settings reads it through this class variable.
-    _toml_file: Path | None = None
+    toml_file: ClassVar[Path | None] = None
 
     @classmethod
     def settings_customise_sources(
@@ -78,16 +79,16 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        if cls._toml_file is not None:
-            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls._toml_file))
+        if cls.toml_file is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.toml_file))
         return tuple(sources)
 
 
 def load_settings(config: Path | None = None, **overrides) -> Settings:
     if config is not None and not config.is_file():
         raise FileNotFoundError(f"config file not found: {config}")
-    Settings._toml_file = config
+    Settings.toml_file = config
     try:
         return Settings(**overrides)
     finally:
-        Settings._toml_file = None
+        Settings.toml_file = None

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from callbridge.contacts import models as m
 from callbridge.contacts.service import ContactService
+from callbridge.web.middleware import account_of
 from callbridge.web.routing import RouteTable, json_ok, parse_body, parse_model
 
 SERVICE = web.AppKey("contact_service", ContactService)
@@ -21,48 +22,48 @@ def _svc(request: web.Request) -> ContactService:
               query={"limit": "page size (default: all)", "offset": "rows to skip"})
 async def list_contacts(request):
     q = parse_model(m.ListQuery, dict(request.query))
-    return json_ok(await _svc(request).list(request["account"], q), as_type=list[m.Contact])
+    return json_ok(await _svc(request).list(account_of(request), q), as_type=list[m.Contact])
 
 
 @routes.route("POST", "/contacts/contacts", summary="Create a contact", body=m.ContactWrite,
               response=m.Created, errors=(409,))
 async def create_contact(request):
     body = await parse_body(request, m.ContactWrite)
-    return json_ok(await _svc(request).create(request["account"], body))
+    return json_ok(await _svc(request).create(account_of(request), body))
 
 
 @routes.route("GET", "/contacts/contacts/{contactId}", summary="Get a contact",
               response=m.ContactDetail, errors=NF)
 async def get_contact(request):
-    return json_ok(await _svc(request).get(request["account"], request.match_info["contactId"]))
+    return json_ok(await _svc(request).get(account_of(request), request.match_info["contactId"]))
 
 
 @routes.route("PUT", "/contacts/contacts/{contactId}", summary="Update a contact (fields given)",
               body=m.ContactWrite, response=m.Updated, errors=(404, 409))
 async def update_contact(request):
     body = await parse_body(request, m.ContactWrite)
-    result = await _svc(request).update(request["account"], request.match_info["contactId"], body)
+    result = await _svc(request).update(account_of(request), request.match_info["contactId"], body)
     return json_ok(result)
 
 
 @routes.route("DELETE", "/contacts/contacts/{contactId}", summary="Delete a contact",
               response=m.Deleted, errors=NF)
 async def delete_contact(request):
-    return json_ok(await _svc(request).delete(request["account"], request.match_info["contactId"]))
+    return json_ok(await _svc(request).delete(account_of(request), request.match_info["contactId"]))
 
 
 @routes.route("POST", "/contacts/contacts/search/mobile", summary="Find a contact by mobile",
               body=m.MobileQuery, response=m.Contact, errors=NF)
 async def search_mobile(request):
     q = await parse_body(request, m.MobileQuery)
-    return json_ok(await _svc(request).find_by_mobile(request["account"], q.mobile_phone))
+    return json_ok(await _svc(request).find_by_mobile(account_of(request), q.mobile_phone))
 
 
 @routes.route("POST", "/contacts/contacts/search/mobile/like", summary="Mobile contains digits",
               body=m.MobileLikeQuery, response=list[m.Contact])
 async def search_mobile_like(request):
     q = await parse_body(request, m.MobileLikeQuery)
-    return json_ok(await _svc(request).search_mobile_like(request["account"], q),
+    return json_ok(await _svc(request).search_mobile_like(account_of(request), q),
                    as_type=list[m.Contact])
 
 
@@ -70,7 +71,7 @@ async def search_mobile_like(request):
               body=m.NameQuery, response=list[m.ContactHit])
 async def search_name(request):
     q = await parse_body(request, m.NameQuery)
-    return json_ok(await _svc(request).search_name(request["account"], q),
+    return json_ok(await _svc(request).search_name(account_of(request), q),
                    as_type=list[m.ContactHit])
 
 
@@ -78,14 +79,14 @@ async def search_name(request):
               body=m.EmailQuery, response=m.Contact, errors=NF)
 async def search_email(request):
     q = await parse_body(request, m.EmailQuery)
-    return json_ok(await _svc(request).find_by_email(request["account"], q.email_address))
+    return json_ok(await _svc(request).find_by_email(account_of(request), q.email_address))
 
 
 @routes.route("POST", "/contacts/contacts/search/mobile/batch", summary="Find by many mobiles",
               body=m.MobileBatchQuery, response=list[m.Contact])
 async def search_mobile_batch(request):
     q = await parse_body(request, m.MobileBatchQuery)
-    return json_ok(await _svc(request).find_by_mobiles(request["account"], q.mobile_phones),
+    return json_ok(await _svc(request).find_by_mobiles(account_of(request), q.mobile_phones),
                    as_type=list[m.Contact])
 
 
@@ -93,7 +94,7 @@ async def search_mobile_batch(request):
               body=m.PhonesQuery, response=dict[str, list[m.Contact]])
 async def search_phones(request):
     q = await parse_body(request, m.PhonesQuery)
-    return json_ok(await _svc(request).find_by_numbers(request["account"], q.phone_numbers),
+    return json_ok(await _svc(request).find_by_numbers(account_of(request), q.phone_numbers),
                    as_type=dict[str, list[m.Contact]])
 
 
@@ -101,7 +102,7 @@ async def search_phones(request):
               body=m.PhoneExactQuery, response=list[m.Contact])
 async def search_phone_exact(request):
     q = await parse_body(request, m.PhoneExactQuery)
-    return json_ok(await _svc(request).find_by_phone_exact(request["account"], q.phone_number),
+    return json_ok(await _svc(request).find_by_phone_exact(account_of(request), q.phone_number),
                    as_type=list[m.Contact])
 
 
@@ -109,39 +110,39 @@ async def search_phone_exact(request):
               body=m.AdvancedQuery, response=list[m.ContactHit], errors=NF)
 async def search_advanced(request):
     q = await parse_body(request, m.AdvancedQuery)
-    return json_ok(await _svc(request).search(request["account"], q), as_type=list[m.ContactHit])
+    return json_ok(await _svc(request).search(account_of(request), q), as_type=list[m.ContactHit])
 
 
 @routes.route("GET", "/contacts/contactsAfterVersion/{version}", summary="Changes after a version",
               response=m.SyncResult)
 async def contacts_after_version(request):
     v = parse_model(m.VersionPath, {"version": request.match_info["version"]})
-    return json_ok(await _svc(request).changed_after(request["account"], v.version))
+    return json_ok(await _svc(request).changed_after(account_of(request), v.version))
 
 
 @routes.route("GET", "/contacts/groups", summary="List groups", response=list[m.Group])
 async def list_groups(request):
-    return json_ok(await _svc(request).list_groups(request["account"]), as_type=list[m.Group])
+    return json_ok(await _svc(request).list_groups(account_of(request)), as_type=list[m.Group])
 
 
 @routes.route("POST", "/contacts/groups", summary="Create a group", body=m.GroupCreate,
               response=m.Created, errors=(409,))
 async def create_group(request):
     body = await parse_body(request, m.GroupCreate)
-    return json_ok(await _svc(request).create_group(request["account"], body))
+    return json_ok(await _svc(request).create_group(account_of(request), body))
 
 
 @routes.route("DELETE", "/contacts/groups/{groupUuid}", summary="Delete a group",
               response=m.GroupDeleted, errors=NF)
 async def delete_group(request):
-    return json_ok(await _svc(request).delete_group(request["account"],
+    return json_ok(await _svc(request).delete_group(account_of(request),
                                                     request.match_info["groupUuid"]))
 
 
 @routes.route("GET", "/contacts/groups/{groupUuid}/contacts", summary="Contacts in a group",
               response=list[m.Contact], errors=NF)
 async def group_contacts(request):
-    result = await _svc(request).group_contacts(request["account"], request.match_info["groupUuid"])
+    result = await _svc(request).group_contacts(account_of(request), request.match_info["groupUuid"])
     return json_ok(result, as_type=list[m.Contact])
 
 
@@ -149,20 +150,20 @@ async def group_contacts(request):
               body=m.Membership, response=m.MembershipAdded, errors=NF)
 async def add_membership(request):
     body = await parse_body(request, m.Membership)
-    return json_ok(await _svc(request).add_to_group(request["account"], body))
+    return json_ok(await _svc(request).add_to_group(account_of(request), body))
 
 
 @routes.route("DELETE", "/contacts/contact_groups", summary="Remove a contact from a group",
               body=m.Membership, response=m.MembershipRemoved, errors=NF)
 async def remove_membership(request):
     body = await parse_body(request, m.Membership)
-    return json_ok(await _svc(request).remove_from_group(request["account"], body))
+    return json_ok(await _svc(request).remove_from_group(account_of(request), body))
 
 
 @routes.route("GET", "/contacts/contacts/external/{externalId}", summary="Get by external ID",
               response=m.ContactDetail, errors=NF)
 async def get_external(request):
-    return json_ok(await _svc(request).get_by_external_id(request["account"],
+    return json_ok(await _svc(request).get_by_external_id(account_of(request),
                                                           request.match_info["externalId"]))
 
 
@@ -171,11 +172,11 @@ async def get_external(request):
 async def update_external(request):
     body = await parse_body(request, m.ContactWrite)
     return json_ok(await _svc(request).update_by_external_id(
-        request["account"], request.match_info["externalId"], body))
+        account_of(request), request.match_info["externalId"], body))
 
 
 @routes.route("DELETE", "/contacts/contacts/external/{externalId}", summary="Delete by external ID",
               response=m.Deleted, errors=NF)
 async def delete_external(request):
-    return json_ok(await _svc(request).delete_by_external_id(request["account"],
+    return json_ok(await _svc(request).delete_by_external_id(account_of(request),
                                                              request.match_info["externalId"]))

@@ -7,6 +7,7 @@ import time
 
 from aiohttp import web
 
+from callbridge.accounts.models import Account
 from callbridge.accounts.service import AccountService
 from callbridge.errors import DomainError
 from callbridge.logs import event
@@ -17,6 +18,12 @@ log = logging.getLogger("callbridge.http")
 
 ACCOUNT = web.AppKey("account_service", AccountService)
 LIMITER = web.AppKey("rate_limiter", FixedWindowLimiter)
+# The authenticated account of a request; handlers read it through account_of().
+REQUEST_ACCOUNT = web.RequestKey("account", Account)
+
+
+def account_of(request: web.Request) -> Account:
+    return request[REQUEST_ACCOUNT]
 
 _HTTP_ERRORS = {
     404: ("Not found", "No such endpoint"),
@@ -93,7 +100,7 @@ async def auth_middleware(request: web.Request, handler):
     verdict = limiter.hit("key:" + key[:15])  # cb_<key id>: the public part names the key
     if not verdict.allowed:
         return _too_many(verdict, "Too many requests for this API key, please try again later.")
-    request["account"] = account
+    request[REQUEST_ACCOUNT] = account
     response = await handler(request)
     response.headers.update(_rate_headers(verdict))
     return response
@@ -112,7 +119,7 @@ async def access_log_middleware(request: web.Request, handler):
     started = time.perf_counter()
     response = await handler(request)
     if log.isEnabledFor(logging.DEBUG) or response.status >= 500:
-        account = request.get("account")
+        account = request.get(REQUEST_ACCOUNT)
         event(log, "http.request", logging.INFO if response.status < 500 else logging.ERROR,
               method=request.method, path=request.path, status=response.status,
               ms=round((time.perf_counter() - started) * 1000, 2),

@@ -1,0 +1,60 @@
+"""Shared fixtures: a real SQLite file per test and the real app behind aiohttp's test server."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from callbridge.app import create_app
+from callbridge.settings import Settings
+from callbridge.web import middleware as mw
+
+
+@dataclass
+class Api:
+    client: TestClient
+    keys: dict[str, str]
+    app: Any = None
+    last_headers: dict = field(default_factory=dict)
+
+    async def call(self, method: str, path: str, *, account: str | None = "acme", json=None,
+                   data=None, headers=None) -> tuple[int, Any]:
+        hdrs = dict(headers or {})
+        if account is not None:
+            hdrs.setdefault("x-api-key", self.keys[account])
+        kwargs: dict[str, Any] = {"headers": hdrs}
+        if json is not None:
+            kwargs["json"] = json
+        if data is not None:
+            kwargs["data"] = data
+        resp = await self.client.request(method, path, **kwargs)
+        self.last_headers = dict(resp.headers)
+        ctype = resp.headers.get("Content-Type", "")
+        body = await resp.json() if "json" in ctype else await resp.text()
+        return resp.status, body
+
+    async def ok(self, method: str, path: str, **kw) -> Any:
+        status, body = await self.call(method, path, **kw)
+        assert status == 200, (status, body)
+        return body
+
+
+def make_settings(tmp_path, **overrides) -> Settings:
+    return Settings(database=tmp_path / "callbridge.db", **overrides)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return make_settings(tmp_path)
+
+
+@pytest.fixture
+async def api(settings) -> Api:
+    app = create_app(settings)
+    async with TestClient(TestServer(app)) as client:
+        accounts = app[mw.ACCOUNT]
+        keys = {name: (await accounts.create_key(name))[1] for name in ("acme", "globex")}
+        yield Api(client, keys, app)

@@ -1,0 +1,70 @@
+"""The operator interface: settings precedence, the keys commands, the OpenAPI document."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from click.testing import CliRunner
+
+from callbridge.app import ROUTE_TABLES
+from callbridge.cli import main
+from callbridge.settings import load_settings
+
+
+def test_settings_defaults_toml_and_env_precedence(tmp_path, monkeypatch):
+    for var in ("CALLBRIDGE_PORT", "CALLBRIDGE_HOST", "CALLBRIDGE_DATABASE", "CALLBRIDGE_RATE_LIMIT"):
+        monkeypatch.delenv(var, raising=False)
+    s = load_settings()
+    assert (s.port, s.host, str(s.database), s.rate_limit) == (2343, "127.0.0.1", "callbridge.db", "1000/15m")
+    cfg = tmp_path / "cb.toml"
+    cfg.write_text('port = 9000\nhost = "0.0.0.0"\nrate_limit = "10/1m"\n')
+    s = load_settings(cfg)
+    assert (s.port, s.host, s.rate_limit_parsed) == (9000, "0.0.0.0", (10, 60))
+    monkeypatch.setenv("CALLBRIDGE_PORT", "9100")
+    assert load_settings(cfg).port == 9100  # env wins over the file
+    monkeypatch.setenv("CALLBRIDGE_RATE_LIMIT", "lots")
+    with pytest.raises(Exception):
+        load_settings(cfg)
+
+
+def test_cli_rejects_bad_settings_without_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv("CALLBRIDGE_PORT", "99999")
+    result = CliRunner().invoke(main, ["accounts"])
+    assert result.exit_code != 0 and "invalid settings" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_keys_create_list_revoke(tmp_path, monkeypatch):
+    db = tmp_path / "cli.db"
+    monkeypatch.setenv("CALLBRIDGE_DATABASE", str(db))
+    runner = CliRunner()
+    created = runner.invoke(main, ["keys", "create", "--account", "acme"])
+    assert created.exit_code == 0, created.output
+    key = created.output.strip().splitlines()[-1]
+    assert key.startswith("cb_") and len(key) == 3 + 12 + 1 + 43
+    key_id = key.split("_")[1]
+    with sqlite3.connect(db) as c:
+        (stored,) = c.execute("SELECT key_hash FROM api_keys").fetchone()
+    assert key not in stored
+    listed = runner.invoke(main, ["keys", "list", "--account", "acme"])
+    assert key_id in listed.output and "active" in listed.output and key not in listed.output
+    assert runner.invoke(main, ["keys", "revoke", key_id]).exit_code == 0
+    assert "revoked" in runner.invoke(main, ["keys", "list"]).output
+    again = runner.invoke(main, ["keys", "revoke", key_id])
+    assert again.exit_code != 0 and "no active key" in again.output
+    bad = runner.invoke(main, ["keys", "create", "--account", "bad name!"])
+    assert bad.exit_code != 0 and "account names" in bad.output
+
+
+async def test_openapi_lists_every_route_with_model_schemas(api):
+    doc = await api.ok("GET", "/openapi.json", account=None)
+    for table in ROUTE_TABLES:
+        for ep in table.endpoints:
+            if not ep.hidden:
+                assert ep.method.lower() in doc["paths"][ep.path], (ep.method, ep.path)
+    create = doc["paths"]["/contacts/contacts"]["post"]
+    ref = create["requestBody"]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[1]
+    schema = doc["components"]["schemas"][ref]
+    assert "mobile_phone" in schema["properties"] and schema["additionalProperties"] is False
+    assert "404" in doc["paths"]["/contacts/contacts/{contactId}"]["get"]["responses"]
