@@ -23,6 +23,11 @@ _COLS = "c.id, c.uuid, " + ", ".join(f"c.{f}" for f in FIELDS) + ", c.version, (
     " WHERE cg.contact_id = c.id) AS group_uuids"
 
 
+# CROSS JOIN pins the trigram index as the outer loop. With a plain JOIN the planner walks the
+# account's contacts and probes the index for each: minutes instead of milliseconds at 1M rows.
+_FTS_FIRST = "contacts_fts f CROSS JOIN contacts c ON c.id = f.rowid"
+
+
 def prefix_range(prefix: str) -> tuple[str, str]:
     """[low, high) such that NOCASE text in it starts with prefix: an index range, no LIKE."""
     low = prefix.lower()
@@ -124,8 +129,8 @@ class ContactStore:
     async def search_mobile_substring(self, account_id: int, digits: str, limit: int) -> list[dict]:
         if len(digits) >= 3:  # trigram index
             rows = await self.db.fetchall(
-                f"SELECT {_COLS} FROM contacts_fts f JOIN contacts c ON c.id = f.rowid"
-                " WHERE contacts_fts MATCH ? AND c.account_id = ? LIMIT ?",
+                f"SELECT {_COLS} FROM {_FTS_FIRST} WHERE contacts_fts MATCH ? AND c.account_id = ?"
+                " LIMIT ?",
                 ("mobile : " + fts_phrase(digits), account_id, limit))
         else:  # too short for trigrams: a scan, but LIMIT stops it early on common digits
             rows = await self.db.fetchall(
@@ -143,7 +148,7 @@ class ContactStore:
                 query = fts_phrase(text)
                 if digits and digits != text:
                     query += " OR {mobile phones} : " + fts_phrase(digits)
-                source = "contacts_fts f JOIN contacts c ON c.id = f.rowid"
+                source = _FTS_FIRST
                 where.append("contacts_fts MATCH :q")
                 params["q"] = query
             else:

@@ -1,0 +1,175 @@
+"""Contacts API speed at 1,000,000 contacts, as ratios against a bare aiohttp app in the same run.
+
+    .venv/bin/python bench/contacts_http.py [--count 1000000] [--duration 10] [--connections 32]
+
+Needs wrk (Debian: apt-get install wrk). Seeds bench/out/contacts-<count>.db on first use. One
+callbridge worker process and the bare app each get one core; wrk runs with one thread on the other.
+The bare app is measured before and after callbridge and averaged, because this machine is noisy.
+Results: printed, and written to bench/out/contacts.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import shutil
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+OUT = HERE / "out"
+VENV_BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port: int, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listening on {port}")
+
+
+def wrk(port: int, script: str, env: dict, duration: int, connections: int) -> dict:
+    combined = OUT / f"wrk-{script}"
+    combined.write_text((HERE / "wrk" / script).read_text() + "\n" + (HERE / "wrk" / "report.lua").read_text())
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(combined),
+           f"http://127.0.0.1:{port}"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, **env}, check=True)
+    m = re.search(r"WRKJSON (\{.*\})", proc.stdout)
+    result = json.loads(m.group(1))
+    print(f"    {script:<18} {result['rps']:>9.0f} req/s  p50 {result['p50_ms']:.2f} ms"
+          f"  p99 {result['p99_ms']:.2f} ms  errors {result['errors']} non2xx {result['non2xx']}",
+          file=sys.stderr)
+    return result
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def after_version_latency(port: int, key: str, count: int, changes: int, runs: int) -> dict:
+    headers = {"x-api-key": key}
+    base = f"http://127.0.0.1:{port}"
+    async with aiohttp.ClientSession(headers=headers) as http:
+        async with http.get(f"{base}/contacts/contactsAfterVersion/{10**12}") as r:
+            assert r.status == 200
+        # the account counter is the newest version; make `changes` edits after it
+        async with http.post(f"{base}/contacts/contacts", json={"firstname": "Marker"}) as r:
+            marker = (await r.json())["uuid"]
+        async with http.get(f"{base}/contacts/contacts/{marker}") as r:
+            mark = (await r.json())["version"]
+        sem = asyncio.Semaphore(16)
+
+        async def edit(i: int):
+            async with sem, http.put(f"{base}/contacts/contacts/external/EXT-{i * (count // changes)}",
+                                     json={"note": f"edit {i}"}) as r:
+                assert r.status == 200, await r.text()
+        await asyncio.gather(*(edit(i) for i in range(changes)))
+        timings = []
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            async with http.get(f"{base}/contacts/contactsAfterVersion/{mark}") as r:
+                body = await r.json()
+            timings.append((time.perf_counter() - t0) * 1000)
+            assert len(body["updated"]) == changes, len(body["updated"])
+    timings.sort()
+    return {"changes": changes, "runs": runs, "p50_ms": round(statistics.median(timings), 2),
+            "max_ms": round(timings[-1], 2)}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--count", type=int, default=1_000_000)
+    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--connections", type=int, default=32)
+    a = ap.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk not found: apt-get install wrk")
+    OUT.mkdir(exist_ok=True)
+    db = OUT / f"contacts-{a.count}.db"
+    if not db.exists():
+        print(f"[bench] seeding {a.count:,} contacts into {db}", file=sys.stderr)
+        t0 = time.monotonic()
+        subprocess.run([sys.executable, str(HERE / "seed_contacts.py"), str(db), "--count", str(a.count)], check=True)
+        print(f"[bench] seeded in {time.monotonic() - t0:.1f}s", file=sys.stderr)
+    with sqlite3.connect(db) as c:
+        assert c.execute("SELECT count(*) FROM contacts").fetchone()[0] >= a.count
+    env = {**os.environ, "CALLBRIDGE_DATABASE": str(db), "CALLBRIDGE_LOG_LEVEL": "WARNING",
+           # the bench measures throughput, not the limiter's 429s
+           "CALLBRIDGE_RATE_LIMIT": "1000000000/15m"}
+    key = subprocess.run([str(VENV_BIN / "callbridge"), "keys", "create", "--account", "bench"],
+                         capture_output=True, text=True, env=env, check=True).stdout.strip().splitlines()[-1]
+    wenv = {"BENCH_KEY": key, "BENCH_COUNT": str(a.count)}
+    results: dict = {"count": a.count, "connections": a.connections, "duration_s": a.duration,
+                     "cpus": os.cpu_count()}
+
+    def bare_run(label: str) -> dict:
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, str(HERE / "bare_app.py"), str(port)])
+        try:
+            wait_port(port)
+            print(f"[bench] bare aiohttp app ({label})", file=sys.stderr)
+            wrk(port, "mobile_exact.lua", wenv, 2, a.connections)  # warm-up
+            return wrk(port, "mobile_exact.lua", wenv, a.duration, a.connections)
+        finally:
+            proc.terminate(); proc.wait()
+
+    bare_before = bare_run("before")
+    port = free_port()
+    env["CALLBRIDGE_PORT"] = str(port)
+    serve = subprocess.Popen([str(VENV_BIN / "callbridge"), "serve"], env=env)
+    try:
+        wait_port(port)
+        print("[bench] callbridge serve", file=sys.stderr)
+        wrk(port, "mobile_exact.lua", wenv, 2, a.connections)  # warm-up: page cache, caches
+        exact = wrk(port, "mobile_exact.lua", wenv, a.duration, a.connections)
+        external = wrk(port, "external_id.lua", wenv, a.duration, a.connections)
+        like = wrk(port, "mobile_like.lua", wenv, a.duration, a.connections)
+        results["rss_mb_after_load"] = round(rss_mb(serve.pid), 1)
+        print("[bench] contactsAfterVersion with 1,000 changes", file=sys.stderr)
+        results["after_version"] = asyncio.run(after_version_latency(port, key, a.count, 1000, 20))
+    finally:
+        serve.terminate(); serve.wait()
+    bare_after = bare_run("after")
+    bare_rps = (bare_before["rps"] + bare_after["rps"]) / 2
+    results.update({
+        "bare": {"rps_before": bare_before["rps"], "rps_after": bare_after["rps"], "rps_mean": round(bare_rps, 1),
+                 "p99_ms": max(bare_before["p99_ms"], bare_after["p99_ms"])},
+        "search_mobile": {**exact, "ratio_vs_bare": round(exact["rps"] / bare_rps, 3)},
+        "external_id": {**external, "ratio_vs_bare": round(external["rps"] / bare_rps, 3)},
+        "search_mobile_like": {**like, "ratio_vs_bare": round(like["rps"] / bare_rps, 3)},
+    })
+    (OUT / "contacts.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    print(f"\nratio search/mobile   {results['search_mobile']['ratio_vs_bare']:.2f}x bare (target >= 0.80), p99 {exact['p99_ms']:.2f} ms (target < 10)")
+    print(f"ratio external id     {results['external_id']['ratio_vs_bare']:.2f}x bare (target >= 0.80), p99 {external['p99_ms']:.2f} ms (target < 10)")
+    print(f"mobile/like p99       {like['p99_ms']:.2f} ms (target < 20)")
+    print(f"afterVersion 1000     p50 {results['after_version']['p50_ms']} ms, max {results['after_version']['max_ms']} ms (target < 50)")
+    print(f"RSS after load        {results['rss_mb_after_load']} MB")
+
+
+if __name__ == "__main__":
+    main()
