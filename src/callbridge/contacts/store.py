@@ -43,11 +43,11 @@ def _row(r: sqlite3.Row) -> dict[str, Any]:
 
 
 def _row_from_dict(d: dict[str, Any]) -> dict[str, Any]:
-    d["phone_numbers"] = json.loads(d["phone_numbers"] or "[]")
-    d["organization_flag"] = bool(d["organization_flag"])
-    uuids = d.pop("group_uuids", None)
+    numbers = d["phone_numbers"]
+    d["phone_numbers"] = json.loads(numbers) if numbers != "[]" else []
+    uuids = d.pop("group_uuids")
     d["groups"] = sorted(uuids.split(",")) if uuids else []
-    return d
+    return d  # organization_flag stays 0/1: the response model makes it a bool
 
 
 class ContactStore:
@@ -61,8 +61,10 @@ class ContactStore:
         return [_row(r) for r in rows]
 
     async def _first(self, where: str, params: Sequence[Any]) -> dict | None:
-        rows = await self._select(where, params, "ORDER BY c.id LIMIT 1")
-        return rows[0] if rows else None
+        """The first contact matching an indexed equality: a point lookup (see Database.lookup)."""
+        rows = self.db.lookup(f"SELECT {_COLS} FROM contacts c WHERE {where} ORDER BY c.id LIMIT 1",
+                              params)
+        return _row(rows[0]) if rows else None
 
     async def get(self, account_id: int, uuid: str) -> dict | None:
         return await self._first("c.account_id = ? AND c.uuid = ?", (account_id, uuid))

@@ -7,7 +7,6 @@ helpers they use for that.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -70,17 +69,19 @@ def validation_error(exc: ValidationError) -> InvalidInput:
 
 async def parse_body(request: web.Request, model: type[BaseModel]) -> Any:
     raw = await request.read()  # client_max_size caps this; aiohttp raises 413 past it
-    if not raw:
+    if not raw.strip():
         raise InvalidInput("a JSON object body is required", field="body", error="Invalid request body")
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InvalidInput(f"malformed JSON: {exc}", field="body", error="Invalid JSON") from None
-    if not isinstance(data, dict):
-        raise InvalidInput("the body must be a JSON object", field="body", error="Invalid request body")
-    try:
-        return model.model_validate(data)
+        # pydantic parses and validates the bytes in one pass (no json.loads + dict walk)
+        return model.model_validate_json(raw)
     except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        if first["type"] == "json_invalid":
+            raise InvalidInput(f"malformed JSON: {first['msg']}", field="body",
+                               error="Invalid JSON") from None
+        if first["type"] == "model_type" and not first["loc"]:
+            raise InvalidInput("the body must be a JSON object", field="body",
+                               error="Invalid request body") from None
         raise validation_error(exc) from None
 
 
