@@ -62,7 +62,8 @@ def seed(path: str, count: int, account: str) -> int:
     conn.execute("INSERT INTO contacts_fts(rowid, mobile, phones, name, organization, email, note)"
                  " SELECT id, mobile_phone, phone_numbers, trim(coalesce(firstname,'') || ' ' ||"
                  " coalesce(lastname,'')), organization, email, note FROM contacts")
-    print(f"[seed] trigram index   {time.monotonic() - t0:5.1f}s", file=sys.stderr)
+    conn.execute("INSERT INTO contacts_mobile_fts(rowid, mobile) SELECT id, mobile_phone FROM contacts")
+    print(f"[seed] trigram indexes {time.monotonic() - t0:5.1f}s", file=sys.stderr)
     conn.execute("UPDATE accounts SET version = ? WHERE id = ?", (count, account_id))
     for _, sql in triggers:
         conn.execute(sql)

@@ -14,11 +14,12 @@ async def test_substring_searches_drive_from_the_trigram_index(api, monkeypatch)
     real = db.fetchall
 
     async def spy(sql, params=()):
-        if "contacts_fts MATCH" in sql:
+        if "_fts MATCH" in sql:
             seen.append(sql)
             plan = await real("EXPLAIN QUERY PLAN " + sql, params)
             first = [r[3] for r in plan][0]
             assert first.startswith("SCAN f VIRTUAL TABLE"), plan
+            assert "CROSS JOIN" in sql
         return await real(sql, params)
 
     monkeypatch.setattr(db, "fetchall", spy)

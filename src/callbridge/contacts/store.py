@@ -26,6 +26,7 @@ _COLS = "c.id, c.uuid, " + ", ".join(f"c.{f}" for f in FIELDS) + ", c.version, (
 # CROSS JOIN pins the trigram index as the outer loop. With a plain JOIN the planner walks the
 # account's contacts and probes the index for each: minutes instead of milliseconds at 1M rows.
 _FTS_FIRST = "contacts_fts f CROSS JOIN contacts c ON c.id = f.rowid"
+_MOBILE_FTS_FIRST = "contacts_mobile_fts f CROSS JOIN contacts c ON c.id = f.rowid"
 
 
 def prefix_range(prefix: str) -> tuple[str, str]:
@@ -131,9 +132,9 @@ class ContactStore:
     async def search_mobile_substring(self, account_id: int, digits: str, limit: int) -> list[dict]:
         if len(digits) >= 3:  # trigram index
             rows = await self.db.fetchall(
-                f"SELECT {_COLS} FROM {_FTS_FIRST} WHERE contacts_fts MATCH ? AND c.account_id = ?"
-                " LIMIT ?",
-                ("mobile : " + fts_phrase(digits), account_id, limit))
+                f"SELECT {_COLS} FROM {_MOBILE_FTS_FIRST} WHERE contacts_mobile_fts MATCH ?"
+                " AND c.account_id = ? LIMIT ?",
+                (fts_phrase(digits), account_id, limit))
         else:  # too short for trigrams: a scan, but LIMIT stops it early on common digits
             rows = await self.db.fetchall(
                 f"SELECT {_COLS} FROM contacts c WHERE c.account_id = ?"
