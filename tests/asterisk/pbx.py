@@ -1,0 +1,272 @@
+"""The real-PBX test bench: a private Asterisk rendered from asterisk-conf/, and SIPp phones.
+
+Everything binds to 127.0.0.1 on free ports, in a temp folder with its own astdb, so a run never
+touches (or is touched by) a system Asterisk. Processes start in their own session and are stopped
+SIGTERM-then-SIGKILL, also from an atexit hook, so an interrupted run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import random
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from callbridge.asterisk.conf import render, repo_conf_dir
+
+SIPP_DIR = Path(__file__).parent / "sipp"
+_LIVE: set[subprocess.Popen] = set()
+
+
+def _kill_all_at_exit() -> None:
+    for proc in list(_LIVE):
+        stop_process(proc, grace=2.0)
+
+
+atexit.register(_kill_all_at_exit)
+
+
+def have_tools() -> str | None:
+    """None when asterisk and sipp are usable, else what is missing."""
+    missing = [t for t in ("asterisk", "sipp") if shutil.which(t) is None]
+    if missing:
+        return f"{' and '.join(missing)} not installed"
+    if not Path("/usr/lib/asterisk/modules/chan_pjsip.so").exists():
+        return "Asterisk has no chan_pjsip module"
+    return None
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_process(cmd: list[str], log: Path, cwd: Path | None = None) -> subprocess.Popen:
+    out = open(log, "ab")
+    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            cwd=cwd, start_new_session=True)
+    out.close()
+    _LIVE.add(proc)
+    return proc
+
+
+def stop_process(proc: subprocess.Popen, grace: float = 10.0, sig=signal.SIGTERM) -> None:
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            pass
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            try:
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            proc.wait(5)
+    _LIVE.discard(proc)
+
+
+@dataclass
+class SippPhone:
+    """One SIPp UAS: a device (optionally registered to an extension) or the PSTN trunk."""
+
+    name: str
+    port: int
+    log: Path
+    proc: subprocess.Popen | None = None
+
+    def invites(self) -> list[str]:
+        """One line per INVITE received, 'INVITE from=[...] to=[...] ...', oldest first."""
+        if not self.log.exists():
+            return []
+        return [ln for ln in self.log.read_text(errors="replace").splitlines() if "INVITE from=" in ln]
+
+
+@dataclass
+class Pbx:
+    root: Path
+    ami_port: int = field(default_factory=free_port)
+    sip_port: int = field(default_factory=lambda: free_port(socket.SOCK_DGRAM))
+    trunk_port: int = field(default_factory=lambda: free_port(socket.SOCK_DGRAM))
+    ami_username: str = "callbridge"
+    ami_secret: str = field(default_factory=lambda: secrets.token_hex(16))
+    ext_secrets: dict[str, str] = field(default_factory=lambda: {
+        "309": secrets.token_hex(8), "310": secrets.token_hex(8)})
+    proc: subprocess.Popen | None = None
+    phones: dict[str, SippPhone] = field(default_factory=dict)
+
+    @property
+    def etc(self) -> Path:
+        return self.root / "etc"
+
+    @property
+    def master_csv(self) -> Path:
+        return self.root / "log" / "cdr-csv" / "Master.csv"
+
+    def render(self) -> None:
+        rtp = random.randrange(20000, 29000, 200)
+        render(repo_conf_dir(), self.etc, {
+            "AMI_PORT": self.ami_port, "AMI_SECRET": self.ami_secret,
+            "SIP_BIND": "127.0.0.1", "SIP_PORT": self.sip_port,
+            "TRUNK_HOST": "127.0.0.1", "TRUNK_PORT": self.trunk_port,
+            "EXT_309_SECRET": self.ext_secrets["309"], "EXT_310_SECRET": self.ext_secrets["310"],
+            "RTP_START": rtp, "RTP_END": rtp + 198,
+        })
+        # asterisk.conf is the instance's own (folders, no system service): not an operator file.
+        dirs = {"astetcdir": "etc", "astvarlibdir": "var/lib", "astdbdir": "var/lib",
+                "astkeydir": "var/lib", "astspooldir": "var/spool", "astrundir": "run",
+                "astlogdir": "log", "astcachedir": "cache"}
+        for d in set(dirs.values()):
+            (self.root / d).mkdir(parents=True, exist_ok=True)
+        self.master_csv.parent.mkdir(exist_ok=True)  # cdr_csv writes there but won't create it
+        lines = ["[directories]", "astmoddir => /usr/lib/asterisk/modules",
+                 "astdatadir => /usr/share/asterisk", "astagidir => /usr/share/asterisk/agi-bin",
+                 "astsbindir => /usr/sbin"]
+        lines += [f"{k} => {self.root / v}" for k, v in dirs.items()]
+        lines += ["", "[options]", "systemname = cbtest", "nocolor = yes", "verbose = 3",
+                  "hideconnect = yes", "documentation_language = en_US"]
+        (self.etc / "asterisk.conf").write_text("\n".join(lines) + "\n")
+
+    # ---- Asterisk ---------------------------------------------------------------------------
+
+    def start(self, timeout: float = 30.0) -> float:
+        """Boots Asterisk and waits for FullyBooted; returns the seconds it took."""
+        t0 = time.monotonic()
+        self.proc = start_process(
+            ["asterisk", "-C", str(self.etc / "asterisk.conf"), "-f", "-n", "-vvv"],
+            self.root / "asterisk.stdout.log")
+        self.wait_booted(timeout)
+        return time.monotonic() - t0
+
+    def wait_booted(self, timeout: float) -> None:
+        """AMI accepts logins before modules finish loading, and a SIGTERM sent before
+        FullyBooted can be lost: so ready means login OK *and* FullyBooted seen."""
+        deadline = time.monotonic() + timeout
+        last_error = "no attempt"
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"asterisk exited with {self.proc.returncode}; see "
+                                   f"{self.root / 'asterisk.stdout.log'}")
+            try:
+                if self._login_and_booted(deadline):
+                    return
+            except OSError as exc:
+                last_error = str(exc)
+            time.sleep(0.05)
+        raise TimeoutError(f"asterisk not FullyBooted after {timeout}s ({last_error})")
+
+    def _login_and_booted(self, deadline: float) -> bool:
+        with socket.create_connection(("127.0.0.1", self.ami_port), timeout=2) as s:
+            f = s.makefile("rb")
+            f.readline()
+            s.sendall(f"Action: Login\r\nUsername: {self.ami_username}\r\n"
+                      f"Secret: {self.ami_secret}\r\nActionID: boot\r\n\r\n".encode())
+            block: list[str] = []
+            logged_in = False
+            while time.monotonic() < deadline:
+                line = f.readline()
+                if not line:
+                    raise OSError("AMI closed the connection")
+                text = line.decode(errors="replace").strip()
+                if text:
+                    block.append(text)
+                    continue
+                if "Response: Error" in block:
+                    raise OSError("AMI login refused")
+                logged_in = logged_in or "Response: Success" in block
+                if logged_in and "Event: FullyBooted" in block:
+                    s.sendall(b"Action: Logoff\r\n\r\n")
+                    return True
+                block = []
+        return False
+
+    def stop(self, grace: float = 10.0) -> None:
+        if self.proc is not None:
+            stop_process(self.proc, grace)
+            self.proc = None
+
+    def kill(self) -> None:
+        """SIGKILL: Asterisk dies mid-call, as in a crash."""
+        if self.proc is not None:
+            stop_process(self.proc, grace=5, sig=signal.SIGKILL)
+            self.proc = None
+
+    @property
+    def running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def cli(self, command: str) -> str:
+        """Runs an Asterisk CLI command through the remote console of this instance."""
+        out = subprocess.run(["asterisk", "-C", str(self.etc / "asterisk.conf"), "-rx", command],
+                             capture_output=True, text=True, timeout=15)
+        return out.stdout
+
+    # ---- SIPp ---------------------------------------------------------------------------
+
+    def _scenario(self, name: str, **subst: int) -> Path:
+        text = (SIPP_DIR / name).read_text()
+        for key, value in subst.items():
+            text = text.replace(key, str(value))
+        out = self.root / "sipp" / f"{Path(name).stem}-{'-'.join(map(str, subst.values()))}.xml"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(text)
+        return out
+
+    def _sipp(self, scenario: Path, port: int, log: Path, *extra: str) -> list[str]:
+        return ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(port),
+                "-mp", str(free_port(socket.SOCK_DGRAM)), "-nostdin", "-trace_logs",
+                "-log_file", str(log), "-trace_err", "-error_file", str(log.with_suffix(".err")),
+                *extra]
+
+    def start_phone(self, name: str, *, answer_ms: int, hangup_ms: int,
+                    register_as: str | None = None, port: int | None = None) -> SippPhone:
+        """A UAS on its own port; with register_as, it first REGISTERs that extension there."""
+        port = port or free_port(socket.SOCK_DGRAM)
+        log = self.root / "sipp" / f"{name}.log"
+        log.parent.mkdir(exist_ok=True)
+        if register_as is not None:
+            reg = subprocess.run(
+                self._sipp(SIPP_DIR / "register.xml", port, self.root / "sipp" / f"{name}.reg.log",
+                           "-s", register_as, "-au", register_as,
+                           "-ap", self.ext_secrets[register_as], "-m", "1", "-timeout", "10",
+                           f"127.0.0.1:{self.sip_port}"),
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=20)
+            if reg.returncode != 0:
+                raise RuntimeError(f"{name}: REGISTER as {register_as} failed ({reg.returncode})")
+        scenario = self._scenario("uas.xml", ANSWER_MS=answer_ms, HANGUP_MS=hangup_ms)
+        proc = start_process(self._sipp(scenario, port, log), self.root / "sipp" / f"{name}.out")
+        phone = SippPhone(name, port, log, proc)
+        self.phones[name] = phone
+        return phone
+
+    def call_in(self, caller: str, to: str, *, talk_ms: int = 2000, cancel_after_ms: int | None = None,
+                timeout: float = 30.0) -> int:
+        """A PSTN caller (from the trunk's address) calls `to`; returns SIPp's exit code
+        (0 = the scenario completed). With cancel_after_ms, hangs up while it rings."""
+        tag = f"in-{caller}-{time.monotonic_ns()}"
+        log = self.root / "sipp" / f"{tag}.log"
+        log.parent.mkdir(exist_ok=True)
+        if cancel_after_ms is None:
+            scenario, extra = SIPP_DIR / "uac_inbound.xml", ["-d", str(talk_ms)]
+        else:
+            scenario, extra = self._scenario("uac_cancel.xml", CANCEL_MS=cancel_after_ms), []
+        cmd = self._sipp(scenario, free_port(socket.SOCK_DGRAM), log, "-s", to, "-key", "caller",
+                         caller, "-m", "1", "-timeout", str(int(timeout)), *extra,
+                         f"127.0.0.1:{self.sip_port}")
+        return subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              timeout=timeout + 10).returncode
+
+    def stop_phones(self) -> None:
+        for phone in self.phones.values():
+            if phone.proc is not None:
+                stop_process(phone.proc, grace=3)
+        self.phones.clear()
