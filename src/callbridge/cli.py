@@ -113,6 +113,56 @@ def keys_revoke(ctx: click.Context, key_id: str) -> None:
     click.echo(f"revoked {key_id}")
 
 
+async def _with_extensions(settings: Settings, fn):
+    from callbridge.accounts.extensions import ExtensionService
+    from callbridge.accounts.store import ExtensionStore
+
+    db = Database(settings.database)
+    await db.open()
+    try:
+        return await fn(ExtensionService(ExtensionStore(db), AccountService(AccountStore(db))))
+    finally:
+        await db.close()
+
+
+@main.group()
+def extensions() -> None:
+    """PBX extensions of each account (what click-to-dial may ring)."""
+
+
+@extensions.command("add")
+@click.option("--account", required=True, help="Account name (created if it doesn't exist).")
+@click.argument("extension")
+@click.option("--mobile", default=None, help="Mobile number rung together with the devices.")
+@click.option("--name", default=None, help="Display name of the extension's user.")
+@click.pass_context
+def extensions_add(ctx, account: str, extension: str, mobile: str | None, name: str | None) -> None:
+    """Give EXTENSION to an account."""
+    ext = _run(_with_extensions(_settings(ctx), lambda s: s.add(account, extension, mobile, name)))
+    click.echo(f"extension {ext.extension} -> account {ext.account}"
+               + (f", mobile {ext.mobile}" if ext.mobile else ""))
+
+
+@extensions.command("list")
+@click.option("--account", default=None)
+@click.pass_context
+def extensions_list(ctx, account: str | None) -> None:
+    """List extensions."""
+    rows = _run(_with_extensions(_settings(ctx), lambda s: s.list(account)))
+    click.echo(f"{'EXTENSION':<10} {'ACCOUNT':<20} {'MOBILE':<16} NAME")
+    for e in rows:
+        click.echo(f"{e.extension:<10} {e.account:<20} {e.mobile or '-':<16} {e.name or ''}")
+
+
+@extensions.command("remove")
+@click.argument("extension")
+@click.pass_context
+def extensions_remove(ctx, extension: str) -> None:
+    """Take EXTENSION away from its account."""
+    _run(_with_extensions(_settings(ctx), lambda s: s.remove(extension)))
+    click.echo(f"removed {extension}")
+
+
 @main.command("accounts")
 @click.pass_context
 def accounts_list(ctx: click.Context) -> None:

@@ -15,3 +15,12 @@ class ApiKeyInfo:
     account: str
     created_at: str
     revoked_at: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Extension:
+    extension: str
+    account: str
+    account_id: int
+    mobile: str | None
+    name: str | None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callbridge.accounts.models import Account, ApiKeyInfo
+from callbridge.accounts.models import Account, ApiKeyInfo, Extension
 from callbridge.db import Database
 from callbridge.timeutil import utc_now_iso
 
@@ -65,3 +65,37 @@ class AccountStore:
                 (utc_now_iso(), key_id),
             )
         return changed == 1
+
+
+class ExtensionStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    _SELECT = ("SELECT e.extension, a.name AS account, a.id AS account_id, e.mobile, e.name"
+               " FROM extensions e JOIN accounts a ON a.id = e.account_id")
+
+    async def add(self, account: Account, extension: str, mobile: str | None, name: str | None) -> bool:
+        """False when the extension already exists (in any account)."""
+        async with self.db.transaction() as tx:
+            if await tx.fetchone("SELECT 1 FROM extensions WHERE extension = ?", (extension,)):
+                return False
+            await tx.execute(
+                "INSERT INTO extensions(account_id, extension, mobile, name, created_at)"
+                " VALUES (?, ?, ?, ?, ?)", (account.id, extension, mobile, name, utc_now_iso()))
+        return True
+
+    async def remove(self, extension: str) -> bool:
+        async with self.db.transaction() as tx:
+            return await tx.execute("DELETE FROM extensions WHERE extension = ?", (extension,)) == 1
+
+    async def list(self, account: str | None = None) -> list[Extension]:
+        sql, params = self._SELECT, ()
+        if account is not None:
+            sql, params = sql + " WHERE a.name = ?", (account,)
+        rows = await self.db.fetchall(sql + " ORDER BY a.name, e.extension", params)
+        return [Extension(**dict(r)) for r in rows]
+
+    def get(self, extension: str) -> Extension | None:
+        """Point lookup by primary key (see Database.lookup): on every dial and every call event."""
+        rows = self.db.lookup(self._SELECT + " WHERE e.extension = ?", (extension,))
+        return Extension(**dict(rows[0])) if rows else None

@@ -1,0 +1,61 @@
+"""Which PBX extensions belong to which account: the rule behind "invalid extension"."""
+
+from __future__ import annotations
+
+import re
+
+from callbridge.accounts.models import Account, Extension
+from callbridge.accounts.service import AccountService
+from callbridge.accounts.store import ExtensionStore
+from callbridge.contacts.phone import normalize_phone
+from callbridge.errors import Conflict, InvalidInput, NotFound
+
+# Extensions reach the dialplan (Local/<ext>@context, PJSIP_DIAL_CONTACTS(<ext>)): digits only.
+EXTENSION_RE = re.compile(r"^[0-9]{2,10}$")
+_NAME_RE = re.compile(r"^[\w .'-]{1,40}$")
+
+
+def valid_extension(text: str) -> bool:
+    return bool(EXTENSION_RE.match(text))
+
+
+class ExtensionService:
+    def __init__(self, store: ExtensionStore, accounts: AccountService):
+        self.store = store
+        self.accounts = accounts
+
+    async def add(self, account_name: str, extension: str, mobile: str | None = None,
+                  name: str | None = None) -> Extension:
+        if not valid_extension(extension):
+            raise InvalidInput("an extension is 2-10 digits", field="extension")
+        if mobile:
+            try:
+                mobile = normalize_phone(mobile)
+            except ValueError as exc:
+                raise InvalidInput(str(exc), field="mobile") from None
+            if len(mobile) < 3:
+                raise InvalidInput("a mobile number has at least 3 digits", field="mobile")
+        if name is not None and not _NAME_RE.match(name):
+            raise InvalidInput("a name is 1-40 letters, digits, spaces or . ' -", field="name")
+        account = await self.accounts.store.get_or_create_account(
+            self.accounts.validate_account_name(account_name))
+        if not await self.store.add(account, extension, mobile or None, name):
+            raise Conflict(f"extension {extension} already exists", error="Extension exists")
+        return Extension(extension, account.name, account.id, mobile or None, name)
+
+    async def remove(self, extension: str) -> None:
+        if not await self.store.remove(extension):
+            raise NotFound(f"no extension {extension}", error="Extension not found")
+
+    async def list(self, account_name: str | None = None) -> list[Extension]:
+        return await self.store.list(account_name)
+
+    def of_account(self, account: Account, extension: str) -> Extension | None:
+        """The extension when it is this account's, else None (no matter whose it is)."""
+        if not valid_extension(extension):
+            return None
+        found = self.store.get(extension)
+        return found if found is not None and found.account_id == account.id else None
+
+    def owner(self, extension: str) -> Extension | None:
+        return self.store.get(extension) if valid_extension(extension) else None
