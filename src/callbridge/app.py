@@ -7,11 +7,16 @@ import logging
 from aiohttp import web
 
 from callbridge import __version__
+from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.service import AccountService
-from callbridge.accounts.store import AccountStore
+from callbridge.accounts.store import AccountStore, ExtensionStore
+from callbridge.ami.link import AmiLink, AmiSettings
 from callbridge.contacts import routes as contact_routes
 from callbridge.contacts.service import ContactService
 from callbridge.db import Database
+from callbridge.dialer import routes as dialer_routes
+from callbridge.dialer.service import DialerService
+from callbridge.dialer.tracker import CallTracker
 from callbridge.logs import event
 from callbridge.settings import Settings
 from callbridge.system import routes as system_routes
@@ -26,7 +31,16 @@ MAX_BODY_BYTES = 1024 * 1024
 DATABASE = web.AppKey("database", Database)
 SETTINGS = web.AppKey("settings", Settings)
 
-ROUTE_TABLES = [system_routes.routes, contact_routes.routes]
+AMI_LINK = web.AppKey("ami_link", AmiLink)
+
+ROUTE_TABLES = [system_routes.routes, contact_routes.routes, dialer_routes.routes]
+
+
+def build_ami_link(settings: Settings) -> AmiLink:
+    return AmiLink(AmiSettings(
+        host=settings.ami_host, port=settings.ami_port, username=settings.ami_username,
+        secret=settings.ami_secret.get_secret_value(), action_timeout=settings.ami_action_timeout,
+        ping_interval=settings.ami_ping_interval, reconnect_max=settings.ami_reconnect_max))
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -37,10 +51,22 @@ def create_app(settings: Settings) -> web.Application:
     db = Database(settings.database)
     app[SETTINGS] = settings
     app[DATABASE] = db
-    app[mw.ACCOUNT] = AccountService(AccountStore(db))
+    accounts = AccountService(AccountStore(db))
+    app[mw.ACCOUNT] = accounts
     app[mw.LIMITER] = FixedWindowLimiter(*settings.rate_limit_parsed)
     contacts = ContactService(db)
     app[contact_routes.SERVICE] = contacts
+
+    link = build_ami_link(settings)
+    app[AMI_LINK] = link
+    ami_configured = bool(settings.ami_secret.get_secret_value())
+    tracker = CallTracker()
+    for name in ("Newchannel", "DialBegin", "DialEnd", "Hangup"):
+        link.on(name, tracker.on_event)
+    app[dialer_routes.SERVICE] = DialerService(
+        link, ExtensionService(ExtensionStore(db), accounts), contacts, tracker,
+        ring_context=settings.ring_context, outbound_context=settings.outbound_context,
+        originate_timeout=settings.originate_timeout, action_timeout=settings.ami_action_timeout)
 
     async def contacts_probe() -> ServiceStatus:
         try:
@@ -49,7 +75,16 @@ def create_app(settings: Settings) -> web.Application:
         except Exception as exc:  # reported, not raised: /status must answer
             return ServiceStatus(status="offline", detail={"error": type(exc).__name__})
 
-    app[system_routes.PROBES] = {"contacts": contacts_probe}
+    async def dialer_probe() -> ServiceStatus:
+        st = link.status()
+        if not ami_configured:
+            return ServiceStatus(status="offline", detail={
+                "ami": "disabled", "last_error": "CALLBRIDGE_AMI_SECRET is not set"})
+        return ServiceStatus(status="online" if st.state == "online" else "offline", detail={
+            "ami": st.state, "since": st.since, "asterisk_version": st.asterisk_version,
+            "last_error": st.last_error, "host": f"{settings.ami_host}:{settings.ami_port}"})
+
+    app[system_routes.PROBES] = {"contacts": contacts_probe, "dialer": dialer_probe}
 
     for table in ROUTE_TABLES:
         table.mount(app)
@@ -57,8 +92,15 @@ def create_app(settings: Settings) -> web.Application:
 
     async def lifecycle(app: web.Application):
         await db.open()
-        event(log, "service.started", database=str(settings.database), version=__version__)
+        if ami_configured:
+            link.start()  # in the background: the HTTP API serves while Asterisk is down
+        else:
+            event(log, "ami.disabled", logging.WARNING,
+                  reason="CALLBRIDGE_AMI_SECRET not set: dialer answers 503")
+        event(log, "service.started", database=str(settings.database), version=__version__,
+              ami=f"{settings.ami_host}:{settings.ami_port}" if ami_configured else "disabled")
         yield
+        await link.close()
         await db.close()
         event(log, "service.stopped")
 

@@ -1,0 +1,359 @@
+"""The one supervised AMI link. The only module that imports panoramisk.
+
+panoramisk 1.4 is a thin AMI client with sharp edges, each handled here:
+
+- A failed login does not raise (``authenticated`` just stays False): we await the Login response
+  and treat a refusal as a failure with its own state (``login_failed``), retried with backoff.
+- Its pinger never checks the reply: we send our own Ping and count a missing answer as a dead link.
+- After a reconnect it re-sends every unanswered action, so an Originate could ring twice: we never
+  reuse a connection's Manager. Each connection gets a fresh one, and on loss every pending action
+  fails with ``AmiLinkLost``; nothing is ever re-sent. (State-changing actions are also marked
+  forgettable in panoramisk, in case a future version reuses its queue.)
+- Actions have no timeout: every action here has one.
+- An exception in an event callback escapes into ``data_received`` and closes the socket: panoramisk
+  sees exactly one callback of ours, which hands each event to our handlers one by one, each in its
+  own try/except, so one broken handler can neither drop the link nor starve the others.
+- Its own reconnect is a fixed delay: we reconnect with capped exponential backoff instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from panoramisk import Manager
+from panoramisk import actions as pk_actions
+
+from callbridge.logs import event
+from callbridge.timeutil import utc_now_iso
+
+log = logging.getLogger("callbridge.ami")
+
+EventHandler = Callable[[dict[str, str]], Awaitable[None] | None]
+
+# Actions that change calls or the PBX: never re-sent after a reconnect.
+STATE_CHANGING = ("originate", "hangup", "command", "redirect", "bridge", "atxfer", "blindtransfer")
+
+
+class AmiError(Exception):
+    """An AMI action failed (Asterisk answered Error, or no answer in time)."""
+
+
+class AmiUnavailable(AmiError):
+    """The link is not up: nothing was sent."""
+
+
+class AmiLinkLost(AmiError):
+    """The link dropped after the action was sent and before its answer: it is NOT re-sent."""
+
+
+class AmiTimeout(AmiError):
+    """No answer within the action timeout."""
+
+
+@dataclass
+class AmiSettings:
+    host: str
+    port: int
+    username: str
+    secret: str
+    action_timeout: float = 5.0
+    ping_interval: float = 5.0
+    reconnect_initial: float = 0.25
+    reconnect_max: float = 30.0
+    connect_timeout: float = 5.0
+
+
+@dataclass
+class LinkStatus:
+    state: str  # "offline" | "connecting" | "online" | "login_failed" | "disabled"
+    since: str
+    asterisk_version: str | None
+    last_error: str | None
+    connects: int
+
+
+class _TrackedAction(pk_actions.Action):
+    """An Action that also reports its first answer (``accepted``), before panoramisk's future
+    resolves. An async Originate answers 'queued' at once but completes only when the call is
+    answered or fails, up to the ring timeout later."""
+
+    def __init__(self, *args, on_final=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.accepted: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._on_final = on_final
+
+    def add_message(self, message):
+        if not self.accepted.done():
+            self.accepted.set_result(message)
+        done = super().add_message(message)
+        if self.future.done() and self._on_final is not None:
+            callback, self._on_final = self._on_final, None
+            try:
+                callback(message)
+            except Exception:
+                log.exception("ami.final_callback_failed")
+        return done
+
+
+class _Manager(Manager):
+    """panoramisk's Manager with its reconnect machinery switched off: the link decides."""
+
+    def __init__(self, on_lost: Callable[[Any], None], **config):
+        super().__init__(**config)
+        self._on_lost = on_lost
+
+    def connection_made(self, f):
+        if f.cancelled() or f.exception() is not None:
+            self._on_lost(None if f.cancelled() else f.exception())
+            return
+        super().connection_made(f)
+
+    def connection_lost(self, exc):
+        self._connected = False
+        if self.pinger:
+            self.pinger.cancel()
+            self.pinger = None
+        self._on_lost(exc)
+
+
+class AmiLink:
+    def __init__(self, settings: AmiSettings):
+        self.settings = settings
+        self._handlers: dict[str, list[EventHandler]] = defaultdict(list)
+        self._on_connect: list[Callable[[], Awaitable[None]]] = []
+        self._manager: _Manager | None = None
+        self._lost: asyncio.Event | None = None
+        self._task: asyncio.Task | None = None
+        self._pending: set[_TrackedAction] = set()
+        self._background: set[asyncio.Task] = set()
+        self._state = "offline"
+        self._since = utc_now_iso()
+        self._version: str | None = None
+        self._last_error: str | None = None
+        self._connects = 0
+        self._online = asyncio.Event()
+
+    # ---- public ------------------------------------------------------------------------------
+
+    def on(self, event_name: str, handler: EventHandler) -> None:
+        """Calls handler(event) for every AMI event of that name ('*' for all)."""
+        self._handlers[event_name.lower()].append(handler)
+
+    def on_connect(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Runs after each successful login (e.g. to backfill what happened while offline)."""
+        self._on_connect.append(callback)
+
+    @property
+    def online(self) -> bool:
+        return self._state == "online"
+
+    def status(self) -> LinkStatus:
+        return LinkStatus(self._state, self._since, self._version, self._last_error, self._connects)
+
+    async def wait_online(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self._online.wait(), timeout)
+            return True
+        except asyncio.TimeoutError:
+            return False
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._supervise(), name="ami-link")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+        self._teardown("link closed")
+        for task in list(self._background):
+            task.cancel()
+
+    async def action(self, fields: dict[str, Any], *, timeout: float | None = None,
+                     on_final: Callable[[dict], None] | None = None,
+                     first_answer_only: bool = False) -> dict[str, str] | list[dict[str, str]]:
+        """Sends one action and waits for its answer (with a timeout, always).
+
+        first_answer_only: return the first answer (e.g. "Originate successfully queued") and let
+        on_final receive the completing message (e.g. OriginateResponse) later.
+        """
+        manager = self._manager
+        if not self.online or manager is None:
+            raise AmiUnavailable(f"AMI link is {self._state}")
+        timeout = timeout or self.settings.action_timeout
+        act = _TrackedAction(fields, on_final=on_final)
+        self._pending.add(act)
+        act.future.add_done_callback(lambda _f, a=act: self._pending.discard(a))
+        manager.send_action(act)
+        waiter = act.accepted if first_answer_only else act.future
+        try:
+            result = await asyncio.wait_for(asyncio.shield(waiter), timeout)
+        except asyncio.TimeoutError:
+            raise AmiTimeout(f"{fields.get('Action')}: no answer from Asterisk in {timeout}s") from None
+        if first_answer_only:
+            if result.get("Response") == "Error":
+                self._pending.discard(act)
+                raise AmiError(f"{fields.get('Action')}: {result.get('Message', 'error')}")
+            return dict(result)
+        if isinstance(result, list):
+            return [dict(m) for m in result]
+        if result.get("Response") == "Error":
+            raise AmiError(f"{fields.get('Action')}: {result.get('Message', 'error')}")
+        return dict(result)
+
+    async def getvar(self, variable: str) -> str:
+        """A global/function value, e.g. PJSIP_DIAL_CONTACTS(309). '' when empty."""
+        reply = await self.action({"Action": "Getvar", "Variable": variable})
+        return reply.get("Value", "") if isinstance(reply, dict) else ""
+
+    # ---- supervision -----------------------------------------------------------------------
+
+    async def _supervise(self) -> None:
+        delay = self.settings.reconnect_initial
+        while True:
+            try:
+                await self._connect_once()
+                delay = self.settings.reconnect_initial
+                await self._watch()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # every failure ends in the same backoff
+                self._last_error = f"{type(exc).__name__}: {exc}"[:300]
+            self._teardown(self._last_error or "link lost")
+            if self._state != "login_failed":
+                self._set_state("offline")
+            event(log, "ami.reconnect_scheduled", logging.WARNING, in_seconds=round(delay, 2),
+                  error=self._last_error)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, self.settings.reconnect_max)
+
+    async def _connect_once(self) -> None:
+        self._set_state("connecting")
+        loop = asyncio.get_running_loop()
+        lost = asyncio.Event()
+        self._lost = lost
+
+        def on_lost(exc) -> None:
+            if exc is not None and not isinstance(exc, Exception):
+                exc = None  # panoramisk passes the Shutdown event itself
+            self._last_error = f"connection lost: {exc}" if exc else "connection lost"
+            loop.call_soon(lost.set)
+
+        manager = _Manager(
+            on_lost, loop=loop, host=self.settings.host, port=self.settings.port,
+            username=self.settings.username, secret=self.settings.secret,
+            ping_delay=10**9,  # panoramisk's pinger never checks replies; ours does
+            reconnect_timeout=10**9, forgetable_actions=("ping", "login", *STATE_CHANGING))
+        manager.register_event("*", self._dispatch)
+        self._manager = manager
+        await asyncio.wait_for(manager.connect(), self.settings.connect_timeout)
+        for _ in range(100):  # connection_made runs as the connect task's callback
+            if manager.authenticated_future is not None or lost.is_set():
+                break
+            await asyncio.sleep(0.01)
+        if lost.is_set() or manager.authenticated_future is None:
+            raise ConnectionError(self._last_error or "no AMI session")
+        login = await asyncio.wait_for(asyncio.shield(manager.authenticated_future),
+                                       self.settings.connect_timeout)
+        if not login.success:
+            # panoramisk only sets authenticated=False here; we make it a visible state.
+            self._set_state("login_failed")
+            self._last_error = f"login refused: {login.get('Message', 'authentication failed')}"
+            event(log, "ami.login_refused", logging.ERROR, username=self.settings.username,
+                  host=self.settings.host, port=self.settings.port)
+            raise PermissionError(self._last_error)
+        self._connects += 1
+        self._last_error = None
+        self._set_state("online")
+        try:
+            settings = await self.action({"Action": "CoreSettings"})
+            self._version = settings.get("AsteriskVersion") if isinstance(settings, dict) else None
+        except AmiError:
+            self._version = None
+        event(log, "ami.online", host=self.settings.host, port=self.settings.port,
+              asterisk=self._version, connects=self._connects)
+        for callback in self._on_connect:
+            self._spawn(callback(), "on_connect")
+
+    async def _watch(self) -> None:
+        """Returns when the link is dead: the socket closed, or a Ping went unanswered."""
+        assert self._lost is not None
+        while True:
+            try:
+                await asyncio.wait_for(self._lost.wait(), self.settings.ping_interval)
+                raise ConnectionError(self._last_error or "connection lost")
+            except asyncio.TimeoutError:
+                pass
+            try:
+                reply = await self.action({"Action": "Ping"}, timeout=self.settings.action_timeout)
+            except AmiError as exc:
+                raise ConnectionError(f"ping unanswered: {exc}") from None
+            if not isinstance(reply, dict) or reply.get("Response") != "Success":
+                raise ConnectionError("ping answered with an error")
+
+    def _teardown(self, reason: str) -> None:
+        manager, self._manager = self._manager, None
+        self._online.clear()
+        for act in list(self._pending):
+            error = AmiLinkLost(f"{act.get('action', 'action')}: AMI link lost before Asterisk"
+                                f" answered ({reason}); not re-sent")
+            for fut in (act.accepted, act.future):
+                if not fut.done():
+                    fut.set_exception(error)
+                    fut.exception()  # mark retrieved: the caller may already have given up
+        self._pending.clear()
+        if manager is not None:
+            manager.callbacks.clear()
+            manager.awaiting_actions.clear()
+            try:
+                manager.close()
+            except Exception:
+                pass
+
+    def _set_state(self, state: str) -> None:
+        if state != self._state:
+            self._state = state
+            self._since = utc_now_iso()
+            if state == "online":
+                self._online.set()
+            event(log, "ami.state", state=state, error=self._last_error)
+
+    # ---- events ------------------------------------------------------------------------------
+
+    def _dispatch(self, manager, message) -> None:
+        """panoramisk's only callback: never raises, whatever our handlers do."""
+        try:
+            data = {k: v for k, v in message.items() if k != "content"}
+            name = str(data.get("Event", "")).lower()
+            for handler in (*self._handlers.get(name, ()), *self._handlers.get("*", ())):
+                try:
+                    result = handler(data)
+                    if asyncio.iscoroutine(result):
+                        self._spawn(result, name)
+                except Exception:
+                    log.exception("ami.handler_failed", extra={"fields": {"event": name}})
+        except Exception:
+            log.exception("ami.dispatch_failed")
+
+    def _spawn(self, coro, what: str) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+
+        def done(t: asyncio.Task) -> None:
+            self._background.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("ami.handler_failed", exc_info=t.exception(),
+                          extra={"fields": {"event": what}})
+        task.add_done_callback(done)
+
+

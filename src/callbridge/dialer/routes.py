@@ -1,0 +1,32 @@
+"""HTTP for the Dialer API 3.0: POST /dialer/call (and /dailer/call), GET /dialer/calls/{id}."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from callbridge.dialer.models import CallProgress, DialAccepted, DialRequest
+from callbridge.dialer.service import DialerService
+from callbridge.web.middleware import account_of
+from callbridge.web.routing import RouteTable, json_ok, parse_body
+
+SERVICE = web.AppKey("dialer_service", DialerService)
+routes = RouteTable("dialer")
+
+
+@routes.route("POST", "/dialer/call", summary="Ring every device of an extension, then dial",
+              body=DialRequest, response=DialAccepted, errors=(409, 500, 503))
+async def dial(request):
+    body = await parse_body(request, DialRequest)
+    return json_ok(await request.app[SERVICE].dial(account_of(request), body))
+
+
+@routes.route("POST", "/dailer/call", summary="Alias of /dialer/call (the seed's examples' spelling)",
+              body=DialRequest, response=DialAccepted, errors=(409, 500, 503))
+async def dial_seed_spelling(request):
+    return await dial(request)
+
+
+@routes.route("GET", "/dialer/calls/{call_id}", summary="Progress of a click-to-dial call",
+              response=CallProgress, errors=(404,))
+async def call_progress(request):
+    return json_ok(request.app[SERVICE].progress(account_of(request), request.match_info["call_id"]))

@@ -1,0 +1,110 @@
+"""Click-to-dial: the rules between a dial request and one Originate.
+
+Only two values from a request ever reach AMI: the extension, after it is found in the caller's
+account, and the number, after it is reduced to digits with an optional leading '+'. The name the
+ringing devices show comes from the contacts store and is filtered too.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from callbridge.accounts.extensions import ExtensionService
+from callbridge.accounts.models import Account
+from callbridge.ami.link import AmiError, AmiLink, AmiLinkLost, AmiTimeout, AmiUnavailable
+from callbridge.contacts.service import ContactService
+from callbridge.dialer.models import CallProgress, DialAccepted, DialRequest
+from callbridge.dialer.numbers import dialable, display_name
+from callbridge.dialer.tracker import CallTracker
+from callbridge.errors import Conflict, DomainError, InvalidInput, NotFound, Unavailable
+from callbridge.logs import event
+
+log = logging.getLogger("callbridge.dialer")
+
+
+class DialFailed(DomainError):
+    """Asterisk refused the Originate or did not answer: the seed's 500 'Internal error'."""
+
+    status = 500
+    error = "Dialer error"
+
+    def __init__(self, details: str):
+        super().__init__("Internal error", details=details)
+
+
+def _unavailable(message: str) -> Unavailable:
+    return Unavailable(message, error="Dialer service unavailable")
+
+
+class DialerService:
+    def __init__(self, link: AmiLink, extensions: ExtensionService, contacts: ContactService,
+                 tracker: CallTracker, *, ring_context: str, outbound_context: str,
+                 originate_timeout: float, action_timeout: float):
+        self.link = link
+        self.extensions = extensions
+        self.contacts = contacts
+        self.tracker = tracker
+        self.ring_context = ring_context
+        self.outbound_context = outbound_context
+        self.originate_timeout = originate_timeout
+        self.action_timeout = action_timeout
+
+    async def dial(self, account: Account, request: DialRequest) -> DialAccepted:
+        ext = self.extensions.of_account(account, request.extension)
+        if ext is None:
+            raise InvalidInput("invalid extension", field="extension", error="Invalid extension")
+        number = dialable(request.phonenumber)
+        if not self.link.online:
+            raise _unavailable(f"the PBX link is {self.link.status().state}")
+        try:
+            devices = await self.link.getvar(f"PJSIP_DIAL_CONTACTS({ext.extension})")
+        except AmiUnavailable as exc:
+            raise _unavailable(str(exc)) from None
+        except AmiError as exc:
+            raise DialFailed(f"device check failed: {exc}") from None
+        if not devices and not ext.mobile:
+            raise Conflict("no devices", error="No devices", extension=ext.extension)
+
+        found = await self.contacts.lookup_name(account.id, number)
+        show_name = display_name(found[0]) if found else ""
+        call_id = str(uuid.uuid4())
+        variables = {"CB_CALL_ID": call_id, "CB_MOBILE": ext.mobile or "",
+                     "CB_SHOW_NAME": show_name or number, "CB_SHOW_NUMBER": number.lstrip("+"),
+                     "CDR(userfield)": call_id}
+        self.tracker.start(call_id, account.id, ext.extension, number)
+        originate = {
+            "Action": "Originate", "Channel": f"Local/{ext.extension}@{self.ring_context}",
+            "Context": self.outbound_context, "Exten": number, "Priority": "1",
+            "CallerID": f"<{ext.extension}>", "Account": f"cb-{account.id}",
+            "Timeout": str(int(self.originate_timeout * 1000)), "Async": "true",
+            "ChannelId": call_id, "OtherChannelId": call_id + "-2",
+            "Variable": [f"{k}={v}" for k, v in variables.items()],
+        }
+        try:
+            await self.link.action(originate, first_answer_only=True, timeout=self.action_timeout,
+                                   on_final=lambda msg: self.tracker.on_originate_response(call_id, msg))
+        except AmiUnavailable as exc:
+            self.tracker.fail(call_id, "PBX link unavailable")
+            raise _unavailable(str(exc)) from None
+        except AmiLinkLost:
+            # Sent, but the link died before Asterisk confirmed: it is never re-sent, so this
+            # click can not ring twice. The client may retry.
+            self.tracker.fail(call_id, "PBX link lost before the call was confirmed; not re-sent")
+            raise _unavailable("the PBX link was lost before Asterisk confirmed the call;"
+                               " it was not dialled and will not be re-sent") from None
+        except AmiTimeout as exc:
+            self.tracker.fail(call_id, "no answer from the PBX")
+            raise DialFailed(str(exc)) from None
+        except AmiError as exc:
+            self.tracker.fail(call_id, "rejected by the PBX")
+            raise DialFailed(str(exc)) from None
+        event(log, "dial.queued", call_id=call_id, account=account.name, extension=ext.extension,
+              number=number, contact=bool(found))
+        return DialAccepted(call_id=call_id)
+
+    def progress(self, account: Account, call_id: str) -> CallProgress:
+        call = self.tracker.get(call_id, account.id)
+        if call is None:
+            raise NotFound(error="Call not found")
+        return call.view()

@@ -1,0 +1,143 @@
+"""Follows each click-to-dial call through AMI events, correlated by its call id.
+
+The Originate sets ChannelId = call id, so every channel of the call has Linkedid = call id: one
+dict lookup per event decides whether it is ours. The walk:
+
+    queued     Originate accepted by Asterisk
+    ringing    the ring context dialled the extension's devices (DialBegin on the ;2 leg)
+    answered   a device answered (DialEnd ANSWER on the ;2 leg): `device` says which
+    connected  the far end answered (DialEnd ANSWER on the ;1 leg's Dial to the number)
+    ended      every channel of the call hung up; failure_reason says why when it never connected
+
+Memory is bounded: at most `max_calls` calls are kept, ended ones age out after `keep_seconds`,
+and the oldest are dropped first when the table is full.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from callbridge.dialer.models import CallProgress
+from callbridge.timeutil import utc_now_iso
+
+_ORIGINATE_REASONS = {"0": "failed: no reachable device or dialplan error", "1": "hung up",
+                      "3": "no answer", "5": "busy", "8": "congestion"}
+_DIAL_FAILURES = {"BUSY": "far end busy", "NOANSWER": "far end did not answer",
+                  "CHANUNAVAIL": "far end unavailable", "CONGESTION": "congestion",
+                  "CANCEL": "cancelled"}
+ORDER = ("queued", "ringing", "answered", "connected", "ended")
+
+
+@dataclass
+class TrackedCall:
+    call_id: str
+    account_id: int
+    extension: str
+    phonenumber: str
+    state: str = "queued"
+    device: str | None = None
+    failure_reason: str | None = None
+    hangup_cause: str | None = None
+    timestamps: dict[str, str] = field(default_factory=dict)
+    live_channels: set[str] = field(default_factory=set)
+    ended_at: float | None = None
+
+    def advance(self, state: str) -> None:
+        if self.state == "ended" or ORDER.index(state) <= ORDER.index(self.state):
+            return
+        self.state = state
+        self.timestamps.setdefault(state, utc_now_iso())
+
+    def end(self, reason: str | None = None) -> None:
+        if reason and self.state != "connected" and self.failure_reason is None:
+            self.failure_reason = reason
+        if self.state != "ended":
+            self.advance("ended")
+            self.ended_at = time.monotonic()
+
+    def view(self) -> CallProgress:
+        return CallProgress(call_id=self.call_id, extension=self.extension,
+                            phonenumber=self.phonenumber, state=self.state, device=self.device,
+                            failure_reason=self.failure_reason, hangup_cause=self.hangup_cause,
+                            timestamps=dict(self.timestamps))
+
+
+class CallTracker:
+    def __init__(self, max_calls: int = 10_000, keep_seconds: float = 3600.0):
+        self.max_calls = max_calls
+        self.keep_seconds = keep_seconds
+        self._calls: OrderedDict[str, TrackedCall] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    def start(self, call_id: str, account_id: int, extension: str, phonenumber: str) -> TrackedCall:
+        self._prune()
+        call = TrackedCall(call_id, account_id, extension, phonenumber)
+        call.timestamps["queued"] = utc_now_iso()
+        self._calls[call_id] = call
+        return call
+
+    def get(self, call_id: str, account_id: int) -> TrackedCall | None:
+        call = self._calls.get(call_id)
+        return call if call is not None and call.account_id == account_id else None
+
+    def fail(self, call_id: str, reason: str) -> None:
+        call = self._calls.get(call_id)
+        if call is not None:
+            call.end(reason)
+
+    def _prune(self) -> None:
+        now = time.monotonic()
+        for cid in [c.call_id for c in self._calls.values()
+                    if c.ended_at is not None and now - c.ended_at > self.keep_seconds]:
+            del self._calls[cid]
+        while len(self._calls) >= self.max_calls:
+            self._calls.popitem(last=False)
+
+    # ---- AMI events (registered on the link by the app factory) ------------------------------
+
+    def on_originate_response(self, call_id: str, message: dict) -> None:
+        """The completing answer of our Originate (panoramisk hands it to the action, not to event
+        handlers; on failure its Uniqueid is '<null>', so the caller names the call)."""
+        call = self._calls.get(call_id)
+        if call is None:
+            return
+        if message.get("Response") == "Failure":
+            call.end(_ORIGINATE_REASONS.get(str(message.get("Reason")), "failed"))
+
+    def on_event(self, ev: dict) -> None:
+        call = self._calls.get(ev.get("Linkedid", ""))
+        if call is None:
+            return
+        name = ev.get("Event")
+        uid = ev.get("Uniqueid", "")
+        if name == "Newchannel":
+            call.live_channels.add(uid)
+        elif name == "DialBegin":
+            if uid == call.call_id + "-2":          # the ring leg dials the devices
+                call.advance("ringing")
+        elif name == "DialEnd":
+            status = ev.get("DialStatus", "")
+            if uid == call.call_id + "-2" and status == "ANSWER":
+                dest = ev.get("DestChannel", "")
+                call.device = "mobile" if dest.startswith("PJSIP/trunk") else dest
+                call.advance("answered")
+            elif uid == call.call_id:              # the answered side dials the number
+                if status == "ANSWER":
+                    call.advance("connected")
+                elif status in _DIAL_FAILURES:
+                    call.failure_reason = _DIAL_FAILURES[status]
+        elif name == "Hangup":
+            call.live_channels.discard(uid)
+            if uid == call.call_id:
+                call.hangup_cause = ev.get("Cause-txt") or ev.get("Cause")
+            if not call.live_channels:
+                reason = None
+                if call.state in ("queued", "ringing"):
+                    reason = "no device answered"
+                elif call.state == "answered":
+                    reason = call.failure_reason or "far end not reached"
+                call.end(reason)

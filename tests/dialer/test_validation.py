@@ -1,0 +1,70 @@
+"""Dial requests that must never reach AMI: wrong extensions, injection-shaped numbers, no link."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from callbridge.accounts.extensions import ExtensionService
+from callbridge.accounts.store import ExtensionStore
+from callbridge.app import DATABASE
+from callbridge.dialer.numbers import dialable, display_name
+from callbridge.errors import InvalidInput
+from callbridge.web import middleware as mw
+
+
+@pytest.fixture
+async def dial_api(api):
+    ext = ExtensionService(ExtensionStore(api.app[DATABASE]), api.app[mw.ACCOUNT])
+    await ext.add("acme", "309")
+    await ext.add("globex", "320")
+    return api
+
+
+@pytest.mark.parametrize("path", ["/dialer/call", "/dailer/call"])
+@pytest.mark.parametrize("extension", ["999", "320", "", "309;1", "309\r\nAction: Hangup", "30 9"])
+async def test_an_extension_not_of_the_callers_account_is_400(dial_api, path, extension):
+    status, body = await dial_api.call("POST", path, json={"extension": extension,
+                                                           "phonenumber": "15808675309"})
+    assert status == 400, body
+    if extension:  # an empty string fails the model's min_length first
+        assert body["message"] == "invalid extension" and body["field"] == "extension"
+
+
+@pytest.mark.parametrize("number", [
+    "1580\r\nAction: Command", "1580\nCommand: core stop now", "158,080", "158&PJSIP/999",
+    "1/2/3@evil", "123@host", "15;5", "$12345", "12|34", "abc", "12", "+", "1" * 21, "+-1",
+    "${EXTEN}", "5551234\x00",
+])
+async def test_injection_shaped_numbers_are_400_naming_the_field(dial_api, number):
+    status, body = await dial_api.call("POST", "/dialer/call", json={"extension": "309",
+                                                                     "phonenumber": number})
+    assert status == 400 and body["field"] == "phonenumber", body
+
+
+async def test_without_a_pbx_link_the_dialer_answers_503_at_once(dial_api):
+    t0 = time.monotonic()
+    status, body = await dial_api.call("POST", "/dialer/call", json={"extension": "309",
+                                                                     "phonenumber": "+1 (580) 867-5309"})
+    assert status == 503 and body["error"] == "Dialer service unavailable", body
+    assert time.monotonic() - t0 < 1.0
+    status, body = await dial_api.call("GET", "/status")
+    assert body["services"]["dialer"]["status"] == "offline" and body["status"] == "degraded"
+
+
+async def test_progress_of_an_unknown_or_foreign_call_is_404(dial_api):
+    assert await dial_api.call("GET", "/dialer/calls/nope") == (404, {"error": "Call not found"})
+
+
+def test_dialable_keeps_digits_and_a_leading_plus():
+    assert dialable("+1 (580) 867-5309") == "+15808675309"
+    assert dialable("580.867.5309") == "5808675309"
+    with pytest.raises(InvalidInput):
+        dialable("58+0")
+
+
+def test_display_name_strips_what_could_change_an_ami_header():
+    assert display_name("Jenny\r\nAction: Originate") == "Jenny Action Originate"
+    assert display_name("O'Brien & Sons, Ltd.") == "O'Brien & Sons Ltd."
+    assert len(display_name("x" * 100)) == 40
