@@ -74,3 +74,30 @@ def running_pbx(pbx):
         wait_until(lambda: _reachable_contacts(pbx, "309") == 2 or pbx.cli("pjsip qualify 309") and False,
                    20, "devices of 309 reachable after restart", interval=0.5)
     return pbx
+
+
+@pytest.fixture
+async def dialer_api(running_pbx, tmp_path):
+    """callbridge wired to the bench's Asterisk, with acme owning 309 and 310, globex 320."""
+    from aiohttp.test_utils import TestClient, TestServer
+
+    from callbridge.accounts.extensions import ExtensionService
+    from callbridge.accounts.store import ExtensionStore
+    from callbridge.app import AMI_LINK, DATABASE, create_app
+    from callbridge.settings import Settings
+    from callbridge.web import middleware as mw
+    from tests.conftest import Api
+
+    pbx = running_pbx
+    settings = Settings(database=tmp_path / "callbridge.db", ami_port=pbx.ami_port,
+                        ami_username=pbx.ami_username, ami_secret=pbx.ami_secret,
+                        ami_ping_interval=0.5, ami_action_timeout=2.0, ami_reconnect_max=1.0)
+    app = create_app(settings)
+    async with TestClient(TestServer(app)) as client:
+        accounts = app[mw.ACCOUNT]
+        keys = {n: (await accounts.create_key(n))[1] for n in ("acme", "globex")}
+        ext = ExtensionService(ExtensionStore(app[DATABASE]), accounts)
+        for account, number in (("acme", "309"), ("acme", "310"), ("globex", "320")):
+            await ext.add(account, number)
+        assert await app[AMI_LINK].wait_online(10), app[AMI_LINK].status()
+        yield Api(client, keys, app)

@@ -130,7 +130,7 @@ class AmiLink:
         self._manager: _Manager | None = None
         self._lost: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
-        self._pending: set[_TrackedAction] = set()
+        self._pending: dict[int, _TrackedAction] = {}  # id() -> action (actions are dicts: unhashable)
         self._background: set[asyncio.Task] = set()
         self._state = "offline"
         self._since = utc_now_iso()
@@ -192,8 +192,8 @@ class AmiLink:
             raise AmiUnavailable(f"AMI link is {self._state}")
         timeout = timeout or self.settings.action_timeout
         act = _TrackedAction(fields, on_final=on_final)
-        self._pending.add(act)
-        act.future.add_done_callback(lambda _f, a=act: self._pending.discard(a))
+        self._pending[id(act)] = act
+        act.future.add_done_callback(lambda _f, key=id(act): self._pending.pop(key, None))
         manager.send_action(act)
         waiter = act.accepted if first_answer_only else act.future
         try:
@@ -202,7 +202,7 @@ class AmiLink:
             raise AmiTimeout(f"{fields.get('Action')}: no answer from Asterisk in {timeout}s") from None
         if first_answer_only:
             if result.get("Response") == "Error":
-                self._pending.discard(act)
+                self._pending.pop(id(act), None)
                 raise AmiError(f"{fields.get('Action')}: {result.get('Message', 'error')}")
             return dict(result)
         if isinstance(result, list):
@@ -247,7 +247,7 @@ class AmiLink:
             if exc is not None and not isinstance(exc, Exception):
                 exc = None  # panoramisk passes the Shutdown event itself
             self._last_error = f"connection lost: {exc}" if exc else "connection lost"
-            loop.call_soon(lost.set)
+            loop.call_soon(self._connection_lost, manager, lost)
 
         manager = _Manager(
             on_lost, loop=loop, host=self.settings.host, port=self.settings.port,
@@ -301,10 +301,18 @@ class AmiLink:
             if not isinstance(reply, dict) or reply.get("Response") != "Success":
                 raise ConnectionError("ping answered with an error")
 
+    def _connection_lost(self, manager: "_Manager", lost: asyncio.Event) -> None:
+        """At once, not when the supervisor next looks: every pending action (a Ping in flight
+        included) fails now, and new ones are refused instead of written to a dead socket."""
+        lost.set()
+        if self._manager is manager:
+            self._teardown(self._last_error or "connection lost")
+            self._set_state("offline")
+
     def _teardown(self, reason: str) -> None:
         manager, self._manager = self._manager, None
         self._online.clear()
-        for act in list(self._pending):
+        for act in list(self._pending.values()):
             error = AmiLinkLost(f"{act.get('action', 'action')}: AMI link lost before Asterisk"
                                 f" answered ({reason}); not re-sent")
             for fut in (act.accepted, act.future):

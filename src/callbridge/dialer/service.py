@@ -59,7 +59,7 @@ class DialerService:
             raise _unavailable(f"the PBX link is {self.link.status().state}")
         try:
             devices = await self.link.getvar(f"PJSIP_DIAL_CONTACTS({ext.extension})")
-        except AmiUnavailable as exc:
+        except (AmiUnavailable, AmiLinkLost) as exc:
             raise _unavailable(str(exc)) from None
         except AmiError as exc:
             raise DialFailed(f"device check failed: {exc}") from None

@@ -1,0 +1,117 @@
+"""POST /dialer/call on the real bench: ring-all, progress, no devices, outages, no double dial."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+
+from callbridge.app import AMI_LINK
+from tests.asterisk.ami_client import ami
+from tests.asterisk.conftest import wait_until
+
+DIAL = {"extension": "309", "phonenumber": "1 (580) 867-5309"}
+
+
+async def _wait_state(api, call_id, state, timeout=20.0):
+    deadline = time.monotonic() + timeout
+    body = None
+    while time.monotonic() < deadline:
+        body = await api.ok("GET", f"/dialer/calls/{call_id}")
+        if body["state"] == state:
+            return body
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"call never reached {state}: {body}")
+
+
+async def test_click_to_dial_rings_every_device_then_the_number(dialer_api, running_pbx):
+    pbx, api = running_pbx, dialer_api
+    await api.ok("POST", "/contacts/contacts", json={"firstname": "Jenny", "lastname": "Tutone",
+                                                     "mobile_phone": "+1 580 867 5309"})
+    desk, soft, trunk = (pbx.phones[n] for n in ("desk309", "soft309", "trunk"))
+    before = {p.name: len(p.invites()) for p in (desk, soft, trunk)}
+
+    status, body = await api.call("POST", "/dialer/call", json=DIAL)
+    assert status == 200 and body["status"] == "200" and body["message"] == "Success", body
+    call_id = body["call_id"]
+
+    wait_until(lambda: len(desk.invites()) > before["desk309"] and len(soft.invites()) > before["soft309"],
+               5, "both devices of 309 ringing")
+    # the devices show who is about to be called: the contact's name
+    assert "Jenny Tutone" in desk.invites()[-1] and "Jenny Tutone" in soft.invites()[-1]
+    wait_until(lambda: len(trunk.invites()) > before["trunk"], 10, "the trunk receiving the call")
+    assert "15808675309" in trunk.invites()[-1]
+
+    done = await _wait_state(api, call_id, "ended")
+    assert set(done["timestamps"]) == {"queued", "ringing", "answered", "connected", "ended"}
+    assert done["device"].startswith("PJSIP/309") and done["failure_reason"] is None
+    # another account can't see the call
+    assert (await api.call("GET", f"/dialer/calls/{call_id}", account="globex"))[0] == 404
+
+
+async def test_no_devices_is_409_and_sends_no_originate(dialer_api, running_pbx):
+    async with ami(running_pbx) as (_, events):
+        status, body = await dialer_api.call("POST", "/dialer/call",
+                                             json={"extension": "310", "phonenumber": "15808675309"})
+        assert status == 409 and body["message"] == "no devices", body
+        await asyncio.sleep(0.5)
+        assert not [e for e in events.matching(Event="Newchannel")
+                    if e.get("Channel", "").startswith("Local/310@")]
+
+
+async def test_other_accounts_extension_is_400(dialer_api):
+    status, body = await dialer_api.call("POST", "/dialer/call", account="globex", json=DIAL)
+    assert status == 400 and body["message"] == "invalid extension"
+
+
+async def test_asterisk_down_is_503_fast_and_dialing_resumes_when_it_returns(dialer_api, running_pbx):
+    pbx, api = running_pbx, dialer_api
+    link = api.app[AMI_LINK]
+    pbx.stop()
+    t0 = time.monotonic()
+    status, body = await api.call("POST", "/dialer/call", json=DIAL)
+    assert status == 503 and body["error"] == "Dialer service unavailable", (body, link.status())
+    assert time.monotonic() - t0 < 1.0
+    status_body = await api.ok("GET", "/status")
+    assert status_body["services"]["dialer"]["status"] == "offline"
+
+    await asyncio.to_thread(pbx.start)
+    await asyncio.to_thread(wait_until, lambda: "Avail" in pbx.cli("pjsip show contacts like 309")
+                            or pbx.cli("pjsip qualify 309") and False, 20, "309 reachable again", 0.5)
+    assert await link.wait_online(10), link.status()
+    trunk = pbx.phones["trunk"]
+    before = len(trunk.invites())
+    status, body = await api.call("POST", "/dialer/call", json=DIAL)
+    assert status == 200, body
+    await asyncio.to_thread(wait_until, lambda: len(trunk.invites()) > before, 15, "the call after restart")
+    await _wait_state(api, body["call_id"], "ended")
+
+
+async def test_link_lost_during_originate_fails_the_request_and_never_redials(dialer_api, running_pbx,
+                                                                              monkeypatch):
+    pbx, api = running_pbx, dialer_api
+    link = api.app[AMI_LINK]
+    real_getvar = link.getvar
+
+    async def getvar_then_freeze(variable):
+        value = await real_getvar(variable)
+        os.kill(pbx.proc.pid, signal.SIGSTOP)  # Asterisk will receive the Originate but not answer
+        return value
+
+    monkeypatch.setattr(link, "getvar", getvar_then_freeze)
+    phones = [pbx.phones[n] for n in ("desk309", "soft309", "trunk")]
+    before = [len(p.invites()) for p in phones]
+    request = asyncio.ensure_future(api.call("POST", "/dialer/call", json=DIAL))
+    await asyncio.sleep(0.5)
+    assert not request.done()
+    pbx.kill()  # SIGKILL works on a stopped process: the socket drops with the Originate unanswered
+    status, body = await asyncio.wait_for(request, 5)
+    assert status == 503 and "not be re-sent" in body["message"], body
+    monkeypatch.setattr(link, "getvar", real_getvar)
+
+    await asyncio.to_thread(pbx.start)
+    assert await link.wait_online(10), link.status()
+    await asyncio.sleep(3)  # time enough for a re-sent Originate to ring something
+    assert [len(p.invites()) for p in phones] == before
+    assert "0 active calls" in pbx.cli("core show channels count")
