@@ -1,0 +1,88 @@
+"""Garbage and torn frames on the wire: the link keeps going and misses no real event."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import pytest
+
+from callbridge.ami.link import AmiLink, AmiLinkLost, AmiSettings
+from tests.ami.fake_ami import FakeAmi
+
+
+async def _online_link(fake: FakeAmi, events: list) -> AmiLink:
+    link = AmiLink(AmiSettings("127.0.0.1", fake.port, "callbridge", fake.secret,
+                               ping_interval=0.2, action_timeout=1.0))
+    link.on("Newchannel", lambda e: events.append(e))
+    link.start()
+    assert await link.wait_online(5)
+    return link
+
+
+async def test_garbage_bytes_do_not_drop_the_link_or_lose_following_events():
+    fake = FakeAmi()
+    await fake.start()
+    events: list = []
+    link = await _online_link(fake, events)
+    try:
+        await fake.send_raw(os.urandom(2048) + b"\xff\xfe\x00\r\n\r\n" + b"no colon here\r\n\r\n")
+        await fake.send_raw(b"Event: Newchannel\r\nChannel: PJSIP/309-0001\r\nLinkedid: x1\r\n\r\n")
+        for _ in range(40):
+            if events:
+                break
+            await asyncio.sleep(0.05)
+        assert [e["Channel"] for e in events] == ["PJSIP/309-0001"]
+        await asyncio.sleep(0.5)  # pings keep being answered
+        assert link.online and link.status().connects == 1
+    finally:
+        await link.close()
+        await fake.close()
+
+
+async def test_frames_split_at_every_byte_are_reassembled():
+    fake = FakeAmi()
+    await fake.start()
+    events: list = []
+    link = await _online_link(fake, events)
+    try:
+        frames = b"".join(f"Event: Newchannel\r\nChannel: PJSIP/309-{i:04d}\r\nUniqueid: u{i}\r\n\r\n".encode()
+                          for i in range(3))
+        await fake.send_raw(frames, pieces=len(frames), pause=0.001)
+        for _ in range(60):
+            if len(events) == 3:
+                break
+            await asyncio.sleep(0.05)
+        assert [e["Channel"] for e in events] == [f"PJSIP/309-{i:04d}" for i in range(3)]
+        assert link.online
+    finally:
+        await link.close()
+        await fake.close()
+
+
+async def test_an_action_pending_when_the_link_drops_fails_and_is_never_resent():
+    fake = FakeAmi()
+    fake.unanswered.add("originate")
+    await fake.start()
+    link = await _online_link(fake, [])
+    try:
+        pending = asyncio.ensure_future(link.action(
+            {"Action": "Originate", "Channel": "Local/309@callbridge-ring", "Exten": "15550001",
+             "Context": "callbridge-outbound", "Priority": "1", "Async": "true"},
+            first_answer_only=True, timeout=5))
+        await asyncio.sleep(0.2)
+        assert not pending.done()
+        for w in list(fake.writers):  # the PBX side drops the connection mid-action
+            w.close()
+        fake.writers.clear()
+        with pytest.raises(AmiLinkLost):
+            await asyncio.wait_for(pending, 2)
+        assert await link.wait_online(5)
+        await asyncio.sleep(0.5)  # panoramisk would re-send its queue right after FullyBooted
+        originates = [a for a in fake.actions if a.get("Action", "").lower() == "originate"]
+        assert len(originates) == 1
+        logins = [a for a in fake.actions if a.get("Action", "").lower() == "login"]
+        assert len(logins) == 2 and link.status().connects == 2
+    finally:
+        await link.close()
+        await fake.close()
