@@ -101,6 +101,8 @@ class Pbx:
     ami_secret: str = field(default_factory=lambda: secrets.token_hex(16))
     ext_secrets: dict[str, str] = field(default_factory=lambda: {
         "309": secrets.token_hex(8), "310": secrets.token_hex(8)})
+    # RTP + RTCP ports: 2 per call leg. A click-to-dial to 309 has 3 legs (2 devices, trunk).
+    rtp_ports: int = 200
     proc: subprocess.Popen | None = None
     phones: dict[str, SippPhone] = field(default_factory=dict)
 
@@ -113,13 +115,13 @@ class Pbx:
         return self.root / "log" / "cdr-csv" / "Master.csv"
 
     def render(self) -> None:
-        rtp = random.randrange(20000, 29000, 200)
+        rtp = random.randrange(20000, 40000 - self.rtp_ports, 200)
         render(repo_conf_dir(), self.etc, {
             "AMI_PORT": self.ami_port, "AMI_SECRET": self.ami_secret,
             "SIP_BIND": "127.0.0.1", "SIP_PORT": self.sip_port,
             "TRUNK_HOST": "127.0.0.1", "TRUNK_PORT": self.trunk_port,
             "EXT_309_SECRET": self.ext_secrets["309"], "EXT_310_SECRET": self.ext_secrets["310"],
-            "RTP_START": rtp, "RTP_END": rtp + 198,
+            "RTP_START": rtp, "RTP_END": rtp + self.rtp_ports - 2,
         })
         # asterisk.conf is the instance's own (folders, no system service): not an operator file.
         dirs = {"astetcdir": "etc", "astvarlibdir": "var/lib", "astdbdir": "var/lib",
