@@ -135,10 +135,12 @@ def extensions() -> None:
 @click.argument("extension")
 @click.option("--mobile", default=None, help="Mobile number rung together with the devices.")
 @click.option("--name", default=None, help="Display name of the extension's user.")
+@click.option("--did", default=None, help="Its direct number, shown in the call log.")
 @click.pass_context
-def extensions_add(ctx, account: str, extension: str, mobile: str | None, name: str | None) -> None:
+def extensions_add(ctx, account: str, extension: str, mobile: str | None, name: str | None,
+                   did: str | None) -> None:
     """Give EXTENSION to an account."""
-    ext = _run(_with_extensions(_settings(ctx), lambda s: s.add(account, extension, mobile, name)))
+    ext = _run(_with_extensions(_settings(ctx), lambda s: s.add(account, extension, mobile, name, did)))
     click.echo(f"extension {ext.extension} -> account {ext.account}"
                + (f", mobile {ext.mobile}" if ext.mobile else ""))
 

@@ -25,7 +25,7 @@ class ExtensionService:
         self.accounts = accounts
 
     async def add(self, account_name: str, extension: str, mobile: str | None = None,
-                  name: str | None = None) -> Extension:
+                  name: str | None = None, did: str | None = None) -> Extension:
         if not valid_extension(extension):
             raise InvalidInput("an extension is 2-10 digits", field="extension")
         if mobile:
@@ -35,13 +35,18 @@ class ExtensionService:
                 raise InvalidInput(str(exc), field="mobile") from None
             if len(mobile) < 3:
                 raise InvalidInput("a mobile number has at least 3 digits", field="mobile")
+        if did:
+            try:
+                did = normalize_phone(did)
+            except ValueError as exc:
+                raise InvalidInput(str(exc), field="did") from None
         if name is not None and not _NAME_RE.match(name):
             raise InvalidInput("a name is 1-40 letters, digits, spaces or . ' -", field="name")
         account = await self.accounts.store.get_or_create_account(
             self.accounts.validate_account_name(account_name))
-        if not await self.store.add(account, extension, mobile or None, name):
+        if not await self.store.add(account, extension, mobile or None, name, did or None):
             raise Conflict(f"extension {extension} already exists", error="Extension exists")
-        return Extension(extension, account.name, account.id, mobile or None, name)
+        return Extension(extension, account.name, account.id, mobile or None, name, did or None)
 
     async def remove(self, extension: str) -> None:
         if not await self.store.remove(extension):

@@ -24,3 +24,4 @@ class Extension:
     account_id: int
     mobile: str | None
     name: str | None
+    did: str | None = None

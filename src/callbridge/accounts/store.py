@@ -71,17 +71,18 @@ class ExtensionStore:
     def __init__(self, db: Database):
         self.db = db
 
-    _SELECT = ("SELECT e.extension, a.name AS account, a.id AS account_id, e.mobile, e.name"
+    _SELECT = ("SELECT e.extension, a.name AS account, a.id AS account_id, e.mobile, e.name, e.did"
                " FROM extensions e JOIN accounts a ON a.id = e.account_id")
 
-    async def add(self, account: Account, extension: str, mobile: str | None, name: str | None) -> bool:
+    async def add(self, account: Account, extension: str, mobile: str | None, name: str | None,
+                  did: str | None = None) -> bool:
         """False when the extension already exists (in any account)."""
         async with self.db.transaction() as tx:
             if await tx.fetchone("SELECT 1 FROM extensions WHERE extension = ?", (extension,)):
                 return False
             await tx.execute(
-                "INSERT INTO extensions(account_id, extension, mobile, name, created_at)"
-                " VALUES (?, ?, ?, ?, ?)", (account.id, extension, mobile, name, utc_now_iso()))
+                "INSERT INTO extensions(account_id, extension, mobile, name, did, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)", (account.id, extension, mobile, name, did, utc_now_iso()))
         return True
 
     async def remove(self, extension: str) -> bool:

@@ -7,6 +7,7 @@ CREATE TABLE extensions (
     extension   TEXT    NOT NULL UNIQUE,
     mobile      TEXT,               -- digits only; rung through the trunk with the devices
     name        TEXT,
+    did         TEXT,               -- digits of the direct number, shown in the call log
     created_at  TEXT    NOT NULL
 );
 CREATE INDEX extensions_account ON extensions(account_id);

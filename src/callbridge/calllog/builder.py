@@ -1,0 +1,185 @@
+"""From the CDRs of one call (one linked ID) to call-log rows: one per inside party.
+
+Asterisk writes one CDR per pair of channels, so a call has several: an inbound call that rang two
+devices has two (one ANSWERED, one NO ANSWER), a click-to-dial three (the Local;1 leg to the trunk,
+and a Local;2 leg per device). The rules, documented in docs/call-log.md:
+
+- Inside parties are extensions: channels of endpoints named by 2-10 digits (PJSIP/309-…), or the
+  extension dialled when no channel was created (a call to 310 with no device fails before one).
+  Other endpoints (PJSIP/trunk-…) are the outside world.
+- A click-to-dial (a Local/<ext>@<ring context> channel, or a call callbridge recorded as dialled)
+  is one OUTGOING row for its extension; its disposition is the far end's (the trunk leg), or the
+  devices' when none answered; its talk time starts when the far end answered.
+- Otherwise each CDR is inbound (trunk -> extension: INCOMING), outbound (extension -> trunk:
+  OUTGOING) or internal (extension -> extension: a row for each side, INTERNAL).
+- The CDRs of one party merge: the best disposition wins (ANSWERED > BUSY > NO ANSWER > FAILED),
+  the call starts at the earliest start and ends at the latest end.
+
+Pure functions: no I/O, so the rules are tested on recorded CDRs without a PBX.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+_EXTENSION = re.compile(r"^[0-9]{2,10}$")
+_CLID_NAME = re.compile(r'^\s*"?(.*?)"?\s*<[^>]*>\s*$')
+_RANK = {"ANSWERED": 4, "BUSY": 3, "NO ANSWER": 2, "FAILED": 1, "CONGESTION": 1}
+TS = "%Y-%m-%d %H:%M:%S"
+
+
+@dataclass(frozen=True)
+class Channel:
+    tech: str
+    name: str                 # endpoint name, or the extension of a Local channel
+    context: str | None = None
+    half: str | None = None   # ';1' / ';2' of a Local channel
+
+    @property
+    def is_extension(self) -> bool:
+        return self.tech != "Local" and bool(_EXTENSION.match(self.name))
+
+    @property
+    def is_outside(self) -> bool:
+        return self.tech != "Local" and not self.is_extension
+
+
+def parse_channel(text: str | None) -> Channel | None:
+    """'PJSIP/309-00000004' -> PJSIP 309; 'Local/309@ring-00000000;2' -> Local 309 @ring ;2."""
+    if not text or "/" not in text:
+        return None
+    tech, rest = text.split("/", 1)
+    half = None
+    if ";" in rest:
+        rest, half = rest.rsplit(";", 1)
+    if "-" in rest:
+        rest = rest.rsplit("-", 1)[0]  # the channel's sequence suffix
+    context = None
+    if "@" in rest:
+        rest, context = rest.split("@", 1)
+    return Channel(tech, rest, context, half)
+
+
+def clid_name(clid: str | None) -> str | None:
+    """'"PSTN 5551234" <5551234>' -> 'PSTN 5551234'."""
+    if not clid:
+        return None
+    m = _CLID_NAME.match(clid)
+    name = (m.group(1) if m else clid).strip()
+    return name or None
+
+
+@dataclass
+class RowDraft:
+    extension: str
+    direction: str
+    disposition: str
+    call_timestamp: str
+    answer_timestamp: str | None
+    end_timestamp: str | None
+    duration: int
+    billsec: int
+    number_outside: str | None
+    name_outside: str | None       # the caller ID name Asterisk gave, if any
+    uniqueid: str | None
+    call_id: str | None = None
+    legs: list[dict] = field(default_factory=list, repr=False)
+
+
+def _seconds(a: str | None, b: str | None) -> int:
+    if not a or not b:
+        return 0
+    return max(0, int((datetime.strptime(b, TS) - datetime.strptime(a, TS)).total_seconds()))
+
+
+def _best(dispositions: list[str]) -> str:
+    best = max(dispositions, key=lambda d: _RANK.get(d, 0), default="FAILED")
+    return "FAILED" if best == "CONGESTION" else best
+
+
+def _merge(extension: str, direction: str, legs: list[dict], number: str | None,
+           name: str | None) -> RowDraft:
+    start = min(leg["start"] for leg in legs)
+    end = max((leg["end"] for leg in legs if leg.get("end")), default=None)
+    answered = [leg for leg in legs if leg["disposition"] == "ANSWERED"]
+    answer = min((leg["answer"] for leg in answered if leg.get("answer")), default=None)
+    billsec = max((int(leg.get("billsec") or 0) for leg in answered), default=0)
+    first = min(legs, key=lambda leg: (leg["start"], leg.get("sequence", 0)))
+    return RowDraft(extension, direction, _best([leg["disposition"] for leg in legs]), start,
+                    answer, end, _seconds(start, end), billsec, number, name, first["uniqueid"],
+                    legs=legs)
+
+
+def build_rows(cdrs: list[dict], *, ring_context: str, dialed: dict | None = None,
+               far_end: dict | None = None) -> list[RowDraft]:
+    """The call-log rows of one linked ID. `dialed`: callbridge's record of a click-to-dial
+    (extension, number, call_id); `far_end`: when its far end answered / hung up."""
+    if not cdrs:
+        return []
+    c2d = _click_to_dial(cdrs, ring_context, dialed, far_end)
+    if c2d is not None:
+        return [c2d]
+    parties: dict[str, tuple[str, list[dict], str | None, str | None]] = {}
+    for cdr in sorted(cdrs, key=lambda c: (c["start"], c.get("sequence", 0))):
+        src, dst = parse_channel(cdr.get("channel")), parse_channel(cdr.get("dstchannel"))
+        caller_ext = src.name if src is not None and src.is_extension else None
+        if dst is not None:
+            callee_ext = dst.name if dst.is_extension else None
+            callee_outside = dst.is_outside
+        else:  # nothing was created to dial: the dialled extension, or an outside number
+            callee_ext = cdr.get("dst") if _EXTENSION.match(cdr.get("dst") or "") else None
+            callee_outside = callee_ext is None and bool(cdr.get("dst"))
+        from_outside = src is not None and src.is_outside
+        sides: list[tuple[str, str, str | None, str | None]] = []
+        if from_outside and callee_ext:
+            sides.append((callee_ext, "INCOMING", cdr.get("src"), clid_name(cdr.get("clid"))))
+        elif caller_ext and callee_ext and caller_ext != callee_ext:
+            sides.append((caller_ext, "INTERNAL", callee_ext, None))
+            sides.append((callee_ext, "INTERNAL", caller_ext, clid_name(cdr.get("clid"))))
+        elif caller_ext and callee_outside:
+            sides.append((caller_ext, "OUTGOING", cdr.get("dst"), None))
+        for ext, direction, number, name in sides:
+            if ext not in parties:
+                parties[ext] = (direction, [], number, name)
+            parties[ext][1].append(cdr)
+    return [_merge(ext, direction, legs, number, name)
+            for ext, (direction, legs, number, name) in parties.items()]
+
+
+def _click_to_dial(cdrs: list[dict], ring_context: str, dialed: dict | None,
+                   far_end: dict | None) -> RowDraft | None:
+    locals_ = [(c, parse_channel(c.get("channel"))) for c in cdrs]
+    ring = [(c, ch) for c, ch in locals_ if ch is not None and ch.tech == "Local"
+            and ch.context == ring_context]
+    if dialed is None and not ring:
+        return None
+    extension = dialed["extension"] if dialed else ring[0][1].name
+    far_legs = [c for c, ch in ring if ch.half == "1" and c.get("dstchannel")]
+    device_legs = [c for c, ch in ring if ch.half == "2"]
+    number = dialed["number"] if dialed else (far_legs[0].get("dst") if far_legs else None)
+    row = _merge(extension, "OUTGOING", cdrs, number, None)
+    if far_legs:
+        far = far_legs[0]
+        row.disposition = _best([c["disposition"] for c in far_legs])
+        row.uniqueid = far["uniqueid"]
+        if far_end and far_end.get("answered_at"):
+            row.answer_timestamp = far_end["answered_at"]
+            row.billsec = _seconds(far_end["answered_at"], far_end.get("ended_at") or row.end_timestamp)
+        elif far["disposition"] == "ANSWERED":
+            # Without the DialEnd event (backfilled from Master.csv) the trunk leg's answer time is
+            # all there is; it is when the device answered, so billsec includes the far end's ringing.
+            row.answer_timestamp = far.get("answer") or None
+            row.billsec = int(far.get("billsec") or 0)
+        else:
+            row.answer_timestamp, row.billsec = None, 0
+    else:
+        # No device answered, so the number was never dialled.
+        row.disposition = _best([c["disposition"] for c in device_legs]) if device_legs else "FAILED"
+        if row.disposition == "ANSWERED":
+            row.disposition = "FAILED"  # a device answered but the number could not be dialled
+        row.answer_timestamp, row.billsec = None, 0
+    row.call_id = (dialed or {}).get("call_id") or next(
+        (c.get("userfield") for c in cdrs if c.get("userfield")), None)
+    return row

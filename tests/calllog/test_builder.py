@@ -1,0 +1,100 @@
+"""The CDR -> row rules, on CDRs recorded from the real bench (Asterisk 16.28)."""
+
+from __future__ import annotations
+
+from callbridge.calllog.builder import build_rows, clid_name, parse_channel
+
+
+def cdr(seq, src, dst, dcontext, clid, channel, dstchannel, start, answer, end, billsec, disp,
+        uniqueid, linkedid, userfield=""):
+    return {"sequence": seq, "src": src, "dst": dst, "dcontext": dcontext, "clid": clid,
+            "channel": channel, "dstchannel": dstchannel, "start": start, "answer": answer or None,
+            "end": end, "billsec": billsec, "disposition": disp, "uniqueid": uniqueid,
+            "linkedid": linkedid, "userfield": userfield}
+
+
+# a click-to-dial from 309 to 15808675309: the trunk leg, the device that answered, the other one
+C2D = [
+    cdr(0, "309", "15808675309", "outbound", '"Alice" <309>', "Local/309@callbridge-ring-00000000;1",
+        "PJSIP/trunk-00000002", "2026-11-22 20:39:15", "2026-11-22 20:39:15", "2026-11-22 20:39:17",
+        2, "ANSWERED", "C2D", "C2D", "C2D"),
+    cdr(1, "15808675309", "309", "callbridge-ring", '"" <15808675309>', "Local/309@callbridge-ring-00000000;2",
+        "PJSIP/309-00000000", "2026-11-22 20:39:15", "2026-11-22 20:39:15", "2026-11-22 20:39:17",
+        2, "ANSWERED", "C2D-2", "C2D"),
+    cdr(4, "", "309", "callbridge-ring", '"" <>', "Local/309@callbridge-ring-00000000;2",
+        "PJSIP/309-00000001", "2026-11-22 20:39:15", None, "2026-11-22 20:39:15", 0, "NO ANSWER",
+        "C2D-2", "C2D"),
+]
+# an inbound call from 5551234 that rang both devices of 309, answered on one
+INBOUND = [
+    cdr(6, "5551234", "309", "extensions", '"PSTN 5551234" <5551234>', "PJSIP/trunk-00000003",
+        "PJSIP/309-00000004", "2026-11-22 20:39:19", "2026-11-22 20:39:20", "2026-11-22 20:39:21",
+        1, "ANSWERED", "cb-1.8", "cb-1.8"),
+    cdr(9, "5551234", "309", "extensions", '"PSTN 5551234" <5551234>', "PJSIP/trunk-00000003",
+        "PJSIP/309-00000005", "2026-11-22 20:39:19", None, "2026-11-22 20:39:20", 0, "NO ANSWER",
+        "cb-1.8", "cb-1.8"),
+]
+# an inbound call to 310, which has no device
+FAILED = [cdr(14, "5558888", "310", "extensions", '"PSTN 5558888" <5558888>', "PJSIP/trunk-00000009",
+              "", "2026-11-22 20:39:25", None, "2026-11-22 20:39:25", 0, "FAILED", "cb-1.16", "cb-1.16")]
+
+
+def test_click_to_dial_is_one_outgoing_row_with_far_end_talk_time():
+    far = {"answered_at": "2026-11-22 20:39:16", "ended_at": "2026-11-22 20:39:17"}
+    [row] = build_rows(C2D, ring_context="callbridge-ring", far_end=far)
+    assert (row.extension, row.direction, row.disposition) == ("309", "OUTGOING", "ANSWERED")
+    assert row.number_outside == "15808675309" and row.call_id == "C2D" and row.uniqueid == "C2D"
+    assert row.call_timestamp == "2026-11-22 20:39:15" and row.end_timestamp == "2026-11-22 20:39:17"
+    assert row.answer_timestamp == "2026-11-22 20:39:16" and row.billsec == 1 and row.duration == 2
+
+
+def test_click_to_dial_without_dialend_falls_back_to_the_trunk_leg():
+    [row] = build_rows(C2D, ring_context="callbridge-ring")
+    assert row.billsec == 2 and row.answer_timestamp == "2026-11-22 20:39:15"
+
+
+def test_click_to_dial_nobody_answered_is_no_answer():
+    [row] = build_rows(C2D[2:], ring_context="callbridge-ring",
+                       dialed={"extension": "309", "number": "15808675309", "call_id": "C2D"})
+    assert (row.direction, row.disposition, row.billsec, row.number_outside) == (
+        "OUTGOING", "NO ANSWER", 0, "15808675309")
+
+
+def test_inbound_that_rang_two_devices_is_one_answered_row():
+    [row] = build_rows(INBOUND, ring_context="callbridge-ring")
+    assert (row.extension, row.direction, row.disposition) == ("309", "INCOMING", "ANSWERED")
+    assert row.number_outside == "5551234" and row.name_outside == "PSTN 5551234"
+    assert row.answer_timestamp == "2026-11-22 20:39:20" and row.billsec == 1 and row.duration == 2
+    assert row.call_id is None
+
+
+def test_unanswered_inbound_is_no_answer_and_no_device_is_failed():
+    [row] = build_rows([INBOUND[1]], ring_context="callbridge-ring")
+    assert row.disposition == "NO ANSWER" and row.billsec == 0
+    [row] = build_rows(FAILED, ring_context="callbridge-ring")
+    assert (row.extension, row.direction, row.disposition) == ("310", "INCOMING", "FAILED")
+
+
+def test_internal_call_gives_each_side_a_row_and_outbound_from_a_phone_is_outgoing():
+    internal = cdr(1, "309", "310", "extensions", '"Alice" <309>', "PJSIP/309-00000001",
+                   "PJSIP/310-00000002", "2026-11-22 10:00:00", "2026-11-22 10:00:02",
+                   "2026-11-22 10:00:09", 7, "ANSWERED", "u1", "u1")
+    rows = {r.extension: r for r in build_rows([internal], ring_context="callbridge-ring")}
+    assert rows["309"].direction == rows["310"].direction == "INTERNAL"
+    assert rows["309"].number_outside == "310" and rows["310"].number_outside == "309"
+    assert rows["310"].name_outside == "Alice"
+    out = cdr(1, "309", "15551230000", "outbound", '"Alice" <309>', "PJSIP/309-00000003",
+              "PJSIP/trunk-00000004", "2026-11-22 10:00:00", None, "2026-11-22 10:00:30", 0,
+              "BUSY", "u2", "u2")
+    [row] = build_rows([out], ring_context="callbridge-ring")
+    assert (row.extension, row.direction, row.disposition, row.number_outside) == (
+        "309", "OUTGOING", "BUSY", "15551230000")
+
+
+def test_parse_channel_and_clid():
+    assert parse_channel("Local/309@callbridge-ring-00000000;2").half == "2"
+    assert parse_channel("Local/309@callbridge-ring-00000000;2").context == "callbridge-ring"
+    assert parse_channel("PJSIP/my-trunk-0000000a").name == "my-trunk"
+    assert parse_channel("PJSIP/309-00000004").is_extension
+    assert parse_channel("") is None
+    assert clid_name('"PSTN 5551234" <5551234>') == "PSTN 5551234" and clid_name('"" <>') is None
