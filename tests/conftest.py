@@ -43,6 +43,8 @@ class Api:
 
 
 def make_settings(tmp_path, **overrides) -> Settings:
+    # no Master.csv unless a test gives one: never a system Asterisk's CDRs in a test database
+    overrides.setdefault("cdr_csv", None)
     return Settings(database=tmp_path / "callbridge.db", **overrides)
 
 

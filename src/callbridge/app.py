@@ -11,6 +11,8 @@ from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.service import AccountService
 from callbridge.accounts.store import AccountStore, ExtensionStore
 from callbridge.ami.link import AmiLink, AmiSettings
+from callbridge.calllog import routes as calllog_routes
+from callbridge.calllog.service import CallLogService
 from callbridge.contacts import routes as contact_routes
 from callbridge.contacts.service import ContactService
 from callbridge.db import Database
@@ -33,7 +35,8 @@ SETTINGS = web.AppKey("settings", Settings)
 
 AMI_LINK = web.AppKey("ami_link", AmiLink)
 
-ROUTE_TABLES = [system_routes.routes, contact_routes.routes, dialer_routes.routes]
+ROUTE_TABLES = [system_routes.routes, contact_routes.routes, dialer_routes.routes,
+                calllog_routes.routes]
 
 
 def build_ami_link(settings: Settings) -> AmiLink:
@@ -60,11 +63,32 @@ def create_app(settings: Settings) -> web.Application:
     link = build_ami_link(settings)
     app[AMI_LINK] = link
     ami_configured = bool(settings.ami_secret.get_secret_value())
+    extensions = ExtensionService(ExtensionStore(db), accounts)
+    calllog = CallLogService(db, contacts, extensions, ring_context=settings.ring_context,
+                             csv_path=settings.cdr_csv, region=settings.region)
+    app[calllog_routes.SERVICE] = calllog
     tracker = CallTracker()
     for name in ("Newchannel", "DialBegin", "DialEnd", "Hangup"):
         link.on(name, tracker.on_event)
+    for name in ("Newchannel", "DialEnd", "Hangup"):
+        link.on(name, calllog.on_channel)
+    link.on("Cdr", calllog.on_cdr)
+
+    async def calllog_catch_up() -> None:
+        """After every (re)connect: what is alive now, then the CDRs written while we were away."""
+        calllog.connected()
+        try:
+            reply = await link.action({"Action": "CoreShowChannels"}, timeout=10)
+            channels = [m for m in reply if m.get("Event") == "CoreShowChannel"] \
+                if isinstance(reply, list) else []
+            calllog.seed_live_channels(channels)
+        except Exception as exc:
+            event(log, "calllog.snapshot_failed", logging.WARNING, error=str(exc))
+        await calllog.backfill()
+
+    link.on_connect(calllog_catch_up)
     app[dialer_routes.SERVICE] = DialerService(
-        link, ExtensionService(ExtensionStore(db), accounts), contacts, tracker,
+        link, extensions, contacts, tracker, calllog=calllog,
         ring_context=settings.ring_context, outbound_context=settings.outbound_context,
         originate_timeout=settings.originate_timeout, action_timeout=settings.ami_action_timeout)
 
@@ -92,6 +116,7 @@ def create_app(settings: Settings) -> web.Application:
 
     async def lifecycle(app: web.Application):
         await db.open()
+        await calllog.start()
         if ami_configured:
             link.start()  # in the background: the HTTP API serves while Asterisk is down
         else:
@@ -101,6 +126,7 @@ def create_app(settings: Settings) -> web.Application:
               ami=f"{settings.ami_host}:{settings.ami_port}" if ami_configured else "disabled")
         yield
         await link.close()
+        await calllog.close()
         await db.close()
         event(log, "service.stopped")
 

@@ -56,6 +56,10 @@ class Settings(BaseSettings):
     outbound_context: str = Field("callbridge-outbound", pattern=r"^[A-Za-z0-9_-]{1,79}$")
     originate_timeout: float = Field(30.0, gt=0)
 
+    # The call log: Asterisk's durable CDR copy for backfill, and the home region for formatting.
+    cdr_csv: Path | None = Path("/var/log/asterisk/cdr-csv/Master.csv")
+    region: str = Field("US", pattern=r"^[A-Z]{2}$")
+
     @field_validator("rate_limit")
     @classmethod
     def _check_rate(cls, v: str) -> str:

@@ -6,10 +6,11 @@ instead, because in CI nothing the mission needs may be skipped.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import time
+from contextlib import asynccontextmanager
+from pathlib import Path
 
 import pytest
 
@@ -76,9 +77,10 @@ def running_pbx(pbx):
     return pbx
 
 
-@pytest.fixture
-async def dialer_api(running_pbx, tmp_path):
-    """callbridge wired to the bench's Asterisk, with acme owning 309 and 310, globex 320."""
+@asynccontextmanager
+async def callbridge_on(pbx, database: Path, *, fresh: bool = True):
+    """A callbridge app on the bench's Asterisk (and its Master.csv). With fresh, acme gets
+    extensions 309 and 310 and globex 320; keys are made for both either way."""
     from aiohttp.test_utils import TestClient, TestServer
 
     from callbridge.accounts.extensions import ExtensionService
@@ -88,16 +90,23 @@ async def dialer_api(running_pbx, tmp_path):
     from callbridge.web import middleware as mw
     from tests.conftest import Api
 
-    pbx = running_pbx
-    settings = Settings(database=tmp_path / "callbridge.db", ami_port=pbx.ami_port,
+    settings = Settings(database=database, ami_port=pbx.ami_port, cdr_csv=pbx.master_csv,
                         ami_username=pbx.ami_username, ami_secret=pbx.ami_secret,
                         ami_ping_interval=0.5, ami_action_timeout=2.0, ami_reconnect_max=1.0)
     app = create_app(settings)
     async with TestClient(TestServer(app)) as client:
         accounts = app[mw.ACCOUNT]
         keys = {n: (await accounts.create_key(n))[1] for n in ("acme", "globex")}
-        ext = ExtensionService(ExtensionStore(app[DATABASE]), accounts)
-        for account, number in (("acme", "309"), ("acme", "310"), ("globex", "320")):
-            await ext.add(account, number)
+        if fresh:
+            ext = ExtensionService(ExtensionStore(app[DATABASE]), accounts)
+            for account, number in (("acme", "309"), ("acme", "310"), ("globex", "320")):
+                await ext.add(account, number)
         assert await app[AMI_LINK].wait_online(10), app[AMI_LINK].status()
         yield Api(client, keys, app)
+
+
+@pytest.fixture
+async def dialer_api(running_pbx, tmp_path):
+    """callbridge wired to the bench's Asterisk, with acme owning 309 and 310, globex 320."""
+    async with callbridge_on(running_pbx, tmp_path / "callbridge.db") as api:
+        yield api

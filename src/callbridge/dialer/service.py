@@ -40,7 +40,7 @@ def _unavailable(message: str) -> Unavailable:
 class DialerService:
     def __init__(self, link: AmiLink, extensions: ExtensionService, contacts: ContactService,
                  tracker: CallTracker, *, ring_context: str, outbound_context: str,
-                 originate_timeout: float, action_timeout: float):
+                 originate_timeout: float, action_timeout: float, calllog=None):
         self.link = link
         self.extensions = extensions
         self.contacts = contacts
@@ -49,6 +49,7 @@ class DialerService:
         self.outbound_context = outbound_context
         self.originate_timeout = originate_timeout
         self.action_timeout = action_timeout
+        self.calllog = calllog  # CallLogService: told of every call, for its call-log row
 
     async def dial(self, account: Account, request: DialRequest) -> DialAccepted:
         ext = self.extensions.of_account(account, request.extension)
@@ -99,6 +100,8 @@ class DialerService:
         except AmiError as exc:
             self.tracker.fail(call_id, "rejected by the PBX")
             raise DialFailed(str(exc)) from None
+        if self.calllog is not None:  # after the Originate: not on the click's critical path
+            await self.calllog.record_dial(call_id, account, ext.extension, number)
         event(log, "dial.queued", call_id=call_id, account=account.name, extension=ext.extension,
               number=number, contact=bool(found))
         return DialAccepted(call_id=call_id)

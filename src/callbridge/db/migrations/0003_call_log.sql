@@ -21,9 +21,11 @@ CREATE TABLE cdrs (
     disposition  TEXT,
     userfield    TEXT,
     source       TEXT    NOT NULL,   -- 'ami' or 'csv'
+    built        INTEGER NOT NULL DEFAULT 0,  -- 1 once its call's rows were derived
     UNIQUE (uniqueid, sequence, start)
 );
 CREATE INDEX cdrs_linkedid ON cdrs(linkedid);
+CREATE INDEX cdrs_unbuilt ON cdrs(linkedid) WHERE built = 0;
 
 -- When the far end of a click-to-dial answered and hung up (from DialEnd/Hangup events): a CDR's
 -- answer time on that leg is when the *device* answered, which is not talk time.

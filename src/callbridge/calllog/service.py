@@ -1,0 +1,255 @@
+"""The call log: AMI Cdr events (and Master.csv) in, one row per call and inside party out.
+
+Flow: Cdr events are queued in memory and written as raw CDRs in one transaction every
+`flush_interval` (a burst is one INSERT batch, not a transaction per event). A call's rows are
+derived once the call is over: none of its channels is alive (Newchannel/Hangup, seeded from
+CoreShowChannels at each connect) and no CDR arrived for `grace` seconds, since a Cdr can trail
+the Hangup. Raw CDRs are unique on (uniqueid, sequence, start), so a replayed event or a line
+read again from Master.csv changes nothing; rows are unique on (linkedid, extension).
+
+What a crash can lose is in docs/call-log.md: at most the events of the last flush interval,
+which Master.csv still has and the next start reads back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from pathlib import Path
+
+from callbridge.accounts.extensions import ExtensionService
+from callbridge.accounts.models import Account
+from callbridge.calllog import cdr as cdrs
+from callbridge.calllog.builder import TS, RowDraft, build_rows
+from callbridge.calllog.format import display_number, inside_number
+from callbridge.calllog.store import CallLogStore
+from callbridge.contacts.phone import normalize_phone
+from callbridge.contacts.service import ContactService
+from callbridge.db import Database
+from callbridge.logs import event
+from callbridge.timeutil import utc_now
+
+log = logging.getLogger("callbridge.calllog")
+_MAX_CSV_READ = 16 * 1024 * 1024  # per backfill pass; the rest follows on the next pass
+STALE_SECONDS = 4 * 3600
+
+
+class CallLogService:
+    def __init__(self, db: Database, contacts: ContactService, extensions: ExtensionService, *,
+                 ring_context: str, csv_path: Path | None, region: str = "US",
+                 flush_interval: float = 0.1, grace: float = 0.5, store: CallLogStore | None = None):
+        self.db = db
+        self.store = store or CallLogStore(db)
+        self.contacts = contacts
+        self.extensions = extensions
+        self.ring_context = ring_context
+        self.csv_path = csv_path
+        self.region = region
+        self.flush_interval = flush_interval
+        self.grace = grace
+        self._queue: list[dict] = []
+        self._pending: dict[str, float] = {}          # linkedid -> last activity (monotonic)
+        self._live: dict[str, set[str]] = {}          # linkedid -> uniqueids of live channels
+        self._far_uid: dict[str, str] = {}            # linkedid -> far end channel of a click-to-dial
+        self._far_times: dict[str, list] = {}         # linkedid -> [answered_at, ended_at] to save
+        self._dialed: set[str] = set()                # click-to-dial call ids seen recently
+        self._hung_up: set[str] = set()               # uniqueids hung up since the last connect
+        self._task: asyncio.Task | None = None
+        self._flush_lock = asyncio.Lock()
+        self.rows_written = 0
+
+    # ---- lifecycle -----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        for lid in await self.store.unbuilt_linkedids():  # raw CDRs a crash left unbuilt
+            self._pending.setdefault(lid, 0.0)
+        await self.backfill()
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="calllog-writer")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+        await self.flush(final=True)
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.flush_interval)
+            try:
+                await self.flush()
+            except Exception:  # keep the writer alive; the events stay queued for the next pass
+                log.exception("calllog.flush_failed")
+
+    # ---- AMI events (registered on the link by the app factory) --------------------------
+
+    def on_cdr(self, ev: dict) -> None:
+        record = cdrs.from_ami(ev)
+        if record is None:
+            event(log, "calllog.cdr_unusable", logging.WARNING, uniqueid=ev.get("UniqueID"))
+            return
+        self._queue.append(record)
+        self._pending[record["linkedid"]] = time.monotonic()
+
+    def on_channel(self, ev: dict) -> None:
+        lid = ev.get("Linkedid")
+        if not lid:
+            return
+        name, uid = ev.get("Event"), ev.get("Uniqueid", "")
+        if name == "Newchannel":
+            self._live.setdefault(lid, set()).add(uid)
+        elif name == "Hangup":
+            self._hung_up.add(uid)
+            live = self._live.get(lid)
+            if live is not None:
+                live.discard(uid)
+                if not live:
+                    del self._live[lid]
+            if self._far_uid.get(lid) == uid:
+                self._far_times.setdefault(lid, [None, None])[1] = cdrs.epoch_ts(ev.get("Timestamp"))
+            if lid in self._pending:
+                self._pending[lid] = time.monotonic()
+        elif name == "DialEnd" and lid in self._dialed and uid == lid:
+            # the ;1 leg of a click-to-dial dialled the number: this is the far end answering
+            if ev.get("DialStatus") == "ANSWER":
+                self._far_uid[lid] = ev.get("DestUniqueid", "")
+                self._far_times.setdefault(lid, [None, None])[0] = cdrs.epoch_ts(ev.get("Timestamp"))
+
+    def connected(self) -> None:
+        """A new AMI session began: hangups from here on correct the coming channel snapshot."""
+        self._hung_up.clear()
+
+    def seed_live_channels(self, channels: list[dict]) -> None:
+        """At each (re)connect: what is alive now replaces what we believed (events were missed
+        while the link was down), minus what hung up while the snapshot was being taken."""
+        live: dict[str, set[str]] = {}
+        for ch in channels:
+            uid = ch.get("Uniqueid", "")
+            if ch.get("Linkedid") and uid not in self._hung_up:
+                live.setdefault(ch["Linkedid"], set()).add(uid)
+        self._live = live
+
+    async def record_dial(self, call_id: str, account: Account, extension: str, number: str) -> None:
+        """Called by the dialer for every click-to-dial it started."""
+        if len(self._dialed) > 10_000:
+            self._dialed.clear()
+        self._dialed.add(call_id)
+        await self.store.record_dial(call_id, account.id, extension, number,
+                                     utc_now().strftime(TS))
+
+    # ---- Master.csv ------------------------------------------------------------------------
+
+    async def backfill(self) -> int:
+        """Reads what is new in Master.csv (from the saved offset) and queues it; returns lines."""
+        if self.csv_path is None:
+            return 0
+        path = str(self.csv_path)
+        saved = await self.store.csv_offset(path)
+        try:
+            records, inode, offset = await asyncio.to_thread(self._read_csv, path, saved)
+        except FileNotFoundError:
+            return 0
+        except OSError as exc:
+            event(log, "calllog.backfill_failed", logging.WARNING, path=path, error=str(exc))
+            return 0
+        for record in records:
+            self._queue.append(record)
+            self._pending.setdefault(record["linkedid"], 0.0)
+        await self.flush(csv_state=(path, inode, offset))
+        if records:
+            event(log, "calllog.backfilled", path=path, cdrs=len(records))
+        return len(records)
+
+    @staticmethod
+    def _read_csv(path: str, saved: tuple[int, int] | None) -> tuple[list[dict], int, int]:
+        st = os.stat(path)
+        start = 0
+        if saved is not None and saved[0] == st.st_ino and saved[1] <= st.st_size:
+            start = saved[1]  # same file, grown: only the new part. Rotated or truncated: all.
+        with open(path, "rb") as f:
+            f.seek(start)
+            data = f.read(_MAX_CSV_READ)
+        complete = data.rfind(b"\n") + 1  # a line still being written is read next time
+        text = data[:complete].decode("utf-8", "replace")
+        return cdrs.from_csv_text(text), st.st_ino, start + complete
+
+    # ---- writing -----------------------------------------------------------------------------
+
+    async def flush(self, final: bool = False, csv_state: tuple[str, int, int] | None = None) -> None:
+        async with self._flush_lock:
+            batch, self._queue = self._queue, []
+            far, self._far_times = self._far_times, {}
+            now = time.monotonic()
+            # A call is built once over; or, as a safety net against a channel whose Hangup was
+            # missed, once nothing happened on it for STALE_SECONDS (rebuilt if more comes).
+            ready = [lid for lid, last in self._pending.items()
+                     if (lid not in self._live and (final or now - last >= self.grace))
+                     or (last and now - last >= STALE_SECONDS)]
+            if not (batch or far or ready or csv_state):
+                return
+            try:
+                async with self.db.transaction() as tx:
+                    if batch:
+                        await self.store.insert_cdrs(tx, batch)
+                    for lid, (answered, ended) in far.items():
+                        await self.store.save_far_end(tx, lid, answered, ended)
+                    if ready:
+                        await self._build(tx, ready)
+                    if csv_state:
+                        await self.store.save_csv_offset(tx, *csv_state)
+            except BaseException:
+                self._queue[:0] = batch  # nothing was written: try again next pass
+                for lid, times in far.items():
+                    self._far_times.setdefault(lid, times)
+                raise
+            for lid in ready:
+                if self._pending.get(lid, 0.0) <= now:
+                    self._pending.pop(lid, None)
+
+    async def _build(self, tx, linkedids: list[str]) -> None:
+        raw = await self.store.cdrs_of(tx, linkedids)
+        dialed = await self.store.dialed_of(tx, linkedids)
+        far = await self.store.far_end_of(tx, linkedids)
+        for lid in linkedids:
+            drafts = build_rows(raw.get(lid, []), ring_context=self.ring_context,
+                                dialed=dialed.get(lid), far_end=far.get(lid))
+            for draft in drafts:
+                if await self.store.upsert_row(tx, await self._row(lid, draft, dialed.get(lid))):
+                    self.rows_written += 1
+        await self.store.mark_built(tx, linkedids)
+
+    async def _row(self, linkedid: str, d: RowDraft, dialed: dict | None) -> dict:
+        owner = self.extensions.owner(d.extension)
+        account_id = owner.account_id if owner else (dialed or {}).get("account_id")
+        try:
+            digits = normalize_phone(d.number_outside or "") or None
+        except ValueError:
+            digits = None
+        name, contact_uuid = d.name_outside, None
+        if account_id is not None and digits:
+            found = await self.contacts.lookup_name(account_id, digits)
+            if found:
+                name, contact_uuid = found
+        return {"account_id": account_id, "linkedid": linkedid, "extension": d.extension,
+                "call_timestamp": d.call_timestamp, "answer_timestamp": d.answer_timestamp,
+                "end_timestamp": d.end_timestamp, "duration": d.duration, "billsec": d.billsec,
+                "direction": d.direction, "disposition": d.disposition, "cidname_outside": name,
+                "cidnumber_outside": display_number(d.number_outside, self.region),
+                "number_outside": digits, "cidext_inside": d.extension,
+                "cidnumber_inside": inside_number(d.extension, owner.did if owner else None, self.region),
+                "contact_uuid": contact_uuid, "uniqueid": d.uniqueid, "call_id": d.call_id}
+
+    # ---- reading ------------------------------------------------------------------------------
+
+    async def records(self, account: Account, after_timestamp: str, after_rid: int, limit: int,
+                      direction: str | None, extension: str | None, number: str | None) -> list[dict]:
+        digits = None
+        if number is not None:
+            digits = normalize_phone(number)
+        return await self.store.rows(account.id, after_timestamp, after_rid, limit, direction,
+                                     extension, digits)
+
