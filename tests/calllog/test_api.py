@@ -1,0 +1,93 @@
+"""The Call Log API without a PBX: CDRs fed to the real service and store, then read over HTTP."""
+
+from __future__ import annotations
+
+import pytest
+
+from callbridge.accounts.extensions import ExtensionService
+from callbridge.accounts.store import ExtensionStore
+from callbridge.app import DATABASE
+from callbridge.calllog.routes import SERVICE
+from callbridge.web import middleware as mw
+from tests.calllog.test_builder import C2D, FAILED, INBOUND, cdr
+
+
+@pytest.fixture
+async def log_api(api):
+    ext = ExtensionService(ExtensionStore(api.app[DATABASE]), api.app[mw.ACCOUNT])
+    await ext.add("acme", "309", did="+1 (212) 555-0100")
+    await ext.add("globex", "310")
+    return api
+
+
+async def _ingest(api, records):
+    service = api.app[SERVICE]
+    for r in records:
+        service._queue.append({"lastapp": "Dial", **r, "source": "ami", "duration": 0})
+        service._pending[r["linkedid"]] = 0.0
+    await service.flush(final=True)
+
+
+def _inbound(n: int, caller: str, start: str) -> dict:
+    return cdr(n, caller, "309", "extensions", f'"Caller {n}" <{caller}>', "PJSIP/trunk-0000",
+               "PJSIP/309-0001", start, start, start, 1, "ANSWERED", f"u{n}", f"u{n}")
+
+
+async def test_rows_are_account_scoped_and_formatted(log_api):
+    await log_api.ok("POST", "/contacts/contacts", json={"firstname": "Pat", "phone_numbers": ["555-1234"]})
+    await _ingest(log_api, [*C2D, *INBOUND, *FAILED])
+    body = await log_api.ok("GET", "/call_log/records_after_timestamp?timestamp=2026-01-01 00:00:00")
+    assert body["success"] is True and body["count"] == 2 and body["next"] is None
+    by_dir = {r["direction"]: r for r in body["records"]}
+    assert by_dir["INCOMING"]["cidname_outside"] == "Pat"  # a contact's other phone matches too
+    assert by_dir["INCOMING"]["cidnumber_inside"] == "(212) 555-0100, x309"
+    assert by_dir["OUTGOING"]["cidnumber_outside"] == "(580) 867-5309"
+    other = await log_api.ok("GET", "/call_log/records_after_timestamp?timestamp=2026-01-01 00:00:00",
+                             account="globex")
+    assert [r["cidext_inside"] for r in other["records"]] == ["310"]
+
+
+async def test_rows_of_extensions_no_account_owns_are_kept_but_not_served(log_api):
+    orphan = cdr(1, "5550000", "399", "extensions", "", "PJSIP/trunk-1", "PJSIP/399-1",
+                 "2026-11-22 10:00:00", None, "2026-11-22 10:00:05", 0, "NO ANSWER", "o1", "o1")
+    await _ingest(log_api, [orphan])
+    for account in ("acme", "globex"):
+        body = await log_api.ok("GET", "/call_log/records_after_timestamp?timestamp=2020-01-01 00:00:00",
+                                account=account)
+        assert all(r["cidext_inside"] != "399" for r in body["records"])
+    stored = await log_api.app[DATABASE].fetchall("SELECT account_id FROM call_log WHERE extension = '399'")
+    assert [r[0] for r in stored] == [None]
+
+
+async def test_cursor_pages_through_rows_that_share_a_timestamp(log_api):
+    same = "2026-11-22 12:00:00"
+    await _ingest(log_api, [_inbound(i, f"55500{i:02d}", same) for i in range(7)])
+    seen, after = [], 0
+    while True:
+        page = await log_api.ok("GET", f"/call_log/records_after_timestamp?timestamp=2026-11-22 11:59:59"
+                                       f"&limit=3&after={after}")
+        seen += [r["rid"] for r in page["records"]]
+        if page["next"] is None:
+            break
+        after = page["next"]
+    assert len(seen) == 7 == len(set(seen)) and seen == sorted(seen)
+    assert (await log_api.ok("GET", f"/call_log/records_after_timestamp?timestamp={same}"))["count"] == 0
+
+
+async def test_filters_and_csv(log_api):
+    await _ingest(log_api, [*C2D, *INBOUND])
+    base = "/call_log/records_after_timestamp?timestamp=2026-01-01 00:00:00"
+    assert [r["direction"] for r in (await log_api.ok("GET", base + "&direction=OUTGOING"))["records"]] == ["OUTGOING"]
+    assert (await log_api.ok("GET", base + "&number=(555) 123-4"))["count"] == 1
+    assert (await log_api.ok("GET", base + "&extension=310"))["count"] == 0
+    status, text = await log_api.call("GET", base, headers={"Accept": "text/csv"})
+    lines = text.strip().splitlines()
+    assert status == 200 and lines[0].startswith("rid,call_timestamp,") and len(lines) == 3
+
+
+async def test_the_same_cdrs_twice_make_no_new_rows(log_api):
+    await _ingest(log_api, [*C2D, *INBOUND])
+    first = await log_api.ok("GET", "/call_log/records_after_timestamp?timestamp=2026-01-01 00:00:00")
+    await _ingest(log_api, [*INBOUND, *C2D])
+    again = await log_api.ok("GET", "/call_log/records_after_timestamp?timestamp=2026-01-01 00:00:00")
+    assert again == first
