@@ -56,6 +56,12 @@ class CallLogService:
         self._far_times: dict[str, list] = {}         # linkedid -> [answered_at, ended_at] to save
         self._dialed: set[str] = set()                # click-to-dial call ids seen recently
         self._hung_up: set[str] = set()               # uniqueids hung up since the last connect
+        # Two clocks decide when a call is over. Stream time (the events' Timestamp header): under a
+        # backlog, wall time runs ahead of what has been read, and a call's last Cdr may still sit
+        # unread in the socket. Wall time since the last event: when the PBX is quiet, stream time
+        # stands still.
+        self._stream_now = 0.0
+        self._last_arrival = time.monotonic()
         self._task: asyncio.Task | None = None
         self._flush_lock = asyncio.Lock()
         self.rows_written = 0
@@ -93,12 +99,24 @@ class CallLogService:
             event(log, "calllog.cdr_unusable", logging.WARNING, uniqueid=ev.get("UniqueID"))
             return
         self._queue.append(record)
-        self._pending[record["linkedid"]] = time.monotonic()
+        self._pending[record["linkedid"]] = self._stamp(ev)
+
+    def _stamp(self, ev: dict) -> float:
+        """The event's stream time; also advances the stream clock and the arrival time."""
+        self._last_arrival = time.monotonic()
+        try:
+            stamp = float(ev["Timestamp"])  # timestampevents = yes (asterisk-conf/manager.conf)
+        except (KeyError, ValueError):
+            stamp = self._last_arrival
+        if stamp > self._stream_now:
+            self._stream_now = stamp
+        return stamp
 
     def on_channel(self, ev: dict) -> None:
         lid = ev.get("Linkedid")
         if not lid:
             return
+        stamp = self._stamp(ev)
         name, uid = ev.get("Event"), ev.get("Uniqueid", "")
         if name == "Newchannel":
             self._live.setdefault(lid, set()).add(uid)
@@ -112,7 +130,7 @@ class CallLogService:
             if self._far_uid.get(lid) == uid:
                 self._far_times.setdefault(lid, [None, None])[1] = cdrs.epoch_ts(ev.get("Timestamp"))
             if lid in self._pending:
-                self._pending[lid] = time.monotonic()
+                self._pending[lid] = stamp
         elif name == "DialEnd" and lid in self._dialed and uid == lid:
             # the ;1 leg of a click-to-dial dialled the number: this is the far end answering
             if ev.get("DialStatus") == "ANSWER":
@@ -183,12 +201,14 @@ class CallLogService:
         async with self._flush_lock:
             batch, self._queue = self._queue, []
             far, self._far_times = self._far_times, {}
-            now = time.monotonic()
-            # A call is built once over; or, as a safety net against a channel whose Hangup was
-            # missed, once nothing happened on it for STALE_SECONDS (rebuilt if more comes).
-            ready = [lid for lid, last in self._pending.items()
-                     if (lid not in self._live and (final or now - last >= self.grace))
-                     or (last and now - last >= STALE_SECONDS)]
+            # A call is built once over: no live channel, and `grace` passed on the stream clock
+            # since its last event (or nothing arrived at all for `grace`). As a safety net against
+            # a Hangup that was missed, also once nothing happened on it for STALE_SECONDS.
+            quiet = final or time.monotonic() - self._last_arrival >= self.grace
+            now = self._stream_now
+            ready = {lid: last for lid, last in self._pending.items()
+                     if (lid not in self._live and (quiet or now - last >= self.grace))
+                     or (last and now - last >= STALE_SECONDS)}
             if not (batch or far or ready or csv_state):
                 return
             try:
@@ -198,7 +218,7 @@ class CallLogService:
                     for lid, (answered, ended) in far.items():
                         await self.store.save_far_end(tx, lid, answered, ended)
                     if ready:
-                        await self._build(tx, ready)
+                        await self._build(tx, list(ready))
                     if csv_state:
                         await self.store.save_csv_offset(tx, *csv_state)
             except BaseException:
@@ -206,9 +226,9 @@ class CallLogService:
                 for lid, times in far.items():
                     self._far_times.setdefault(lid, times)
                 raise
-            for lid in ready:
-                if self._pending.get(lid, 0.0) <= now:
-                    self._pending.pop(lid, None)
+            for lid, last in ready.items():  # unless something new for it came during the write
+                if self._pending.get(lid) == last:
+                    del self._pending[lid]
 
     async def _build(self, tx, linkedids: list[str]) -> None:
         raw = await self.store.cdrs_of(tx, linkedids)

@@ -1,0 +1,145 @@
+"""Call-log ingest speed: a recorded AMI stream replayed at full speed through the real pipeline
+(AmiLink -> CallLogService -> rows committed in SQLite), against panoramisk alone parsing the same
+bytes, both measured in this run.
+
+    .venv/bin/python bench/record_ami_stream.py      # once: records bench/out/ami-stream.bin
+    .venv/bin/python bench/calllog_replay.py [--repeat 200]
+
+The replay server is its own process (bench/ami_replay_server.py). Rates are stream events per
+second from the first event received: for panoramisk until its callback saw the last event; for
+the pipeline until the last call-log row was committed (which includes the call log's 0.5 s
+wait that lets trailing Cdr events of the last call arrive).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from aiohttp import web  # noqa: E402
+from panoramisk import Manager  # noqa: E402
+
+from callbridge.app import AMI_LINK, DATABASE, create_app  # noqa: E402
+from callbridge.calllog.routes import SERVICE as CALLLOG  # noqa: E402
+from callbridge.settings import Settings  # noqa: E402
+
+STREAM = ROOT / "bench" / "out" / "ami-stream.bin"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(repeat: int) -> tuple[subprocess.Popen, int]:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "ami_replay_server.py"),
+                             str(STREAM), str(port), str(repeat)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout.readline().strip() == "ready"
+    return proc, port
+
+
+async def panoramisk_alone(port: int, total: int) -> float:
+    done = asyncio.Event()
+    seen = {"n": 0, "t0": 0.0, "t1": 0.0}
+
+    def count(manager, event):
+        if event.get("Event") == "FullyBooted":  # the replay server's greeting, not the stream
+            return
+        if seen["n"] == 0:
+            seen["t0"] = time.perf_counter()
+        seen["n"] += 1
+        if seen["n"] == total:
+            seen["t1"] = time.perf_counter()
+            done.set()
+
+    m = Manager(loop=asyncio.get_running_loop(), host="127.0.0.1", port=port, username="u",
+                secret="s", ping_delay=3600)
+    m.register_event("*", count)
+    await m.connect()
+    await asyncio.wait_for(done.wait(), 600)
+    m.close()
+    return total / (seen["t1"] - seen["t0"])
+
+
+async def pipeline(port: int, total: int, expected_rows: int | None) -> tuple[float, int]:
+    root = Path(tempfile.mkdtemp(prefix="cb-replay-"))
+    settings = Settings(database=root / "cb.db", ami_port=port, ami_username="u", ami_secret="s",
+                        cdr_csv=None, log_level="WARNING", ami_ping_interval=30)
+    app = create_app(settings)
+    first = {"t0": 0.0}
+    app[AMI_LINK].on("*", lambda e: e.get("Event") == "FullyBooted"
+                     or first.__setitem__("t0", first["t0"] or time.perf_counter()))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    db, calllog = app[DATABASE], app[CALLLOG]
+    try:
+        last, stable_since, t_last = -1, None, 0.0
+        while True:
+            await asyncio.sleep(0.02)
+            n = (await db.fetchone("SELECT count(*) FROM call_log"))[0]
+            if n != last:
+                last, stable_since, t_last = n, time.perf_counter(), time.perf_counter()
+            if expected_rows is not None and n >= expected_rows:
+                break
+            if expected_rows is None and n > 0 and time.perf_counter() - stable_since > 3:
+                break
+        rows = (await db.fetchone("SELECT count(*) FROM call_log"))[0]
+        rewritten = calllog.rows_written - rows  # rows built early, then again: should be 0
+        assert rewritten == 0, f"{rewritten} rows were written more than once"
+        return total / (t_last - first["t0"]), rows
+    finally:
+        await runner.cleanup()
+
+
+async def main(repeat: int) -> dict:
+    from ami_replay_server import call_frames
+    per_round = call_frames(STREAM.read_bytes()).count(b"\r\n\r\n")
+    total = per_round * repeat
+    server, port = start_server(1)
+    try:
+        _, rows_per_round = await pipeline(port, per_round, None)  # how many rows a round makes
+    finally:
+        server.terminate()
+    results = {"events_per_round": per_round, "rounds": repeat, "events": total,
+               "rows_per_round": rows_per_round}
+    for attempt in ("first", "second"):  # alternate to even out machine noise
+        server, port = start_server(repeat)
+        try:
+            base = await panoramisk_alone(port, total)
+        finally:
+            server.terminate()
+        server, port = start_server(repeat)
+        try:
+            eps, rows = await pipeline(port, total, rows_per_round * repeat)
+        finally:
+            server.terminate()
+        assert rows == rows_per_round * repeat, (rows, rows_per_round * repeat)
+        results[attempt] = {"panoramisk_events_per_s": round(base), "pipeline_events_per_s": round(eps),
+                            "ratio": round(eps / base, 3), "rows": rows}
+        print(f"[bench] {attempt}: panoramisk {base:,.0f} ev/s, pipeline {eps:,.0f} ev/s"
+              f" -> {eps / base:.2f}x, {rows} rows", file=sys.stderr)
+    return results
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--repeat", type=int, default=200)
+    a = ap.parse_args()
+    if not STREAM.exists():
+        sys.exit(f"{STREAM} missing: run bench/record_ami_stream.py first")
+    out = asyncio.run(main(a.repeat))
+    (ROOT / "bench" / "out" / "calllog.json").write_text(json.dumps(out, indent=2))
+    print(json.dumps(out, indent=2))
