@@ -80,8 +80,9 @@ async def pipeline(port: int, total: int, expected_rows: int | None) -> tuple[fl
                         cdr_csv=None, log_level="WARNING", ami_ping_interval=30)
     app = create_app(settings)
     first = {"t0": 0.0}
-    app[AMI_LINK].on("*", lambda e: e.get("Event") == "FullyBooted"
-                     or first.__setitem__("t0", first["t0"] or time.perf_counter()))
+    # the stream's first call starts with a Newchannel; a "*" handler would make the link copy
+    # every event, which production does not do
+    app[AMI_LINK].on("Newchannel", lambda e: first.__setitem__("t0", first["t0"] or time.perf_counter()))
     runner = web.AppRunner(app)
     await runner.setup()
     db, calllog = app[DATABASE], app[CALLLOG]

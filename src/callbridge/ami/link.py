@@ -78,6 +78,16 @@ class LinkStatus:
     connects: int
 
 
+def _as_dict(message) -> dict[str, str]:
+    """A panoramisk Message as a plain dict with Asterisk's header names. Its case-insensitive
+    dict keeps {lower: (Key, value)}; reading that directly is ~5x faster than items(), which
+    case-folds every key again (measured: a third of the call log's ingest time)."""
+    store = getattr(message, "_store", None)
+    if isinstance(store, dict):
+        return {k: v for k, v in store.values() if k != "content"}
+    return {k: v for k, v in message.items() if k != "content"}
+
+
 class _TrackedAction(pk_actions.Action):
     """An Action that also reports its first answer (``accepted``), before panoramisk's future
     resolves. An async Originate answers 'queued' at once but completes only when the call is
@@ -341,9 +351,12 @@ class AmiLink:
     def _dispatch(self, manager, message) -> None:
         """panoramisk's only callback: never raises, whatever our handlers do."""
         try:
-            data = {k: v for k, v in message.items() if k != "content"}
-            name = str(data.get("Event", "")).lower()
-            for handler in (*self._handlers.get(name, ()), *self._handlers.get("*", ())):
+            name = str(message.get("Event", "")).lower()
+            handlers = (*self._handlers.get(name, ()), *self._handlers.get("*", ()))
+            if not handlers:
+                return  # most events interest nobody: don't even copy them
+            data = _as_dict(message)
+            for handler in handlers:
                 try:
                     result = handler(data)
                     if asyncio.iscoroutine(result):

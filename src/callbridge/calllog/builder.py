@@ -91,7 +91,8 @@ class RowDraft:
 def _seconds(a: str | None, b: str | None) -> int:
     if not a or not b:
         return 0
-    return max(0, int((datetime.strptime(b, TS) - datetime.strptime(a, TS)).total_seconds()))
+    # fromisoformat reads 'YYYY-MM-DD HH:MM:SS' in C: ~30x faster than strptime
+    return max(0, int((datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds()))
 
 
 def _best(dispositions: list[str]) -> str:

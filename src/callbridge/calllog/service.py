@@ -234,12 +234,13 @@ class CallLogService:
         raw = await self.store.cdrs_of(tx, linkedids)
         dialed = await self.store.dialed_of(tx, linkedids)
         far = await self.store.far_end_of(tx, linkedids)
+        rows = []
         for lid in linkedids:
-            drafts = build_rows(raw.get(lid, []), ring_context=self.ring_context,
-                                dialed=dialed.get(lid), far_end=far.get(lid))
-            for draft in drafts:
-                if await self.store.upsert_row(tx, await self._row(lid, draft, dialed.get(lid))):
-                    self.rows_written += 1
+            for draft in build_rows(raw.get(lid, []), ring_context=self.ring_context,
+                                    dialed=dialed.get(lid), far_end=far.get(lid)):
+                rows.append(await self._row(lid, draft, dialed.get(lid)))
+        if rows:
+            self.rows_written += await self.store.upsert_rows(tx, rows)
         await self.store.mark_built(tx, linkedids)
 
     async def _row(self, linkedid: str, d: RowDraft, dialed: dict | None) -> dict:

@@ -85,19 +85,31 @@ class CallLogStore:
                              (call_id, account_id, extension, number, created_at))
 
     @staticmethod
-    async def upsert_row(tx: Tx, row: dict[str, Any]) -> bool:
-        """Inserts the row, or replaces a different one for the same call and party under a new
-        rid (so cursor-following clients see the change). Returns False when nothing changed."""
-        current = await tx.fetchone(
-            f"SELECT rid, {', '.join(ROW_FIELDS)} FROM call_log WHERE linkedid = ? AND extension = ?",
-            (row["linkedid"], row["extension"]))
-        if current is not None:
-            if all(current[f] == row[f] for f in ROW_FIELDS):
-                return False
-            await tx.execute("DELETE FROM call_log WHERE rid = ?", (current["rid"],))
-        await tx.execute(f"INSERT INTO call_log({', '.join(ROW_FIELDS)})"
-                         f" VALUES ({_marks(len(ROW_FIELDS))})", tuple(row[f] for f in ROW_FIELDS))
-        return True
+    async def upsert_rows(tx: Tx, rows: list[dict[str, Any]]) -> int:
+        """Inserts new rows; a row that differs from the stored one for the same call and party
+        replaces it under a new rid (so cursor-following clients see the change); identical rows
+        are left alone. One read and two batched writes, in call order. Returns rows written."""
+        current: dict[tuple[str, str], dict] = {}
+        linkedids = sorted({r["linkedid"] for r in rows})
+        for i in range(0, len(linkedids), 500):
+            chunk = linkedids[i:i + 500]
+            for r in await tx.fetchall(f"SELECT rid, {', '.join(ROW_FIELDS)} FROM call_log"
+                                       f" WHERE linkedid IN ({_marks(len(chunk))})", chunk):
+                current[(r["linkedid"], r["extension"])] = dict(r)
+        stale, fresh = [], []
+        for row in sorted(rows, key=lambda r: (r["call_timestamp"], r["linkedid"], r["extension"])):
+            old = current.get((row["linkedid"], row["extension"]))
+            if old is not None:
+                if all(old[f] == row[f] for f in ROW_FIELDS):
+                    continue
+                stale.append((old["rid"],))
+            fresh.append(tuple(row[f] for f in ROW_FIELDS))
+        if stale:
+            await tx.executemany("DELETE FROM call_log WHERE rid = ?", stale)
+        if fresh:
+            await tx.executemany(f"INSERT INTO call_log({', '.join(ROW_FIELDS)})"
+                                 f" VALUES ({_marks(len(ROW_FIELDS))})", fresh)
+        return len(fresh)
 
     async def rows(self, account_id: int, after_timestamp: str, after_rid: int, limit: int,
                    direction: str | None, extension: str | None, number: str | None) -> list[dict]:
