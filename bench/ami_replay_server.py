@@ -21,10 +21,27 @@ def call_frames(stream: bytes) -> bytes:
     return b"".join(f + b"\r\n\r\n" for f in frames if f and b"Event: FullyBooted" not in f)
 
 
+TIMES = re.compile(rb"^(Timestamp|StartEpoch|AnswerEpoch|EndEpoch): ([0-9.]+)\r$", re.MULTILINE)
+
+
 def rounds(stream: bytes, repeat: int) -> bytes:
+    """REPEAT copies of the calls, each with its own ids and later in time, as a PBX would send
+    them: the call log's grace runs on event timestamps, so replayed time must move forward."""
     stream = call_frames(stream)
-    return b"".join(IDS.sub(lambda m: m.group(1) + b": " + m.group(2) + b"-r%d\r" % k, stream)
-                    for k in range(repeat))
+    stamps = [float(value) for _, value in TIMES.findall(stream) if float(value) > 0]
+    span = (max(stamps) - min(stamps) + 5.0) if stamps else 0.0
+
+    def shift(k: int):
+        def at(m):
+            value = float(m.group(2))
+            return m.group(1) + b": " + (b"%.6f" % (value + k * span) if value > 0 else m.group(2)) + b"\r"
+        return at
+
+    out = []
+    for k in range(repeat):
+        text = IDS.sub(lambda m: m.group(1) + b": " + m.group(2) + b"-r%d\r" % k, stream)
+        out.append(TIMES.sub(shift(k), text))
+    return b"".join(out)
 
 
 async def serve(stream: bytes, port: int) -> None:

@@ -211,37 +211,42 @@ class CallLogService:
                      or (last and now - last >= STALE_SECONDS)}
             if not (batch or far or ready or csv_state):
                 return
+            linkedids = list(ready)
+            store = self.store
+
+            def store_batch(conn):  # transaction 1: what arrived, and the ready calls' inputs
+                if batch:
+                    store.insert_cdrs(conn, batch)
+                for lid, (answered, ended) in far.items():
+                    store.save_far_end(conn, lid, answered, ended)
+                if csv_state:
+                    store.save_csv_offset(conn, *csv_state)
+                return store.inputs_of(conn, linkedids) if linkedids else ({}, {}, {})
+
             try:
-                async with self.db.transaction() as tx:
-                    if batch:
-                        await self.store.insert_cdrs(tx, batch)
-                    for lid, (answered, ended) in far.items():
-                        await self.store.save_far_end(tx, lid, answered, ended)
-                    if ready:
-                        await self._build(tx, list(ready))
-                    if csv_state:
-                        await self.store.save_csv_offset(tx, *csv_state)
+                raw, dialed, far_end = await self.db.batch(store_batch)
             except BaseException:
                 self._queue[:0] = batch  # nothing was written: try again next pass
                 for lid, times in far.items():
                     self._far_times.setdefault(lid, times)
                 raise
-            for lid, last in ready.items():  # unless something new for it came during the write
+            if not linkedids:
+                return
+            rows = []
+            for lid in linkedids:
+                for draft in build_rows(raw.get(lid, []), ring_context=self.ring_context,
+                                        dialed=dialed.get(lid), far_end=far_end.get(lid)):
+                    rows.append(await self._row(lid, draft, dialed.get(lid)))
+
+            def write_rows(conn):  # transaction 2: the rows (a crash in between: rebuilt at start)
+                written = store.upsert_rows(conn, rows) if rows else 0
+                store.mark_built(conn, linkedids)
+                return written
+
+            self.rows_written += await self.db.batch(write_rows)
+            for lid, last in ready.items():  # unless something new for it came meanwhile
                 if self._pending.get(lid) == last:
                     del self._pending[lid]
-
-    async def _build(self, tx, linkedids: list[str]) -> None:
-        raw = await self.store.cdrs_of(tx, linkedids)
-        dialed = await self.store.dialed_of(tx, linkedids)
-        far = await self.store.far_end_of(tx, linkedids)
-        rows = []
-        for lid in linkedids:
-            for draft in build_rows(raw.get(lid, []), ring_context=self.ring_context,
-                                    dialed=dialed.get(lid), far_end=far.get(lid)):
-                rows.append(await self._row(lid, draft, dialed.get(lid)))
-        if rows:
-            self.rows_written += await self.store.upsert_rows(tx, rows)
-        await self.store.mark_built(tx, linkedids)
 
     async def _row(self, linkedid: str, d: RowDraft, dialed: dict | None) -> dict:
         owner = self.extensions.owner(d.extension)

@@ -99,10 +99,9 @@ class ContactService:
             return None
         if not digits:
             return None
-        rows = await self.store.by_numbers(account_id, [digits])
-        if not rows:
+        d = self.store.first_holding(account_id, digits)
+        if d is None:
             return None
-        d = rows[0][1]
         name = " ".join(p for p in (d["firstname"], d["lastname"]) if p) or d["organization"] or ""
         return name, d["uuid"]
 

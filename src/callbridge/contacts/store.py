@@ -111,6 +111,16 @@ class ContactStore:
             out.append((matched, _row_from_dict(d)))
         return out
 
+    def first_holding(self, account_id: int, number: str) -> dict | None:
+        """The first contact holding this normalized number (mobile or other): a point lookup
+        on the contact_phones index, run on the loop (Database.lookup). For screen-pop, the call
+        log's naming and the dialer's display name, where a thread hop per call would dominate."""
+        rows = self.db.lookup(
+            "SELECT c.uuid, c.firstname, c.lastname, c.organization FROM contact_phones p"
+            " JOIN contacts c ON c.id = p.contact_id WHERE p.account_id = ? AND p.number = ?"
+            " ORDER BY c.id LIMIT 1", (account_id, number))
+        return dict(rows[0]) if rows else None
+
     async def search_names(self, account_id: int, word: str, first: str | None,
                            last: str | None, limit: int) -> list[dict]:
         """Contacts whose first or last name starts with word, or (first, last) for 'john doe'."""
