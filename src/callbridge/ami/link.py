@@ -78,6 +78,15 @@ class LinkStatus:
     connects: int
 
 
+def _event_name(message) -> str:
+    """The lower-case event name, read straight from the message's store (see _as_dict)."""
+    store = getattr(message, "_store", None)
+    if isinstance(store, dict):
+        entry = store.get("event")
+        return entry[1].lower() if entry else ""
+    return str(message.get("Event", "")).lower()
+
+
 def _as_dict(message) -> dict[str, str]:
     """A panoramisk Message as a plain dict with Asterisk's header names. Its case-insensitive
     dict keeps {lower: (Key, value)}; reading that directly is ~5x faster than items(), which
@@ -136,6 +145,7 @@ class AmiLink:
     def __init__(self, settings: AmiSettings):
         self.settings = settings
         self._handlers: dict[str, list[EventHandler]] = defaultdict(list)
+        self._table: dict[str, tuple[EventHandler, ...]] = {}
         self._on_connect: list[Callable[[], Awaitable[None]]] = []
         self._manager: _Manager | None = None
         self._lost: asyncio.Event | None = None
@@ -154,6 +164,7 @@ class AmiLink:
     def on(self, event_name: str, handler: EventHandler) -> None:
         """Calls handler(event) for every AMI event of that name ('*' for all)."""
         self._handlers[event_name.lower()].append(handler)
+        self._table.clear()  # rebuilt lazily: lower-case event name -> every handler for it
 
     def on_connect(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Runs after each successful login (e.g. to backfill what happened while offline)."""
@@ -351,8 +362,11 @@ class AmiLink:
     def _dispatch(self, manager, message) -> None:
         """panoramisk's only callback: never raises, whatever our handlers do."""
         try:
-            name = str(message.get("Event", "")).lower()
-            handlers = (*self._handlers.get(name, ()), *self._handlers.get("*", ()))
+            name = _event_name(message)
+            handlers = self._table.get(name)
+            if handlers is None:
+                handlers = self._table[name] = (*self._handlers.get(name, ()),
+                                                *self._handlers.get("*", ()))
             if not handlers:
                 return  # most events interest nobody: don't even copy them
             data = _as_dict(message)
