@@ -68,14 +68,8 @@ async def main(sequential: int, concurrent: int) -> dict:
     pbx = Pbx(root, rtp_ports=max(200, concurrent * 3 * 2 * 2))  # legs x (RTP+RTCP) x headroom
     pbx.render()
     print(f"[bench] Asterisk booted in {pbx.start():.2f}s", file=sys.stderr)
-    pbx.start_phone("trunk", answer_ms=300, hangup_ms=1000, port=pbx.trunk_port)
-    pbx.start_phone("desk309", answer_ms=200, hangup_ms=600_000, register_as="309")
-    pbx.start_phone("soft309", answer_ms=10_000, hangup_ms=600_000, register_as="309")
-    for _ in range(40):
-        pbx.cli("pjsip qualify 309")
-        if pbx.cli("pjsip show contacts like 309").count("Avail") >= 2:
-            break
-        await asyncio.sleep(0.5)
+    await asyncio.to_thread(pbx.start_standard_phones, trunk_answer_ms=300, trunk_hangup_ms=1000,
+                            desk_answer_ms=200)
     settings = Settings(database=root / "cb.db", ami_port=pbx.ami_port, ami_username=pbx.ami_username,
                         ami_secret=pbx.ami_secret, rate_limit="100000/15m", log_level="WARNING")
     app = create_app(settings)

@@ -26,14 +26,8 @@ async def record(out: Path, rounds: int) -> None:
     pbx = Pbx(Path(tempfile.mkdtemp(prefix="cb-record-")), rtp_ports=600)
     pbx.render()
     pbx.start()
-    pbx.start_phone("trunk", answer_ms=300, hangup_ms=800, port=pbx.trunk_port)
-    pbx.start_phone("desk309", answer_ms=300, hangup_ms=600_000, register_as="309")
-    pbx.start_phone("soft309", answer_ms=10_000, hangup_ms=600_000, register_as="309")
-    for _ in range(40):
-        pbx.cli("pjsip qualify 309")
-        if pbx.cli("pjsip show contacts like 309").count("Avail") >= 2:
-            break
-        await asyncio.sleep(0.5)
+    await asyncio.to_thread(pbx.start_standard_phones, trunk_answer_ms=300, trunk_hangup_ms=800,
+                            desk_answer_ms=300)
     reader, writer = await asyncio.open_connection("127.0.0.1", pbx.ami_port)
     await reader.readline()
     writer.write(f"Action: Login\r\nUsername: {pbx.ami_username}\r\nSecret: {pbx.ami_secret}\r\n\r\n".encode())

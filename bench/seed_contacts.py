@@ -40,7 +40,7 @@ def seed(path: str, count: int, account: str) -> int:
     t0 = time.monotonic()
     batch = 50_000
     for start in range(0, count, batch):
-        rows, phones = [], []
+        rows = []
         for i in range(start, min(count, start + batch)):
             mobile = f"555{i:07d}"
             other = f"444{i:07d}"

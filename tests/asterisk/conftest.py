@@ -7,7 +7,6 @@ instead, because in CI nothing the mission needs may be skipped.
 from __future__ import annotations
 
 import os
-import re
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -33,11 +32,6 @@ def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def _reachable_contacts(pbx: Pbx, extension: str) -> int:
-    out = pbx.cli(f"pjsip show contacts like {extension}")
-    return len(re.findall(rf"Contact:\s+{extension}/\S+.*\bAvail\b", out))
-
-
 @pytest.fixture(scope="session")
 def pbx(tmp_path_factory):
     missing = have_tools()
@@ -50,17 +44,8 @@ def pbx(tmp_path_factory):
     bench.render()
     try:
         bench.start()
-        # the PSTN: answers after 1 s, hangs up 4 s later
-        bench.start_phone("trunk", answer_ms=1000, hangup_ms=4000, port=bench.trunk_port)
-        # extension 309: a desk phone that answers after 1.5 s and a softphone that would take 10 s
-        bench.start_phone("desk309", answer_ms=1500, hangup_ms=600_000, register_as="309")
-        bench.start_phone("soft309", answer_ms=10_000, hangup_ms=600_000, register_as="309")
-        # Registration triggers a qualify that can race the UAS taking over the port: force one
-        # now and wait until both devices are Avail, so no test starts with a device left out.
-        def both_reachable():
-            bench.cli("pjsip qualify 309")
-            return _reachable_contacts(bench, "309") == 2
-        wait_until(both_reachable, 20, "both devices of 309 reachable", interval=0.5)
+        # the PSTN answers after 1 s and hangs up 4 s later; 309's desk phone answers after 1.5 s
+        bench.start_standard_phones(trunk_answer_ms=1000, trunk_hangup_ms=4000, desk_answer_ms=1500)
         yield bench
     finally:
         bench.stop_phones()
@@ -72,8 +57,7 @@ def running_pbx(pbx):
     """The bench, restarted first if an earlier test stopped or killed Asterisk."""
     if not pbx.running:
         pbx.start()
-        wait_until(lambda: _reachable_contacts(pbx, "309") == 2 or pbx.cli("pjsip qualify 309") and False,
-                   20, "devices of 309 reachable after restart", interval=0.5)
+        pbx.wait_devices("309", 2)
     return pbx
 
 

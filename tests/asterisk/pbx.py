@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -266,6 +267,29 @@ class Pbx:
                          f"127.0.0.1:{self.sip_port}")
         return subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               timeout=timeout + 10).returncode
+
+    def wait_devices(self, extension: str, count: int, timeout: float = 20.0) -> None:
+        """Until `count` devices of the extension are Avail. Registration triggers a qualify
+        that can race the UAS taking over the port, and a restarted Asterisk qualifies late:
+        each try forces a qualify, so no test starts with a device left out."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.cli(f"pjsip qualify {extension}")
+            out = self.cli(f"pjsip show contacts like {extension}")
+            if len(re.findall(rf"Contact:\s+{extension}/\S+.*\bAvail\b", out)) >= count:
+                return
+            time.sleep(0.5)
+        raise TimeoutError(f"{count} devices of {extension} not reachable after {timeout}s")
+
+    def start_standard_phones(self, *, trunk_answer_ms: int, trunk_hangup_ms: int,
+                              desk_answer_ms: int) -> None:
+        """The trunk (the PSTN), and extension 309's desk phone and softphone (which answers
+        only after 10 s, so the desk phone takes the calls)."""
+        self.start_phone("trunk", answer_ms=trunk_answer_ms, hangup_ms=trunk_hangup_ms,
+                         port=self.trunk_port)
+        self.start_phone("desk309", answer_ms=desk_answer_ms, hangup_ms=600_000, register_as="309")
+        self.start_phone("soft309", answer_ms=10_000, hangup_ms=600_000, register_as="309")
+        self.wait_devices("309", 2)
 
     def stop_phones(self) -> None:
         for phone in self.phones.values():

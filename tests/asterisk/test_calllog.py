@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from callbridge.calllog.routes import SERVICE as CALLLOG
 from tests.asterisk.ami_client import ami
-from tests.asterisk.conftest import callbridge_on, wait_until
+from tests.asterisk.conftest import callbridge_on
 
 
 def _since() -> str:
@@ -112,8 +112,7 @@ async def test_rows_keep_flowing_after_asterisk_restarts(dialer_api, running_pbx
     link_before = (await api.ok("GET", "/status"))["services"]["dialer"]["detail"]
     pbx.stop()
     await asyncio.to_thread(pbx.start)
-    await asyncio.to_thread(wait_until, lambda: "Avail" in pbx.cli("pjsip show contacts like 309")
-                            or pbx.cli("pjsip qualify 309") and False, 20, "309 reachable", 0.5)
+    await asyncio.to_thread(pbx.wait_devices, "309", 2)
     since = _since()
     for _ in range(40):
         if (await api.ok("GET", "/status"))["services"]["dialer"]["status"] == "online":

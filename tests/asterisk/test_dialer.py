@@ -77,8 +77,7 @@ async def test_asterisk_down_is_503_fast_and_dialing_resumes_when_it_returns(dia
     assert status_body["services"]["dialer"]["status"] == "offline"
 
     await asyncio.to_thread(pbx.start)
-    await asyncio.to_thread(wait_until, lambda: "Avail" in pbx.cli("pjsip show contacts like 309")
-                            or pbx.cli("pjsip qualify 309") and False, 20, "309 reachable again", 0.5)
+    await asyncio.to_thread(pbx.wait_devices, "309", 2)
     assert await link.wait_online(10), link.status()
     trunk = pbx.phones["trunk"]
     before = len(trunk.invites())

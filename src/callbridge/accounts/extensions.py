@@ -15,6 +15,15 @@ EXTENSION_RE = re.compile(r"^[0-9]{2,10}$")
 _NAME_RE = re.compile(r"^[\w .'-]{1,40}$")
 
 
+def _digits(number: str | None, field: str) -> str | None:
+    if not number:
+        return None
+    try:
+        return normalize_phone(number) or None
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field=field) from None
+
+
 def valid_extension(text: str) -> bool:
     return bool(EXTENSION_RE.match(text))
 
@@ -28,18 +37,10 @@ class ExtensionService:
                   name: str | None = None, did: str | None = None) -> Extension:
         if not valid_extension(extension):
             raise InvalidInput("an extension is 2-10 digits", field="extension")
-        if mobile:
-            try:
-                mobile = normalize_phone(mobile)
-            except ValueError as exc:
-                raise InvalidInput(str(exc), field="mobile") from None
-            if len(mobile) < 3:
-                raise InvalidInput("a mobile number has at least 3 digits", field="mobile")
-        if did:
-            try:
-                did = normalize_phone(did)
-            except ValueError as exc:
-                raise InvalidInput(str(exc), field="did") from None
+        mobile = _digits(mobile, "mobile")
+        if mobile and len(mobile) < 3:
+            raise InvalidInput("a mobile number has at least 3 digits", field="mobile")
+        did = _digits(did, "did")
         if name is not None and not _NAME_RE.match(name):
             raise InvalidInput("a name is 1-40 letters, digits, spaces or . ' -", field="name")
         account = await self.accounts.store.get_or_create_account(
