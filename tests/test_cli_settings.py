@@ -68,3 +68,23 @@ async def test_openapi_lists_every_route_with_model_schemas(api):
     schema = doc["components"]["schemas"][ref]
     assert "mobile_phone" in schema["properties"] and schema["additionalProperties"] is False
     assert "404" in doc["paths"]["/contacts/contacts/{contactId}"]["get"]["responses"]
+
+
+def test_a_local_asterisk_ami_user_is_found_without_a_secret_setting(tmp_path, monkeypatch):
+    for var in ("CALLBRIDGE_AMI_SECRET", "CALLBRIDGE_AMI_PORT", "CALLBRIDGE_AMI_USERNAME"):
+        monkeypatch.delenv(var, raising=False)
+    conf = tmp_path / "manager.conf"
+    conf.write_text("[general]\nenabled = yes\nport = 15038 ; test port\n\n"
+                    "[callbridge]\nsecret = s3cr3t\npermit = 127.0.0.1/255.255.255.255\n"
+                    "deny = 0.0.0.0/0.0.0.0\neventfilter = !Event: A\neventfilter = !Event: B\n")
+    monkeypatch.setenv("CALLBRIDGE_AMI_MANAGER_CONF", str(conf))
+    s = load_settings()
+    assert s.ami_secret.get_secret_value() == "s3cr3t" and s.ami_port == 15038
+    assert "s3cr3t" not in repr(s)  # a SecretStr: never printed
+    monkeypatch.setenv("CALLBRIDGE_AMI_PORT", "5039")  # an explicit setting wins over the file
+    assert load_settings().ami_port == 5039
+    monkeypatch.setenv("CALLBRIDGE_AMI_USERNAME", "someoneelse")
+    assert load_settings().ami_secret.get_secret_value() == ""
+    monkeypatch.setenv("CALLBRIDGE_AMI_MANAGER_CONF", str(tmp_path / "missing.conf"))
+    monkeypatch.delenv("CALLBRIDGE_AMI_USERNAME")
+    assert load_settings().ami_secret.get_secret_value() == ""

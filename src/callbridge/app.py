@@ -103,7 +103,9 @@ def create_app(settings: Settings) -> web.Application:
         st = link.status()
         if not ami_configured:
             return ServiceStatus(status="offline", detail={
-                "ami": "disabled", "last_error": "CALLBRIDGE_AMI_SECRET is not set"})
+                "ami": "disabled",
+                "last_error": f"no CALLBRIDGE_AMI_SECRET and no [{settings.ami_username}] user in"
+                              f" {settings.ami_manager_conf}"})
         return ServiceStatus(status="online" if st.state == "online" else "offline", detail={
             "ami": st.state, "since": st.since, "asterisk_version": st.asterisk_version,
             "last_error": st.last_error, "host": f"{settings.ami_host}:{settings.ami_port}"})
@@ -121,7 +123,8 @@ def create_app(settings: Settings) -> web.Application:
             link.start()  # in the background: the HTTP API serves while Asterisk is down
         else:
             event(log, "ami.disabled", logging.WARNING,
-                  reason="CALLBRIDGE_AMI_SECRET not set: dialer answers 503")
+                  reason=f"no CALLBRIDGE_AMI_SECRET and no [{settings.ami_username}] user in"
+                         f" {settings.ami_manager_conf}: the dialer answers 503")
         event(log, "service.started", database=str(settings.database), version=__version__,
               ami=f"{settings.ami_host}:{settings.ami_port}" if ami_configured else "disabled")
         yield

@@ -6,6 +6,7 @@ TOML keys are the setting names in lower case without the prefix (``port = 2343`
 
 from __future__ import annotations
 
+import configparser
 import re
 from pathlib import Path
 from typing import ClassVar
@@ -47,6 +48,8 @@ class Settings(BaseSettings):
     ami_port: int = Field(5038, ge=1, le=65535)
     ami_username: str = "callbridge"
     ami_secret: SecretStr = SecretStr("")
+    # With no secret set, the AMI user is looked up here: a local Asterisk is used as is.
+    ami_manager_conf: Path | None = Path("/etc/asterisk/manager.conf")
     ami_action_timeout: float = Field(5.0, gt=0)
     ami_ping_interval: float = Field(5.0, gt=0)
     ami_reconnect_max: float = Field(30.0, gt=0)
@@ -88,11 +91,37 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+def local_ami_user(manager_conf: Path, username: str) -> tuple[int, str] | None:
+    """(port, secret) of `username` in an Asterisk manager.conf, if it has that user."""
+    parser = configparser.ConfigParser(strict=False, inline_comment_prefixes=(";",),
+                                       comment_prefixes=(";", "#"), interpolation=None)
+    try:
+        parser.read_string(manager_conf.read_text(errors="replace"))
+    except (OSError, configparser.Error):
+        return None
+    if not parser.has_option(username, "secret"):
+        return None
+    try:
+        port = int(parser.get("general", "port", fallback="5038"))
+    except ValueError:
+        port = 5038
+    return port, parser.get(username, "secret")
+
+
 def load_settings(config: Path | None = None, **overrides) -> Settings:
     if config is not None and not config.is_file():
         raise FileNotFoundError(f"config file not found: {config}")
     Settings.toml_file = config
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     finally:
         Settings.toml_file = None
+    if not settings.ami_secret.get_secret_value() and settings.ami_manager_conf is not None:
+        found = local_ami_user(settings.ami_manager_conf, settings.ami_username)
+        if found is not None:
+            port, secret = found
+            updates = {"ami_secret": SecretStr(secret)}
+            if "ami_port" not in settings.model_fields_set:
+                updates["ami_port"] = port
+            settings = settings.model_copy(update=updates)
+    return settings
