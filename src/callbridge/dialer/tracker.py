@@ -69,6 +69,7 @@ class CallTracker:
         self.max_calls = max_calls
         self.keep_seconds = keep_seconds
         self._calls: OrderedDict[str, TrackedCall] = OrderedDict()
+        self._next_prune = 0.0
 
     def __len__(self) -> int:
         return len(self._calls)
@@ -91,9 +92,11 @@ class CallTracker:
 
     def _prune(self) -> None:
         now = time.monotonic()
-        for cid in [c.call_id for c in self._calls.values()
-                    if c.ended_at is not None and now - c.ended_at > self.keep_seconds]:
-            del self._calls[cid]
+        if now >= self._next_prune:  # the age scan walks every call: at most once a minute
+            self._next_prune = now + 60.0
+            for cid in [c.call_id for c in self._calls.values()
+                        if c.ended_at is not None and now - c.ended_at > self.keep_seconds]:
+                del self._calls[cid]
         while len(self._calls) >= self.max_calls:
             self._calls.popitem(last=False)
 
