@@ -1,8 +1,8 @@
 """The call log: AMI Cdr events (and Master.csv) in, one row per call and inside party out.
 
 Flow: Cdr events are queued in memory and written as raw CDRs in one transaction every
-`flush_interval` (a burst is one INSERT batch, not a transaction per event). A call's rows are
-derived once the call is over: none of its channels is alive (Newchannel/Hangup, seeded from
+`flush_interval` (a burst is one INSERT batch, not a transaction per event), together with the
+rows of the calls that are over. A call's rows are derived once the call is over: none of its channels is alive (Newchannel/Hangup, seeded from
 CoreShowChannels at each connect) and no CDR arrived for `grace` seconds, since a Cdr can trail
 the Hangup. Raw CDRs are unique on (uniqueid, sequence, start), so a replayed event or a line
 read again from Master.csv changes nothing; rows are unique on (linkedid, extension).
@@ -214,41 +214,38 @@ class CallLogService:
             linkedids = list(ready)
             store = self.store
 
-            def store_batch(conn):  # transaction 1: what arrived, and the ready calls' inputs
+            def write(conn) -> int:
+                """One transaction (one fsync): what arrived, then the rows of the calls that are
+                over. Naming and ownership are index point lookups on other connections."""
                 if batch:
                     store.insert_cdrs(conn, batch)
                 for lid, (answered, ended) in far.items():
                     store.save_far_end(conn, lid, answered, ended)
                 if csv_state:
                     store.save_csv_offset(conn, *csv_state)
-                return store.inputs_of(conn, linkedids) if linkedids else ({}, {}, {})
+                if not linkedids:
+                    return 0
+                raw, dialed, far_end = store.inputs_of(conn, linkedids)
+                rows = [self._row(lid, draft, dialed.get(lid))
+                        for lid in linkedids
+                        for draft in build_rows(raw.get(lid, []), ring_context=self.ring_context,
+                                                dialed=dialed.get(lid), far_end=far_end.get(lid))]
+                written = store.upsert_rows(conn, rows) if rows else 0
+                store.mark_built(conn, linkedids)
+                return written
 
             try:
-                raw, dialed, far_end = await self.db.batch(store_batch)
+                self.rows_written += await self.db.batch(write)
             except BaseException:
                 self._queue[:0] = batch  # nothing was written: try again next pass
                 for lid, times in far.items():
                     self._far_times.setdefault(lid, times)
                 raise
-            if not linkedids:
-                return
-            rows = []
-            for lid in linkedids:
-                for draft in build_rows(raw.get(lid, []), ring_context=self.ring_context,
-                                        dialed=dialed.get(lid), far_end=far_end.get(lid)):
-                    rows.append(await self._row(lid, draft, dialed.get(lid)))
-
-            def write_rows(conn):  # transaction 2: the rows (a crash in between: rebuilt at start)
-                written = store.upsert_rows(conn, rows) if rows else 0
-                store.mark_built(conn, linkedids)
-                return written
-
-            self.rows_written += await self.db.batch(write_rows)
             for lid, last in ready.items():  # unless something new for it came meanwhile
                 if self._pending.get(lid) == last:
                     del self._pending[lid]
 
-    async def _row(self, linkedid: str, d: RowDraft, dialed: dict | None) -> dict:
+    def _row(self, linkedid: str, d: RowDraft, dialed: dict | None) -> dict:
         owner = self.extensions.owner(d.extension)
         account_id = owner.account_id if owner else (dialed or {}).get("account_id")
         try:
@@ -257,7 +254,7 @@ class CallLogService:
             digits = None
         name, contact_uuid = d.name_outside, None
         if account_id is not None and digits:
-            found = await self.contacts.lookup_name(account_id, digits)
+            found = self.contacts.name_for(account_id, digits)
             if found:
                 name, contact_uuid = found
         return {"account_id": account_id, "linkedid": linkedid, "extension": d.extension,
