@@ -114,3 +114,26 @@ async def test_link_lost_during_originate_fails_the_request_and_never_redials(di
     await asyncio.sleep(3)  # time enough for a re-sent Originate to ring something
     assert [len(p.invites()) for p in phones] == before
     assert "0 active calls" in pbx.cli("core show channels count")
+
+
+async def test_the_extensions_mobile_rings_through_the_trunk_then_the_number(dialer_api, running_pbx):
+    """311 has no SIP device at all, only a mobile: the mobile counts as a device (no 409), is
+    rung over the trunk, and once it answers the number is dialled."""
+    from callbridge.accounts.extensions import ExtensionService
+    from callbridge.accounts.store import ExtensionStore
+    from callbridge.app import DATABASE
+    from callbridge.web import middleware as mw
+
+    api, trunk = dialer_api, running_pbx.phones["trunk"]
+    await ExtensionService(ExtensionStore(api.app[DATABASE]), api.app[mw.ACCOUNT]).add(
+        "acme", "311", mobile="+1 (555) 999-0000")
+    before = len(trunk.invites())
+    status, body = await api.call("POST", "/dialer/call", json={"extension": "311",
+                                                                "phonenumber": "15808675309"})
+    assert status == 200, body
+    await asyncio.to_thread(wait_until, lambda: len(trunk.invites()) >= before + 2, 15,
+                            "the mobile and then the number on the trunk")
+    mobile_leg, number_leg = trunk.invites()[before:before + 2]
+    assert "5559990000" in mobile_leg and "15808675309" in number_leg
+    done = await _wait_state(api, body["call_id"], "ended")
+    assert done["device"] == "mobile" and "connected" in done["timestamps"]

@@ -68,3 +68,27 @@ def test_display_name_strips_what_could_change_an_ami_header():
     assert display_name("Jenny\r\nAction: Originate") == "Jenny Action Originate"
     assert display_name("O'Brien & Sons, Ltd.") == "O'Brien & Sons Ltd."
     assert len(display_name("x" * 100)) == 40
+
+
+@pytest.mark.parametrize("failure", ["timeout", "error"])
+async def test_an_originate_asterisk_refuses_or_ignores_is_500_with_safe_details(dial_api, monkeypatch, failure):
+    from callbridge.ami.link import AmiError, AmiTimeout
+    from callbridge.app import AMI_LINK
+
+    link = dial_api.app[AMI_LINK]
+    monkeypatch.setattr(type(link), "online", property(lambda self: True))
+
+    async def devices(variable):
+        return "PJSIP/309/sip:309@127.0.0.1:5062"
+
+    async def originate(fields, **kw):
+        assert fields["Action"] == "Originate" and fields["Channel"] == "Local/309@callbridge-ring"
+        raise (AmiTimeout("Originate: no answer from Asterisk in 5.0s") if failure == "timeout"
+               else AmiError("Originate: Extension does not exist."))
+
+    monkeypatch.setattr(link, "getvar", devices)
+    monkeypatch.setattr(link, "action", originate)
+    status, body = await dial_api.call("POST", "/dialer/call", json={"extension": "309",
+                                                                     "phonenumber": "15808675309"})
+    assert status == 500 and body["message"] == "Internal error" and body["details"].startswith("Originate:")
+    assert "Traceback" not in str(body)
