@@ -116,7 +116,8 @@ class Pbx:
         return self.root / "log" / "cdr-csv" / "Master.csv"
 
     def render(self) -> None:
-        rtp = random.randrange(20000, 40000 - self.rtp_ports, 200)
+        # below Linux's ephemeral ports (32768+), where free_port() finds SIPp's ports
+        rtp = random.randrange(10000, 30000 - self.rtp_ports, 200)
         render(repo_conf_dir(), self.etc, {
             "AMI_PORT": self.ami_port, "AMI_SECRET": self.ami_secret,
             "SIP_BIND": "127.0.0.1", "SIP_PORT": self.sip_port,
@@ -232,7 +233,23 @@ class Pbx:
 
     def start_phone(self, name: str, *, answer_ms: int, hangup_ms: int,
                     register_as: str | None = None, port: int | None = None) -> SippPhone:
-        """A UAS on its own port; with register_as, it first REGISTERs that extension there."""
+        """A UAS on its own port; with register_as, it first REGISTERs that extension there.
+        A phone whose SIPp exits at once (a port taken in between, say) is tried again on a
+        fresh port, twice at most (a registered phone re-registers there; the trunk's port is
+        in pjsip.conf, so it keeps it)."""
+        for attempt in range(3):
+            keep = attempt == 0 or register_as is None
+            phone = self._start_phone_once(name, answer_ms, hangup_ms, register_as,
+                                           port if keep else None)
+            time.sleep(0.2)
+            if phone.proc is not None and phone.proc.poll() is None:
+                self.phones[name] = phone
+                return phone
+        out = (self.root / "sipp" / f"{name}.out").read_text(errors="replace")[-500:]
+        raise RuntimeError(f"{name}: SIPp keeps exiting at start: {out}")
+
+    def _start_phone_once(self, name: str, answer_ms: int, hangup_ms: int,
+                          register_as: str | None, port: int | None) -> SippPhone:
         port = port or free_port(socket.SOCK_DGRAM)
         log = self.root / "sipp" / f"{name}.log"
         log.parent.mkdir(exist_ok=True)
@@ -247,9 +264,7 @@ class Pbx:
                 raise RuntimeError(f"{name}: REGISTER as {register_as} failed ({reg.returncode})")
         scenario = self._scenario("uas.xml", ANSWER_MS=answer_ms, HANGUP_MS=hangup_ms)
         proc = start_process(self._sipp(scenario, port, log), self.root / "sipp" / f"{name}.out")
-        phone = SippPhone(name, port, log, proc)
-        self.phones[name] = phone
-        return phone
+        return SippPhone(name, port, log, proc)
 
     def call_in(self, caller: str, to: str, *, talk_ms: int = 2000, cancel_after_ms: int | None = None,
                 timeout: float = 30.0) -> int:
@@ -279,7 +294,9 @@ class Pbx:
             if len(re.findall(rf"Contact:\s+{extension}/\S+.*\bAvail\b", out)) >= count:
                 return
             time.sleep(0.5)
-        raise TimeoutError(f"{count} devices of {extension} not reachable after {timeout}s")
+        alive = {n: p.proc is not None and p.proc.poll() is None for n, p in self.phones.items()}
+        raise TimeoutError(f"{count} devices of {extension} not reachable after {timeout}s;"
+                           f" phones alive: {alive}; Asterisk says: {out.strip()[-600:]}")
 
     def start_standard_phones(self, *, trunk_answer_ms: int, trunk_hangup_ms: int,
                               desk_answer_ms: int) -> None:
