@@ -74,19 +74,7 @@ def create_app(settings: Settings) -> web.Application:
         link.on(name, calllog.on_channel)
     link.on("Cdr", calllog.on_cdr)
 
-    async def calllog_catch_up() -> None:
-        """After every (re)connect: what is alive now, then the CDRs written while we were away."""
-        calllog.connected()
-        try:
-            reply = await link.action({"Action": "CoreShowChannels"}, timeout=10)
-            channels = [m for m in reply if m.get("Event") == "CoreShowChannel"] \
-                if isinstance(reply, list) else []
-            calllog.seed_live_channels(channels)
-        except Exception as exc:
-            event(log, "calllog.snapshot_failed", logging.WARNING, error=str(exc))
-        await calllog.backfill()
-
-    link.on_connect(calllog_catch_up)
+    link.on_connect(lambda: calllog.catch_up(link))
     app[dialer_routes.SERVICE] = DialerService(
         link, extensions, contacts, tracker, calllog=calllog,
         ring_context=settings.ring_context, outbound_context=settings.outbound_context,

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.models import Account
+from callbridge.ami.link import AmiError, AmiLink
 from callbridge.calllog import cdr as cdrs
 from callbridge.calllog.builder import TS, RowDraft, build_rows
 from callbridge.calllog.format import display_number, inside_number
@@ -55,7 +56,7 @@ class CallLogService:
         self._far_uid: dict[str, str] = {}            # linkedid -> far end channel of a click-to-dial
         self._far_times: dict[str, list] = {}         # linkedid -> [answered_at, ended_at] to save
         self._dialed: set[str] = set()                # click-to-dial call ids seen recently
-        self._hung_up: set[str] = set()               # uniqueids hung up since the last connect
+        self._hung_up: set[str] = set()               # uniqueids hung up since the last catch-up
         # Two clocks decide when a call is over. Stream time (the events' Timestamp header): under a
         # backlog, wall time runs ahead of what has been read, and a call's last Cdr may still sit
         # unread in the socket. Wall time since the last event: when the PBX is quiet, stream time
@@ -137,19 +138,25 @@ class CallLogService:
                 self._far_uid[lid] = ev.get("DestUniqueid", "")
                 self._far_times.setdefault(lid, [None, None])[0] = cdrs.epoch_ts(ev.get("Timestamp"))
 
-    def connected(self) -> None:
-        """A new AMI session began: hangups from here on correct the coming channel snapshot."""
-        self._hung_up.clear()
+    async def catch_up(self, link: AmiLink) -> None:
+        """After every (re)connect: what is alive now, then the CDRs written while we were away.
 
-    def seed_live_channels(self, channels: list[dict]) -> None:
-        """At each (re)connect: what is alive now replaces what we believed (events were missed
-        while the link was down), minus what hung up while the snapshot was being taken."""
-        live: dict[str, set[str]] = {}
-        for ch in channels:
-            uid = ch.get("Uniqueid", "")
-            if ch.get("Linkedid") and uid not in self._hung_up:
-                live.setdefault(ch["Linkedid"], set()).add(uid)
-        self._live = live
+        The live-channel snapshot replaces what we believed (events were missed while the link
+        was down), minus what hung up while the snapshot was being taken.
+        """
+        self._hung_up.clear()
+        try:
+            reply = await link.action({"Action": "CoreShowChannels"}, timeout=10)
+        except AmiError as exc:
+            event(log, "calllog.snapshot_failed", logging.WARNING, error=str(exc))
+        else:
+            live: dict[str, set[str]] = {}
+            for ch in reply if isinstance(reply, list) else []:
+                uid = ch.get("Uniqueid", "")
+                if ch.get("Event") == "CoreShowChannel" and ch.get("Linkedid") and uid not in self._hung_up:
+                    live.setdefault(ch["Linkedid"], set()).add(uid)
+            self._live = live
+        await self.backfill()
 
     async def record_dial(self, call_id: str, account: Account, extension: str, number: str) -> None:
         """Called by the dialer for every click-to-dial it started."""
@@ -269,10 +276,9 @@ class CallLogService:
     # ---- reading ------------------------------------------------------------------------------
 
     async def records(self, account: Account, after_timestamp: str, after_rid: int, limit: int,
-                      direction: str | None, extension: str | None, number: str | None) -> list[dict]:
-        digits = None
-        if number is not None:
-            digits = normalize_phone(number)
+                      direction: str | None, extension: str | None,
+                      number_digits: str | None) -> list[dict]:
+        """number_digits: already normalized (the query model's Phone type does it)."""
         return await self.store.rows(account.id, after_timestamp, after_rid, limit, direction,
-                                     extension, digits)
+                                     extension, number_digits)
 
