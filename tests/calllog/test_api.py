@@ -91,3 +91,14 @@ async def test_the_same_cdrs_twice_make_no_new_rows(log_api):
     await _ingest(log_api, [*INBOUND, *C2D])
     again = await log_api.ok("GET", "/call_log/records_after_timestamp?timestamp=2026-01-01 00:00:00")
     assert again == first
+
+
+async def test_recent_dials_forget_the_oldest_not_the_calls_in_flight(log_api, monkeypatch):
+    from callbridge.calllog import service as calllog_service
+
+    monkeypatch.setattr(calllog_service, "MAX_RECENT_DIALS", 3)
+    service = log_api.app[SERVICE]
+    account = await log_api.app[mw.ACCOUNT].get_account("acme")
+    for i in range(5):
+        await service.record_dial(f"call-{i}", account, "309", "15808675309")
+    assert list(service._dialed) == ["call-2", "call-3", "call-4"]

@@ -35,6 +35,7 @@ from callbridge.timeutil import utc_now
 log = logging.getLogger("callbridge.calllog")
 _MAX_CSV_READ = 16 * 1024 * 1024  # per backfill pass; the rest follows on the next pass
 STALE_SECONDS = 4 * 3600
+MAX_RECENT_DIALS = 10_000
 
 
 class CallLogService:
@@ -55,7 +56,7 @@ class CallLogService:
         self._live: dict[str, set[str]] = {}          # linkedid -> uniqueids of live channels
         self._far_uid: dict[str, str] = {}            # linkedid -> far end channel of a click-to-dial
         self._far_times: dict[str, list] = {}         # linkedid -> [answered_at, ended_at] to save
-        self._dialed: set[str] = set()                # click-to-dial call ids seen recently
+        self._dialed: dict[str, None] = {}            # recent click-to-dial call ids, oldest first
         self._hung_up: set[str] = set()               # uniqueids hung up since the last catch-up
         # Two clocks decide when a call is over. Stream time (the events' Timestamp header): under a
         # backlog, wall time runs ahead of what has been read, and a call's last Cdr may still sit
@@ -160,9 +161,9 @@ class CallLogService:
 
     async def record_dial(self, call_id: str, account: Account, extension: str, number: str) -> None:
         """Called by the dialer for every click-to-dial it started."""
-        if len(self._dialed) > 10_000:
-            self._dialed.clear()
-        self._dialed.add(call_id)
+        if len(self._dialed) >= MAX_RECENT_DIALS:  # the oldest go one by one, not all at once
+            del self._dialed[next(iter(self._dialed))]
+        self._dialed[call_id] = None
         await self.store.record_dial(call_id, account.id, extension, number,
                                      utc_now().strftime(TS))
 
