@@ -86,3 +86,66 @@ async def test_an_action_pending_when_the_link_drops_fails_and_is_never_resent()
     finally:
         await link.close()
         await fake.close()
+
+
+async def test_a_utf8_caller_name_torn_between_reads_arrives_whole():
+    """panoramisk decodes each read as ASCII and drops what isn't: "José" became "Jos"."""
+    fake = FakeAmi()
+    await fake.start()
+    events: list = []
+    link = await _online_link(fake, events)
+    try:
+        frame = "Event: Newchannel\r\nChannel: PJSIP/309-0001\r\nCallerIDName: José Müller\r\n\r\n"
+        await fake.send_raw(frame.encode(), pieces=len(frame.encode()), pause=0.001)
+        for _ in range(60):
+            if events:
+                break
+            await asyncio.sleep(0.05)
+        assert [e["CallerIDName"] for e in events] == ["José Müller"]
+    finally:
+        await link.close()
+        await fake.close()
+
+
+async def test_a_repeated_header_keeps_every_value_and_unwanted_events_reach_no_handler():
+    fake = FakeAmi()
+    await fake.start()
+    events: list = []
+    link = await _online_link(fake, events)
+    hangups: list = []
+    link.on("Hangup", hangups.append)
+    try:
+        await fake.send_raw(b"Event: VarSet\r\nVariable: X\r\n\r\n"
+                            b"Event: Newchannel\r\nChannel: PJSIP/309-0002\r\n"
+                            b"ChanVariable: A=1\r\nChanVariable: B=2\r\n\r\n"
+                            b"Event: Hangup\r\nChannel: PJSIP/309-0002\r\n\r\n")
+        for _ in range(40):
+            if hangups:
+                break
+            await asyncio.sleep(0.05)
+        assert [e["ChanVariable"] for e in events] == [["A=1", "B=2"]]
+        assert [e["Channel"] for e in hangups] == ["PJSIP/309-0002"]
+    finally:
+        await link.close()
+        await fake.close()
+
+
+async def test_a_peer_that_never_ends_a_frame_cannot_grow_memory_without_bound():
+    fake = FakeAmi()
+    await fake.start()
+    events: list = []
+    link = await _online_link(fake, events)
+    try:
+        await fake.send_raw(b"X" * (3 << 20))  # 3 MiB and no frame end: dropped, not buffered
+        await fake.send_raw(b"\r\n\r\nEvent: Newchannel\r\nChannel: PJSIP/309-0003\r\n\r\n")
+        for _ in range(40):
+            if events:
+                break
+            await asyncio.sleep(0.05)
+        assert [e["Channel"] for e in events] == ["PJSIP/309-0003"]
+        manager = link._manager
+        assert manager is not None and len(manager.protocol._pending_bytes) == 0
+        assert link.online
+    finally:
+        await link.close()
+        await fake.close()

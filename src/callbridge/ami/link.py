@@ -14,6 +14,10 @@ panoramisk 1.4 is a thin AMI client with sharp edges, each handled here:
   sees exactly one callback of ours, which hands each event to our handlers one by one, each in its
   own try/except, so one broken handler can neither drop the link nor starve the others.
 - Its own reconnect is a fixed delay: we reconnect with capped exponential backoff instead.
+- Its reader decodes every chunk as ASCII, silently dropping the bytes of "José" (a chunk boundary
+  inside a character would tear it anyway), builds a case-folding dict of every message, handled or
+  not, and buffers a peer's bytes without bound: ``_AmiProtocol`` reads unsolicited events itself
+  (see there) and leaves answers to actions to panoramisk.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from typing import Any
 
 from panoramisk import Manager
 from panoramisk import actions as pk_actions
+from panoramisk.ami_protocol import AMIProtocol
+from panoramisk.message import Message
 
 from callbridge.logs import event
 from callbridge.timeutil import utc_now_iso
@@ -119,12 +125,79 @@ class _TrackedAction(pk_actions.Action):
         return done
 
 
+# A frame is a few hundred bytes; a peer that sends this much without a frame end is not AMI.
+MAX_FRAME_BYTES = 1 << 20
+_GREETING = "Asterisk Call Manager/"
+
+
+def _event_fields(text: str) -> dict[str, str]:
+    """An event frame's headers, as Asterisk names them. Lines without ': ' are skipped and a
+    repeated header becomes a list, as panoramisk does (e.g. ChanVariable)."""
+    fields: dict[str, Any] = {}
+    for line in text.split("\r\n"):
+        key, sep, value = line.partition(": ")
+        if not sep:
+            continue
+        if key in fields:
+            previous = fields[key]
+            fields[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            fields[key] = value
+    return fields
+
+
+class _AmiProtocol(AMIProtocol):
+    """panoramisk's protocol with our own reader in front.
+
+    Bytes are split into frames before decoding, so a character torn between two reads stays
+    whole, and each frame is decoded as UTF-8 (caller ID names are not ASCII). An unsolicited
+    event (no ActionID) goes straight to the link: one whose name no handler wants is dropped
+    before its headers are parsed, and a wanted one is parsed into a plain dict once. Everything
+    else (answers to actions, events belonging to an action such as CoreShowChannel or
+    OriginateResponse, Shutdown) goes through panoramisk's own Message and handle_message
+    unchanged. On the call log's replayed stream this reader is what lets ingest keep up with
+    Asterisk (docs/benchmarks.md).
+    """
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        self._pending_bytes = b""
+
+    def data_received(self, data: bytes) -> None:
+        buffer = self._pending_bytes + data if self._pending_bytes else data
+        frames = buffer.split(b"\r\n\r\n")
+        self._pending_bytes = frames.pop()
+        if len(self._pending_bytes) > MAX_FRAME_BYTES:
+            log.warning("ami.oversize_frame_dropped", extra={"fields": {"bytes": len(self._pending_bytes)}})
+            self._pending_bytes = b""
+        factory = self.factory
+        for raw in frames:
+            text = raw.decode("utf-8", "replace").strip()
+            if self.version is None and text.startswith(_GREETING):
+                greeting, _, text = text.partition("\n")
+                self.version = greeting.partition("/")[2].strip()
+                text = text.strip()
+            if not text:
+                continue
+            if text.startswith("Event: ") and "\nActionID: " not in text:
+                end = text.find("\r", 7)
+                name = (text[7:] if end < 0 else text[7:end]).strip().lower()
+                if name != "shutdown" and factory is not None:
+                    factory.link_event(name, text)
+                    continue
+            message = Message.from_line(text)
+            if message is not None:
+                self.handle_message(message)
+
+
 class _Manager(Manager):
     """panoramisk's Manager with its reconnect machinery switched off: the link decides."""
 
-    def __init__(self, on_lost: Callable[[Any], None], **config):
-        super().__init__(**config)
+    def __init__(self, on_lost: Callable[[Any], None], link_event: Callable[[str, str], None],
+                 **config):
+        super().__init__(protocol_factory=_AmiProtocol, **config)
         self._on_lost = on_lost
+        self.link_event = link_event  # called by _AmiProtocol with (lower-case name, frame text)
 
     def connection_made(self, f):
         if f.cancelled() or f.exception() is not None:
@@ -270,7 +343,7 @@ class AmiLink:
             loop.call_soon(self._connection_lost, manager, lost)
 
         manager = _Manager(
-            on_lost, loop=loop, host=self.settings.host, port=self.settings.port,
+            on_lost, self._on_event_frame, loop=loop, host=self.settings.host, port=self.settings.port,
             username=self.settings.username, secret=self.settings.secret,
             ping_delay=10**9,  # panoramisk's pinger never checks replies; ours does
             reconnect_timeout=10**9, forgetable_actions=("ping", "login", *STATE_CHANGING))
@@ -358,26 +431,42 @@ class AmiLink:
 
     # ---- events ------------------------------------------------------------------------------
 
-    def _dispatch(self, manager, message) -> None:
-        """panoramisk's only callback: never raises, whatever our handlers do."""
+    def _handlers_for(self, name: str) -> tuple[EventHandler, ...]:
+        handlers = self._table.get(name)
+        if handlers is None:
+            handlers = self._table[name] = (*self._handlers.get(name, ()),
+                                            *self._handlers.get("*", ()))
+        return handlers
+
+    def _on_event_frame(self, name: str, text: str) -> None:
+        """An unsolicited event from _AmiProtocol: parsed only when someone handles it."""
         try:
-            name = _event_name(message)
-            handlers = self._table.get(name)
-            if handlers is None:
-                handlers = self._table[name] = (*self._handlers.get(name, ()),
-                                                *self._handlers.get("*", ()))
-            if not handlers:
-                return  # most events interest nobody: don't even copy them
-            data = _as_dict(message)
-            for handler in handlers:
-                try:
-                    result = handler(data)
-                    if asyncio.iscoroutine(result):
-                        self._spawn(result, name)
-                except Exception:
-                    log.exception("ami.handler_failed", extra={"fields": {"event": name}})
+            handlers = self._handlers_for(name)
+            if handlers:
+                self._run_handlers(handlers, name, _event_fields(text))
         except Exception:
             log.exception("ami.dispatch_failed")
+
+    def _dispatch(self, manager, message) -> None:
+        """panoramisk's only callback (events that came through its Message path): never raises."""
+        try:
+            name = _event_name(message)
+            handlers = self._handlers_for(name)
+            if handlers:
+                self._run_handlers(handlers, name, _as_dict(message))
+        except Exception:
+            log.exception("ami.dispatch_failed")
+
+    def _run_handlers(self, handlers: tuple[EventHandler, ...], name: str, data: dict) -> None:
+        """Each handler in its own try: one broken handler neither drops the link nor starves
+        the others."""
+        for handler in handlers:
+            try:
+                result = handler(data)
+                if result is not None and asyncio.iscoroutine(result):
+                    self._spawn(result, name)
+            except Exception:
+                log.exception("ami.handler_failed", extra={"fields": {"event": name}})
 
     def _spawn(self, coro, what: str) -> None:
         task = asyncio.get_running_loop().create_task(coro)
