@@ -130,14 +130,28 @@ def main() -> None:
     results: dict = {"count": a.count, "connections": a.connections, "duration_s": a.duration,
                      "cpus": os.cpu_count()}
 
-    def bare_run(label: str) -> dict:
+    def bare_run(label: str, *extra: str) -> dict:
         port = free_port()
-        proc = subprocess.Popen([sys.executable, str(HERE / "bare_app.py"), str(port)])
+        proc = subprocess.Popen([sys.executable, str(HERE / "bare_app.py"), str(port), *extra])
         try:
             wait_port(port)
             print(f"[bench] bare aiohttp app ({label})", file=sys.stderr)
             wrk(port, "mobile_exact.lua", wenv, 2, a.connections)  # warm-up
             return wrk(port, "mobile_exact.lua", wenv, a.duration, a.connections)
+        finally:
+            proc.terminate(); proc.wait()
+
+    def ceiling_run() -> dict:
+        """callbridge with the lookup answered from memory (bench/ceiling_serve.py)."""
+        port = free_port()
+        proc = subprocess.Popen([sys.executable, str(HERE / "ceiling_serve.py")],
+                                env={**env, "CALLBRIDGE_PORT": str(port)})
+        try:
+            wait_port(port)
+            print("[bench] callbridge, lookups answered from memory (ceiling of any cache)", file=sys.stderr)
+            wrk(port, "mobile_exact.lua", wenv, 2, a.connections)
+            return {"search_mobile": wrk(port, "mobile_exact.lua", wenv, a.duration, a.connections),
+                    "external_id": wrk(port, "external_id.lua", wenv, a.duration, a.connections)}
         finally:
             proc.terminate(); proc.wait()
 
@@ -158,6 +172,8 @@ def main() -> None:
         results["after_version"] = asyncio.run(after_version_latency(port, key, a.count, 1000, 20))
     finally:
         serve.terminate(); serve.wait()
+    plain_sqlite = bare_run("+ one plain sqlite3 lookup, the issue's reference", "--sqlite", str(db))
+    ceiling = ceiling_run()
     bare_after = bare_run("after")
     bare_rps = (bare_before["rps"] + bare_after["rps"]) / 2
     results.update({
@@ -167,11 +183,21 @@ def main() -> None:
         "external_id": {**external, "ratio_vs_bare": round(external["rps"] / bare_rps, 3)},
         "search_mobile_like": {**like, "ratio_vs_bare": round(like["rps"] / bare_rps, 3)},
         "search_mobile_like_1conn": like_1,
+        "references": {
+            "bare_plus_plain_sqlite3_lookup": {**plain_sqlite,
+                                               "ratio_vs_bare": round(plain_sqlite["rps"] / bare_rps, 3)},
+            "callbridge_lookup_from_memory": {
+                k: {**v, "ratio_vs_bare": round(v["rps"] / bare_rps, 3)} for k, v in ceiling.items()},
+        },
     })
     (OUT / "contacts.json").write_text(json.dumps(results, indent=2))
     print(json.dumps(results, indent=2))
     print(f"\nratio search/mobile   {results['search_mobile']['ratio_vs_bare']:.2f}x bare (target >= 0.80), p99 {exact['p99_ms']:.2f} ms (target < 10)")
     print(f"ratio external id     {results['external_id']['ratio_vs_bare']:.2f}x bare (target >= 0.80), p99 {external['p99_ms']:.2f} ms (target < 10)")
+    ref = results["references"]
+    print(f"references            bare + plain sqlite3 lookup {ref['bare_plus_plain_sqlite3_lookup']['ratio_vs_bare']:.2f}x;"
+          f" callbridge with lookups from memory {ref['callbridge_lookup_from_memory']['search_mobile']['ratio_vs_bare']:.2f}x"
+          f" / {ref['callbridge_lookup_from_memory']['external_id']['ratio_vs_bare']:.2f}x")
     print(f"mobile/like p99       {like_1['p99_ms']:.2f} ms at 1 connection (target < 20),"
           f" {like['p99_ms']:.2f} ms at {a.connections}")
     print(f"afterVersion 1000     p50 {results['after_version']['p50_ms']} ms, max {results['after_version']['max_ms']} ms (target < 50)")
