@@ -68,6 +68,11 @@ async def test_openapi_lists_every_route_with_model_schemas(api):
     schema = doc["components"]["schemas"][ref]
     assert "mobile_phone" in schema["properties"] and schema["additionalProperties"] is False
     assert "404" in doc["paths"]["/contacts/contacts/{contactId}"]["get"]["responses"]
+    # every operation that parses a body, a query string or a typed path value documents its 400
+    for path, method in (("/contacts/contacts", "get"), ("/contacts/contacts", "post"),
+                         ("/call_log/records_after_timestamp", "get"),
+                         ("/contacts/contactsAfterVersion/{version}", "get")):
+        assert "400" in doc["paths"][path][method]["responses"], (method, path)
 
 
 def test_a_local_asterisk_ami_user_is_found_without_a_secret_setting(tmp_path, monkeypatch):

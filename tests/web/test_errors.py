@@ -32,6 +32,10 @@ async def test_bad_input_is_400_naming_the_field(api, method, path, payload, fie
                                   headers={"Content-Type": "application/json"})
     assert status == 400, body
     assert body["field"] == field and body["error"] and body["message"], body
+    where = "body" if payload is not None else ("query" if "?" in path else "path")
+    expected = {"body": ("Invalid request body", "Invalid JSON"),
+                "query": ("Invalid query parameter",), "path": ("Invalid path parameter",)}[where]
+    assert body["error"] in expected, body
 
 
 async def test_oversize_body_is_413_json(api):
@@ -67,3 +71,43 @@ async def test_unexpected_exception_is_500_without_internals(api, monkeypatch):
     assert status == 500
     assert body["error"] == "Internal server error" and body["message"] == "An unexpected error occurred"
     assert body["timestamp"].endswith("Z") and "secret" not in str(body)
+
+
+async def test_malformed_http_is_one_warning_line_without_a_traceback(tmp_path, caplog):
+    """A scanner's broken request must not put ERROR tracebacks in the operator's log."""
+    import asyncio
+    import logging
+
+    from aiohttp import web
+
+    from callbridge.app import create_app
+    from callbridge.logs import setup_logging
+    from tests.conftest import make_settings
+
+    setup_logging("INFO")
+    runner = web.AppRunner(create_app(make_settings(tmp_path)))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger("aiohttp.server").addHandler(handler)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\nX-Probe: \x00\r\n\r\n")
+        await writer.drain()
+        reply = await asyncio.wait_for(reader.read(1000), 5)
+        writer.close()
+        assert reply.split(b" ")[1] == b"400"  # aiohttp's parser answers before any route runs
+        for _ in range(50):
+            if records:
+                break
+            await asyncio.sleep(0.02)
+        assert [(r.levelno, r.getMessage(), r.exc_info) for r in records] == [
+            (logging.WARNING, "http.malformed_request", None)]
+        assert records[0].fields["client"] == "127.0.0.1" and "header" in records[0].fields["problem"].lower()
+    finally:
+        logging.getLogger("aiohttp.server").removeHandler(handler)
+        await runner.cleanup()

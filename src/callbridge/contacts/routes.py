@@ -114,9 +114,9 @@ async def search_advanced(request):
 
 
 @routes.route("GET", "/contacts/contactsAfterVersion/{version}", summary="Changes after a version",
-              response=m.SyncResult)
+              response=m.SyncResult, errors=(400,))
 async def contacts_after_version(request):
-    v = parse_model(m.VersionPath, {"version": request.match_info["version"]})
+    v = parse_model(m.VersionPath, {"version": request.match_info["version"]}, where="path")
     return json_ok(await _svc(request).changed_after(account_of(request), v.version))
 
 

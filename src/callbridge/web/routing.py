@@ -59,12 +59,12 @@ def _field_name(loc: tuple) -> str:
     return ".".join(str(p) for p in loc) or "body"
 
 
-def validation_error(exc: ValidationError) -> InvalidInput:
+def validation_error(exc: ValidationError, error: str = "Invalid request body") -> InvalidInput:
     errors = exc.errors(include_url=False, include_input=False, include_context=False)
     first = errors[0]
     field_name = _field_name(first["loc"])
     details = "; ".join(f"{_field_name(e['loc'])}: {e['msg']}" for e in errors[:10])
-    return InvalidInput(details, field=field_name, error="Invalid request body")
+    return InvalidInput(details, field=field_name, error=error)
 
 
 async def parse_body(request: web.Request, model: type[BaseModel]) -> Any:
@@ -85,12 +85,12 @@ async def parse_body(request: web.Request, model: type[BaseModel]) -> Any:
         raise validation_error(exc) from None
 
 
-def parse_model(model: type[BaseModel], data: dict) -> Any:
-    """Validate path/query values through a model, with the same 400 as bodies."""
+def parse_model(model: type[BaseModel], data: dict, where: str = "query") -> Any:
+    """Validate query ("query") or path ("path") values through a model: 400 naming the field."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise validation_error(exc) from None
+        raise validation_error(exc, error=f"Invalid {where} parameter") from None
 
 
 _adapters: dict[Any, TypeAdapter] = {}
@@ -153,7 +153,8 @@ def openapi_document(tables: list[RouteTable], title: str, version: str) -> dict
                     "schema": refs[(ep.body, "validation")]}}}
             op["responses"]["200"] = {"description": "OK", "content": {"application/json": {
                 "schema": _response_schema(ep.response, refs)}}}
-            codes = set(ep.errors) | ({400} if ep.body else set())
+            # anything parsed from the request can be refused with a 400 naming the field
+            codes = set(ep.errors) | ({400} if ep.body or ep.query else set())
             if not ep.public:
                 codes |= {401, 403, 429}
             for code in sorted(codes):
