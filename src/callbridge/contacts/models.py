@@ -24,12 +24,19 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class _Body(_Strict):
+    # JSON bodies carry real JSON types: a boolean is true/false (not "yes" or 0), a number is a
+    # number (not false or "12"), as the OpenAPI schema says. Query and path models stay lax:
+    # there every value arrives as a string.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
 class GroupRef(BaseModel):
     uuid: str
     name: str
 
 
-class ContactWrite(_Strict):
+class ContactWrite(_Body):
     """Create body, and PUT body (PUT changes only the fields it carries)."""
 
     firstname: Text | None = None
@@ -139,40 +146,40 @@ class SyncResult(BaseModel):
     deleted: list[Tombstone]
 
 
-class MobileQuery(_Strict):
+class MobileQuery(_Body):
     mobile_phone: RequiredPhone
 
 
-class MobileLikeQuery(_Strict):
+class MobileLikeQuery(_Body):
     mobile_phone: RequiredPhone
     limit: SearchLimit = 100
 
 
-class NameQuery(_Strict):
+class NameQuery(_Body):
     searchString: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                    max_length=255)]
     limit: SearchLimit = 100
 
 
-class EmailQuery(_Strict):
+class EmailQuery(_Body):
     email_address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
                                                     max_length=255)]
 
 
-class MobileBatchQuery(_Strict):
+class MobileBatchQuery(_Body):
     mobile_phones: Annotated[list[RequiredPhone], Field(min_length=1, max_length=1000)]
 
 
-class PhonesQuery(_Strict):
+class PhonesQuery(_Body):
     phone_numbers: Annotated[list[Annotated[str, StringConstraints(min_length=1, max_length=64)]],
                              Field(min_length=1, max_length=1000)]
 
 
-class PhoneExactQuery(_Strict):
+class PhoneExactQuery(_Body):
     phone_number: RequiredPhone
 
 
-class AdvancedQuery(_Strict):
+class AdvancedQuery(_Body):
     searchString: Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)] | None = None
     letter: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]$")] | None = None
     groupUUID: Annotated[str, StringConstraints(max_length=64)] | None = None
@@ -194,7 +201,7 @@ class Group(BaseModel):
     version: int
 
 
-class GroupCreate(_Strict):
+class GroupCreate(_Body):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
 
 
@@ -203,7 +210,7 @@ class GroupDeleted(BaseModel):
     deleted: int
 
 
-class Membership(_Strict):
+class Membership(_Body):
     fk_contact_uuid: Annotated[str, StringConstraints(min_length=1, max_length=64)]
     fk_group_uuid: Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
