@@ -53,54 +53,52 @@ def start_server(repeat: int) -> tuple[subprocess.Popen, int]:
     return proc, port
 
 
-async def panoramisk_alone(port: int, total: int) -> float:
-    done = asyncio.Event()
-    seen = {"n": 0, "t0": 0.0, "t1": 0.0}
+class EventCounter:
+    """Counts stream events (not the replay server's FullyBooted greeting); rate() once all came."""
 
-    def count(manager, event):
-        if event.get("Event") == "FullyBooted":  # the replay server's greeting, not the stream
+    def __init__(self, total: int):
+        self.total, self.n, self.t0, self.t1 = total, 0, 0.0, 0.0
+        self.done = asyncio.Event()
+
+    def count(self, event) -> None:
+        if event.get("Event") == "FullyBooted":
             return
-        if seen["n"] == 0:
-            seen["t0"] = time.perf_counter()
-        seen["n"] += 1
-        if seen["n"] == total:
-            seen["t1"] = time.perf_counter()
-            done.set()
+        if self.n == 0:
+            self.t0 = time.perf_counter()
+        self.n += 1
+        if self.n == self.total:
+            self.t1 = time.perf_counter()
+            self.done.set()
 
+    async def rate(self) -> float:
+        await asyncio.wait_for(self.done.wait(), 600)
+        return self.total / (self.t1 - self.t0)
+
+
+async def panoramisk_alone(port: int, total: int) -> float:
+    counter = EventCounter(total)
     m = Manager(loop=asyncio.get_running_loop(), host="127.0.0.1", port=port, username="u",
                 secret="s", ping_delay=3600)
-    m.register_event("*", count)
+    m.register_event("*", lambda manager, event: counter.count(event))
     await m.connect()
-    await asyncio.wait_for(done.wait(), 600)
-    m.close()
-    return total / (seen["t1"] - seen["t0"])
+    try:
+        return await counter.rate()
+    finally:
+        m.close()
 
 
 async def reader_alone(port: int, total: int) -> float:
     """The AMI adapter's own reader (callbridge.ami.link) handing every event, parsed, to one
     counting handler: what the pipeline would cost if it needed every event."""
     from callbridge.ami.link import AmiLink, AmiSettings
-    done = asyncio.Event()
-    seen = {"n": 0, "t0": 0.0, "t1": 0.0}
-
-    def count(event):
-        if event.get("Event") == "FullyBooted":
-            return
-        if seen["n"] == 0:
-            seen["t0"] = time.perf_counter()
-        seen["n"] += 1
-        if seen["n"] == total:
-            seen["t1"] = time.perf_counter()
-            done.set()
-
+    counter = EventCounter(total)
     link = AmiLink(AmiSettings("127.0.0.1", port, "u", "s", ping_interval=3600))
-    link.on("*", count)
+    link.on("*", counter.count)
     link.start()
     try:
-        await asyncio.wait_for(done.wait(), 600)
+        return await counter.rate()
     finally:
         await link.close()
-    return total / (seen["t1"] - seen["t0"])
 
 
 async def pipeline(port: int, total: int, expected_rows: int | None) -> tuple[float, int, float | None]:

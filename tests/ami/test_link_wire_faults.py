@@ -11,6 +11,25 @@ from callbridge.ami.link import AmiLink, AmiLinkLost, AmiSettings
 from tests.ami.fake_ami import FakeAmi
 
 
+async def _eventually(condition, tries: int = 60) -> None:
+    for _ in range(tries):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def wire():
+    """A fake AMI server and a link online to it; events holds every Newchannel the link saw."""
+    fake = FakeAmi()
+    await fake.start()
+    events: list = []
+    link = await _online_link(fake, events)
+    yield fake, link, events
+    await link.close()
+    await fake.close()
+
+
 async def _online_link(fake: FakeAmi, events: list) -> AmiLink:
     link = AmiLink(AmiSettings("127.0.0.1", fake.port, "callbridge", fake.secret,
                                ping_interval=0.2, action_timeout=1.0))
@@ -88,64 +107,34 @@ async def test_an_action_pending_when_the_link_drops_fails_and_is_never_resent()
         await fake.close()
 
 
-async def test_a_utf8_caller_name_torn_between_reads_arrives_whole():
+async def test_a_utf8_caller_name_torn_between_reads_arrives_whole(wire):
     """panoramisk decodes each read as ASCII and drops what isn't: "José" became "Jos"."""
-    fake = FakeAmi()
-    await fake.start()
-    events: list = []
-    link = await _online_link(fake, events)
-    try:
-        frame = "Event: Newchannel\r\nChannel: PJSIP/309-0001\r\nCallerIDName: José Müller\r\n\r\n"
-        await fake.send_raw(frame.encode(), pieces=len(frame.encode()), pause=0.001)
-        for _ in range(60):
-            if events:
-                break
-            await asyncio.sleep(0.05)
-        assert [e["CallerIDName"] for e in events] == ["José Müller"]
-    finally:
-        await link.close()
-        await fake.close()
+    fake, _, events = wire
+    frame = "Event: Newchannel\r\nChannel: PJSIP/309-0001\r\nCallerIDName: José Müller\r\n\r\n"
+    await fake.send_raw(frame.encode(), pieces=len(frame.encode()), pause=0.001)
+    await _eventually(lambda: events)
+    assert [e["CallerIDName"] for e in events] == ["José Müller"]
 
 
-async def test_a_repeated_header_keeps_every_value_and_unwanted_events_reach_no_handler():
-    fake = FakeAmi()
-    await fake.start()
-    events: list = []
-    link = await _online_link(fake, events)
+async def test_a_repeated_header_keeps_every_value_and_unwanted_events_reach_no_handler(wire):
+    fake, link, events = wire
     hangups: list = []
     link.on("Hangup", hangups.append)
-    try:
-        await fake.send_raw(b"Event: VarSet\r\nVariable: X\r\n\r\n"
-                            b"Event: Newchannel\r\nChannel: PJSIP/309-0002\r\n"
-                            b"ChanVariable: A=1\r\nChanVariable: B=2\r\n\r\n"
-                            b"Event: Hangup\r\nChannel: PJSIP/309-0002\r\n\r\n")
-        for _ in range(40):
-            if hangups:
-                break
-            await asyncio.sleep(0.05)
-        assert [e["ChanVariable"] for e in events] == [["A=1", "B=2"]]
-        assert [e["Channel"] for e in hangups] == ["PJSIP/309-0002"]
-    finally:
-        await link.close()
-        await fake.close()
+    await fake.send_raw(b"Event: VarSet\r\nVariable: X\r\n\r\n"
+                        b"Event: Newchannel\r\nChannel: PJSIP/309-0002\r\n"
+                        b"ChanVariable: A=1\r\nChanVariable: B=2\r\n\r\n"
+                        b"Event: Hangup\r\nChannel: PJSIP/309-0002\r\n\r\n")
+    await _eventually(lambda: hangups)
+    assert [e["ChanVariable"] for e in events] == [["A=1", "B=2"]]
+    assert [e["Channel"] for e in hangups] == ["PJSIP/309-0002"]
 
 
-async def test_a_peer_that_never_ends_a_frame_cannot_grow_memory_without_bound():
-    fake = FakeAmi()
-    await fake.start()
-    events: list = []
-    link = await _online_link(fake, events)
-    try:
-        await fake.send_raw(b"X" * (3 << 20))  # 3 MiB and no frame end: dropped, not buffered
-        await fake.send_raw(b"\r\n\r\nEvent: Newchannel\r\nChannel: PJSIP/309-0003\r\n\r\n")
-        for _ in range(40):
-            if events:
-                break
-            await asyncio.sleep(0.05)
-        assert [e["Channel"] for e in events] == ["PJSIP/309-0003"]
-        manager = link._manager
-        assert manager is not None and len(manager.protocol._pending_bytes) == 0
-        assert link.online
-    finally:
-        await link.close()
-        await fake.close()
+async def test_a_peer_that_never_ends_a_frame_cannot_grow_memory_without_bound(wire):
+    fake, link, events = wire
+    await fake.send_raw(b"X" * (3 << 20))  # 3 MiB and no frame end: dropped, not buffered
+    await fake.send_raw(b"\r\n\r\nEvent: Newchannel\r\nChannel: PJSIP/309-0003\r\n\r\n")
+    await _eventually(lambda: events)
+    assert [e["Channel"] for e in events] == ["PJSIP/309-0003"]
+    manager = link._manager
+    assert manager is not None and len(manager.protocol._pending_bytes) == 0
+    assert link.online
