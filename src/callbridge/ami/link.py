@@ -161,15 +161,23 @@ class _AmiProtocol(AMIProtocol):
 
     def connection_made(self, transport):
         super().connection_made(transport)
-        self._pending_bytes = b""
+        self._pending_bytes = bytearray()
 
     def data_received(self, data: bytes) -> None:
-        buffer = self._pending_bytes + data if self._pending_bytes else data
-        frames = buffer.split(b"\r\n\r\n")
-        self._pending_bytes = frames.pop()
-        if len(self._pending_bytes) > MAX_FRAME_BYTES:
-            log.warning("ami.oversize_frame_dropped", extra={"fields": {"bytes": len(self._pending_bytes)}})
-            self._pending_bytes = b""
+        pending = self._pending_bytes
+        # only the new bytes (and 3 before them) can complete a frame end: a frame trickling in
+        # byte by byte costs linear time, not a rescan of everything buffered per byte
+        search_from = max(0, len(pending) - 3)
+        pending += data
+        if pending.find(b"\r\n\r\n", search_from) < 0:
+            if len(pending) > MAX_FRAME_BYTES:
+                log.warning("ami.oversize_frame_dropped", extra={"fields": {"bytes": len(pending)}})
+                pending.clear()
+            return
+        cut = pending.rfind(b"\r\n\r\n") + 4
+        frames = bytes(pending[:cut]).split(b"\r\n\r\n")
+        frames.pop()  # the empty tail after the last frame end
+        del pending[:cut]
         factory = self.factory
         for raw in frames:
             text = raw.decode("utf-8", "replace").strip()
