@@ -73,6 +73,13 @@ async def test_openapi_lists_every_route_with_model_schemas(api):
                          ("/call_log/records_after_timestamp", "get"),
                          ("/contacts/contactsAfterVersion/{version}", "get")):
         assert "400" in doc["paths"][path][method]["responses"], (method, path)
+    # query and path parameters are documented from the models that validate them
+    records = {p["name"]: p for p in doc["paths"]["/call_log/records_after_timestamp"]["get"]["parameters"]}
+    assert records["timestamp"]["required"] and not records["limit"]["required"]
+    assert records["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}
+    assert records["direction"]["schema"]["enum"] == ["INCOMING", "OUTGOING", "INTERNAL"]
+    [version] = doc["paths"]["/contacts/contactsAfterVersion/{version}"]["get"]["parameters"]
+    assert version["in"] == "path" and version["schema"] == {"type": "integer", "minimum": 0}
 
 
 def test_a_local_asterisk_ami_user_is_found_without_a_secret_setting(tmp_path, monkeypatch):

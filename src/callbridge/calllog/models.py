@@ -15,12 +15,16 @@ TIMESTAMP_FORMAT = "YYYY-MM-DD HH:MM:SS"
 class RecordsQuery(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    timestamp: str = Field(description=f"only calls that started after this UTC time ({TIMESTAMP_FORMAT})")
-    limit: Annotated[int, Field(ge=1, le=10_000)] = 1000
-    after: Annotated[int, Field(ge=0, description="the `next` of the previous page")] = 0
-    direction: Literal["INCOMING", "OUTGOING", "INTERNAL"] | None = None
-    extension: Annotated[str, StringConstraints(pattern=r"^[0-9]{2,10}$")] | None = None
-    number: Phone | None = None
+    timestamp: str = Field(description=f"only calls that started after this UTC time ({TIMESTAMP_FORMAT})",
+                           json_schema_extra={"pattern": r"^\s*\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\s*$"})
+    limit: Annotated[int, Field(ge=1, le=10_000, description="page size")] = 1000
+    after: Annotated[int, Field(ge=0, description="cursor: the `next` of the previous page")] = 0
+    direction: Annotated[Literal["INCOMING", "OUTGOING", "INTERNAL"] | None,
+                         Field(description="only calls in this direction")] = None
+    extension: Annotated[str | None, StringConstraints(pattern=r"^[0-9]{2,10}$"),
+                         Field(description="only calls of this inside extension")] = None
+    number: Annotated[Phone | None, Field(description="only calls with this outside number"
+                                                      " (any formatting)")] = None
 
     @field_validator("timestamp")
     @classmethod

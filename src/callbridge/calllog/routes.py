@@ -19,11 +19,7 @@ _CSV_FIELDS = list(CallRecord.model_fields)
 
 
 @routes.route("GET", "/call_log/records_after_timestamp", summary="Call records after a time",
-              response=RecordsPage, query={
-                  "timestamp": "required, YYYY-MM-DD HH:MM:SS (UTC)", "limit": "1-10000 (1000)",
-                  "after": "cursor: the previous page's `next`",
-                  "direction": "INCOMING, OUTGOING or INTERNAL", "extension": "inside extension",
-                  "number": "outside number (any formatting)"})
+              response=RecordsPage, query=RecordsQuery)
 async def records_after_timestamp(request):
     if not request.query.get("timestamp"):
         raise InvalidInput("add ?timestamp=YYYY-MM-DD HH:MM:SS", field="timestamp",

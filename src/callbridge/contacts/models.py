@@ -11,9 +11,13 @@ from callbridge.contacts.phone import normalize_phone
 Text = Annotated[str, StringConstraints(max_length=255)]
 LongText = Annotated[str, StringConstraints(max_length=10_000)]
 Url = Annotated[str, StringConstraints(max_length=2048)]
-Phone = Annotated[str, StringConstraints(max_length=64), AfterValidator(normalize_phone)]
+# The pattern documents what normalize_phone accepts (digits and formatting); the validator
+# gives the clearer error and also caps the digits.
+_PHONE_SCHEMA = Field(json_schema_extra={"pattern": r"^[0-9\s().+/-]*$"})
+Phone = Annotated[str, StringConstraints(max_length=64), AfterValidator(normalize_phone),
+                  _PHONE_SCHEMA]
 RequiredPhone = Annotated[str, StringConstraints(min_length=1, max_length=64),
-                          AfterValidator(normalize_phone)]
+                          AfterValidator(normalize_phone), _PHONE_SCHEMA]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 SearchLimit = Annotated[int, Field(ge=1, le=1000)]
 
@@ -187,12 +191,12 @@ class AdvancedQuery(_Body):
 
 
 class ListQuery(_Strict):
-    limit: Annotated[int, Field(ge=1, le=100_000)] | None = None
-    offset: Annotated[int, Field(ge=0)] = 0
+    limit: Annotated[int, Field(ge=1, le=100_000, description="page size (default: all)")] | None = None
+    offset: Annotated[int, Field(ge=0, description="rows to skip")] = 0
 
 
 class VersionPath(_Strict):
-    version: Annotated[int, Field(ge=0)]
+    version: Annotated[int, Field(ge=0, description="changes after this version are returned")]
 
 
 class Group(BaseModel):

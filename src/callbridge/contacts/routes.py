@@ -19,7 +19,7 @@ def _svc(request: web.Request) -> ContactService:
 
 
 @routes.route("GET", "/contacts/contacts", summary="List all contacts", response=list[m.Contact],
-              query={"limit": "page size (default: all)", "offset": "rows to skip"})
+              query=m.ListQuery)
 async def list_contacts(request):
     q = parse_model(m.ListQuery, dict(request.query))
     return json_ok(await _svc(request).list(account_of(request), q), as_type=list[m.Contact])
@@ -114,7 +114,7 @@ async def search_advanced(request):
 
 
 @routes.route("GET", "/contacts/contactsAfterVersion/{version}", summary="Changes after a version",
-              response=m.SyncResult, errors=(400,))
+              response=m.SyncResult, path_model=m.VersionPath)
 async def contacts_after_version(request):
     v = parse_model(m.VersionPath, {"version": request.match_info["version"]}, where="path")
     return json_ok(await _svc(request).changed_after(account_of(request), v.version))

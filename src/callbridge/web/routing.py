@@ -31,7 +31,8 @@ class Endpoint:
     response: Any = None
     public: bool = False
     errors: tuple[int, ...] = ()
-    query: dict[str, str] = field(default_factory=dict)
+    query: type[BaseModel] | None = None  # the model parse_model() reads the query string with
+    path_model: type[BaseModel] | None = None  # the same for typed path values
     hidden: bool = False
 
 
@@ -41,12 +42,13 @@ class RouteTable:
         self.endpoints: list[Endpoint] = []
 
     def route(self, method: str, path: str, *, summary: str, body=None, response=None,
-              public: bool = False, errors: tuple[int, ...] = (), query: dict[str, str] | None = None,
+              public: bool = False, errors: tuple[int, ...] = (),
+              query: type[BaseModel] | None = None, path_model: type[BaseModel] | None = None,
               hidden: bool = False):
         def register(handler: Handler) -> Handler:
             handler.public = public  # read by the auth middleware
             self.endpoints.append(Endpoint(method, path, handler, summary, self.tag, body, response,
-                                           public, errors, query or {}, hidden))
+                                           public, errors, query, path_model, hidden))
             return handler
         return register
 
@@ -142,10 +144,11 @@ def openapi_document(tables: list[RouteTable], title: str, version: str) -> dict
             if ep.hidden:
                 continue
             op: dict[str, Any] = {"summary": ep.summary, "tags": [ep.tag], "responses": {}}
-            params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+            typed = _parameters(ep.path_model, "path")
+            params = [typed.get(n) or {"name": n, "in": "path", "required": True,
+                                       "schema": {"type": "string"}}
                       for n in _path_params(ep.path)]
-            params += [{"name": n, "in": "query", "required": False, "description": d,
-                        "schema": {"type": "string"}} for n, d in ep.query.items()]
+            params += list(_parameters(ep.query, "query").values())
             if params:
                 op["parameters"] = params
             if ep.body is not None:
@@ -154,7 +157,7 @@ def openapi_document(tables: list[RouteTable], title: str, version: str) -> dict
             op["responses"]["200"] = {"description": "OK", "content": {"application/json": {
                 "schema": _response_schema(ep.response, refs)}}}
             # anything parsed from the request can be refused with a 400 naming the field
-            codes = set(ep.errors) | ({400} if ep.body or ep.query else set())
+            codes = set(ep.errors) | ({400} if ep.body or ep.query or ep.path_model else set())
             if not ep.public:
                 codes |= {401, 403, 429}
             for code in sorted(codes):
@@ -177,6 +180,33 @@ def openapi_document(tables: list[RouteTable], title: str, version: str) -> dict
             },
         },
     }
+
+
+def _parameters(model: type[BaseModel] | None, where: str) -> dict[str, dict]:
+    """OpenAPI parameters from the model that validates them: types, bounds, enums, defaults."""
+    if model is None:
+        return {}
+    schema = model.model_json_schema()
+    assert "$defs" not in schema, f"{model.__name__}: parameters must be flat"
+    required = set(schema.get("required", ()))
+    out = {}
+    for name, prop in schema["properties"].items():
+        prop = dict(prop)
+        prop.pop("title", None)
+        # an optional value is simply left out of a query string: there is no null to document
+        branches = [b for b in prop.get("anyOf", ()) if b.get("type") != "null"]
+        if "anyOf" in prop and len(branches) == 1:
+            del prop["anyOf"]
+            prop.update(branches[0])
+            if prop.get("default", 0) is None:
+                del prop["default"]
+        description = prop.pop("description", None)
+        param = {"name": name, "in": where, "required": where == "path" or name in required,
+                 "schema": prop}
+        if description:
+            param["description"] = description
+        out[name] = param
+    return out
 
 
 def _path_params(path: str) -> list[str]:
