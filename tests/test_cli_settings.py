@@ -79,7 +79,8 @@ async def test_openapi_lists_every_route_with_model_schemas(api):
     assert records["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}
     assert records["direction"]["schema"]["enum"] == ["INCOMING", "OUTGOING", "INTERNAL"]
     [version] = doc["paths"]["/contacts/contactsAfterVersion/{version}"]["get"]["parameters"]
-    assert version["in"] == "path" and version["schema"] == {"type": "integer", "minimum": 0}
+    assert version["in"] == "path" and version["schema"] == {"type": "integer", "minimum": 0,
+                                                             "maximum": 2**63 - 1}
 
 
 def test_a_local_asterisk_ami_user_is_found_without_a_secret_setting(tmp_path, monkeypatch):

@@ -30,6 +30,11 @@ from callbridge.contacts.routes import SERVICE
     ("GET", "/contacts/contactsAfterVersion/abc", None, "version"),
     ("GET", "/contacts/contactsAfterVersion/-1", None, "version"),
     ("GET", "/contacts/contacts?limit=0", None, "limit"),
+    # past SQLite's 64-bit integers: a 400 here, not an OverflowError (500) in the database
+    ("GET", "/contacts/contacts?offset=32547003675966458592177049042944", None, "offset"),
+    ("GET", "/contacts/contactsAfterVersion/310085825440275747510943744", None, "version"),
+    ("GET", "/call_log/records_after_timestamp?timestamp=2026-01-01%2000:00:00&after=99999999999999999999", None, "after"),
+    ("POST", "/contacts/contacts", b'{"firstname": "a", "user_id": 99999999999999999999}', "user_id"),
 ])
 async def test_bad_input_is_400_naming_the_field(api, method, path, payload, field):
     status, body = await api.call(method, path, data=payload,

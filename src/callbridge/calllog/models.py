@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from callbridge.contacts.models import Phone
+from callbridge.contacts.models import Count, Phone
 
 TIMESTAMP_FORMAT = "YYYY-MM-DD HH:MM:SS"
 
@@ -18,7 +18,7 @@ class RecordsQuery(BaseModel):
     timestamp: str = Field(description=f"only calls that started after this UTC time ({TIMESTAMP_FORMAT})",
                            json_schema_extra={"pattern": r"^\s*\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\s*$"})
     limit: Annotated[int, Field(ge=1, le=10_000, description="page size")] = 1000
-    after: Annotated[int, Field(ge=0, description="cursor: the `next` of the previous page")] = 0
+    after: Annotated[Count, Field(description="cursor: the `next` of the previous page")] = 0
     direction: Annotated[Literal["INCOMING", "OUTGOING", "INTERNAL"] | None,
                          Field(description="only calls in this direction")] = None
     extension: Annotated[str | None, StringConstraints(pattern=r"^[0-9]{2,10}$"),

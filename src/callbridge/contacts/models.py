@@ -20,6 +20,11 @@ RequiredPhone = Annotated[str, StringConstraints(min_length=1, max_length=64),
                           AfterValidator(normalize_phone), _PHONE_SCHEMA]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 SearchLimit = Annotated[int, Field(ge=1, le=1000)]
+# SQLite stores 64-bit integers; a larger number would fail at the database as a 500, so it is a
+# 400 naming the field here instead.
+SQL_INT_MAX = 2**63 - 1
+SqlInt = Annotated[int, Field(ge=-SQL_INT_MAX - 1, le=SQL_INT_MAX)]
+Count = Annotated[int, Field(ge=0, le=SQL_INT_MAX)]
 
 
 class _Strict(BaseModel):
@@ -47,7 +52,7 @@ class ContactWrite(_Body):
     lastname: Text | None = None
     organization: Text | None = None
     organization_flag: bool | None = None
-    user_id: int | None = None
+    user_id: SqlInt | None = None
     phone_numbers: Annotated[list[Phone], Field(max_length=50)] | None = None
     mobile_phone: Phone | None = None
     email: Text | None = None
@@ -63,7 +68,7 @@ class ContactWrite(_Body):
                       Field(max_length=100)] | None = None
     # Read-only fields a client may echo back from a GET: accepted and ignored.
     uuid: str | None = Field(None, description="read-only; ignored")
-    version: int | None = Field(None, description="read-only; ignored")
+    version: SqlInt | None = Field(None, description="read-only; ignored")
 
     def column_values(self, only_set: bool) -> dict[str, Any]:
         """Column → value for the stored fields (all, or only those present in the body)."""
@@ -192,11 +197,11 @@ class AdvancedQuery(_Body):
 
 class ListQuery(_Strict):
     limit: Annotated[int, Field(ge=1, le=100_000, description="page size (default: all)")] | None = None
-    offset: Annotated[int, Field(ge=0, description="rows to skip")] = 0
+    offset: Annotated[Count, Field(description="rows to skip")] = 0
 
 
 class VersionPath(_Strict):
-    version: Annotated[int, Field(ge=0, description="changes after this version are returned")]
+    version: Annotated[Count, Field(description="changes after this version are returned")]
 
 
 class Group(BaseModel):
