@@ -39,44 +39,24 @@ async def _online_link(fake: FakeAmi, events: list) -> AmiLink:
     return link
 
 
-async def test_garbage_bytes_do_not_drop_the_link_or_lose_following_events():
-    fake = FakeAmi()
-    await fake.start()
-    events: list = []
-    link = await _online_link(fake, events)
-    try:
-        await fake.send_raw(os.urandom(2048) + b"\xff\xfe\x00\r\n\r\n" + b"no colon here\r\n\r\n")
-        await fake.send_raw(b"Event: Newchannel\r\nChannel: PJSIP/309-0001\r\nLinkedid: x1\r\n\r\n")
-        for _ in range(40):
-            if events:
-                break
-            await asyncio.sleep(0.05)
-        assert [e["Channel"] for e in events] == ["PJSIP/309-0001"]
-        await asyncio.sleep(0.5)  # pings keep being answered
-        assert link.online and link.status().connects == 1
-    finally:
-        await link.close()
-        await fake.close()
+async def test_garbage_bytes_do_not_drop_the_link_or_lose_following_events(wire):
+    fake, link, events = wire
+    await fake.send_raw(os.urandom(2048) + b"\xff\xfe\x00\r\n\r\n" + b"no colon here\r\n\r\n")
+    await fake.send_raw(b"Event: Newchannel\r\nChannel: PJSIP/309-0001\r\nLinkedid: x1\r\n\r\n")
+    await _eventually(lambda: events)
+    assert [e["Channel"] for e in events] == ["PJSIP/309-0001"]
+    await asyncio.sleep(0.5)  # pings keep being answered
+    assert link.online and link.status().connects == 1
 
 
-async def test_frames_split_at_every_byte_are_reassembled():
-    fake = FakeAmi()
-    await fake.start()
-    events: list = []
-    link = await _online_link(fake, events)
-    try:
-        frames = b"".join(f"Event: Newchannel\r\nChannel: PJSIP/309-{i:04d}\r\nUniqueid: u{i}\r\n\r\n".encode()
-                          for i in range(3))
-        await fake.send_raw(frames, pieces=len(frames), pause=0.001)
-        for _ in range(60):
-            if len(events) == 3:
-                break
-            await asyncio.sleep(0.05)
-        assert [e["Channel"] for e in events] == [f"PJSIP/309-{i:04d}" for i in range(3)]
-        assert link.online
-    finally:
-        await link.close()
-        await fake.close()
+async def test_frames_split_at_every_byte_are_reassembled(wire):
+    fake, link, events = wire
+    frames = b"".join(f"Event: Newchannel\r\nChannel: PJSIP/309-{i:04d}\r\nUniqueid: u{i}\r\n\r\n".encode()
+                      for i in range(3))
+    await fake.send_raw(frames, pieces=len(frames), pause=0.001)
+    await _eventually(lambda: len(events) == 3)
+    assert [e["Channel"] for e in events] == [f"PJSIP/309-{i:04d}" for i in range(3)]
+    assert link.online
 
 
 async def test_an_action_pending_when_the_link_drops_fails_and_is_never_resent():
