@@ -88,7 +88,8 @@ async def test_an_action_pending_when_the_link_drops_fails_and_is_never_resent()
 
 
 async def test_a_utf8_caller_name_torn_between_reads_arrives_whole(wire):
-    """panoramisk decodes each read as ASCII and drops what isn't: "José" became "Jos"."""
+    """panoramisk decodes each read on its own, ignoring errors: a read boundary inside "é"
+    dropped it ("Jos Mller" here, where every byte is its own read)."""
     fake, _, events = wire
     frame = "Event: Newchannel\r\nChannel: PJSIP/309-0001\r\nCallerIDName: José Müller\r\n\r\n"
     await fake.send_raw(frame.encode(), pieces=len(frame.encode()), pause=0.001)

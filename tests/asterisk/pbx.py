@@ -267,9 +267,10 @@ class Pbx:
         return SippPhone(name, port, log, proc)
 
     def call_in(self, caller: str, to: str, *, talk_ms: int = 2000, cancel_after_ms: int | None = None,
-                timeout: float = 30.0) -> int:
+                timeout: float = 30.0, caller_name: str | None = None) -> int:
         """A PSTN caller (from the trunk's address) calls `to`; returns SIPp's exit code
-        (0 = the scenario completed). With cancel_after_ms, hangs up while it rings."""
+        (0 = the scenario completed). With cancel_after_ms, hangs up while it rings. The caller
+        ID name is "PSTN <caller>" unless given."""
         tag = f"in-{caller}-{time.monotonic_ns()}"
         log = self.root / "sipp" / f"{tag}.log"
         log.parent.mkdir(exist_ok=True)
@@ -278,7 +279,7 @@ class Pbx:
         else:
             scenario, extra = self._scenario("uac_cancel.xml", CANCEL_MS=cancel_after_ms), []
         cmd = self._sipp(scenario, free_port(socket.SOCK_DGRAM), log, "-s", to, "-key", "caller",
-                         caller, "-m", "1", "-timeout", str(int(timeout)), *extra,
+                         caller, "-key", "caller_name", caller_name or f"PSTN {caller}", "-m", "1", "-timeout", str(int(timeout)), *extra,
                          f"127.0.0.1:{self.sip_port}")
         return subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               timeout=timeout + 10).returncode

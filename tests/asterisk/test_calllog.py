@@ -70,6 +70,15 @@ async def test_inbound_calls_answered_missed_and_failed(dialer_api, running_pbx)
                          account="globex"))["count"] == 0
 
 
+async def test_a_caller_name_beyond_ascii_reaches_the_call_log_whole(dialer_api, running_pbx):
+    """End to end: SIP display name → Asterisk's Cdr event → the AMI reader → the row, UTF-8 intact."""
+    api, pbx, since = dialer_api, running_pbx, _since()
+    assert await asyncio.to_thread(pbx.call_in, "5558880001", "309", talk_ms=300,
+                                   caller_name="José Müller") == 0
+    [row] = await _rows(api, since, number="5558880001")
+    assert row["cidname_outside"] == "José Müller" and row["contact_uuid"] is None
+
+
 async def test_calls_while_callbridge_is_down_are_recovered_once(running_pbx, tmp_path):
     pbx, since, db = running_pbx, _since(), tmp_path / "cb.db"
     async with callbridge_on(pbx, db):

@@ -14,10 +14,10 @@ panoramisk 1.4 is a thin AMI client with sharp edges, each handled here:
   sees exactly one callback of ours, which hands each event to our handlers one by one, each in its
   own try/except, so one broken handler can neither drop the link nor starve the others.
 - Its own reconnect is a fixed delay: we reconnect with capped exponential backoff instead.
-- Its reader decodes every chunk as ASCII, silently dropping the bytes of "José" (a chunk boundary
-  inside a character would tear it anyway), builds a case-folding dict of every message, handled or
-  not, and buffers a peer's bytes without bound: ``_AmiProtocol`` reads unsolicited events itself
-  (see there) and leaves answers to actions to panoramisk.
+- Its reader decodes every read on its own, ignoring errors, so a UTF-8 character that a read
+  boundary splits (the "é" of "José") is silently dropped; it also builds a case-folding dict of
+  every message, handled or not, and buffers a peer's bytes without bound: ``_AmiProtocol`` reads
+  unsolicited events itself (see there) and leaves answers to actions to panoramisk.
 """
 
 from __future__ import annotations
@@ -150,7 +150,8 @@ class _AmiProtocol(AMIProtocol):
     """panoramisk's protocol with our own reader in front.
 
     Bytes are split into frames before decoding, so a character torn between two reads stays
-    whole, and each frame is decoded as UTF-8 (caller ID names are not ASCII). An unsolicited
+    whole (caller ID names are not ASCII), and a byte that isn't UTF-8 shows as U+FFFD instead
+    of vanishing. An unsolicited
     event (no ActionID) goes straight to the link: one whose name no handler wants is dropped
     before its headers are parsed, and a wanted one is parsed into a plain dict once. Everything
     else (answers to actions, events belonging to an action such as CoreShowChannel or
