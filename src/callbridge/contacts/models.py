@@ -20,6 +20,19 @@ RequiredPhone = Annotated[str, StringConstraints(min_length=1, max_length=64),
                           AfterValidator(normalize_phone), _PHONE_SCHEMA]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 SearchLimit = Annotated[int, Field(ge=1, le=1000)]
+
+
+def _not_blank(value: str) -> str:
+    value = value.strip()
+    if not value:
+        raise ValueError("must not be empty or only spaces")
+    return value
+
+
+# Lengths count what the client sent (as the schema says); surrounding spaces are then dropped.
+Trimmed = Annotated[str, StringConstraints(max_length=255), AfterValidator(str.strip)]
+RequiredTrimmed = Annotated[str, StringConstraints(min_length=1, max_length=255),
+                            AfterValidator(_not_blank), Field(json_schema_extra={"pattern": r"\S"})]
 # SQLite stores 64-bit integers; a larger number would fail at the database as a 500, so it is a
 # 400 naming the field here instead.
 SQL_INT_MAX = 2**63 - 1
@@ -165,14 +178,12 @@ class MobileLikeQuery(_Body):
 
 
 class NameQuery(_Body):
-    searchString: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                   max_length=255)]
+    searchString: RequiredTrimmed
     limit: SearchLimit = 100
 
 
 class EmailQuery(_Body):
-    email_address: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                                    max_length=255)]
+    email_address: RequiredTrimmed
 
 
 class MobileBatchQuery(_Body):
@@ -189,7 +200,7 @@ class PhoneExactQuery(_Body):
 
 
 class AdvancedQuery(_Body):
-    searchString: Annotated[str, StringConstraints(strip_whitespace=True, max_length=255)] | None = None
+    searchString: Trimmed | None = None
     letter: Annotated[str, StringConstraints(pattern=r"^[A-Za-z]$")] | None = None
     groupUUID: Annotated[str, StringConstraints(max_length=64)] | None = None
     limit: SearchLimit = 100
@@ -211,7 +222,7 @@ class Group(BaseModel):
 
 
 class GroupCreate(_Body):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+    name: RequiredTrimmed
 
 
 class GroupDeleted(BaseModel):
