@@ -91,13 +91,10 @@ class ContactService:
                 by_number.setdefault(number, {})[d["uuid"]] = _contact(d)
         return {raw: list(by_number.get(n, {}).values()) for raw, n in normalized.items()}
 
-    async def lookup_name(self, account_id: int, number: str) -> tuple[str, str] | None:
-        """(display name, uuid) of the contact holding this number, for screen-pop and dialer."""
-        return self.name_for(account_id, number)
-
     def name_for(self, account_id: int, number: str) -> tuple[str, str] | None:
-        """The same, synchronously: an index point lookup (Database.lookup), for callers that
-        must not yield, like the call log inside its write batch."""
+        """(display name, uuid) of the contact holding this number (mobile or any phone), for the
+        dialer, screen-pop and the call log. Synchronous: an index point lookup
+        (Database.lookup), so the call log can use it inside its write batch."""
         try:
             digits = normalize_phone(number)
         except ValueError:
