@@ -63,6 +63,8 @@ def create_app(settings: Settings) -> web.Application:
     link = build_ami_link(settings)
     app[AMI_LINK] = link
     ami_configured = bool(settings.ami_secret.get_secret_value())
+    ami_disabled = (f"no CALLBRIDGE_AMI_SECRET and no [{settings.ami_username}] user in"
+                    f" {settings.ami_manager_conf}")
     extensions = ExtensionService(ExtensionStore(db), accounts)
     calllog = CallLogService(db, contacts, extensions, ring_context=settings.ring_context,
                              csv_path=settings.cdr_csv, region=settings.region)
@@ -90,10 +92,8 @@ def create_app(settings: Settings) -> web.Application:
     async def dialer_probe() -> ServiceStatus:
         st = link.status()
         if not ami_configured:
-            return ServiceStatus(status="offline", detail={
-                "ami": "disabled",
-                "last_error": f"no CALLBRIDGE_AMI_SECRET and no [{settings.ami_username}] user in"
-                              f" {settings.ami_manager_conf}"})
+            return ServiceStatus(status="offline", detail={"ami": "disabled",
+                                                           "last_error": ami_disabled})
         return ServiceStatus(status="online" if st.state == "online" else "offline", detail={
             "ami": st.state, "since": st.since, "asterisk_version": st.asterisk_version,
             "last_error": st.last_error, "host": f"{settings.ami_host}:{settings.ami_port}"})
@@ -111,8 +111,7 @@ def create_app(settings: Settings) -> web.Application:
             link.start()  # in the background: the HTTP API serves while Asterisk is down
         else:
             event(log, "ami.disabled", logging.WARNING,
-                  reason=f"no CALLBRIDGE_AMI_SECRET and no [{settings.ami_username}] user in"
-                         f" {settings.ami_manager_conf}: the dialer answers 503")
+                  reason=f"{ami_disabled}: the dialer answers 503")
         event(log, "service.started", database=str(settings.database), version=__version__,
               ami=f"{settings.ami_host}:{settings.ami_port}" if ami_configured else "disabled")
         yield

@@ -34,6 +34,7 @@ from panoramisk import actions as pk_actions
 from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
 
+from callbridge.aio import cancel_and_wait
 from callbridge.logs import event
 from callbridge.timeutil import utc_now_iso
 
@@ -270,13 +271,8 @@ class AmiLink:
             self._task = asyncio.get_running_loop().create_task(self._supervise(), name="ami-link")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         self._teardown("link closed")
         for task in list(self._background):
             task.cancel()

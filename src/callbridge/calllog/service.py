@@ -21,6 +21,7 @@ from pathlib import Path
 
 from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.models import Account
+from callbridge.aio import cancel_and_wait
 from callbridge.ami.link import AmiError, AmiLink
 from callbridge.calllog import cdr as cdrs
 from callbridge.calllog.builder import TS, RowDraft, build_rows
@@ -77,12 +78,8 @@ class CallLogService:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="calllog-writer")
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        task, self._task = self._task, None
+        await cancel_and_wait(task)
         await self.flush(final=True)
 
     async def _run(self) -> None:
