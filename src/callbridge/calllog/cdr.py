@@ -15,7 +15,8 @@ FIELDS = ("uniqueid", "sequence", "start", "linkedid", "src", "dst", "dcontext",
           "userfield", "source")
 
 
-def _epoch(value: str | None) -> str | None:
+def epoch_ts(value: str | None) -> str | None:
+    """Epoch seconds (an AMI Timestamp or *Epoch header) as UTC text; None when absent or 0."""
     try:
         seconds = float(value or 0)
     except ValueError:
@@ -37,11 +38,11 @@ def from_ami(ev: dict) -> dict | None:
     uniqueid = ev.get("UniqueID")
     # The *Epoch headers (asterisk-conf/cdr_manager.conf) are UTC by definition; StartTime is
     # Asterisk's local time, used only as a fallback (then Asterisk must run in UTC).
-    start = _epoch(ev.get("StartEpoch")) or ev.get("StartTime") or None
+    start = epoch_ts(ev.get("StartEpoch")) or ev.get("StartTime") or None
     if not uniqueid or not start:
         return None
-    answer = _epoch(ev.get("AnswerEpoch")) if "AnswerEpoch" in ev else (ev.get("AnswerTime") or None)
-    end = _epoch(ev.get("EndEpoch")) if "EndEpoch" in ev else (ev.get("EndTime") or None)
+    answer = epoch_ts(ev.get("AnswerEpoch")) if "AnswerEpoch" in ev else (ev.get("AnswerTime") or None)
+    end = epoch_ts(ev.get("EndEpoch")) if "EndEpoch" in ev else (ev.get("EndTime") or None)
     return {"uniqueid": uniqueid, "sequence": _int(ev.get("Sequence")), "start": start,
             "linkedid": ev.get("LinkedID") or uniqueid, "src": ev.get("Source", ""),
             "dst": ev.get("Destination", ""), "dcontext": ev.get("DestinationContext", ""),
@@ -71,7 +72,3 @@ def from_csv_text(text: str) -> list[dict]:
                     "disposition": r["disposition"], "userfield": r["userfield"], "source": "csv"})
     return out
 
-
-def epoch_ts(value: str | None) -> str | None:
-    """An AMI event's Timestamp header (timestampevents = yes) as UTC text."""
-    return _epoch(value)
