@@ -14,11 +14,11 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
-T = TypeVar("T")
-
 import aiosqlite
 
 from callbridge.db.migrate import migrate
+
+T = TypeVar("T")
 
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -32,6 +32,15 @@ _PRAGMAS = (
     "PRAGMA mmap_size=1073741824",
     "PRAGMA cache_size=-32768",  # 32 MiB of page cache per connection (default is 2 MiB)
 )
+
+
+def _plain_connection(path: Path, *pragmas: str, **options: Any) -> sqlite3.Connection:
+    """A sqlite3 connection used on the event loop thread itself (point lookups, batches)."""
+    conn = sqlite3.connect(str(path), isolation_level=None, **options)
+    conn.row_factory = sqlite3.Row
+    for pragma in (*_PRAGMAS, *pragmas):
+        conn.execute(pragma)
+    return conn
 
 
 class Database:
@@ -50,11 +59,8 @@ class Database:
         self._writer = await self._connect()
         self._reader = await self._connect()
         await self._reader.execute("PRAGMA query_only=ON")
-        self._point_reader = sqlite3.connect(str(self.path), isolation_level=None,
-                                             check_same_thread=False, cached_statements=256)
-        self._point_reader.row_factory = sqlite3.Row
-        for pragma in (*_PRAGMAS, "PRAGMA query_only=ON"):
-            self._point_reader.execute(pragma)
+        self._point_reader = _plain_connection(self.path, "PRAGMA query_only=ON",
+                                               check_same_thread=False, cached_statements=256)
 
     async def _connect(self) -> aiosqlite.Connection:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly the
@@ -103,10 +109,7 @@ class Database:
 
     def _run_batch(self, work: Callable[[sqlite3.Connection], T]) -> T:
         if self._batch_conn is None:
-            self._batch_conn = sqlite3.connect(str(self.path), isolation_level=None)
-            self._batch_conn.row_factory = sqlite3.Row
-            for pragma in _PRAGMAS:
-                self._batch_conn.execute(pragma)
+            self._batch_conn = _plain_connection(self.path)
         conn = self._batch_conn
         conn.execute("BEGIN IMMEDIATE")
         try:
