@@ -45,9 +45,9 @@ class ExtensionService:
             raise InvalidInput("a name is 1-40 letters, digits, spaces or . ' -", field="name")
         account = await self.accounts.store.get_or_create_account(
             self.accounts.validate_account_name(account_name))
-        if not await self.store.add(account, extension, mobile or None, name, did or None):
+        if not await self.store.add(account, extension, mobile, name, did):
             raise Conflict(f"extension {extension} already exists", error="Extension exists")
-        return Extension(extension, account.name, account.id, mobile or None, name, did or None)
+        return Extension(extension, account.name, account.id, mobile, name, did)
 
     async def remove(self, extension: str) -> None:
         if not await self.store.remove(extension):
@@ -58,9 +58,7 @@ class ExtensionService:
 
     def of_account(self, account: Account, extension: str) -> Extension | None:
         """The extension when it is this account's, else None (no matter whose it is)."""
-        if not valid_extension(extension):
-            return None
-        found = self.store.get(extension)
+        found = self.owner(extension)
         return found if found is not None and found.account_id == account.id else None
 
     def owner(self, extension: str) -> Extension | None:
