@@ -1,8 +1,8 @@
 """SQL for raw CDRs, call-log rows, dialed calls, far-end times and the Master.csv offset.
 
 The writer's methods are plain functions on a sqlite3 connection: the service runs them inside
-Database.batch(), one worker-thread hop per transaction, because under a burst of events every
-separate await would wait behind a whole socket read of them.
+Database.batch(), one transaction on the event loop thread, because under a burst of events every
+separate await would wait behind a whole socket read of them (see Database.batch).
 """
 
 from __future__ import annotations
