@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,17 @@ def _kill_all_at_exit() -> None:
 
 
 atexit.register(_kill_all_at_exit)
+
+
+def _exit_on_sigterm() -> None:
+    """SIGTERM ends the process through SystemExit, so the atexit hook above still stops every
+    Asterisk and SIPp it started (by default SIGTERM kills Python without running atexit; SIGINT
+    already raises KeyboardInterrupt). A handler someone else installed is left alone."""
+    if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+
+
+_exit_on_sigterm()
 
 
 def have_tools() -> str | None:

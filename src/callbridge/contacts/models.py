@@ -4,21 +4,54 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
+from urllib.parse import urlsplit
+
+from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from callbridge.contacts.phone import normalize_phone
+from callbridge.contacts.phone import PHONE_PATTERN, normalize_phone
+from callbridge.text import check_multiline, check_text
 
-Text = Annotated[str, StringConstraints(max_length=255)]
-LongText = Annotated[str, StringConstraints(max_length=10_000)]
-Url = Annotated[str, StringConstraints(max_length=2048)]
+
+def _email(value: str) -> str:
+    """An address as the client wrote it, once email-validator (RFC 5322 syntax, IDNA) accepts
+    it: not normalized, so what a CRM stored is what it reads back."""
+    try:
+        validate_email(value, check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"not an email address: {exc}") from None
+    return value
+
+
+def _web_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http:// or https:// URL")
+    return value
+
+
+def _has_digits(value: str) -> str:
+    if not value:
+        raise ValueError("must contain at least one digit")
+    return value
+
+
+Text = Annotated[str, StringConstraints(max_length=255), AfterValidator(check_text)]
+LongText = Annotated[str, StringConstraints(max_length=10_000), AfterValidator(check_multiline)]
+Url = Annotated[str, StringConstraints(max_length=2048), AfterValidator(check_text),
+                AfterValidator(_web_url), Field(json_schema_extra={"pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://"})]
+Email = Annotated[str, StringConstraints(max_length=255), AfterValidator(check_text),
+                  AfterValidator(_email), Field(json_schema_extra={"format": "email"})]
 # The pattern documents what normalize_phone accepts (digits and formatting); the validator
 # gives the clearer error and also caps the digits.
-_PHONE_SCHEMA = Field(json_schema_extra={"pattern": r"^[0-9\s().+/-]*$"})
+_PHONE_SCHEMA = Field(json_schema_extra={"pattern": PHONE_PATTERN})
 Phone = Annotated[str, StringConstraints(max_length=64), AfterValidator(normalize_phone),
                   _PHONE_SCHEMA]
+# A number to search by: formatting alone ("+", "( )") would match everything.
 RequiredPhone = Annotated[str, StringConstraints(min_length=1, max_length=64),
-                          AfterValidator(normalize_phone), _PHONE_SCHEMA]
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+                          AfterValidator(normalize_phone), AfterValidator(_has_digits),
+                          _PHONE_SCHEMA]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(check_text)]
 SearchLimit = Annotated[int, Field(ge=1, le=1000)]
 
 
@@ -30,9 +63,11 @@ def _not_blank(value: str) -> str:
 
 
 # Lengths count what the client sent (as the schema says); surrounding spaces are then dropped.
-Trimmed = Annotated[str, StringConstraints(max_length=255), AfterValidator(str.strip)]
+Trimmed = Annotated[str, StringConstraints(max_length=255), AfterValidator(check_text),
+                    AfterValidator(str.strip)]
 RequiredTrimmed = Annotated[str, StringConstraints(min_length=1, max_length=255),
-                            AfterValidator(_not_blank), Field(json_schema_extra={"pattern": r"\S"})]
+                            AfterValidator(check_text), AfterValidator(_not_blank),
+                            Field(json_schema_extra={"pattern": r"\S"})]
 # SQLite stores 64-bit integers; a larger number would fail at the database as a 500, so it is a
 # 400 naming the field here instead.
 SQL_INT_MAX = 2**63 - 1
@@ -68,7 +103,7 @@ class ContactWrite(_Body):
     user_id: SqlInt | None = None
     phone_numbers: Annotated[list[Phone], Field(max_length=50)] | None = None
     mobile_phone: Phone | None = None
-    email: Text | None = None
+    email: Email | None = None
     address: Text | None = None
     city: Text | None = None
     state: Text | None = None

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 import re
 
-_FORMATTING = re.compile(r"[\s\-.()+/]")
+# The formatting a written number may carry: space (and the no-break space of numbers pasted
+# from web pages), - . ( ) / and +. Nothing else: not tabs or line breaks (CR/LF once slipped
+# through a \s here), not letters.
+FORMATTING = " \u00a0-.()/"
+_FORMATTING = re.compile(f"[{re.escape(FORMATTING)}+]")
+PHONE_PATTERN = r"^[0-9 \u00a0().+/-]*$"  # the same, for the OpenAPI schema
 MAX_DIGITS = 20
 
 

@@ -15,6 +15,7 @@ from callbridge.contacts.phone import looks_like_phone, normalize_phone
 from callbridge.contacts.store import ContactStore
 from callbridge.db import Database
 from callbridge.errors import Conflict, InvalidInput, NotFound
+from callbridge.text import fold
 from callbridge.timeutil import utc_now_iso
 
 CONTACT_NOT_FOUND = "Contact not found"
@@ -35,6 +36,18 @@ def _not_found(what: str = CONTACT_NOT_FOUND) -> NotFound:
     return NotFound(error=what)
 
 
+def _uuid(text: str) -> str:
+    """A contact or group UUID as stored (lower case): clients may send it upper case."""
+    return text.strip().lower()
+
+
+def _require_identity(values: dict) -> None:
+    """What POST requires, and what no PUT may take away."""
+    if not any(values.get(f) for f in _IDENTITY):
+        raise InvalidInput("a contact needs at least a name, organization, phone number,"
+                           " email or external_id", field="body")
+
+
 class ContactService:
     def __init__(self, db: Database, store: ContactStore | None = None):
         self.db = db
@@ -52,7 +65,7 @@ class ContactService:
         return m.ContactDetail.model_validate(d)
 
     async def get(self, account: Account, contact_uuid: str) -> m.ContactDetail:
-        return await self._detail(await self.store.get(account.id, contact_uuid))
+        return await self._detail(await self.store.get(account.id, _uuid(contact_uuid)))
 
     async def get_by_external_id(self, account: Account, external_id: str) -> m.ContactDetail:
         return await self._detail(await self.store.get_by_external_id(account.id, external_id))
@@ -108,20 +121,17 @@ class ContactService:
         return name, d["uuid"]
 
     async def search_name(self, account: Account, q: m.NameQuery) -> list[m.ContactHit]:
-        text = " ".join(q.searchString.split())
+        text = fold(" ".join(q.searchString.split()))
         first, _, last = text.partition(" ")
         rows = await self.store.search_names(account.id, text, first if last else None,
                                              last or None, q.limit)
         hits = []
-        low = text.lower()
         for d in rows:
-            if (d["firstname"] or "").lower().startswith(low):
-                hint = "firstname"
-            elif (d["lastname"] or "").lower().startswith(low):
-                hint = "lastname"
-            else:
-                hint = "fullname"
-            d["hint_data"] = hint
+            # A match on the whole name ("John Doe") starts in the first name: the seed's example
+            # answers it with "firstname".
+            matched_last = (fold(d["lastname"]) or "").startswith(text) and \
+                not (fold(d["firstname"]) or "").startswith(first)
+            d["hint_data"] = "lastname" if matched_last else "firstname"
             hits.append(m.ContactHit.model_validate(d))
         return hits
 
@@ -132,10 +142,10 @@ class ContactService:
     async def search(self, account: Account, q: m.AdvancedQuery) -> list[m.ContactHit]:
         group_id = None
         if q.groupUUID:
-            group_id = await self.store.group_id(account.id, q.groupUUID)
+            group_id = await self.store.group_id(account.id, _uuid(q.groupUUID))
             if group_id is None:
                 raise _not_found(GROUP_NOT_FOUND)
-        text = q.searchString or None
+        text = fold(q.searchString) or None
         digits = normalize_phone(text) if text and looks_like_phone(text) else None
         rows = await self.store.search_advanced(account.id, text, digits, q.letter, group_id,
                                                 q.limit)
@@ -151,9 +161,7 @@ class ContactService:
 
     async def create(self, account: Account, body: m.ContactWrite) -> m.Created:
         values = body.column_values(only_set=False)
-        if not any(values.get(f) for f in _IDENTITY):
-            raise InvalidInput("a contact needs at least a name, organization, phone number,"
-                               " email or external_id", field="body")
+        _require_identity(values)
         new_uuid = str(uuidlib.uuid4())
         async with self.db.transaction() as tx:
             group_ids = await self._resolve_groups(tx, account, body.group_uuids() or [])
@@ -168,7 +176,7 @@ class ContactService:
         return m.Created(uuid=new_uuid)
 
     async def update(self, account: Account, contact_uuid: str, body: m.ContactWrite) -> m.Updated:
-        return await self._update(account, "uuid", contact_uuid, body)
+        return await self._update(account, "uuid", _uuid(contact_uuid), body)
 
     async def update_by_external_id(self, account: Account, external_id: str,
                                     body: m.ContactWrite) -> m.Updated:
@@ -181,6 +189,7 @@ class ContactService:
             current = await self.store.row_for_update(tx, account.id, key, value)
             if current is None:
                 raise _not_found()
+            _require_identity({**current, **changes})
             group_ids = None
             if group_uuids is not None:
                 group_ids = await self._resolve_groups(tx, account, group_uuids)
@@ -198,7 +207,7 @@ class ContactService:
         return m.Updated(uuid=current["uuid"])
 
     async def delete(self, account: Account, contact_uuid: str) -> m.Deleted:
-        return await self._delete(account, "uuid", contact_uuid)
+        return await self._delete(account, "uuid", _uuid(contact_uuid))
 
     async def delete_by_external_id(self, account: Account, external_id: str) -> m.Deleted:
         return await self._delete(account, "external_id", external_id)
@@ -214,6 +223,7 @@ class ContactService:
         return m.Deleted(uuid=current["uuid"])
 
     async def _resolve_groups(self, tx, account: Account, uuids: list[str]) -> list[int]:
+        uuids = [_uuid(u) for u in uuids]
         found = await self.store.group_ids(tx, account.id, uuids)
         for i, u in enumerate(uuids):
             if u not in found:
@@ -255,7 +265,7 @@ class ContactService:
 
     async def delete_group(self, account: Account, group_uuid: str) -> m.GroupDeleted:
         async with self.db.transaction() as tx:
-            group_id = await self.store.tx_group_id(tx, account.id, group_uuid)
+            group_id = await self.store.tx_group_id(tx, account.id, _uuid(group_uuid))
             if group_id is None:
                 raise _not_found(GROUP_NOT_FOUND)
             members = await self.store.group_members(tx, group_id)
@@ -267,7 +277,7 @@ class ContactService:
         return m.GroupDeleted(deleted=deleted)
 
     async def group_contacts(self, account: Account, group_uuid: str) -> list[m.Contact]:
-        group_id = await self.store.group_id(account.id, group_uuid)
+        group_id = await self.store.group_id(account.id, _uuid(group_uuid))
         if group_id is None:
             raise _not_found(GROUP_NOT_FOUND)
         return [_contact(d) for d in await self.store.in_group(group_id)]
@@ -293,33 +303,31 @@ class ContactService:
         return m.MembershipRemoved(changes=changes)
 
     async def _membership_ends(self, tx, account: Account, body: m.Membership) -> tuple[int, int]:
-        contact_id = await self.store.tx_contact_id(tx, account.id, body.fk_contact_uuid)
+        contact_id = await self.store.tx_contact_id(tx, account.id, _uuid(body.fk_contact_uuid))
         if contact_id is None:
             raise _not_found()
-        group_id = await self.store.tx_group_id(tx, account.id, body.fk_group_uuid)
+        group_id = await self.store.tx_group_id(tx, account.id, _uuid(body.fk_group_uuid))
         if group_id is None:
             raise _not_found(GROUP_NOT_FOUND)
         return contact_id, group_id
 
 
 def _hint(d: dict, text: str | None, digits: str | None, letter: str | None) -> str:
-    """Names the first field the search text matched (the trigram index doesn't say which)."""
+    """Names the first field the (folded) search text matched; the trigram index doesn't say
+    which. A match across first and last name reports firstname, as the seed does."""
     if not text:
         return "lastname" if letter else "groups"
-    low = text.lower()
-    first, last = (d["firstname"] or "").lower(), (d["lastname"] or "").lower()
-    if low in first:
-        return "firstname"
-    if low in last:
+    first, last = fold(d["firstname"]) or "", fold(d["lastname"]) or ""
+    if text in last and text not in first:
         return "lastname"
-    if low in f"{first} {last}":
-        return "fullname"
+    if text in first or text in f"{first} {last}":
+        return "firstname"
     for field in _HINT_ORDER:
         value = d.get(field)
         if field == "phone_numbers":
-            if any(low in n or (digits and digits in n) for n in value or []):
+            if any(text in n or (digits and digits in n) for n in value or []):
                 return field
-        elif value and (low in str(value).lower() or (digits and field == "mobile_phone"
-                                                       and digits in value)):
+        elif value and (text in fold(str(value)) or (digits and field == "mobile_phone"
+                                                     and digits in value)):
             return field
-    return "fullname"
+    return "firstname"

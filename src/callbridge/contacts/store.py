@@ -13,6 +13,7 @@ from typing import Any
 
 from callbridge.db import Database
 from callbridge.db.database import Tx
+from callbridge.text import fold, prefix_range
 
 FIELDS = ("firstname", "lastname", "organization", "organization_flag", "user_id", "phone_numbers",
           "mobile_phone", "email", "address", "city", "state", "zip", "country", "note",
@@ -29,10 +30,31 @@ _FTS_FIRST = "contacts_fts f CROSS JOIN contacts c ON c.id = f.rowid"
 _MOBILE_FTS_FIRST = "contacts_mobile_fts f CROSS JOIN contacts c ON c.id = f.rowid"
 
 
-def prefix_range(prefix: str) -> tuple[str, str]:
-    """[low, high) such that NOCASE text in it starts with prefix: an index range, no LIKE."""
-    low = prefix.lower()
-    return low, low[:-1] + chr(ord(low[-1]) + 1)
+# Text matched case- and width-insensitively, and the key column holding fold() of it
+# (migration 0004): written beside the text on every write, compared on every search.
+KEYED = {"firstname": "firstname_key", "lastname": "lastname_key",
+         "organization": "organization_key", "email": "email_key"}
+
+
+def _columns(values: dict[str, Any]) -> tuple[list[str], list[Any]]:
+    """The stored columns and values of a write: JSON for phone lists, keys beside keyed text."""
+    cols, data = [], []
+    for f in FIELDS:
+        if f in values:
+            cols.append(f)
+            data.append(json.dumps(values[f]) if f == "phone_numbers" else values[f])
+            if f in KEYED:
+                cols.append(KEYED[f])
+                data.append(fold(values[f]))
+    return cols, data
+
+
+def _key_range(column: str, prefix: str, low: str, high: str, params: dict[str, Any]) -> str:
+    """SQL for 'column starts with prefix' as an index range (no LIKE, no function)."""
+    params[low], params[high] = prefix_range(prefix)
+    if params[high] is None:
+        return f"c.{column} >= :{low}"
+    return f"(c.{column} >= :{low} AND c.{column} < :{high})"
 
 
 def fts_phrase(text: str) -> str:
@@ -102,7 +124,7 @@ class ContactStore:
                                   (account_id, *numbers), "ORDER BY c.id")
 
     async def by_email(self, account_id: int, email: str) -> dict | None:
-        return await self._first("c.account_id = ? AND c.email = ?", (account_id, email))
+        return await self._first("c.account_id = ? AND c.email_key = ?", (account_id, fold(email)))
 
     async def by_numbers(self, account_id: int, numbers: list[str],
                          mobile: bool | None = None) -> list[tuple[str, dict]]:
@@ -133,20 +155,17 @@ class ContactStore:
 
     async def search_names(self, account_id: int, word: str, first: str | None,
                            last: str | None, limit: int) -> list[dict]:
-        """Contacts whose first or last name starts with word, or (first, last) for 'john doe'."""
-        w_lo, w_hi = prefix_range(word)
-        where = ("c.account_id = :a AND ((c.firstname >= :wl AND c.firstname < :wh)"
-                 " OR (c.lastname >= :wl AND c.lastname < :wh)")
-        params: dict[str, Any] = {"a": account_id, "wl": w_lo, "wh": w_hi, "n": limit}
+        """Contacts whose first or last name starts with word, or (first, last) for 'john doe'.
+        All three are folded keys (callbridge.text.fold)."""
+        params: dict[str, Any] = {"a": account_id, "n": limit}
+        either = [_key_range("firstname_key", word, "wl", "wh", params),
+                  _key_range("lastname_key", word, "wl", "wh", params)]
         if first and last:
-            params.update(zip(("fl", "fh"), prefix_range(first)))
-            params.update(zip(("ll", "lh"), prefix_range(last)))
-            where += (" OR (c.firstname >= :fl AND c.firstname < :fh"
-                      " AND c.lastname >= :ll AND c.lastname < :lh)")
-        where += ")"
+            either.append(_key_range("firstname_key", first, "fl", "fh", params) + " AND "
+                          + _key_range("lastname_key", last, "ll", "lh", params))
         rows = await self.db.fetchall(
-            f"SELECT {_COLS} FROM contacts c WHERE {where}"
-            " ORDER BY c.lastname, c.firstname, c.id LIMIT :n", params)
+            f"SELECT {_COLS} FROM contacts c WHERE c.account_id = :a AND ({' OR '.join(either)})"
+            " ORDER BY c.lastname_key, c.firstname_key, c.id LIMIT :n", params)
         return _rows(rows)
 
     async def search_mobile_substring(self, account_id: int, digits: str, limit: int) -> list[dict]:
@@ -163,6 +182,8 @@ class ContactStore:
 
     async def search_advanced(self, account_id: int, text: str | None, digits: str | None,
                               letter: str | None, group_id: int | None, limit: int) -> list[dict]:
+        """text: already folded (callbridge.text.fold), as the name/organization/email columns
+        of the substring index and the key columns are."""
         where = ["c.account_id = :a"]
         params: dict[str, Any] = {"a": account_id, "n": limit}
         source = "contacts c"
@@ -177,16 +198,15 @@ class ContactStore:
             else:
                 like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
                 params["t"] = like
-                cols = ["firstname", "lastname", "organization", "email", "note", "mobile_phone",
-                        "phone_numbers"]
+                cols = ["firstname_key", "lastname_key", "organization_key", "email_key", "note",
+                        "mobile_phone", "phone_numbers"]
                 cond = " OR ".join(f"c.{col} LIKE :t ESCAPE '\\'" for col in cols)
                 if digits:
                     params["d"] = "%" + digits + "%"
                     cond += " OR c.mobile_phone LIKE :d OR c.phone_numbers LIKE :d"
                 where.append(f"({cond})")
         if letter:
-            params["ll"], params["lh"] = prefix_range(letter)
-            where.append("c.lastname >= :ll AND c.lastname < :lh")
+            where.append(_key_range("lastname_key", fold(letter), "ll", "lh", params))
         if group_id is not None:
             where.append("EXISTS (SELECT 1 FROM contact_groups cg WHERE cg.contact_id = c.id"
                          " AND cg.group_id = :g)")
@@ -206,7 +226,7 @@ class ContactStore:
     async def in_group(self, group_id: int) -> list[dict]:
         return await self._select(
             "c.id IN (SELECT contact_id FROM contact_groups WHERE group_id = ?)", (group_id,),
-            "ORDER BY c.lastname, c.firstname, c.id")
+            "ORDER BY c.lastname_key, c.firstname_key, c.id")
 
     async def list_groups(self, account_id: int) -> list[dict]:
         rows = await self.db.fetchall(
@@ -255,8 +275,7 @@ class ContactStore:
     @staticmethod
     async def insert(tx: Tx, account_id: int, uuid: str, values: dict[str, Any], version: int,
                      now: str) -> int:
-        cols = [f for f in FIELDS if f in values]
-        data = [json.dumps(values[f]) if f == "phone_numbers" else values[f] for f in cols]
+        cols, data = _columns(values)
         return await tx.insert(
             f"INSERT INTO contacts(account_id, uuid, {', '.join(cols)}, version, created_at,"
             f" updated_at) VALUES (?, ?, {', '.join('?' * len(cols))}, ?, ?, ?)",
@@ -264,8 +283,7 @@ class ContactStore:
 
     @staticmethod
     async def update(tx: Tx, contact_id: int, values: dict[str, Any], version: int, now: str) -> None:
-        cols = [f for f in FIELDS if f in values]
-        data = [json.dumps(values[f]) if f == "phone_numbers" else values[f] for f in cols]
+        cols, data = _columns(values)
         sets = "".join(f"{c} = ?, " for c in cols)
         await tx.execute(f"UPDATE contacts SET {sets}version = ?, updated_at = ? WHERE id = ?",
                          (*data, version, now, contact_id))

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from callbridge.db.migrate import migrate
+from callbridge.errors import Unavailable
 
 T = TypeVar("T")
 
@@ -43,9 +44,15 @@ def _plain_connection(path: Path, *pragmas: str, **options: Any) -> sqlite3.Conn
     return conn
 
 
+# How long a write waits for the one writer before giving up with a 503: nothing awaits forever
+# (a writer stuck behind a stalled disk must not hold every request that wants to write).
+WRITE_WAIT_SECONDS = 10.0
+
+
 class Database:
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, write_wait: float = WRITE_WAIT_SECONDS):
         self.path = Path(path)
+        self.write_wait = write_wait
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._point_reader: sqlite3.Connection | None = None
@@ -84,7 +91,7 @@ class Database:
     async def transaction(self) -> AsyncIterator["Tx"]:
         """One write transaction. Everything inside commits together or not at all."""
         assert self._writer is not None, "database not open"
-        async with self._write_lock:
+        async with self._writing():
             await self._writer.execute("BEGIN IMMEDIATE")
             try:
                 yield Tx(self._writer)
@@ -104,8 +111,22 @@ class Database:
         (one 300-row flush took 1.8 s). A batch is a few milliseconds of SQLite; work must stay
         that small (bounded batches, indexed lookups).
         """
-        async with self._write_lock:  # still one writer at a time, with transaction()
+        async with self._writing():  # still one writer at a time, with transaction()
             return self._run_batch(work)
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[None]:
+        """The write lock, waited for at most write_wait seconds."""
+        try:
+            async with asyncio.timeout(self.write_wait):
+                await self._write_lock.acquire()
+        except TimeoutError:
+            raise Unavailable(f"the database stayed busy for {self.write_wait:g} s; retry",
+                              error="Database busy") from None
+        try:
+            yield
+        finally:
+            self._write_lock.release()
 
     def _run_batch(self, work: Callable[[sqlite3.Connection], T]) -> T:
         if self._batch_conn is None:

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 
 from callbridge.logs import event
+from callbridge.text import fold
 
 log = logging.getLogger(__name__)
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
@@ -37,6 +38,8 @@ def migrate(path: Path | str, migrations: list[tuple[int, str, str]] | None = No
     """Bring the database at ``path`` to the newest schema; returns the resulting version."""
     migrations = available_migrations() if migrations is None else migrations
     conn = sqlite3.connect(str(path), isolation_level=None)
+    # Migrations that re-key stored text call the same fold() the store writes keys with.
+    conn.create_function("cb_fold", 1, fold, deterministic=True)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         current = conn.execute("PRAGMA user_version").fetchone()[0]

@@ -4,20 +4,22 @@ from __future__ import annotations
 
 import re
 
+from callbridge.contacts.phone import FORMATTING
 from callbridge.errors import InvalidInput
 
-_FORMATTING = re.compile(r"[\s\-.()/]")
+_FORMATTING = re.compile(f"[{re.escape(FORMATTING)}]")
 _DIALABLE = re.compile(r"^\+?[0-9]{3,20}$")
 _SHOW = re.compile(r"[^\w .'&-]")
 
 
 def dialable(raw: str) -> str:
-    """'+1 (580) 867-5309' -> '+15808675309'. Formatting is dropped; anything left that is not
-    digits with an optional leading + (CR/LF, ',', '&', '/', '@', ';', '$', '|', letters) is a 400."""
+    """'+1 (580) 867-5309' -> '+15808675309'. The documented formatting (space - . ( ) /) is
+    dropped; anything else, control characters included ("555\\r\\n1234"), is a 400: what is
+    left must be digits with an optional leading +."""
     number = _FORMATTING.sub("", raw)
     if not _DIALABLE.match(number):
         raise InvalidInput("phonenumber must be 3 to 20 digits, optionally with a leading +"
-                           " (spaces, dashes, dots and parentheses are ignored)",
+                           " (spaces, dashes, dots, slashes and parentheses are ignored)",
                            field="phonenumber", error="Invalid phonenumber")
     return number
 
