@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import ssl
 
 from aiohttp import web
 
@@ -26,6 +28,7 @@ from callbridge.system.models import ServiceStatus
 from callbridge.web import middleware as mw
 from callbridge.web.ratelimit import FixedWindowLimiter
 from callbridge.web.routing import openapi_document
+from callbridge.web.server import ApiRunner
 
 log = logging.getLogger("callbridge")
 
@@ -112,8 +115,6 @@ def create_app(settings: Settings) -> web.Application:
         else:
             event(log, "ami.disabled", logging.WARNING,
                   reason=f"{ami_disabled}: the dialer answers 503")
-        event(log, "service.started", database=str(settings.database), version=__version__,
-              ami=f"{settings.ami_host}:{settings.ami_port}" if ami_configured else "disabled")
         yield
         await link.close()
         await calllog.close()
@@ -122,3 +123,30 @@ def create_app(settings: Settings) -> web.Application:
 
     app.cleanup_ctx.append(lifecycle)
     return app
+
+
+class StartupError(Exception):
+    """A problem the operator must fix before the service can run: one line, naming the setting."""
+
+
+async def run(settings: Settings, ssl_context: ssl.SSLContext | None = None) -> None:
+    """Serve until SIGINT/SIGTERM (aiohttp's GracefulExit). "service.started" is logged only once
+    the port is bound: a port in use is a StartupError, never a 'started' line and a traceback."""
+    app = create_app(settings)
+    runner = ApiRunner(app, access_log=None, handle_signals=True)
+    await runner.setup()  # opens and migrates the database, starts the call log and AMI link
+    try:
+        site = web.TCPSite(runner, settings.host, settings.port, ssl_context=ssl_context)
+        try:
+            await site.start()
+        except OSError as exc:
+            raise StartupError(f"CALLBRIDGE_HOST/CALLBRIDGE_PORT: cannot listen on"
+                               f" {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+        scheme = "https" if ssl_context else "http"
+        ami = (f"{settings.ami_username}@{settings.ami_host}:{settings.ami_port}"
+               if settings.ami_secret.get_secret_value() else "disabled")
+        event(log, "service.started", url=f"{scheme}://{settings.host}:{settings.port}",
+              database=str(settings.database.resolve()), ami=ami, version=__version__)
+        await asyncio.Event().wait()
+    finally:
+        await runner.cleanup()

@@ -54,13 +54,17 @@ def main(ctx: click.Context, config: Path | None) -> None:
 @click.pass_context
 def serve(ctx: click.Context) -> None:
     """Run the HTTP service (creates and migrates the database first)."""
-    from aiohttp import web
+    from aiohttp.web_runner import GracefulExit
 
-    from callbridge.app import create_app
+    from callbridge.app import StartupError, run
 
     settings = _settings(ctx)
-    web.run_app(create_app(settings), host=settings.host, port=settings.port, print=None,
-                access_log=None, handle_signals=True)
+    try:
+        asyncio.run(run(settings))
+    except (GracefulExit, KeyboardInterrupt):
+        pass
+    except StartupError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.group()

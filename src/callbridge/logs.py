@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 
-from aiohttp.http_exceptions import HttpProcessingError
+# The last line of defence for secrets: whatever a log line carries (a field, a message, a
+# traceback quoting a header), an API key keeps only its public id and a bearer token is hidden.
+_API_KEY = re.compile(r"\bcb_([0-9a-f]{12})_[A-Za-z0-9_-]+")
+_BEARER = re.compile(r"(?i)\b(bearer\s+)[^\s\"',;]+")
 
 
 class JsonFormatter(logging.Formatter):
@@ -28,24 +32,11 @@ class JsonFormatter(logging.Formatter):
             out.update(fields)
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return json.dumps(out, default=str)
+        return redact(json.dumps(out, default=str))
 
 
-class MalformedHttpFilter(logging.Filter):
-    """aiohttp logs a client's malformed HTTP (a bad header byte, a broken request line) as an
-    ERROR with its parser's traceback. It is the client's fault and the client got its 400: one
-    WARNING line naming the problem, no traceback, so scanners can't fill an operator's log."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        exc = record.exc_info[1] if record.exc_info else None
-        if isinstance(exc, HttpProcessingError):
-            client = record.args[0] if isinstance(record.args, tuple) and record.args else None
-            problem = (str(getattr(exc, "message", "") or exc).strip().splitlines() or ["?"])[0]
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
-            record.msg, record.args = "http.malformed_request", ()
-            record.fields = {"client": client, "problem": problem[:200]}
-            record.exc_info = record.exc_text = None
-        return True
+def redact(line: str) -> str:
+    return _BEARER.sub(r"\1[redacted]", _API_KEY.sub(r"cb_\1_[redacted]", line))
 
 
 def setup_logging(level: str = "INFO") -> None:
@@ -56,9 +47,6 @@ def setup_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     # aiohttp's access log is one unstructured line per request; our middleware logs instead.
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
-    server = logging.getLogger("aiohttp.server")
-    if not any(isinstance(f, MalformedHttpFilter) for f in server.filters):
-        server.addFilter(MalformedHttpFilter())
 
 
 def event(logger: logging.Logger, name: str, level: int = logging.INFO, **fields) -> None:

@@ -36,6 +36,8 @@ async def test_an_extension_not_of_the_callers_account_is_400(dial_api, path, ex
     "1580\r\nAction: Command", "1580\nCommand: core stop now", "158,080", "158&PJSIP/999",
     "1/2/3@evil", "123@host", "15;5", "$12345", "12|34", "abc", "12", "+", "1" * 21, "+-1",
     "${EXTEN}", "5551234\x00",
+    # control characters inside the number: once dropped as "whitespace" and dialled (200)
+    "555\r\n1234", "555\t1234", "555\x0b1234", "555\x0c1234", "555\u20281234", "555\u00851234",
 ])
 async def test_injection_shaped_numbers_are_400_naming_the_field(dial_api, number):
     status, body = await dial_api.call("POST", "/dialer/call", json={"extension": "309",

@@ -20,6 +20,7 @@ ACCOUNT = web.AppKey("account_service", AccountService)
 LIMITER = web.AppKey("rate_limiter", FixedWindowLimiter)
 # The authenticated account of a request; handlers read it through account_of().
 REQUEST_ACCOUNT = web.RequestKey("account", Account)
+REQUEST_KEY_ID = web.RequestKey("key_id", str)
 
 
 def account_of(request: web.Request) -> Account:
@@ -36,9 +37,16 @@ def _error(status: int, body: dict, headers=None) -> web.Response:
     return web.json_response(body, status=status, headers=headers)
 
 
+# The status logged (and counted) when the client hung up before its request was read: the
+# client's doing, not a server error (nginx's convention; no response reaches anyone anyway).
+CLIENT_CLOSED = 499
+# Load balancers poll /health every few seconds: its access lines are DEBUG, not INFO.
+_QUIET_PATHS = frozenset({"/health"})
+
+
 @web.middleware
 async def api_middleware(request: web.Request, handler):
-    """The one middleware: auth + rate limit, error → JSON, and the request log line.
+    """The one middleware: auth + rate limit, error → JSON, and the access line.
 
     One layer rather than three: aiohttp wraps every middleware around every request, and on the
     hot lookups that wrapping costs as much as the SQLite query.
@@ -52,6 +60,10 @@ async def api_middleware(request: web.Request, handler):
         if exc.status < 400:
             raise
         response = _http_error(request, exc)
+    except ConnectionResetError:
+        # The client went away mid-request (mid-upload, typically): nothing to answer, and
+        # nothing wrong here. aiohttp's ClientConnectionResetError is a ConnectionResetError.
+        response = web.Response(status=CLIENT_CLOSED)
     except Exception:
         # The traceback goes to our log, never to the client.
         log.exception("http.unhandled", extra={"fields": {"method": request.method,
@@ -59,13 +71,30 @@ async def api_middleware(request: web.Request, handler):
         response = _error(500, {"error": "Internal server error",
                                 "message": "An unexpected error occurred",
                                 "timestamp": utc_now_iso()})
-    if response.status >= 500 or log.isEnabledFor(logging.DEBUG):
-        account = request.get(REQUEST_ACCOUNT)
-        event(log, "http.request", logging.INFO if response.status < 500 else logging.ERROR,
-              method=request.method, path=request.path, status=response.status,
-              ms=round((time.perf_counter() - started) * 1000, 2),
-              account=account.name if account else None)
+    _access_line(request, response.status, started)
     return response
+
+
+def _access_line(request: web.Request, status: int, started: float) -> None:
+    """method, route template (not the path: ids and numbers stay out of the log), status,
+    duration, account and key id (the key's public part; never the key)."""
+    if status >= 500:
+        level = logging.ERROR
+    elif status in (401, 403):
+        level = logging.WARNING  # failed authentication: who tried, from where
+    elif request.path in _QUIET_PATHS:
+        level = logging.DEBUG
+    else:
+        level = logging.INFO
+    if not log.isEnabledFor(level):
+        return
+    resource = request.match_info.route.resource
+    account = request.get(REQUEST_ACCOUNT)
+    event(log, "http.request", level, method=request.method,
+          route=resource.canonical if resource is not None else None, status=status,
+          ms=round((time.perf_counter() - started) * 1000, 2),
+          account=account.name if account else None, key_id=request.get(REQUEST_KEY_ID),
+          client=request.remote)
 
 
 def _http_error(request: web.Request, exc: web.HTTPException) -> web.Response:
@@ -113,7 +142,9 @@ async def _authorized(request: web.Request, handler):
         return _error(403, {"error": "Invalid API key",
                             "message": "The provided API key is not valid or has been revoked"},
                       headers)
-    verdict = limiter.hit("key:" + key[:15])  # cb_<key id>: the public part names the key
+    key_id = key[3:15]  # cb_<key id>_…: the public part names the key
+    request[REQUEST_KEY_ID] = key_id
+    verdict = limiter.hit("key:" + key_id)
     if not verdict.allowed:
         return _too_many(verdict, "Too many requests for this API key, please try again later.")
     request[REQUEST_ACCOUNT] = account
