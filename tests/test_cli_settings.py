@@ -9,7 +9,7 @@ from click.testing import CliRunner
 
 from callbridge.app import ROUTE_TABLES
 from callbridge.cli import main
-from callbridge.settings import load_settings
+from callbridge.settings import ConfigError, load_settings
 
 
 def test_settings_defaults_toml_and_env_precedence(tmp_path, monkeypatch):
@@ -24,15 +24,101 @@ def test_settings_defaults_toml_and_env_precedence(tmp_path, monkeypatch):
     monkeypatch.setenv("CALLBRIDGE_PORT", "9100")
     assert load_settings(cfg).port == 9100  # env wins over the file
     monkeypatch.setenv("CALLBRIDGE_RATE_LIMIT", "lots")
-    with pytest.raises(Exception):
+    with pytest.raises(ConfigError, match="CALLBRIDGE_RATE_LIMIT"):
         load_settings(cfg)
+
+
+def _one_error_line(result) -> str:
+    assert result.exit_code != 0 and "Traceback" not in result.output, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
+    return lines[0]
 
 
 def test_cli_rejects_bad_settings_without_traceback(tmp_path, monkeypatch):
     monkeypatch.setenv("CALLBRIDGE_PORT", "99999")
-    result = CliRunner().invoke(main, ["accounts"])
-    assert result.exit_code != 0 and "invalid settings" in result.output
-    assert "Traceback" not in result.output
+    line = _one_error_line(CliRunner().invoke(main, ["accounts"]))
+    assert "CALLBRIDGE_PORT" in line and "99999" in line
+
+
+@pytest.mark.parametrize("toml,expected", [
+    ('databse = "x.db"\n', "databse: unknown setting in {cfg}; did you mean database?"),
+    ('ami_secert = "s"\n', "ami_secert: unknown setting in {cfg}; did you mean ami_secret?"),
+    ('flux_capacitor = 1\n', "flux_capacitor: unknown setting in {cfg}"),
+    ('port = "http"\n', "CALLBRIDGE_PORT: Input should be a valid integer"),
+    ('region = "usa"\n', "CALLBRIDGE_REGION: String should match pattern"),
+    ('cors_origins = "*"\n', "CALLBRIDGE_CORS_ORIGINS: Value error, '*' is not an origin"),
+    ('port = \n', "--config: {cfg} is not valid TOML"),
+    ('tls_cert = "/etc/hostname"\n', "CALLBRIDGE_TLS_CERT / CALLBRIDGE_TLS_KEY: set both, or neither"),
+    ('ami_secret = 5\n', "CALLBRIDGE_AMI_SECRET: Input should be a valid string"),
+])
+def test_configuration_problems_are_one_line_naming_the_setting(tmp_path, toml, expected):
+    cfg = tmp_path / "cb.toml"
+    cfg.write_text(toml)
+    line = _one_error_line(CliRunner().invoke(main, ["--config", str(cfg), "serve"]))
+    assert expected.format(cfg=cfg) in line, line
+    assert "started" not in line
+
+
+def test_a_misspelt_environment_variable_suggests_the_name(monkeypatch):
+    monkeypatch.setenv("CALLBRIDGE_AMI_USERNMAE", "x")
+    line = _one_error_line(CliRunner().invoke(main, ["accounts"]))
+    assert "CALLBRIDGE_AMI_USERNMAE" in line and "did you mean CALLBRIDGE_AMI_USERNAME?" in line
+
+
+def test_an_unreadable_manager_conf_is_named(tmp_path, monkeypatch):
+    conf = tmp_path / "manager.conf"
+    conf.mkdir()  # exists, can't be read as a file (works as root too, unlike chmod 000)
+    monkeypatch.setenv("CALLBRIDGE_AMI_MANAGER_CONF", str(conf))
+    line = _one_error_line(CliRunner().invoke(main, ["accounts"]))
+    assert "CALLBRIDGE_AMI_MANAGER_CONF" in line and str(conf) in line
+    monkeypatch.setenv("CALLBRIDGE_AMI_MANAGER_CONF", str(tmp_path / "missing.conf"))
+    line = _one_error_line(CliRunner().invoke(main, ["accounts"]))
+    assert "CALLBRIDGE_AMI_MANAGER_CONF: no such file" in line
+
+
+def test_an_unopenable_database_is_named(tmp_path, monkeypatch):
+    (tmp_path / "plain-file").write_text("x")
+    monkeypatch.setenv("CALLBRIDGE_DATABASE", str(tmp_path / "plain-file" / "cb.db"))
+    line = _one_error_line(CliRunner().invoke(main, ["keys", "list"]))
+    assert "CALLBRIDGE_DATABASE: cannot open" in line and "plain-file" in line
+    not_sqlite = tmp_path / "garbage.db"
+    not_sqlite.write_bytes(b"this is not a database" * 100)
+    monkeypatch.setenv("CALLBRIDGE_DATABASE", str(not_sqlite))
+    line = _one_error_line(CliRunner().invoke(main, ["accounts"]))
+    assert "CALLBRIDGE_DATABASE: cannot open" in line and "garbage.db" in line
+
+
+def test_commands_say_which_database_they_create(tmp_path, monkeypatch):
+    db = tmp_path / "new.db"
+    monkeypatch.setenv("CALLBRIDGE_DATABASE", str(db))
+    first = CliRunner().invoke(main, ["keys", "create", "--account", "acme"])
+    assert first.exit_code == 0 and f"created a new database {db}" in first.output
+    again = CliRunner().invoke(main, ["keys", "list"])
+    assert again.exit_code == 0 and "created a new database" not in again.output
+
+
+def test_version_short_help_and_serve_help_lists_every_setting():
+    from callbridge import __version__
+    from callbridge.settings import Settings
+
+    runner = CliRunner()
+    assert runner.invoke(main, ["--version"]).output.strip() == f"callbridge, version {__version__}"
+    assert runner.invoke(main, ["-h"]).output == runner.invoke(main, ["--help"]).output
+    helped = runner.invoke(main, ["serve", "--help"])
+    assert helped.exit_code == 0
+    for name, field in Settings.model_fields.items():
+        assert f"CALLBRIDGE_{name.upper()}" in helped.output and field.description, name
+    assert "rate_limit = 1000/15m" in helped.output and "port = 2343" in helped.output
+
+
+def test_a_failed_extensions_add_leaves_no_new_account(tmp_path, monkeypatch):
+    monkeypatch.setenv("CALLBRIDGE_DATABASE", str(tmp_path / "cb.db"))
+    runner = CliRunner()
+    assert runner.invoke(main, ["extensions", "add", "--account", "acme", "309"]).exit_code == 0
+    failed = runner.invoke(main, ["extensions", "add", "--account", "newco", "309"])
+    assert failed.exit_code != 0 and "already exists" in failed.output
+    assert runner.invoke(main, ["accounts"]).output.split() == ["acme"]
 
 
 def test_keys_create_list_revoke(tmp_path, monkeypatch):
@@ -100,4 +186,6 @@ def test_a_local_asterisk_ami_user_is_found_without_a_secret_setting(tmp_path, m
     assert load_settings().ami_secret.get_secret_value() == ""
     monkeypatch.setenv("CALLBRIDGE_AMI_MANAGER_CONF", str(tmp_path / "missing.conf"))
     monkeypatch.delenv("CALLBRIDGE_AMI_USERNAME")
-    assert load_settings().ami_secret.get_secret_value() == ""
+    with pytest.raises(ConfigError, match="no such file"):  # named explicitly: a typo
+        load_settings()
+

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import ssl
 
+import aiohttp_cors
 from aiohttp import web
 
 from callbridge import __version__
@@ -22,13 +24,13 @@ from callbridge.dialer import routes as dialer_routes
 from callbridge.dialer.service import DialerService
 from callbridge.dialer.tracker import CallTracker
 from callbridge.logs import event
-from callbridge.settings import Settings
+from callbridge.settings import ConfigError, Settings
 from callbridge.system import routes as system_routes
 from callbridge.system.models import ServiceStatus
 from callbridge.web import middleware as mw
 from callbridge.web.ratelimit import FixedWindowLimiter
 from callbridge.web.routing import openapi_document
-from callbridge.web.server import ApiRunner
+from callbridge.web.server import ApiRunner, tls_context
 
 log = logging.getLogger("callbridge")
 
@@ -102,13 +104,16 @@ def create_app(settings: Settings) -> web.Application:
             "last_error": st.last_error, "host": f"{settings.ami_host}:{settings.ami_port}"})
 
     app[system_routes.PROBES] = {"contacts": contacts_probe, "dialer": dialer_probe}
+    app[system_routes.PBX_STATE] = lambda: link.status().state if ami_configured else "disabled"
 
     for table in ROUTE_TABLES:
         table.mount(app)
+    if settings.cors_origin_list:
+        allow_cors(app, settings.cors_origin_list)
     app[system_routes.OPENAPI] = openapi_document(ROUTE_TABLES, "callbridge", __version__)
 
     async def lifecycle(app: web.Application):
-        await db.open()
+        await db.open()  # a database that can't be opened: ConfigError naming the setting
         await calllog.start()
         if ami_configured:
             link.start()  # in the background: the HTTP API serves while Asterisk is down
@@ -125,13 +130,29 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
-class StartupError(Exception):
-    """A problem the operator must fix before the service can run: one line, naming the setting."""
+def allow_cors(app: web.Application, origins: list[str]) -> None:
+    """CORS for CALLBRIDGE_CORS_ORIGINS only. No credentials mode: the key travels in a header,
+    not a cookie, so a browser needs no credentialed requests and none are allowed."""
+    options = aiohttp_cors.ResourceOptions(
+        allow_credentials=False, allow_headers=("x-api-key", "authorization", "content-type"),
+        expose_headers=("RateLimit-Limit", "RateLimit-Remaining", "RateLimit-Reset",
+                        "Retry-After"), max_age=600)
+    cors = aiohttp_cors.setup(app, defaults={origin: options for origin in origins})
+    for route in list(app.router.routes()):
+        cors.add(route)
 
 
-async def run(settings: Settings, ssl_context: ssl.SSLContext | None = None) -> None:
+async def run(settings: Settings) -> None:
     """Serve until SIGINT/SIGTERM (aiohttp's GracefulExit). "service.started" is logged only once
-    the port is bound: a port in use is a StartupError, never a 'started' line and a traceback."""
+    the port is bound; an operator's mistake (port in use, database or certificate unreadable) is
+    a ConfigError naming the setting, never a 'started' line and a traceback."""
+    ssl_context = None
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        try:
+            ssl_context = tls_context(settings.tls_cert, settings.tls_key)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"CALLBRIDGE_TLS_CERT / CALLBRIDGE_TLS_KEY: cannot load"
+                              f" {settings.tls_cert} with {settings.tls_key}: {exc}") from None
     app = create_app(settings)
     runner = ApiRunner(app, access_log=None, handle_signals=True)
     await runner.setup()  # opens and migrates the database, starts the call log and AMI link
@@ -140,8 +161,10 @@ async def run(settings: Settings, ssl_context: ssl.SSLContext | None = None) -> 
         try:
             await site.start()
         except OSError as exc:
-            raise StartupError(f"CALLBRIDGE_HOST/CALLBRIDGE_PORT: cannot listen on"
-                               f" {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+            # asyncio rewrites strerror into a sentence quoting the address: the errno's own text
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ConfigError(f"CALLBRIDGE_PORT: cannot listen on {settings.host}:{settings.port}:"
+                              f" {reason}") from None
         scheme = "https" if ssl_context else "http"
         ami = (f"{settings.ami_username}@{settings.ami_host}:{settings.ami_port}"
                if settings.ami_secret.get_secret_value() else "disabled")

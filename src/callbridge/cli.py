@@ -1,4 +1,5 @@
-"""One CLI: serve, keys, accounts, db (extensions follow with the dialer)."""
+"""One CLI: serve, keys, accounts, extensions, db. An operator's mistake is one line (ConfigError
+or a domain error), never a traceback."""
 
 from __future__ import annotations
 
@@ -8,12 +9,16 @@ from pathlib import Path
 
 import click
 
+from callbridge import __version__
+from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.service import AccountService
-from callbridge.accounts.store import AccountStore
+from callbridge.accounts.store import AccountStore, ExtensionStore
 from callbridge.db import Database, migrate
 from callbridge.errors import DomainError
 from callbridge.logs import setup_logging
-from callbridge.settings import Settings, load_settings
+from callbridge.settings import ConfigError, Settings, env_name, load_settings
+
+CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 
 def _settings(ctx: click.Context) -> Settings:
@@ -25,45 +30,79 @@ def _run(coro):
         return asyncio.run(coro)
     except DomainError as exc:
         raise click.ClickException(exc.message or exc.error) from None
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
-async def _with_accounts(settings: Settings, fn):
+async def _with_db(settings: Settings, fn):
+    """fn(db) on the configured database; says so when that file did not exist yet (an
+    operator running a command outside the checkout would otherwise fill a new, empty one)."""
     db = Database(settings.database)
-    await db.open()
+    if await db.open():
+        click.echo(f"callbridge: created a new database {settings.database.resolve()}"
+                   f" ({env_name('database')})", err=True)
     try:
-        return await fn(AccountService(AccountStore(db)))
+        return await fn(db)
     finally:
         await db.close()
 
 
-@click.group()
+def _accounts(db: Database) -> AccountService:
+    return AccountService(AccountStore(db))
+
+
+async def _with_accounts(settings: Settings, fn):
+    return await _with_db(settings, lambda db: fn(_accounts(db)))
+
+
+async def _with_extensions(settings: Settings, fn):
+    return await _with_db(settings,
+                          lambda db: fn(ExtensionService(ExtensionStore(db), _accounts(db))))
+
+
+@click.group(context_settings=CONTEXT)
+@click.version_option(__version__, "--version", "-V", prog_name="callbridge")
 @click.option("--config", type=click.Path(path_type=Path), default=None,
               help="TOML file with settings (environment variables CALLBRIDGE_* win over it).")
 @click.pass_context
 def main(ctx: click.Context, config: Path | None) -> None:
-    """callbridge: click-to-dial, call log and contacts beside Asterisk."""
+    """callbridge: click-to-dial, call log and contacts beside Asterisk.
+
+    Every setting is an environment variable or a TOML key: `callbridge serve --help` lists them.
+    """
     try:
         settings = load_settings(config)
-    except Exception as exc:  # bad config is an operator error: say it plainly, no traceback
-        raise click.ClickException(f"invalid settings: {exc}") from None
+    except ConfigError as exc:  # an operator error: one line, no traceback
+        raise click.ClickException(str(exc)) from None
     setup_logging(settings.log_level)
     ctx.obj = {"settings": settings}
 
 
-@main.command()
+def _settings_help() -> str:
+    """Every setting with its variable, TOML key and default: the serve command's epilog."""
+    lines = ["\b", "Settings (environment variable, or the TOML key in --config FILE):"]
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        default = default.get_secret_value() if hasattr(default, "get_secret_value") else default
+        shown = "(none)" if default in (None, "") else default
+        lines.append(f"  {env_name(name):<34} {name} = {shown}")
+        lines.append(f"      {field.description}")
+    return "\n".join(lines)
+
+
+@main.command(epilog=_settings_help(), context_settings=CONTEXT)
 @click.pass_context
 def serve(ctx: click.Context) -> None:
     """Run the HTTP service (creates and migrates the database first)."""
     from aiohttp.web_runner import GracefulExit
 
-    from callbridge.app import StartupError, run
+    from callbridge.app import run
 
-    settings = _settings(ctx)
     try:
-        asyncio.run(run(settings))
+        asyncio.run(run(_settings(ctx)))
     except (GracefulExit, KeyboardInterrupt):
         pass
-    except StartupError as exc:
+    except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
 
 
@@ -76,7 +115,15 @@ def db() -> None:
 @click.pass_context
 def db_migrate(ctx: click.Context) -> None:
     """Create or upgrade the database schema, then exit."""
-    version = migrate(_settings(ctx).database)
+    path = _settings(ctx).database
+    created = not path.exists()
+    try:
+        version = migrate(path)
+    except Exception as exc:
+        raise click.ClickException(f"{env_name('database')}: cannot migrate {path.resolve()}:"
+                                   f" {exc}") from None
+    if created:
+        click.echo(f"callbridge: created a new database {path.resolve()}", err=True)
     click.echo(f"schema version {version}")
 
 
@@ -115,18 +162,6 @@ def keys_revoke(ctx: click.Context, key_id: str) -> None:
     """Revoke a key by its id (takes effect on a running service within 5 s)."""
     _run(_with_accounts(_settings(ctx), lambda s: s.revoke_key(key_id)))
     click.echo(f"revoked {key_id}")
-
-
-async def _with_extensions(settings: Settings, fn):
-    from callbridge.accounts.extensions import ExtensionService
-    from callbridge.accounts.store import ExtensionStore
-
-    db = Database(settings.database)
-    await db.open()
-    try:
-        return await fn(ExtensionService(ExtensionStore(db), AccountService(AccountStore(db))))
-    finally:
-        await db.close()
 
 
 @main.group()

@@ -7,11 +7,14 @@ TOML keys are the setting names in lower case without the prefix (``port = 2343`
 from __future__ import annotations
 
 import configparser
+import difflib
+import os
 import re
+import tomllib
 from pathlib import Path
 from typing import ClassVar
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -34,34 +37,62 @@ def parse_rate_limit(text: str) -> tuple[int, int]:
     return count, mult * _UNIT_SECONDS[unit]
 
 
+class ConfigError(Exception):
+    """A problem the operator must fix before callbridge can run: one line naming the setting
+    (as the environment variable), never a traceback."""
+
+
+def env_name(setting: str) -> str:
+    return "CALLBRIDGE_" + setting.upper()
+
+
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CALLBRIDGE_", extra="ignore")
+    # extra="forbid": a misspelt TOML key is an error that suggests the nearest name
+    # (load_settings), never a setting silently left at its default.
+    model_config = SettingsConfigDict(env_prefix="CALLBRIDGE_", extra="forbid")
 
-    database: Path = Path("./callbridge.db")
-    host: str = "127.0.0.1"
-    port: int = Field(2343, ge=1, le=65535)
-    rate_limit: str = "1000/15m"
-    log_level: str = "INFO"
+    database: Path = Field(Path("./callbridge.db"),
+                           description="SQLite file; created and migrated on start")
+    host: str = Field("127.0.0.1", description="HTTP listen address")
+    port: int = Field(2343, ge=1, le=65535, description="HTTP listen port")
+    rate_limit: str = Field("1000/15m", description="requests per window per API key"
+                                                    " (per client IP without a valid key)")
+    log_level: str = Field("INFO", pattern=r"^(?i:debug|info|warning|error)$",
+                           description="DEBUG, INFO, WARNING or ERROR; logs are JSON lines on"
+                                       " stderr, one INFO access line per request")
+    cors_origins: str = Field("", description="comma-separated browser origins allowed to call"
+                                              " the API (https://crm.example.com); empty: none")
+    tls_cert: Path | None = Field(None, description="PEM certificate (chain): serve HTTPS")
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
 
-    # The AMI link (issue: dialer). Empty username = no AMI link configured.
-    ami_host: str = "127.0.0.1"
-    ami_port: int = Field(5038, ge=1, le=65535)
-    ami_username: str = "callbridge"
-    ami_secret: SecretStr = SecretStr("")
-    # With no secret set, the AMI user is looked up here: a local Asterisk is used as is.
-    ami_manager_conf: Path | None = Path("/etc/asterisk/manager.conf")
-    ami_action_timeout: float = Field(5.0, gt=0)
-    ami_ping_interval: float = Field(5.0, gt=0)
-    ami_reconnect_max: float = Field(30.0, gt=0)
+    # The AMI link. No secret and no such user in manager.conf = no AMI link.
+    ami_host: str = Field("127.0.0.1", description="Asterisk Manager Interface host")
+    ami_port: int = Field(5038, ge=1, le=65535, description="AMI port (read from manager.conf"
+                                                            " when the secret is)")
+    ami_username: str = Field("callbridge", description="AMI user")
+    ami_secret: SecretStr = Field(SecretStr(""), description="AMI secret; empty: read the user's"
+                                                             " secret from ami_manager_conf")
+    ami_manager_conf: Path | None = Field(Path("/etc/asterisk/manager.conf"),
+                                          description="where a local Asterisk's AMI users are")
+    ami_action_timeout: float = Field(5.0, gt=0, description="seconds an AMI action may take")
+    ami_ping_interval: float = Field(5.0, gt=0, description="seconds between link checks")
+    ami_reconnect_max: float = Field(30.0, gt=0, description="longest wait between reconnects")
 
     # Dialplan contexts callbridge originates into (see docs/dialplan.md).
-    ring_context: str = Field("callbridge-ring", pattern=r"^[A-Za-z0-9_-]{1,79}$")
-    outbound_context: str = Field("callbridge-outbound", pattern=r"^[A-Za-z0-9_-]{1,79}$")
-    originate_timeout: float = Field(30.0, gt=0)
+    ring_context: str = Field("callbridge-ring", pattern=r"^[A-Za-z0-9_-]{1,79}$",
+                              description="context that rings an extension's devices")
+    outbound_context: str = Field("callbridge-outbound", pattern=r"^[A-Za-z0-9_-]{1,79}$",
+                                  description="context that dials the requested number")
+    originate_timeout: float = Field(30.0, gt=0, description="seconds the devices may ring")
 
     # The call log: Asterisk's durable CDR copy for backfill, and the home region for formatting.
-    cdr_csv: Path | None = Path("/var/log/asterisk/cdr-csv/Master.csv")
-    region: str = Field("US", pattern=r"^[A-Z]{2}$")
+    cdr_csv: Path | None = Field(Path("/var/log/asterisk/cdr-csv/Master.csv"),
+                                 description="Asterisk's Master.csv, read back after downtime")
+    cdr_csv_history: str = Field("import", pattern=r"^(import|skip)$",
+                                 description="first start beside an existing Master.csv: import"
+                                             " its older calls, or skip them and start at its end")
+    region: str = Field("US", pattern=r"^[A-Z]{2}$",
+                        description="home region for formatting numbers in the call log")
 
     @field_validator("rate_limit")
     @classmethod
@@ -72,6 +103,19 @@ class Settings(BaseSettings):
     @property
     def rate_limit_parsed(self) -> tuple[int, int]:
         return parse_rate_limit(self.rate_limit)
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _check_origins(cls, v: str) -> str:
+        for origin in (o.strip() for o in v.split(",") if o.strip()):
+            if origin == "*" or not re.match(r"^https?://[^/\s*]+/?$", origin):
+                raise ValueError(f"{origin!r} is not an origin like https://crm.example.com"
+                                 " (a wildcard is not allowed: keys are credentials)")
+        return v
 
     # A TOML file can be given per load(); pydantic-settings reads it through this class variable.
     toml_file: ClassVar[Path | None] = None
@@ -92,12 +136,21 @@ class Settings(BaseSettings):
 
 
 def local_ami_user(manager_conf: Path, username: str) -> tuple[int, str] | None:
-    """(port, secret) of `username` in an Asterisk manager.conf, if it has that user."""
+    """(port, secret) of `username` in an Asterisk manager.conf, if it has that user.
+    A file that exists but can't be read is a ConfigError, not "no AMI"."""
     parser = configparser.ConfigParser(strict=False, inline_comment_prefixes=(";",),
                                        comment_prefixes=(";", "#"), interpolation=None)
     try:
-        parser.read_string(manager_conf.read_text(errors="replace"))
-    except (OSError, configparser.Error):
+        text = manager_conf.read_text(errors="replace")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise ConfigError(f"CALLBRIDGE_AMI_MANAGER_CONF: cannot read {manager_conf}:"
+                          f" {exc.strerror or exc} (run callbridge as a user in the asterisk"
+                          " group, or set CALLBRIDGE_AMI_SECRET)") from None
+    try:
+        parser.read_string(text)
+    except configparser.Error:
         return None
     if not parser.has_option(username, "secret"):
         return None
@@ -108,16 +161,59 @@ def local_ami_user(manager_conf: Path, username: str) -> tuple[int, str] | None:
     return port, parser.get(username, "secret")
 
 
+def _unknown(names: list[str], spelled, where: str) -> None:
+    known = list(Settings.model_fields)
+    for name in names:
+        if name not in known:
+            near = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f"; did you mean {spelled(near[0])}?" if near else ""
+            raise ConfigError(f"{spelled(name)}: unknown setting in {where}{hint}")
+
+
+def _toml_keys(config: Path) -> list[str]:
+    try:
+        with config.open("rb") as f:
+            return list(tomllib.load(f))
+    except OSError as exc:
+        raise ConfigError(f"--config: cannot read {config}: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"--config: {config} is not valid TOML: {exc}") from None
+
+
+def _explain(exc: ValidationError) -> ConfigError:
+    first = exc.errors(include_url=False)[0]
+    name = str(first["loc"][0]) if first["loc"] else "?"
+    shown = "" if name == "ami_secret" else f" (got {first.get('input')!r})"
+    return ConfigError(f"{env_name(name)}: {first['msg']}{shown}")
+
+
 def load_settings(config: Path | None = None, **overrides) -> Settings:
-    if config is not None and not config.is_file():
-        raise FileNotFoundError(f"config file not found: {config}")
+    """The settings, or a ConfigError naming the first problem: an unknown or misspelt name (in
+    the TOML file or among the CALLBRIDGE_* variables), a bad value, an unreadable file."""
+    if config is not None:
+        if not config.is_file():
+            raise ConfigError(f"--config: no such file: {config}")
+        _unknown(_toml_keys(config), lambda n: n, str(config))
+    _unknown([k[len("CALLBRIDGE_"):].lower() for k in os.environ if k.startswith("CALLBRIDGE_")],
+             env_name, "the environment")
     Settings.toml_file = config
     try:
         settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise _explain(exc) from None
     finally:
         Settings.toml_file = None
-    if not settings.ami_secret.get_secret_value() and settings.ami_manager_conf is not None:
-        found = local_ami_user(settings.ami_manager_conf, settings.ami_username)
+    if (settings.tls_cert is None) != (settings.tls_key is None):
+        raise ConfigError("CALLBRIDGE_TLS_CERT / CALLBRIDGE_TLS_KEY: set both, or neither")
+    for name in ("tls_cert", "tls_key"):
+        path = getattr(settings, name)
+        if path is not None and not os.access(path, os.R_OK):
+            raise ConfigError(f"{env_name(name)}: cannot read {path}")
+    conf = settings.ami_manager_conf
+    if not settings.ami_secret.get_secret_value() and conf is not None:
+        if "ami_manager_conf" in settings.model_fields_set and not conf.exists():
+            raise ConfigError(f"CALLBRIDGE_AMI_MANAGER_CONF: no such file: {conf}")
+        found = local_ami_user(conf, settings.ami_username)
         if found is not None:
             port, secret = found
             updates = {"ami_secret": SecretStr(secret)}

@@ -62,9 +62,11 @@ def running_pbx(pbx):
 
 
 @asynccontextmanager
-async def callbridge_on(pbx, database: Path, *, fresh: bool = True):
+async def callbridge_on(pbx, database: Path, *, fresh: bool = True, wait_online: bool = True,
+                        **overrides):
     """A callbridge app on the bench's Asterisk (and its Master.csv). With fresh, acme gets
-    extensions 309 and 310 and globex 320; keys are made for both either way."""
+    extensions 309 and 310 and globex 320; keys are made for both either way. overrides are
+    settings (e.g. a wrong ami_secret, with wait_online=False)."""
     from aiohttp.test_utils import TestClient, TestServer
 
     from callbridge.accounts.extensions import ExtensionService
@@ -74,9 +76,10 @@ async def callbridge_on(pbx, database: Path, *, fresh: bool = True):
     from callbridge.web import middleware as mw
     from tests.conftest import Api
 
-    settings = Settings(database=database, ami_port=pbx.ami_port, cdr_csv=pbx.master_csv,
-                        ami_username=pbx.ami_username, ami_secret=pbx.ami_secret,
-                        ami_ping_interval=0.5, ami_action_timeout=2.0, ami_reconnect_max=1.0)
+    values = dict(database=database, ami_port=pbx.ami_port, cdr_csv=pbx.master_csv,
+                  ami_username=pbx.ami_username, ami_secret=pbx.ami_secret,
+                  ami_ping_interval=0.5, ami_action_timeout=2.0, ami_reconnect_max=1.0)
+    settings = Settings(**{**values, **overrides})
     app = create_app(settings)
     async with TestClient(TestServer(app)) as client:
         accounts = app[mw.ACCOUNT]
@@ -85,7 +88,8 @@ async def callbridge_on(pbx, database: Path, *, fresh: bool = True):
             ext = ExtensionService(ExtensionStore(app[DATABASE]), accounts)
             for account, number in (("acme", "309"), ("acme", "310"), ("globex", "320")):
                 await ext.add(account, number)
-        assert await app[AMI_LINK].wait_online(10), app[AMI_LINK].status()
+        if wait_online:
+            assert await app[AMI_LINK].wait_online(10), app[AMI_LINK].status()
         yield Api(client, keys, app)
 
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 
 import pytest
 
 from callbridge.ami.link import AmiLink, AmiSettings, AmiUnavailable
+from callbridge.app import AMI_LINK
 
 
 def _link(pbx, secret=None, **kw) -> AmiLink:
@@ -36,6 +38,31 @@ async def test_refused_login_is_reported_not_silently_ignored(running_pbx):
             await link.action({"Action": "Ping"})
     finally:
         await link.close()
+
+
+async def test_a_refused_login_is_one_error_line_a_health_state_and_the_dialers_503(
+        running_pbx, tmp_path, caplog):
+    from tests.asterisk.conftest import callbridge_on
+
+    caplog.set_level(logging.INFO, logger="callbridge")
+    async with callbridge_on(running_pbx, tmp_path / "cb.db", wait_online=False,
+                             ami_secret="not-the-secret", ami_reconnect_max=0.2) as api:
+        link = api.app[AMI_LINK]
+        await _until(lambda: link.status().connects == 0 and link.status().state == "login_failed",
+                     5, "login_failed")
+        await asyncio.sleep(1.5)  # several retries at 0.2 s: still one line, one state
+        health = await api.ok("GET", "/health", account=None)
+        assert health["pbx"] == "login_failed"
+        status, body = await api.call("POST", "/dialer/call",
+                                      json={"extension": "309", "phonenumber": "15808675309"})
+        assert status == 503 and body["message"].startswith("PBX login refused"), body
+    refused = [r for r in caplog.records if r.getMessage() == "ami.login_refused"]
+    assert len(refused) == 1 and refused[0].levelno == logging.ERROR
+    assert refused[0].fields["username"] == running_pbx.ami_username
+    assert refused[0].fields["port"] == running_pbx.ami_port
+    states = [r.fields["state"] for r in caplog.records if r.getMessage() == "ami.state"]
+    assert states == ["connecting", "login_failed"], states
+    assert "not-the-secret" not in caplog.text
 
 
 async def test_a_failing_handler_neither_drops_the_link_nor_starves_the_others(running_pbx):

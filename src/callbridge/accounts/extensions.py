@@ -43,9 +43,9 @@ class ExtensionService:
         did = _digits(did, "did")
         if name is not None and not _NAME_RE.match(name):
             raise InvalidInput("a name is 1-40 letters, digits, spaces or . ' -", field="name")
-        account = await self.accounts.store.get_or_create_account(
-            self.accounts.validate_account_name(account_name))
-        if not await self.store.add(account, extension, mobile, name, did):
+        account = await self.store.add(self.accounts.validate_account_name(account_name),
+                                       extension, mobile, name, did)
+        if account is None:
             raise Conflict(f"extension {extension} already exists", error="Extension exists")
         return Extension(extension, account.name, account.id, mobile, name, did)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from callbridge.accounts.models import Account, ApiKeyInfo, Extension
 from callbridge.db import Database
+from callbridge.db.database import Tx
 from callbridge.timeutil import utc_now_iso
 
 
@@ -13,13 +14,17 @@ class AccountStore:
 
     async def get_or_create_account(self, name: str) -> Account:
         async with self.db.transaction() as tx:
-            row = await tx.fetchone("SELECT id, name FROM accounts WHERE name = ?", (name,))
-            if row is None:
-                new_id = await tx.insert(
-                    "INSERT INTO accounts(name, created_at) VALUES (?, ?)", (name, utc_now_iso())
-                )
-                return Account(new_id, name)
-            return Account(row["id"], row["name"])
+            return await self.account_in(tx, name)
+
+    @staticmethod
+    async def account_in(tx: Tx, name: str) -> Account:
+        """The account named so, created inside the caller's transaction if it doesn't exist."""
+        row = await tx.fetchone("SELECT id, name FROM accounts WHERE name = ?", (name,))
+        if row is None:
+            new_id = await tx.insert(
+                "INSERT INTO accounts(name, created_at) VALUES (?, ?)", (name, utc_now_iso()))
+            return Account(new_id, name)
+        return Account(row["id"], row["name"])
 
     async def find_account(self, name: str) -> Account | None:
         row = await self.db.fetchone("SELECT id, name FROM accounts WHERE name = ?", (name,))
@@ -74,16 +79,18 @@ class ExtensionStore:
     _SELECT = ("SELECT e.extension, a.name AS account, a.id AS account_id, e.mobile, e.name, e.did"
                " FROM extensions e JOIN accounts a ON a.id = e.account_id")
 
-    async def add(self, account: Account, extension: str, mobile: str | None, name: str | None,
-                  did: str | None = None) -> bool:
-        """False when the extension already exists (in any account)."""
+    async def add(self, account_name: str, extension: str, mobile: str | None, name: str | None,
+                  did: str | None = None) -> Account | None:
+        """Gives extension to the account (created if new), in one transaction: None, and no
+        new account left behind, when the extension already exists (in any account)."""
         async with self.db.transaction() as tx:
             if await tx.fetchone("SELECT 1 FROM extensions WHERE extension = ?", (extension,)):
-                return False
+                return None
+            account = await AccountStore.account_in(tx, account_name)
             await tx.execute(
                 "INSERT INTO extensions(account_id, extension, mobile, name, did, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)", (account.id, extension, mobile, name, did, utc_now_iso()))
-        return True
+        return account
 
     async def remove(self, extension: str) -> bool:
         async with self.db.transaction() as tx:

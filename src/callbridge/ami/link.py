@@ -319,6 +319,7 @@ class AmiLink:
     async def _supervise(self) -> None:
         delay = self.settings.reconnect_initial
         while True:
+            exc_seen: BaseException | None = None
             try:
                 await self._connect_once()
                 delay = self.settings.reconnect_initial
@@ -326,17 +327,19 @@ class AmiLink:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # every failure ends in the same backoff
+                exc_seen = exc
                 self._last_error = f"{type(exc).__name__}: {exc}"[:300]
             self._teardown(self._last_error or "link lost")
-            if self._state != "login_failed":
-                self._set_state("offline")
-            event(log, "ami.reconnect_scheduled", logging.WARNING, in_seconds=round(delay, 2),
-                  error=self._last_error)
+            self._set_state("login_failed" if isinstance(exc_seen, PermissionError) else "offline")
+            if self._state != "login_failed":  # said once already, see _connect_once
+                event(log, "ami.reconnect_scheduled", logging.WARNING,
+                      in_seconds=round(delay, 2), error=self._last_error)
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.settings.reconnect_max)
 
     async def _connect_once(self) -> None:
-        self._set_state("connecting")
+        if self._state != "login_failed":  # retrying a refused login is still "login refused"
+            self._set_state("connecting")
         loop = asyncio.get_running_loop()
         lost = asyncio.Event()
         self._lost = lost
@@ -364,11 +367,15 @@ class AmiLink:
         login = await asyncio.wait_for(asyncio.shield(manager.authenticated_future),
                                        self.settings.connect_timeout)
         if not login.success:
-            # panoramisk only sets authenticated=False here; we make it a visible state.
-            self._set_state("login_failed")
+            # panoramisk only sets authenticated=False here; we make it a visible state, and say
+            # it once per change (not at every retry): the operator must fix a setting.
             self._last_error = f"login refused: {login.get('Message', 'authentication failed')}"
-            event(log, "ami.login_refused", logging.ERROR, username=self.settings.username,
-                  host=self.settings.host, port=self.settings.port)
+            if self._state != "login_failed":
+                event(log, "ami.login_refused", logging.ERROR, username=self.settings.username,
+                      host=self.settings.host, port=self.settings.port,
+                      fix="check CALLBRIDGE_AMI_USERNAME / CALLBRIDGE_AMI_SECRET against the"
+                          " [user] and its secret in Asterisk's manager.conf")
+            self._set_state("login_failed")
             raise PermissionError(self._last_error)
         self._connects += 1
         self._last_error = None

@@ -8,6 +8,7 @@ per-account version counter trivially monotonic. Readers never block the writer 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -18,6 +19,10 @@ import aiosqlite
 
 from callbridge.db.migrate import migrate
 from callbridge.errors import Unavailable
+from callbridge.logs import event
+from callbridge.settings import ConfigError
+
+log = logging.getLogger("callbridge.db")
 
 T = TypeVar("T")
 
@@ -59,15 +64,24 @@ class Database:
         self._write_lock = asyncio.Lock()
         self._batch_conn: sqlite3.Connection | None = None  # batch(): on the loop thread
 
-    async def open(self) -> None:
-        if self.path.parent and not self.path.parent.exists():
+    async def open(self) -> bool:
+        """Opens (creating and migrating as needed); True when the file was created now.
+        A file that can't be opened, created or migrated is a ConfigError naming the setting."""
+        created = not self.path.exists()
+        try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        await asyncio.to_thread(migrate, self.path)
+            await asyncio.to_thread(migrate, self.path)
+        except (OSError, sqlite3.Error) as exc:
+            raise ConfigError(f"CALLBRIDGE_DATABASE: cannot open {self.path.resolve()}:"
+                              f" {getattr(exc, 'strerror', None) or exc}") from None
+        if created:
+            event(log, "db.created", path=str(self.path.resolve()))
         self._writer = await self._connect()
         self._reader = await self._connect()
         await self._reader.execute("PRAGMA query_only=ON")
         self._point_reader = _plain_connection(self.path, "PRAGMA query_only=ON",
                                                check_same_thread=False, cached_statements=256)
+        return created
 
     async def _connect(self) -> aiosqlite.Connection:
         # isolation_level=None: we issue BEGIN/COMMIT ourselves, so a transaction is exactly the

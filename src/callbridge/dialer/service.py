@@ -57,7 +57,11 @@ class DialerService:
             raise InvalidInput("invalid extension", field="extension", error="Invalid extension")
         number = dialable(request.phonenumber)
         if not self.link.online:
-            raise _unavailable(f"the PBX link is {self.link.status().state}")
+            state = self.link.status().state
+            if state == "login_failed":
+                raise _unavailable("PBX login refused: Asterisk rejected callbridge's AMI user or"
+                                   " secret (CALLBRIDGE_AMI_USERNAME / CALLBRIDGE_AMI_SECRET)")
+            raise _unavailable(f"the PBX link is {state}")
         try:
             devices = await self.link.getvar(f"PJSIP_DIAL_CONTACTS({ext.extension})")
         except (AmiUnavailable, AmiLinkLost) as exc:

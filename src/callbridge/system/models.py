@@ -2,13 +2,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 
 class Health(BaseModel):
     status: str = "healthy"
     timestamp: str
     services: list[str]
+    pbx: str = Field(description="the AMI link: online, connecting, offline, login_failed"
+                                 " (Asterisk refused callbridge's AMI user or secret) or disabled"
+                                 " (no AMI user configured)")
 
 
 class ServiceStatus(BaseModel):

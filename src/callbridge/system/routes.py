@@ -16,11 +16,14 @@ routes = RouteTable("system")
 StatusProbe = Callable[[], Awaitable[ServiceStatus]]
 PROBES = web.AppKey("status_probes", dict)
 OPENAPI = web.AppKey("openapi", dict)
+# () -> the AMI link's state for /health; set by the app factory.
+PBX_STATE = web.AppKey("pbx_state", Callable[[], str])
 
 
 @routes.route("GET", "/health", summary="Is the API gateway running", response=Health, public=True)
 async def health(request):
-    return json_ok(Health(timestamp=utc_now_iso(), services=sorted(request.app[PROBES])))
+    return json_ok(Health(timestamp=utc_now_iso(), services=sorted(request.app[PROBES]),
+                          pbx=request.app[PBX_STATE]()))
 
 
 @routes.route("GET", "/status", summary="Status of every backend service", response=Status)

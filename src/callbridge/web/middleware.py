@@ -126,6 +126,10 @@ async def _authorized(request: web.Request, handler):
     route_handler = request.match_info.handler
     if getattr(route_handler, "public", False) or request.match_info.http_exception is not None:
         return await handler(request)
+    if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+        # A CORS preflight never carries credentials (Fetch spec): aiohttp-cors answers it,
+        # allowing only CALLBRIDGE_CORS_ORIGINS; the real request that follows is authenticated.
+        return await handler(request)
     limiter = request.app[LIMITER]
     key = presented_key(request)
     account = await request.app[ACCOUNT].authenticate(key) if key else None

@@ -1,0 +1,153 @@
+"""`callbridge serve` as an operator runs it: a real process, its startup line, a port in use,
+HTTPS with a self-signed certificate, CORS for browser apps."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import ssl
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from callbridge import __version__
+from callbridge.app import create_app
+from tests.conftest import make_settings
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(tmp_path: Path, **env: str) -> subprocess.Popen:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
+    environ.update({"CALLBRIDGE_DATABASE": str(tmp_path / "cb.db"), "CALLBRIDGE_CDR_CSV": "",
+                    "CALLBRIDGE_AMI_MANAGER_CONF": str(tmp_path / "manager.conf"), **env})
+    (tmp_path / "manager.conf").write_text("[general]\n")  # no AMI user: AMI disabled
+    return subprocess.Popen([sys.executable, "-m", "callbridge", "serve"], env=environ,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _started(proc: subprocess.Popen, timeout: float = 20) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        if '"service.started"' in line:
+            return json.loads(line)
+    proc.kill()
+    raise AssertionError(f"no service.started line; exit {proc.poll()}: {proc.stderr.read()}")
+
+
+def test_a_port_in_use_is_one_line_and_never_started(tmp_path):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = _serve(tmp_path, CALLBRIDGE_PORT=str(port))
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1, err
+    assert "service.started" not in err and "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert errors == [f"Error: CALLBRIDGE_PORT: cannot listen on 127.0.0.1:{port}: Address already in use"]
+
+
+def test_startup_line_names_url_database_ami_and_version(tmp_path):
+    port = _free_port()
+    proc = _serve(tmp_path, CALLBRIDGE_PORT=str(port))
+    try:
+        started = _started(proc)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+    assert started["url"] == f"http://127.0.0.1:{port}" and started["version"] == __version__
+    assert started["database"] == str(tmp_path / "cb.db") and started["ami"] == "disabled"
+
+
+@pytest.fixture
+def self_signed(tmp_path) -> tuple[Path, Path]:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=localhost", "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    return cert, key
+
+
+def test_https_with_a_self_signed_certificate(tmp_path, self_signed):
+    cert, key = self_signed
+    port = _free_port()
+    proc = _serve(tmp_path, CALLBRIDGE_PORT=str(port), CALLBRIDGE_TLS_CERT=str(cert),
+                  CALLBRIDGE_TLS_KEY=str(key))
+    try:
+        assert _started(proc)["url"] == f"https://127.0.0.1:{port}"
+        trusting = ssl.create_default_context(cafile=str(cert))
+        with urllib.request.urlopen(f"https://127.0.0.1:{port}/health", context=trusting,
+                                    timeout=10) as reply:
+            assert json.load(reply)["status"] == "healthy"
+        with pytest.raises(urllib.error.URLError):  # not trusted by default: it is TLS for real
+            urllib.request.urlopen(f"https://127.0.0.1:{port}/health", timeout=10)
+        with pytest.raises((ConnectionError, urllib.error.URLError, OSError)):  # no plain HTTP
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10).read()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def test_an_unusable_certificate_is_one_line(tmp_path):
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate")
+    proc = _serve(tmp_path, CALLBRIDGE_PORT=str(_free_port()), CALLBRIDGE_TLS_CERT=str(bad),
+                  CALLBRIDGE_TLS_KEY=str(bad))
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1 and "service.started" not in err and "Traceback" not in err
+    assert [ln for ln in err.splitlines() if ln.startswith("Error:")][0].startswith(
+        "Error: CALLBRIDGE_TLS_CERT / CALLBRIDGE_TLS_KEY: cannot load")
+
+
+CRM = "https://crm.example.com"
+
+
+@pytest.fixture
+async def cors_client(tmp_path):
+    app = create_app(make_settings(tmp_path, cors_origins=f"{CRM}, http://localhost:8080"))
+    async with TestClient(TestServer(app)) as client:
+        from callbridge.web import middleware as mw
+        _, key = await app[mw.ACCOUNT].create_key("acme")
+        yield client, key
+
+
+async def test_cors_preflight_and_actual_requests_for_listed_origins_only(cors_client):
+    client, key = cors_client
+    preflight = await client.options("/dialer/call", headers={
+        "Origin": CRM, "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "x-api-key, content-type"})
+    assert preflight.status == 200, await preflight.text()
+    assert preflight.headers["Access-Control-Allow-Origin"] == CRM
+    assert "Access-Control-Allow-Credentials" not in preflight.headers
+    allowed = {h.strip().lower() for h in preflight.headers["Access-Control-Allow-Headers"].split(",")}
+    assert {"x-api-key", "content-type"} <= allowed
+    actual = await client.get("/contacts/contacts", headers={"Origin": CRM, "x-api-key": key})
+    assert actual.status == 200 and actual.headers["Access-Control-Allow-Origin"] == CRM
+    assert "RATELIMIT-REMAINING" in actual.headers["Access-Control-Expose-Headers"].upper()
+    # an origin not listed gets no CORS headers (the browser blocks it), never a wildcard
+    other = await client.options("/dialer/call", headers={
+        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    assert other.status == 403 and "Access-Control-Allow-Origin" not in other.headers
+    plain = await client.get("/contacts/contacts", headers={"Origin": "https://evil.example",
+                                                            "x-api-key": key})
+    assert "Access-Control-Allow-Origin" not in plain.headers
+
+
+async def test_no_cors_unless_configured(api):
+    resp = await api.client.options("/dialer/call", headers={
+        "Origin": CRM, "Access-Control-Request-Method": "POST"})
+    assert "Access-Control-Allow-Origin" not in resp.headers and resp.status in (401, 405)
