@@ -18,6 +18,7 @@ import time
 import uuid
 
 from callbridge.db.migrate import migrate
+from callbridge.text import fold
 
 FIRST = ["John", "Jane", "Alice", "Bob", "Carol", "Dave", "Eve", "Frank", "Grace", "Heidi"]
 LAST = ["Doe", "Smith", "Jones", "Brown", "Davis", "Miller", "Wilson", "Moore", "Taylor", "Lee"]
@@ -44,12 +45,14 @@ def seed(path: str, count: int, account: str) -> int:
         for i in range(start, min(count, start + batch)):
             mobile = f"555{i:07d}"
             other = f"444{i:07d}"
-            rows.append((account_id, str(uuid.UUID(int=i + 1)), FIRST[i % 10], f"{LAST[i // 10 % 10]}{i}",
-                         mobile, json.dumps([other]), f"user{i}@example.com", f"EXT-{i}", i + 1))
+            first, last, email = FIRST[i % 10], f"{LAST[i // 10 % 10]}{i}", f"user{i}@example.com"
+            rows.append((account_id, str(uuid.UUID(int=i + 1)), first, last, mobile,
+                         json.dumps([other]), email, f"EXT-{i}", i + 1,
+                         fold(first), fold(last), fold(email)))
         conn.executemany(
             "INSERT INTO contacts(account_id, uuid, firstname, lastname, mobile_phone, phone_numbers,"
-            " email, external_id, version, created_at, updated_at)"
-            " VALUES (?,?,?,?,?,?,?,?,?,'2026-01-01','2026-01-01')", rows)
+            " email, external_id, version, firstname_key, lastname_key, email_key, created_at,"
+            " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'2026-01-01','2026-01-01')", rows)
         print(f"\r[seed] contacts {min(count, start + batch):>9,}/{count:,}"
               f"  {time.monotonic() - t0:5.1f}s", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
@@ -60,8 +63,8 @@ def seed(path: str, count: int, account: str) -> int:
                  " WHERE c.account_id = ?", (account_id,))
     print(f"[seed] phones indexed  {time.monotonic() - t0:5.1f}s", file=sys.stderr)
     conn.execute("INSERT INTO contacts_fts(rowid, mobile, phones, name, organization, email, note)"
-                 " SELECT id, mobile_phone, phone_numbers, trim(coalesce(firstname,'') || ' ' ||"
-                 " coalesce(lastname,'')), organization, email, note FROM contacts")
+                 " SELECT id, mobile_phone, phone_numbers, trim(coalesce(firstname_key,'') || ' ' ||"
+                 " coalesce(lastname_key,'')), organization_key, email_key, note FROM contacts")
     conn.execute("INSERT INTO contacts_mobile_fts(rowid, mobile) SELECT id, mobile_phone FROM contacts")
     print(f"[seed] trigram indexes {time.monotonic() - t0:5.1f}s", file=sys.stderr)
     conn.execute("UPDATE accounts SET version = ? WHERE id = ?", (count, account_id))

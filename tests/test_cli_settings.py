@@ -164,7 +164,8 @@ async def test_openapi_lists_every_route_with_model_schemas(api):
     assert records["timestamp"]["required"] and not records["limit"]["required"]
     assert records["limit"]["schema"] == {"type": "integer", "minimum": 1, "maximum": 10000, "default": 1000}
     assert records["direction"]["schema"]["enum"] == ["INCOMING", "OUTGOING", "INTERNAL"]
-    [version] = doc["paths"]["/contacts/contactsAfterVersion/{version}"]["get"]["parameters"]
+    version, limit = doc["paths"]["/contacts/contactsAfterVersion/{version}"]["get"]["parameters"]
+    assert limit["in"] == "query" and not limit["required"] and "Link" in limit["description"]
     assert version["in"] == "path" and version["schema"] == {"type": "integer", "minimum": 0,
                                                              "maximum": 2**63 - 1}
 

@@ -75,8 +75,8 @@ async def test_failed_write_leaves_nothing_behind(api):
 async def test_unexpected_exception_is_500_without_internals(api, monkeypatch):
     async def boom(*a, **kw):
         raise RuntimeError("secret internal detail /etc/passwd")
-    monkeypatch.setattr(api.app[SERVICE], "list", boom)
-    status, body = await api.call("GET", "/contacts/contacts")
+    monkeypatch.setattr(api.app[SERVICE], "get", boom)
+    status, body = await api.call("GET", "/contacts/contacts/0b1c7a36-aaaa-4bbb-8ccc-000000000000")
     assert status == 500
     assert body["error"] == "Internal server error" and body["message"] == "An unexpected error occurred"
     assert body["timestamp"].endswith("Z") and "secret" not in str(body)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from urllib.parse import urlsplit
@@ -242,12 +244,37 @@ class AdvancedQuery(_Body):
 
 
 class ListQuery(_Strict):
-    limit: Annotated[int, Field(ge=1, le=100_000, description="page size (default: all)")] | None = None
+    limit: Annotated[int, Field(ge=1, le=100_000, description=(
+        "page size (default: all, streamed). With a limit, the Link header's rel=\"next\" URL"
+        " continues after this page"))] | None = None
     offset: Annotated[Count, Field(description="rows to skip")] = 0
+    after: Annotated[Count, Field(description="continue after this position (from the Link"
+                                              " header of the previous page)")] | None = None
 
 
 class VersionPath(_Strict):
     version: Annotated[Count, Field(description="changes after this version are returned")]
+
+
+class SyncQuery(_Strict):
+    limit: Annotated[int, Field(ge=1, le=100_000, description=(
+        "at most this many changes (updated and deleted together, in version order); the Link"
+        " header's rel=\"next\" URL resumes after them (default: all, streamed)"))] | None = None
+
+
+@dataclass
+class ContactPages:
+    """A whole-account list being read: the next page's path (None: none) and the contacts."""
+
+    next: str | None
+    contacts: AsyncIterator[list[Contact]]
+
+
+@dataclass
+class SyncPages:
+    next: str | None
+    updated: AsyncIterator[list[Contact]]
+    deleted: AsyncIterator[list[Tombstone]]
 
 
 class Group(BaseModel):

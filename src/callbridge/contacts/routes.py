@@ -7,7 +7,8 @@ from aiohttp import web
 from callbridge.contacts import models as m
 from callbridge.contacts.service import ContactService
 from callbridge.web.middleware import account_of
-from callbridge.web.routing import RouteTable, json_ok, parse_body, parse_model
+from callbridge.web.routing import (RouteTable, json_array, json_ok, parse_body, parse_model,
+                                    stream_json)
 
 SERVICE = web.AppKey("contact_service", ContactService)
 routes = RouteTable("contacts")
@@ -18,11 +19,12 @@ def _svc(request: web.Request) -> ContactService:
     return request.app[SERVICE]
 
 
-@routes.route("GET", "/contacts/contacts", summary="List all contacts", response=list[m.Contact],
-              query=m.ListQuery)
+@routes.route("GET", "/contacts/contacts", summary="List all contacts (streamed; paged with limit)",
+              response=list[m.Contact], query=m.ListQuery)
 async def list_contacts(request):
     q = parse_model(m.ListQuery, dict(request.query))
-    return json_ok(await _svc(request).list(account_of(request), q), as_type=list[m.Contact])
+    async with _svc(request).list_pages(account_of(request), q) as page:
+        return await stream_json(request, json_array(page.contacts, list[m.Contact]), page.next)
 
 
 @routes.route("POST", "/contacts/contacts", summary="Create a contact", body=m.ContactWrite,
@@ -113,11 +115,25 @@ async def search_advanced(request):
     return json_ok(await _svc(request).search(account_of(request), q), as_type=list[m.ContactHit])
 
 
-@routes.route("GET", "/contacts/contactsAfterVersion/{version}", summary="Changes after a version",
-              response=m.SyncResult, path_model=m.VersionPath)
+@routes.route("GET", "/contacts/contactsAfterVersion/{version}",
+              summary="Changes after a version (streamed; paged with limit)",
+              response=m.SyncResult, path_model=m.VersionPath, query=m.SyncQuery)
 async def contacts_after_version(request):
     v = parse_model(m.VersionPath, {"version": request.match_info["version"]}, where="path")
-    return json_ok(await _svc(request).changed_after(account_of(request), v.version))
+    q = parse_model(m.SyncQuery, dict(request.query))
+    async with _svc(request).changes_after(account_of(request), v.version, q) as page:
+        return await stream_json(request, _sync_body(page), page.next)
+
+
+async def _sync_body(page: m.SyncPages):
+    """{"updated": [...], "deleted": [...]}: the seed's shape, written as it is read."""
+    yield b'{"updated":'
+    async for part in json_array(page.updated, list[m.Contact]):
+        yield part
+    yield b',"deleted":'
+    async for part in json_array(page.deleted, list[m.Tombstone]):
+        yield part
+    yield b"}"
 
 
 @routes.route("GET", "/contacts/groups", summary="List groups", response=list[m.Group])

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from callbridge.db import Database
-from callbridge.db.database import Tx
+from callbridge.db.database import Snapshot, Tx
 from callbridge.text import fold, prefix_range
 
 FIELDS = ("firstname", "lastname", "organization", "organization_flag", "user_id", "phone_numbers",
@@ -82,6 +82,25 @@ def _row_from_dict(d: dict[str, Any]) -> dict[str, Any]:
     return d  # organization_flag stays 0/1: the response model makes it a bool
 
 
+_NO_END = 2**63 - 1  # above every id and version: SQLite integers are 64-bit
+
+
+async def _keyset(snap: Snapshot, select: str, key: str, account_id: int, low: int,
+                  high: int | None, batch: int, convert) -> AsyncIterator[list[dict]]:
+    """Keyset paging: each batch starts after the last key of the one before, so batch N costs
+    what batch 1 does (OFFSET would re-walk everything before it)."""
+    column = key.rsplit(".", 1)[-1]
+    while True:
+        rows = await snap.fetchall(f"{select} AND {key} > ? AND {key} <= ? ORDER BY {key} LIMIT ?",
+                                   (account_id, low, _NO_END if high is None else high, batch))
+        if not rows:
+            return
+        low = rows[-1][column]
+        yield convert(rows)
+        if len(rows) < batch:
+            return
+
+
 class ContactStore:
     def __init__(self, db: Database):
         self.db = db
@@ -110,10 +129,6 @@ class ContactStore:
             "SELECT g.uuid, g.name FROM contact_groups cg JOIN groups g ON g.id = cg.group_id"
             " WHERE cg.contact_id = ? ORDER BY g.name", (contact_id,))
         return [dict(r) for r in rows]
-
-    async def list(self, account_id: int, limit: int | None, offset: int) -> list[dict]:
-        return await self._select("c.account_id = ?", (account_id, limit or -1, offset),
-                                  "ORDER BY c.id LIMIT ? OFFSET ?")
 
     async def by_mobile(self, account_id: int, number: str) -> dict | None:
         return await self._first("c.account_id = ? AND c.mobile_phone = ?", (account_id, number))
@@ -215,13 +230,38 @@ class ContactStore:
             f"SELECT {_COLS} FROM {source} WHERE {' AND '.join(where)} LIMIT :n", params)
         return _rows(rows)
 
-    async def changed_after(self, account_id: int, version: int) -> tuple[list[dict], list[dict]]:
-        updated = await self._select("c.account_id = ? AND c.version > ?", (account_id, version),
-                                     "ORDER BY c.version")
-        deleted = await self.db.fetchall(
-            "SELECT uuid, version, deleted_at FROM deleted_contacts"
-            " WHERE account_id = ? AND version > ? ORDER BY version", (account_id, version))
-        return updated, [dict(r) for r in deleted]
+    # ---- whole-account reads: keyset batches from one snapshot (Database.snapshot) --------
+
+    @staticmethod
+    async def id_at(snap: Snapshot, account_id: int, after_id: int, position: int) -> int | None:
+        """The id of the position-th contact (1-based) after after_id in id order; None when
+        there are fewer. Index-only (contacts_account)."""
+        return await snap.value("SELECT id FROM contacts WHERE account_id = ? AND id > ?"
+                                " ORDER BY id LIMIT 1 OFFSET ?", (account_id, after_id, position - 1))
+
+    @staticmethod
+    async def version_at(snap: Snapshot, account_id: int, after: int, position: int) -> int | None:
+        """The version of the position-th change (update or deletion) after version `after`;
+        None when there are fewer. Two index-only ranges merged, never sorted."""
+        return await snap.value(
+            "SELECT version FROM contacts WHERE account_id = :a AND version > :v UNION ALL"
+            " SELECT version FROM deleted_contacts WHERE account_id = :a AND version > :v"
+            " ORDER BY 1 LIMIT 1 OFFSET :p", {"a": account_id, "v": after, "p": position - 1})
+
+    @staticmethod
+    def contacts_by(snap: Snapshot, key: str, account_id: int, low: int, high: int | None,
+                    batch: int) -> AsyncIterator[list[dict]]:
+        """Contacts with low < key <= high (None: no upper end) in key order ("id": list order,
+        "version": sync order), `batch` at a time."""
+        return _keyset(snap, f"SELECT {_COLS} FROM contacts c WHERE c.account_id = ?", f"c.{key}",
+                       account_id, low, high, batch, _rows)
+
+    @staticmethod
+    def tombstones(snap: Snapshot, account_id: int, low: int, high: int | None,
+                   batch: int) -> AsyncIterator[list[dict]]:
+        return _keyset(snap, "SELECT uuid, version, deleted_at FROM deleted_contacts"
+                             " WHERE account_id = ?", "version", account_id, low, high, batch,
+                       lambda rows: [dict(r) for r in rows])
 
     async def in_group(self, group_id: int) -> list[dict]:
         return await self._select(

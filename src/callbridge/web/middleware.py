@@ -13,6 +13,7 @@ from callbridge.errors import DomainError
 from callbridge.logs import event
 from callbridge.timeutil import utc_now_iso
 from callbridge.web.ratelimit import FixedWindowLimiter
+from callbridge.web.routing import PRE_HEADERS
 
 log = logging.getLogger("callbridge.http")
 
@@ -152,8 +153,10 @@ async def _authorized(request: web.Request, handler):
     if not verdict.allowed:
         return _too_many(verdict, "Too many requests for this API key, please try again later.")
     request[REQUEST_ACCOUNT] = account
+    headers = request[PRE_HEADERS] = _rate_headers(verdict)
     response = await handler(request)
-    response.headers.update(_rate_headers(verdict))
+    if not response.prepared:  # a streamed response already sent them (routing.stream_json)
+        response.headers.update(headers)
     return response
 
 

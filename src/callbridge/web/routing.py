@@ -7,7 +7,8 @@ helpers they use for that.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,12 @@ from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic.json_schema import models_json_schema
 
 from callbridge.errors import InvalidInput
+from callbridge.logs import event
+
+log = logging.getLogger("callbridge.http")
+# Headers the middleware has for the response before the handler runs (the rate limit's): a
+# streamed response sends its headers before the middleware sees it, so it takes them from here.
+PRE_HEADERS = web.RequestKey("pre_headers", dict)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -112,6 +119,43 @@ def dump_json(data: Any, as_type: Any = None) -> bytes:
 def json_ok(data: Any, status: int = 200, as_type: Any = None, headers=None) -> web.Response:
     return web.Response(body=dump_json(data, as_type), status=status,
                         content_type="application/json", headers=headers)
+
+
+async def stream_json(request: web.Request, parts: AsyncIterator[bytes],
+                      next_link: str | None = None) -> web.StreamResponse:
+    """A JSON body written as it is produced (chunked): a whole-account read never sits in memory
+    whole, and the loop serves other requests between parts. The headers (the rate limit's, a
+    Link to the next page) go out first; a failure after them can only cut the body short, which
+    a JSON client notices, so it is logged and the connection dropped."""
+    response = web.StreamResponse(headers=request.get(PRE_HEADERS) or {})
+    response.content_type = "application/json"
+    if next_link is not None:
+        response.headers["Link"] = f'<{next_link}>; rel="next"'
+    response.enable_chunked_encoding()
+    await response.prepare(request)
+    try:
+        async for part in parts:
+            await response.write(part)
+        await response.write_eof()
+    except ConnectionResetError:
+        event(log, "http.client_gone_mid_stream", path=request.path)
+    except Exception:
+        log.exception("http.stream_failed", extra={"fields": {"path": request.path}})
+        if request.transport is not None:
+            request.transport.abort()
+    return response
+
+
+async def json_array(batches: AsyncIterator[list], as_type: Any) -> AsyncIterator[bytes]:
+    """'[', the batches' items comma-separated, ']': each batch encoded in one call."""
+    yield b"["
+    first = True
+    async for batch in batches:
+        if batch:
+            items = dump_json(batch, as_type)[1:-1]
+            yield items if first else b"," + items
+            first = False
+    yield b"]"
 
 
 # ---- OpenAPI ---------------------------------------------------------------------------------

@@ -1,0 +1,162 @@
+"""Whole-account reads at 1,000,000 contacts: a CRM's first sync and a full list, streamed.
+
+    .venv/bin/python bench/contacts_sync.py [--count 1000000] [--syncs 2]
+
+Targets (issue 10): RSS growth < 150 MB over the idle process during a full sync; /health p99
+< 50 ms while two full syncs run; first byte < 1 s. Baselines measured in the same run: /health
+latency on the idle service, and the time plain sqlite3 takes to read the same rows (no HTTP,
+no JSON), so the sync's own cost reads as a ratio. Seeds bench/out/contacts-<count>.db on first
+use (bench/seed_contacts.py). Results: printed, and written to bench/out/contacts_sync.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from contacts_http import OUT, VENV_BIN, free_port, rss_mb, wait_port  # noqa: E402
+
+
+def seeded(count: int) -> Path:
+    db = OUT / f"contacts-{count}.db"
+    if not db.exists():
+        print(f"[bench] seeding {count:,} contacts into {db}", file=sys.stderr)
+        subprocess.run([sys.executable, str(HERE / "seed_contacts.py"), str(db), "--count",
+                        str(count)], check=True)
+    return db
+
+
+def plain_read_seconds(db: Path) -> float:
+    """The floor: the same rows (and group lists) read by plain sqlite3, nothing else."""
+    t0 = time.perf_counter()
+    with sqlite3.connect(db) as c:
+        cur = c.execute("SELECT c.*, (SELECT group_concat(g.uuid) FROM contact_groups cg JOIN groups g"
+                        " ON g.id = cg.group_id WHERE cg.contact_id = c.id) FROM contacts c"
+                        " WHERE c.account_id = 1 ORDER BY c.version")
+        while cur.fetchmany(5000):
+            pass
+    return time.perf_counter() - t0
+
+
+async def health_probe(base: str, stop: asyncio.Event, interval: float = 0.01) -> list[float]:
+    """/health latencies (ms), one request every `interval` until stop."""
+    out = []
+    async with aiohttp.ClientSession() as http:
+        while not stop.is_set():
+            t0 = time.perf_counter()
+            async with http.get(f"{base}/health") as r:
+                await r.read()
+            out.append((time.perf_counter() - t0) * 1000)
+            await asyncio.sleep(interval)
+    return out
+
+
+async def rss_probe(pid: int, stop: asyncio.Event) -> list[dict]:
+    out = []
+    while not stop.is_set():
+        out.append(rss_mb(pid))
+        await asyncio.sleep(0.1)
+    return out
+
+
+async def full_read(base: str, key: str, path: str) -> dict:
+    """Reads a streamed body to the end; counts bytes and time to the first byte."""
+    t0 = time.perf_counter()
+    first = None
+    size = 0
+    timeout = aiohttp.ClientTimeout(total=600)
+    async with aiohttp.ClientSession(headers={"x-api-key": key}, timeout=timeout) as http:
+        async with http.get(f"{base}{path}") as r:
+            assert r.status == 200, r.status
+            async for chunk in r.content.iter_any():
+                if first is None:
+                    first = time.perf_counter() - t0
+                size += len(chunk)
+    return {"first_byte_s": round(first, 3), "seconds": round(time.perf_counter() - t0, 2),
+            "mb": round(size / 2**20, 1)}
+
+
+def pct(values: list[float], p: float) -> float:
+    values = sorted(values)
+    return round(values[min(len(values) - 1, int(len(values) * p))], 2)
+
+
+async def measure(base: str, key: str, pid: int, syncs: int) -> dict:
+    stop = asyncio.Event()
+    idle = asyncio.create_task(health_probe(base, stop))
+    await asyncio.sleep(5)
+    stop.set()
+    idle_ms = await idle
+    idle_rss = rss_mb(pid)
+
+    results = {"idle": {"health_p50_ms": pct(idle_ms, 0.5), "health_p99_ms": pct(idle_ms, 0.99),
+                        "rss_mb": idle_rss}}
+    for label, path, n in (("sync", "/contacts/contactsAfterVersion/0", syncs),
+                           ("list", "/contacts/contacts", 1)):
+        stop = asyncio.Event()
+        health = asyncio.create_task(health_probe(base, stop))
+        rss = asyncio.create_task(rss_probe(pid, stop))
+        print(f"[bench] {n} x GET {path} at once", file=sys.stderr)
+        reads = await asyncio.gather(*(full_read(base, key, path) for _ in range(n)))
+        stop.set()
+        lat, mem = await health, await rss
+        peak = max(m["VmRSS"] for m in mem)
+        results[label] = {
+            "concurrent": n, "reads": reads,
+            "health_p50_ms": pct(lat, 0.5), "health_p99_ms": pct(lat, 0.99),
+            "health_max_ms": round(max(lat), 2), "health_samples": len(lat),
+            "rss_peak_mb": peak, "rss_growth_mb": round(peak - idle_rss["VmRSS"], 1),
+            "rss_anon_growth_mb": round(max(m["RssAnon"] for m in mem) - idle_rss["RssAnon"], 1)}
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--count", type=int, default=1_000_000)
+    ap.add_argument("--syncs", type=int, default=2)
+    a = ap.parse_args()
+    OUT.mkdir(exist_ok=True)
+    db = seeded(a.count)
+    floor = plain_read_seconds(db)
+    print(f"[bench] plain sqlite3 reads the {a.count:,} rows in {floor:.1f}s", file=sys.stderr)
+    port = free_port()
+    env = {**os.environ, "CALLBRIDGE_DATABASE": str(db), "CALLBRIDGE_LOG_LEVEL": "WARNING",
+           "CALLBRIDGE_CDR_CSV": "", "CALLBRIDGE_PORT": str(port),
+           "CALLBRIDGE_RATE_LIMIT": "1000000000/15m"}
+    key = subprocess.run([str(VENV_BIN / "callbridge"), "keys", "create", "--account", "bench"],
+                         capture_output=True, text=True, env=env,
+                         check=True).stdout.strip().splitlines()[-1]
+    serve = subprocess.Popen([str(VENV_BIN / "callbridge"), "serve"], env=env)
+    try:
+        wait_port(port)
+        results = asyncio.run(measure(f"http://127.0.0.1:{port}", key, serve.pid, a.syncs))
+    finally:
+        serve.terminate()
+        serve.wait()
+    results.update({"count": a.count, "cpus": os.cpu_count(),
+                    "plain_sqlite3_read_s": round(floor, 2)})
+    sync = results["sync"]
+    sync["seconds_vs_plain_read"] = round(statistics.mean(r["seconds"] for r in sync["reads"]) / floor, 1)
+    (OUT / "contacts_sync.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+    print(f"\nfull sync x{a.syncs}: RSS growth {sync['rss_growth_mb']} MB (target < 150),"
+          f" /health p99 {sync['health_p99_ms']} ms (target < 50; idle {results['idle']['health_p99_ms']}),"
+          f" first byte {max(r['first_byte_s'] for r in sync['reads'])} s (target < 1),"
+          f" {sync['seconds_vs_plain_read']}x the plain sqlite3 read")
+
+
+if __name__ == "__main__":
+    main()
