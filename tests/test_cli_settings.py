@@ -60,6 +60,12 @@ def test_configuration_problems_are_one_line_naming_the_setting(tmp_path, toml, 
     assert "started" not in line
 
 
+def test_an_empty_path_setting_means_none(monkeypatch):
+    monkeypatch.setenv("CALLBRIDGE_CDR_CSV", "")
+    monkeypatch.setenv("CALLBRIDGE_AMI_SECRET", "x")
+    assert load_settings().cdr_csv is None
+
+
 def test_a_misspelt_environment_variable_suggests_the_name(monkeypatch):
     monkeypatch.setenv("CALLBRIDGE_AMI_USERNMAE", "x")
     line = _one_error_line(CliRunner().invoke(main, ["accounts"]))

@@ -94,6 +94,12 @@ class Settings(BaseSettings):
     region: str = Field("US", pattern=r"^[A-Z]{2}$",
                         description="home region for formatting numbers in the call log")
 
+    @field_validator("tls_cert", "tls_key", "ami_manager_conf", "cdr_csv", mode="before")
+    @classmethod
+    def _empty_is_none(cls, v):
+        """CALLBRIDGE_CDR_CSV= (empty) means none, not the current directory."""
+        return None if isinstance(v, str) and not v.strip() else v
+
     @field_validator("rate_limit")
     @classmethod
     def _check_rate(cls, v: str) -> str:
