@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +47,16 @@ def make_settings(tmp_path, **overrides) -> Settings:
     # no Master.csv unless a test gives one: never a system Asterisk's CDRs in a test database
     overrides.setdefault("cdr_csv", None)
     return Settings(database=tmp_path / "callbridge.db", **overrides)
+
+
+@pytest.fixture
+def free_port():
+    """() -> a TCP port free on 127.0.0.1 right now."""
+    def pick() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+    return pick
 
 
 @pytest.fixture

@@ -72,7 +72,9 @@ def create_app(settings: Settings) -> web.Application:
                     f" {settings.ami_manager_conf}")
     extensions = ExtensionService(ExtensionStore(db), accounts)
     calllog = CallLogService(db, contacts, extensions, ring_context=settings.ring_context,
-                             csv_path=settings.cdr_csv, region=settings.region)
+                             csv_path=settings.cdr_csv, region=settings.region,
+                             csv_history=settings.cdr_csv_history,
+                             ami_online=lambda: link.online)
     app[calllog_routes.SERVICE] = calllog
     tracker = CallTracker()
     for name in ("Newchannel", "DialBegin", "DialEnd", "Hangup"):

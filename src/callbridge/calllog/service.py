@@ -17,6 +17,9 @@ import asyncio
 import logging
 import os
 import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from callbridge.accounts.extensions import ExtensionService
@@ -26,7 +29,7 @@ from callbridge.ami.link import AmiError, AmiLink
 from callbridge.calllog import cdr as cdrs
 from callbridge.calllog.builder import TS, RowDraft, build_rows
 from callbridge.calllog.format import display_number, inside_number
-from callbridge.calllog.store import CallLogStore
+from callbridge.calllog.store import CallLogStore, CsvPosition
 from callbridge.contacts.phone import normalize_phone
 from callbridge.contacts.service import ContactService
 from callbridge.db import Database
@@ -34,7 +37,18 @@ from callbridge.logs import event
 from callbridge.timeutil import utc_now
 
 log = logging.getLogger("callbridge.calllog")
-_MAX_CSV_READ = 16 * 1024 * 1024  # per backfill pass; the rest follows on the next pass
+# Master.csv is read to its end in steps of this many bytes (~500 CDRs): each step's CDRs and the
+# new position are one transaction of a few milliseconds on the loop, which serves others between.
+CSV_STEP = 128 * 1024
+CSV_POLL_SECONDS = 5.0    # Master.csv is followed this often while the AMI link is down
+ADOPT_EVERY_SECONDS = 60.0  # ownerless rows are checked for a new owner this often
+MAX_BUILD = 100           # calls built into rows per flush (~10 ms): a 50k-call catch-up is 500 flushes
+# Between the flushes of a catch-up the loop gets this long to itself: a request needs several loop
+# turns (accept, read, answer), and without a pause each turn would wait for a whole flush.
+BACKLOG_PAUSE = 0.004
+# Back-pressure: Master.csv is read faster than calls are built; past this many calls waiting to be
+# built the backfill waits, so a huge file costs bounded memory, not one entry per call in it.
+MAX_PENDING = 20_000
 STALE_SECONDS = 4 * 3600
 MAX_RECENT_DIALS = 10_000
 
@@ -42,6 +56,7 @@ MAX_RECENT_DIALS = 10_000
 class CallLogService:
     def __init__(self, db: Database, contacts: ContactService, extensions: ExtensionService, *,
                  ring_context: str, csv_path: Path | None, region: str = "US",
+                 csv_history: str = "import", ami_online: Callable[[], bool] = lambda: False,
                  flush_interval: float = 0.1, grace: float = 0.5, store: CallLogStore | None = None):
         self.db = db
         self.store = store or CallLogStore(db)
@@ -49,6 +64,8 @@ class CallLogService:
         self.extensions = extensions
         self.ring_context = ring_context
         self.csv_path = csv_path
+        self.csv_history = csv_history  # "import" or "skip": a first start's older calls
+        self.ami_online = ami_online      # while False, Master.csv is followed (CSV_POLL_SECONDS)
         self.region = region
         self.flush_interval = flush_interval
         self.grace = grace
@@ -66,29 +83,64 @@ class CallLogService:
         self._stream_now = 0.0
         self._last_arrival = time.monotonic()
         self._task: asyncio.Task | None = None
+        self._backfill_task: asyncio.Task | None = None
         self._flush_lock = asyncio.Lock()
+        self._backfill_lock = asyncio.Lock()
         self.rows_written = 0
 
     # ---- lifecycle -----------------------------------------------------------------------
 
     async def start(self) -> None:
+        """Starts the writer, and the Master.csv catch-up in the background: a large file is read
+        while the service already answers (it never holds up start-up)."""
         for lid in await self.store.unbuilt_linkedids():  # raw CDRs a crash left unbuilt
             self._pending.setdefault(lid, 0.0)
-        await self.backfill()
         self._task = asyncio.get_running_loop().create_task(self._run(), name="calllog-writer")
+        self.start_backfill()
 
     async def close(self) -> None:
-        task, self._task = self._task, None
-        await cancel_and_wait(task)
+        for name in ("_backfill_task", "_task"):
+            task = getattr(self, name)
+            setattr(self, name, None)
+            await cancel_and_wait(task)
         await self.flush(final=True)
 
+    def start_backfill(self) -> None:
+        """A backfill in the background, unless one is running (it reads to the end anyway)."""
+        if self._backfill_task is None or self._backfill_task.done():
+            self._backfill_task = asyncio.get_running_loop().create_task(
+                self._backfill_logged(), name="calllog-backfill")
+
+    async def _backfill_logged(self) -> None:
+        try:
+            await self.backfill()
+        except Exception:
+            log.exception("calllog.backfill_failed")
+
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_poll = next_adopt = loop.time()
+        backlog = False
         while True:
-            await asyncio.sleep(self.flush_interval)
+            # A catch-up (calls left over by the last flush's MAX_BUILD) goes on after a short
+            # pause; otherwise events are gathered for a flush interval.
+            await asyncio.sleep(BACKLOG_PAUSE if backlog else self.flush_interval)
             try:
-                await self.flush()
+                backlog = await self.flush()
             except Exception:  # keep the writer alive; the events stay queued for the next pass
+                backlog = False
                 log.exception("calllog.flush_failed")
+            now = loop.time()
+            if now >= next_poll:
+                next_poll = now + CSV_POLL_SECONDS
+                if not self.ami_online():  # no live events: Master.csv is the source meanwhile
+                    self.start_backfill()
+            if now >= next_adopt:
+                next_adopt = now + ADOPT_EVERY_SECONDS
+                try:
+                    await self.adopt_rows()
+                except Exception:
+                    log.exception("calllog.adopt_failed")
 
     # ---- AMI events (registered on the link by the app factory) --------------------------
 
@@ -154,7 +206,7 @@ class CallLogService:
                 if ch.get("Event") == "CoreShowChannel" and ch.get("Linkedid") and uid not in self._hung_up:
                     live.setdefault(ch["Linkedid"], set()).add(uid)
             self._live = live
-        await self.backfill()
+        self.start_backfill()
 
     async def record_dial(self, call_id: str, account: Account, extension: str, number: str) -> None:
         """Called by the dialer for every click-to-dial it started."""
@@ -167,42 +219,52 @@ class CallLogService:
     # ---- Master.csv ------------------------------------------------------------------------
 
     async def backfill(self) -> int:
-        """Reads what is new in Master.csv (from the saved offset) and queues it; returns lines."""
+        """Reads Master.csv from the saved position to its end, CSV_STEP bytes at a time: each
+        step's CDRs and the new position are written in one transaction, so a crash resumes
+        where it stopped and nothing is read twice. Returns the CDR lines read."""
         if self.csv_path is None:
             return 0
-        path = str(self.csv_path)
-        saved = await self.store.csv_offset(path)
-        try:
-            records, inode, offset = await asyncio.to_thread(self._read_csv, path, saved)
-        except FileNotFoundError:
-            return 0
-        except OSError as exc:
-            event(log, "calllog.backfill_failed", logging.WARNING, path=path, error=str(exc))
-            return 0
-        for record in records:
-            self._queue.append(record)
-            self._pending.setdefault(record["linkedid"], 0.0)
-        await self.flush(csv_state=(path, inode, offset))
-        if records:
-            event(log, "calllog.backfilled", path=path, cdrs=len(records))
-        return len(records)
+        path, total = str(self.csv_path), 0
+        async with self._backfill_lock:
+            while True:
+                while len(self._pending) > MAX_PENDING:
+                    await asyncio.sleep(0.05)
+                saved = await self.store.csv_position(path)
+                try:
+                    step = await asyncio.to_thread(_read_csv_step, path, saved, self.csv_history)
+                except FileNotFoundError:
+                    break
+                except OSError as exc:
+                    event(log, "calllog.backfill_failed", logging.WARNING, path=path, error=str(exc))
+                    break
+                if step.restarted and saved is not None:
+                    event(log, "calllog.csv_rotated", logging.WARNING, path=path,
+                          reason="a new file, or the old one truncated: read from its start")
+                if step.position == saved:
+                    break
+                records, position = step.records, step.position
+                store = self.store
 
-    @staticmethod
-    def _read_csv(path: str, saved: tuple[int, int] | None) -> tuple[list[dict], int, int]:
-        st = os.stat(path)
-        start = 0
-        if saved is not None and saved[0] == st.st_ino and saved[1] <= st.st_size:
-            start = saved[1]  # same file, grown: only the new part. Rotated or truncated: all.
-        with open(path, "rb") as f:
-            f.seek(start)
-            data = f.read(_MAX_CSV_READ)
-        complete = data.rfind(b"\n") + 1  # a line still being written is read next time
-        text = data[:complete].decode("utf-8", "replace")
-        return cdrs.from_csv_text(text), st.st_ino, start + complete
+                def write(conn) -> None:
+                    if records:
+                        store.insert_cdrs(conn, records)
+                    store.save_csv_position(conn, path, position)
+
+                await self.db.batch(write)
+                for record in records:
+                    self._pending.setdefault(record["linkedid"], 0.0)
+                total += len(records)
+                if step.at_end:
+                    break
+        if total:
+            event(log, "calllog.backfilled", path=path, cdrs=total)
+        return total
 
     # ---- writing -----------------------------------------------------------------------------
 
-    async def flush(self, final: bool = False, csv_state: tuple[str, int, int] | None = None) -> None:
+    async def flush(self, final: bool = False) -> bool:
+        """Writes what arrived and builds the calls that are over (MAX_BUILD at most, unless
+        final); True when calls that are ready were left for the next flush."""
         async with self._flush_lock:
             batch, self._queue = self._queue, []
             far, self._far_times = self._far_times, {}
@@ -211,11 +273,17 @@ class CallLogService:
             # a Hangup that was missed, also once nothing happened on it for STALE_SECONDS.
             quiet = final or time.monotonic() - self._last_arrival >= self.grace
             now = self._stream_now
-            ready = {lid: last for lid, last in self._pending.items()
-                     if (lid not in self._live and (quiet or now - last >= self.grace))
-                     or (last and now - last >= STALE_SECONDS)}
-            if not (batch or far or ready or csv_state):
-                return
+            ready: dict[str, float] = {}
+            backlog = False
+            for lid, last in self._pending.items():
+                if ((lid not in self._live and (quiet or now - last >= self.grace))
+                        or (last and now - last >= STALE_SECONDS)):
+                    if len(ready) >= MAX_BUILD and not final:  # the rest: the next flushes
+                        backlog = True
+                        break
+                    ready[lid] = last
+            if not (batch or far or ready):
+                return False
             linkedids = list(ready)
             store = self.store
 
@@ -226,17 +294,20 @@ class CallLogService:
                     store.insert_cdrs(conn, batch)
                 for lid, (answered, ended) in far.items():
                     store.save_far_end(conn, lid, answered, ended)
-                if csv_state:
-                    store.save_csv_offset(conn, *csv_state)
                 if not linkedids:
                     return 0
-                raw, dialed, far_end = store.inputs_of(conn, linkedids)
+                # Only calls with CDRs not yet built: a call already stored (over AMI or by an
+                # earlier backfill) is never built, nor published, again.
+                fresh = store.with_unbuilt(conn, linkedids)
+                if not fresh:
+                    return 0
+                raw, dialed, far_end = store.inputs_of(conn, fresh)
                 rows = [self._row(lid, draft, dialed.get(lid))
-                        for lid in linkedids
+                        for lid in fresh
                         for draft in build_rows(raw.get(lid, []), ring_context=self.ring_context,
                                                 dialed=dialed.get(lid), far_end=far_end.get(lid))]
                 written = store.upsert_rows(conn, rows) if rows else 0
-                store.mark_built(conn, linkedids)
+                store.mark_built(conn, fresh)
                 return written
 
             try:
@@ -249,6 +320,7 @@ class CallLogService:
             for lid, last in ready.items():  # unless something new for it came meanwhile
                 if self._pending.get(lid) == last:
                     del self._pending[lid]
+            return backlog
 
     def _row(self, linkedid: str, d: RowDraft, dialed: dict | None) -> dict:
         owner = self.extensions.owner(d.extension)
@@ -257,19 +329,54 @@ class CallLogService:
             digits = normalize_phone(d.number_outside or "") or None
         except ValueError:
             digits = None
-        name, contact_uuid = d.name_outside, None
-        if account_id is not None and digits:
-            found = self.contacts.name_for(account_id, digits)
+        row = {"account_id": account_id, "linkedid": linkedid, "extension": d.extension,
+               "call_timestamp": d.call_timestamp, "answer_timestamp": d.answer_timestamp,
+               "end_timestamp": d.end_timestamp, "duration": d.duration, "billsec": d.billsec,
+               "direction": d.direction, "disposition": d.disposition,
+               "cidname_outside": d.name_outside,
+               "cidnumber_outside": display_number(d.number_outside, self.region),
+               "number_outside": digits, "cidext_inside": d.extension,
+               "cidnumber_inside": inside_number(d.extension, owner.did if owner else None,
+                                                 self.region),
+               "contact_uuid": None, "uniqueid": d.uniqueid, "call_id": d.call_id}
+        self._name(row)
+        return row
+
+    def _name(self, row: dict) -> None:
+        """The outside party's name from the row's account's contacts, when one holds the number."""
+        if row["account_id"] is not None and row["number_outside"]:
+            found = self.contacts.name_for(row["account_id"], row["number_outside"])
             if found:
-                name, contact_uuid = found
-        return {"account_id": account_id, "linkedid": linkedid, "extension": d.extension,
-                "call_timestamp": d.call_timestamp, "answer_timestamp": d.answer_timestamp,
-                "end_timestamp": d.end_timestamp, "duration": d.duration, "billsec": d.billsec,
-                "direction": d.direction, "disposition": d.disposition, "cidname_outside": name,
-                "cidnumber_outside": display_number(d.number_outside, self.region),
-                "number_outside": digits, "cidext_inside": d.extension,
-                "cidnumber_inside": inside_number(d.extension, owner.did if owner else None, self.region),
-                "contact_uuid": contact_uuid, "uniqueid": d.uniqueid, "call_id": d.call_id}
+                row["cidname_outside"], row["contact_uuid"] = found
+
+    async def adopt_rows(self) -> int:
+        """Rows of calls whose extension no account owned when they ended, re-issued (new rids,
+        so cursor followers see them) to the account the extension belongs to now, named from
+        its contacts. Run every ADOPT_EVERY_SECONDS, so `extensions add` from the CLI (another
+        process) is noticed too. Returns the rows adopted."""
+        adopted = 0
+        for extension in await self.store.ownerless_extensions():
+            owner = self.extensions.owner(extension)
+            if owner is None:
+                continue
+            store = self.store
+
+            def adopt(conn) -> int:
+                rows = store.ownerless_rows(conn, extension, MAX_BUILD)
+                for row in rows:
+                    row["account_id"] = owner.account_id
+                    row["cidnumber_inside"] = inside_number(extension, owner.did, self.region)
+                    self._name(row)
+                store.reissue(conn, [r.pop("rid") for r in rows], rows)
+                return len(rows)
+
+            while True:  # bounded transactions: a big history is adopted a batch at a time
+                count = await self.db.batch(adopt)
+                adopted += count
+                if count < MAX_BUILD:
+                    break
+            event(log, "calllog.rows_adopted", extension=extension, account=owner.account)
+        return adopted
 
     # ---- reading ------------------------------------------------------------------------------
 
@@ -280,3 +387,42 @@ class CallLogService:
         return await self.store.rows(account.id, after_timestamp, after_rid, limit, direction,
                                      extension, number_digits)
 
+
+
+@dataclass
+class _CsvStep:
+    records: list[dict] = field(default_factory=list)
+    position: CsvPosition | None = None
+    at_end: bool = True
+    restarted: bool = False  # the saved position was not for this file (rotated, truncated)
+
+
+def _head(f) -> str:
+    """A fingerprint of the file's first line (its first CDR never changes while the file lives)."""
+    f.seek(0)
+    return format(zlib.crc32(f.readline(4096)), "08x")
+
+
+def _read_csv_step(path: str, saved: CsvPosition | None, history: str) -> _CsvStep:
+    """One step of Master.csv after the saved position (in a worker thread). A different inode,
+    a file now shorter than the position, or another first line: a new file, read from its start.
+    A first start with history "skip" starts at the end of the last complete line."""
+    with open(path, "rb") as f:
+        st = os.fstat(f.fileno())
+        head = _head(f)
+        if saved is None and history == "skip":
+            f.seek(max(0, st.st_size - CSV_STEP))
+            tail = f.read()
+            end = st.st_size - len(tail) + tail.rfind(b"\n") + 1 if b"\n" in tail else 0
+            return _CsvStep(position=CsvPosition(st.st_ino, end, head))
+        same = (saved is not None and saved.inode == st.st_ino and saved.offset <= st.st_size
+                and saved.head in ("", head))
+        start = saved.offset if same else 0
+        f.seek(start)
+        data = f.read(CSV_STEP)
+    complete = data.rfind(b"\n") + 1  # a line still being written is read next time
+    if complete == 0 and len(data) == CSV_STEP:
+        complete = len(data)  # one "line" longer than a step is not a CDR: skipped whole
+    records = cdrs.from_csv_text(data[:complete].decode("utf-8", "replace"))
+    return _CsvStep(records, CsvPosition(st.st_ino, start + complete, head),
+                    at_end=len(data) < CSV_STEP, restarted=not same)

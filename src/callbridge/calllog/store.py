@@ -8,6 +8,7 @@ separate await would wait behind a whole socket read of them (see Database.batch
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
 from callbridge.calllog.cdr import FIELDS
@@ -17,6 +18,8 @@ ROW_FIELDS = ("account_id", "linkedid", "extension", "call_timestamp", "answer_t
               "end_timestamp", "duration", "billsec", "direction", "disposition",
               "cidname_outside", "cidnumber_outside", "number_outside", "cidext_inside",
               "cidnumber_inside", "contact_uuid", "uniqueid", "call_id")
+# Fixed when a row is first built: who the outside party was, as the contacts said then.
+_NAMED_AT_FIRST_BUILD = ("cidname_outside", "contact_uuid")
 _CDR_INSERT = (f"INSERT OR IGNORE INTO cdrs({', '.join(FIELDS)})"
                f" VALUES ({', '.join('?' * len(FIELDS))})")
 
@@ -28,6 +31,16 @@ def _marks(n: int) -> str:
 def _chunks(items: list[str], size: int = 500) -> list[list[str]]:
     """SQLite caps the parameters of one statement: IN lists go 500 at a time."""
     return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+@dataclass(frozen=True)
+class CsvPosition:
+    """How far Master.csv has been read: the file (inode, and a fingerprint of its first line, so
+    a file rewritten in place is told apart) and the byte offset after the last complete line."""
+
+    inode: int
+    offset: int
+    head: str
 
 
 class CallLogStore:
@@ -68,6 +81,17 @@ class CallLogStore:
         return raw, dialed, far
 
     @staticmethod
+    def with_unbuilt(conn: sqlite3.Connection, linkedids: list[str]) -> list[str]:
+        """Those of linkedids that have a raw CDR not yet built into rows: the only calls worth
+        (re)building. A CDR read again from Master.csv was ignored at insert, so it makes none."""
+        out: set[str] = set()
+        for chunk in _chunks(linkedids):
+            out.update(r[0] for r in conn.execute(
+                f"SELECT DISTINCT linkedid FROM cdrs WHERE built = 0 AND linkedid IN"
+                f" ({_marks(len(chunk))})", chunk))
+        return [lid for lid in linkedids if lid in out]
+
+    @staticmethod
     def mark_built(conn: sqlite3.Connection, linkedids: list[str]) -> None:
         for chunk in _chunks(linkedids):
             conn.execute(f"UPDATE cdrs SET built = 1 WHERE built = 0 AND linkedid IN"
@@ -76,8 +100,10 @@ class CallLogStore:
     @staticmethod
     def upsert_rows(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> int:
         """Inserts new rows; a row that differs from the stored one for the same call and party
-        replaces it under a new rid (so cursor-following clients see the change); identical rows
-        are left alone. One read and two batched writes, in call order. Returns rows written."""
+        (more of its CDRs arrived) replaces it under a new rid, so cursor-following clients see
+        the change; identical rows are left alone. The outside party's name is the one the row
+        was first published with: renaming a contact later never re-issues a call. One read and
+        two batched writes, in call order. Returns rows written."""
         current: dict[tuple[str, str], dict] = {}
         for chunk in _chunks(sorted({r["linkedid"] for r in rows})):
             for r in conn.execute(f"SELECT rid, {', '.join(ROW_FIELDS)} FROM call_log"
@@ -87,6 +113,7 @@ class CallLogStore:
         for row in sorted(rows, key=lambda r: (r["call_timestamp"], r["linkedid"], r["extension"])):
             old = current.get((row["linkedid"], row["extension"]))
             if old is not None:
+                row = {**row, **{f: old[f] for f in _NAMED_AT_FIRST_BUILD}}
                 if all(old[f] == row[f] for f in ROW_FIELDS):
                     continue
                 stale.append((old["rid"],))
@@ -97,10 +124,25 @@ class CallLogStore:
         return len(fresh)
 
     @staticmethod
-    def save_csv_offset(conn: sqlite3.Connection, path: str, inode: int, offset: int) -> None:
-        conn.execute("INSERT INTO cdr_csv_state(path, inode, offset) VALUES (?, ?, ?)"
+    def save_csv_position(conn: sqlite3.Connection, path: str, position: "CsvPosition") -> None:
+        conn.execute("INSERT INTO cdr_csv_state(path, inode, offset, head) VALUES (?, ?, ?, ?)"
                      " ON CONFLICT(path) DO UPDATE SET inode = excluded.inode,"
-                     " offset = excluded.offset", (path, inode, offset))
+                     " offset = excluded.offset, head = excluded.head",
+                     (path, position.inode, position.offset, position.head))
+
+    @staticmethod
+    def ownerless_rows(conn: sqlite3.Connection, extension: str, limit: int) -> list[dict]:
+        return [dict(r) for r in conn.execute(
+            f"SELECT rid, {', '.join(ROW_FIELDS)} FROM call_log WHERE account_id IS NULL"
+            " AND extension = ? ORDER BY rid LIMIT ?", (extension, limit))]
+
+    @staticmethod
+    def reissue(conn: sqlite3.Connection, old_rids: list[int], rows: list[dict[str, Any]]) -> None:
+        """Replaces rows under new rids (so cursor followers see them), in one transaction."""
+        conn.executemany("DELETE FROM call_log WHERE rid = ?", [(r,) for r in old_rids])
+        conn.executemany(f"INSERT INTO call_log({', '.join(ROW_FIELDS)})"
+                         f" VALUES ({_marks(len(ROW_FIELDS))})",
+                         [tuple(row[f] for f in ROW_FIELDS) for row in rows])
 
     # ---- everything else ------------------------------------------------------------------
 
@@ -115,9 +157,16 @@ class CallLogStore:
         rows = await self.db.fetchall("SELECT DISTINCT linkedid FROM cdrs WHERE built = 0")
         return [r[0] for r in rows]
 
-    async def csv_offset(self, path: str) -> tuple[int, int] | None:
-        row = await self.db.fetchone("SELECT inode, offset FROM cdr_csv_state WHERE path = ?", (path,))
-        return (row["inode"], row["offset"]) if row else None
+    async def csv_position(self, path: str) -> "CsvPosition | None":
+        row = await self.db.fetchone("SELECT inode, offset, head FROM cdr_csv_state WHERE path = ?",
+                                     (path,))
+        return CsvPosition(row["inode"], row["offset"], row["head"]) if row else None
+
+    async def ownerless_extensions(self) -> list[str]:
+        """Extensions with rows no account owns (partial index: nothing to read when none)."""
+        rows = await self.db.fetchall("SELECT DISTINCT extension FROM call_log"
+                                      " WHERE account_id IS NULL")
+        return [r[0] for r in rows]
 
     async def rows(self, account_id: int, after_timestamp: str, after_rid: int, limit: int,
                    direction: str | None, extension: str | None, number: str | None) -> list[dict]:

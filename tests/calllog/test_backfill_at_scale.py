@@ -1,0 +1,85 @@
+"""A real installation's Master.csv (100 MiB of older calls), callbridge killed with SIGKILL in the
+middle of importing it, 900 calls ending while it is down: after a restart every call is in the
+call log exactly once. callbridge runs as the operator runs it (`callbridge serve`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from callbridge.cli import main
+from tests.calllog.master_csv import inbound, write_history
+
+MIB = 2**20
+
+
+def _serve(tmp_path: Path, db: Path, csv: Path, port: int) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
+    env.update({"CALLBRIDGE_DATABASE": str(db), "CALLBRIDGE_CDR_CSV": str(csv),
+                "CALLBRIDGE_PORT": str(port), "CALLBRIDGE_LOG_LEVEL": "WARNING",
+                "CALLBRIDGE_AMI_MANAGER_CONF": str(tmp_path / "manager.conf")})
+    return subprocess.Popen([sys.executable, "-m", "callbridge", "serve"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "serve.log", "ab"))
+
+
+def _rows(db: Path) -> tuple[int, int]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as c:
+        return c.execute("SELECT count(*), count(DISTINCT linkedid) FROM call_log").fetchone()
+
+
+def _wait(what: str, predicate, timeout: float, proc: subprocess.Popen, log: Path):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"callbridge exited {proc.returncode}: {log.read_text()[-2000:]}"
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise AssertionError(f"timed out waiting for {what}: {log.read_text()[-2000:]}")
+
+
+def test_a_100_mib_master_csv_and_calls_while_down_are_each_recorded_once(tmp_path, free_port):
+    db, csv, log = tmp_path / "cb.db", tmp_path / "Master.csv", tmp_path / "serve.log"
+    (tmp_path / "manager.conf").write_text("[general]\n")  # no AMI user: Master.csv is the source
+    older = write_history(csv, 100 * MIB)
+    assert csv.stat().st_size >= 100 * MIB
+    result = CliRunner().invoke(main, ["extensions", "add", "--account", "acme", "309"],
+                                env={"CALLBRIDGE_DATABASE": str(db)})
+    assert result.exit_code == 0, result.output
+
+    first = _serve(tmp_path, db, csv, free_port())
+    try:
+        _wait("a fifth of the history imported", lambda: db.exists() and _rows(db)[0] > older // 5,
+              240, first, log)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    killed_at = _rows(db)[0]
+    assert killed_at < older, "the import finished before the kill: nothing was interrupted"
+
+    with csv.open("a") as f:  # 900 calls end while callbridge is down
+        f.write("".join(inbound(i, f"1666{i:07d}", prefix="down") for i in range(900)))
+    expected = older + 900
+
+    second = _serve(tmp_path, db, csv, free_port())
+    try:
+        _wait("every call recorded", lambda: _rows(db)[0] >= expected, 300, second, log)
+        time.sleep(2)  # anything counted twice would show up now
+        rows, distinct = _rows(db)
+        assert rows == distinct == expected
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
+            down = c.execute("SELECT count(*), count(DISTINCT linkedid) FROM call_log"
+                             " WHERE linkedid LIKE 'down%' AND account_id IS NOT NULL").fetchone()
+            raw_dupes = c.execute("SELECT count(*) FROM (SELECT 1 FROM cdrs GROUP BY uniqueid,"
+                                  " sequence, start HAVING count(*) > 1)").fetchone()[0]
+        assert down == (900, 900) and raw_dupes == 0
+    finally:
+        second.terminate()
+        second.wait(timeout=30)
