@@ -266,17 +266,30 @@ class Pbx:
         log = self.root / "sipp" / f"{name}.log"
         log.parent.mkdir(exist_ok=True)
         if register_as is not None:
-            reg = subprocess.run(
-                self._sipp(SIPP_DIR / "register.xml", port, self.root / "sipp" / f"{name}.reg.log",
-                           "-s", register_as, "-au", register_as,
-                           "-ap", self.ext_secrets[register_as], "-m", "1", "-timeout", "10",
-                           f"127.0.0.1:{self.sip_port}"),
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=20)
-            if reg.returncode != 0:
-                raise RuntimeError(f"{name}: REGISTER as {register_as} failed ({reg.returncode})")
+            self._register(name, register_as, port, expires=3600)
         scenario = self._scenario("uas.xml", ANSWER_MS=answer_ms, HANGUP_MS=hangup_ms)
         proc = start_process(self._sipp(scenario, port, log), self.root / "sipp" / f"{name}.out")
         return SippPhone(name, port, log, proc)
+
+    def _register(self, name: str, extension: str, port: int, expires: int) -> None:
+        reg = subprocess.run(
+            self._sipp(SIPP_DIR / "register.xml", port, self.root / "sipp" / f"{name}.reg.log",
+                       "-s", extension, "-au", extension, "-ap", self.ext_secrets[extension],
+                       "-key", "expires", str(expires), "-m", "1", "-timeout", "10",
+                       f"127.0.0.1:{self.sip_port}"),
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=20)
+        if reg.returncode != 0:
+            raise RuntimeError(f"{name}: REGISTER {extension} expires={expires} failed"
+                               f" ({reg.returncode})")
+
+    def unregister(self, name: str, extension: str) -> SippPhone:
+        """What a softphone does when it quits: it stops answering, and removes its contact
+        (REGISTER with Expires: 0 from its port). Returns the stopped phone."""
+        phone = self.phones.pop(name)
+        if phone.proc is not None:
+            stop_process(phone.proc, grace=3)
+        self._register(name, extension, phone.port, expires=0)
+        return phone
 
     def call_in(self, caller: str, to: str, *, talk_ms: int = 2000, cancel_after_ms: int | None = None,
                 timeout: float = 30.0, caller_name: str | None = None) -> int:

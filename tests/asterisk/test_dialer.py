@@ -8,8 +8,10 @@ import signal
 import time
 
 from callbridge.app import AMI_LINK
+from callbridge.dialer.routes import SERVICE as DIALER
 from tests.asterisk.ami_client import ami
 from tests.asterisk.conftest import wait_until
+from tests.asterisk.pbx import stop_process
 
 DIAL = {"extension": "309", "phonenumber": "1 (580) 867-5309"}
 
@@ -137,3 +139,56 @@ async def test_the_extensions_mobile_rings_through_the_trunk_then_the_number(dia
     assert "5559990000" in mobile_leg and "15808675309" in number_leg
     done = await _wait_state(api, body["call_id"], "ended")
     assert done["device"] == "mobile" and "connected" in done["timestamps"]
+
+
+async def test_a_device_that_leaves_is_not_rung_and_with_none_left_a_click_is_409(dialer_api,
+                                                                                   running_pbx):
+    """Devices are known from ContactStatus events (no AMI round trip per click); a device that
+    unregisters is left out within a second, and an extension with none left is refused."""
+    pbx, api = running_pbx, dialer_api
+    dialer = api.app[DIALER]
+    first = await api.ok("POST", "/dialer/call", json=DIAL)  # the first may ask; later ones not
+    await _wait_state(api, first["call_id"], "ended")
+    asked: list[str] = []
+    original_getvar = dialer.link.getvar
+
+    async def counting_getvar(variable):
+        asked.append(variable)
+        return await original_getvar(variable)
+
+    dialer.link.getvar = counting_getvar
+    observer = None
+    try:
+        call_id = (await api.ok("POST", "/dialer/call", json=DIAL))["call_id"]
+        assert asked == [], "a click with nothing changed asked Asterisk for the devices"
+        await _wait_state(api, call_id, "ended")
+
+        soft = await asyncio.to_thread(pbx.unregister, "soft309", "309")
+        left = time.monotonic()
+        # the port of the softphone that quit: anything still sent there is logged here
+        observer = await asyncio.to_thread(pbx.start_phone, "gone309", answer_ms=10_000,
+                                           hangup_ms=600_000, port=soft.port)
+        desk = pbx.phones["desk309"]
+        rung = len(desk.invites())
+        status, body = await api.call("POST", "/dialer/call", json=DIAL)
+        assert time.monotonic() - left < 1.0 and status == 200, body
+        wait_until(lambda: len(desk.invites()) > rung, 5, "the desk phone ringing")
+        await _wait_state(api, body["call_id"], "ended")
+        assert observer.invites() == [], "the device that left was rung"
+
+        await asyncio.to_thread(pbx.unregister, "desk309", "309")
+        left = time.monotonic()
+        status, body = await api.call("POST", "/dialer/call", json=DIAL)
+        assert time.monotonic() - left < 1.0
+        assert status == 409 and body["message"] == "no devices", body
+    finally:
+        dialer.link.getvar = original_getvar
+        if observer is not None:
+            pbx.phones.pop("gone309", None)
+            await asyncio.to_thread(stop_process, observer.proc, 3)
+        for name, answer in (("desk309", 1500), ("soft309", 10_000)):
+            if name not in pbx.phones:
+                await asyncio.to_thread(pbx.start_phone, name, answer_ms=answer,
+                                        hangup_ms=600_000, register_as="309")
+        await asyncio.to_thread(pbx.wait_devices, "309", 2)
+

@@ -14,6 +14,7 @@ from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.models import Account
 from callbridge.ami.link import AmiError, AmiLink, AmiLinkLost, AmiTimeout, AmiUnavailable
 from callbridge.contacts.service import ContactService
+from callbridge.dialer.devices import ReachableDevices
 from callbridge.dialer.models import CallProgress, DialAccepted, DialRequest
 from callbridge.dialer.numbers import dialable, display_name
 from callbridge.dialer.tracker import CallTracker
@@ -40,8 +41,10 @@ def _unavailable(message: str) -> Unavailable:
 class DialerService:
     def __init__(self, link: AmiLink, extensions: ExtensionService, contacts: ContactService,
                  tracker: CallTracker, *, ring_context: str, outbound_context: str,
-                 originate_timeout: float, action_timeout: float, calllog=None):
+                 originate_timeout: float, action_timeout: float, calllog=None,
+                 devices: ReachableDevices | None = None):
         self.link = link
+        self.devices = devices or ReachableDevices(link)
         self.extensions = extensions
         self.contacts = contacts
         self.tracker = tracker
@@ -63,7 +66,7 @@ class DialerService:
                                    " secret (CALLBRIDGE_AMI_USERNAME / CALLBRIDGE_AMI_SECRET)")
             raise _unavailable(f"the PBX link is {state}")
         try:
-            devices = await self.link.getvar(f"PJSIP_DIAL_CONTACTS({ext.extension})")
+            devices = await self.devices.contacts(ext.extension)
         except (AmiUnavailable, AmiLinkLost) as exc:
             raise _unavailable(str(exc)) from None
         except AmiError as exc:
