@@ -8,7 +8,7 @@ device that left a moment ago is never rung, whatever this cache holds.
 
 The answer is kept per extension until Asterisk says it may have changed: a ContactStatus event
 for the extension's AOR (a device registered, unregistered, expired, turned reachable or
-unreachable) or a reconnect of the AMI link (events may have been missed). So a click costs no AMI
+unreachable), a reconnect of the AMI link (events may have been missed), or 30 s. So a click costs no AMI
 round trip, except the first after such a change (and after a connect, every known extension is
 asked at once: prewarm). Clicks that find no answer at the same time share
 one Getvar.
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Iterable
 
 from callbridge.ami.link import AmiError, AmiLink
@@ -25,14 +26,17 @@ from callbridge.logs import event
 
 log = logging.getLogger("callbridge.dialer")
 PREWARM_CONCURRENCY = 8
+# An answer is asked again once this old, notice or not: the safety net for a manager.conf that
+# still filters ContactStatus out (asterisk-conf/ no longer does), about two qualify intervals.
+MAX_AGE_SECONDS = 30.0
 
 
 class ReachableDevices:
     def __init__(self, link: AmiLink):
         self.link = link
-        # extension -> (the link's connect count when asked, the answer): an answer from an
-        # earlier connection is never used (events were missed while the link was down)
-        self._known: dict[str, tuple[int, str]] = {}
+        # extension -> (the link's connect count when asked, when, the answer): an answer from
+        # an earlier connection is never used (events were missed while the link was down)
+        self._known: dict[str, tuple[int, float, str]] = {}
         self._asking: dict[str, asyncio.Future[str]] = {}
         # Bumped by every change notice: an answer asked for before a notice is not kept.
         self._changes: dict[str, int] = {}
@@ -48,8 +52,9 @@ class ReachableDevices:
         """The extension's dial string ('' = no device can ring). AmiError when Asterisk can't
         be asked and nothing current is known."""
         known = self._known.get(extension)
-        if known is not None and known[0] == self.link.status().connects:
-            return known[1]
+        if (known is not None and known[0] == self.link.status().connects
+                and time.monotonic() - known[1] < MAX_AGE_SECONDS):
+            return known[2]
         asking = self._asking.get(extension)
         if asking is None:
             asking = asyncio.get_running_loop().create_task(self._ask(extension))
@@ -59,9 +64,10 @@ class ReachableDevices:
 
     async def _ask(self, extension: str) -> str:
         connects, changes = self.link.status().connects, self._changes.get(extension, 0)
+        asked_at = time.monotonic()
         value = await self.link.getvar(f"PJSIP_DIAL_CONTACTS({extension})")
         if (connects, changes) == (self.link.status().connects, self._changes.get(extension, 0)):
-            self._known[extension] = (connects, value)  # no change notice came meanwhile
+            self._known[extension] = (connects, asked_at, value)  # no notice came meanwhile
         return value
 
     async def prewarm(self, extensions: Iterable[str]) -> None:
