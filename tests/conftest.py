@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,6 +51,17 @@ def make_settings(tmp_path, **overrides) -> Settings:
     # no Master.csv unless a test gives one: never a system Asterisk's CDRs in a test database
     overrides.setdefault("cdr_csv", None)
     return Settings(database=tmp_path / "callbridge.db", **overrides)
+
+
+def serve_process(tmp_path: Path, stderr=subprocess.PIPE, **env: str) -> subprocess.Popen:
+    """`callbridge serve` as an operator runs it: its own process, settings only from `env`
+    (CALLBRIDGE_* of the test run's environment dropped), no AMI user (an empty manager.conf)."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
+    (tmp_path / "manager.conf").write_text("[general]\n")
+    environ.update({"CALLBRIDGE_DATABASE": str(tmp_path / "cb.db"), "CALLBRIDGE_CDR_CSV": "",
+                    "CALLBRIDGE_AMI_MANAGER_CONF": str(tmp_path / "manager.conf"), **env})
+    return subprocess.Popen([sys.executable, "-m", "callbridge", "serve"], env=environ,
+                            stdout=subprocess.DEVNULL, stderr=stderr, text=True)
 
 
 @pytest.fixture

@@ -4,11 +4,9 @@ HTTPS with a self-signed certificate, CORS for browser apps."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import ssl
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
@@ -18,22 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from callbridge import __version__
 from callbridge.app import create_app
-from tests.conftest import make_settings
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve(tmp_path: Path, **env: str) -> subprocess.Popen:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
-    environ.update({"CALLBRIDGE_DATABASE": str(tmp_path / "cb.db"), "CALLBRIDGE_CDR_CSV": "",
-                    "CALLBRIDGE_AMI_MANAGER_CONF": str(tmp_path / "manager.conf"), **env})
-    (tmp_path / "manager.conf").write_text("[general]\n")  # no AMI user: AMI disabled
-    return subprocess.Popen([sys.executable, "-m", "callbridge", "serve"], env=environ,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+from tests.conftest import make_settings, serve_process
 
 
 def _started(proc: subprocess.Popen, timeout: float = 20) -> dict:
@@ -53,7 +36,7 @@ def test_a_port_in_use_is_one_line_and_never_started(tmp_path):
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
-        proc = _serve(tmp_path, CALLBRIDGE_PORT=str(port))
+        proc = serve_process(tmp_path, CALLBRIDGE_PORT=str(port))
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 1, err
     assert "service.started" not in err and "Traceback" not in err
@@ -61,9 +44,9 @@ def test_a_port_in_use_is_one_line_and_never_started(tmp_path):
     assert errors == [f"Error: CALLBRIDGE_PORT: cannot listen on 127.0.0.1:{port}: Address already in use"]
 
 
-def test_startup_line_names_url_database_ami_and_version(tmp_path):
-    port = _free_port()
-    proc = _serve(tmp_path, CALLBRIDGE_PORT=str(port))
+def test_startup_line_names_url_database_ami_and_version(tmp_path, free_port):
+    port = free_port()
+    proc = serve_process(tmp_path, CALLBRIDGE_PORT=str(port))
     try:
         started = _started(proc)
     finally:
@@ -82,10 +65,10 @@ def self_signed(tmp_path) -> tuple[Path, Path]:
     return cert, key
 
 
-def test_https_with_a_self_signed_certificate(tmp_path, self_signed):
+def test_https_with_a_self_signed_certificate(tmp_path, self_signed, free_port):
     cert, key = self_signed
-    port = _free_port()
-    proc = _serve(tmp_path, CALLBRIDGE_PORT=str(port), CALLBRIDGE_TLS_CERT=str(cert),
+    port = free_port()
+    proc = serve_process(tmp_path, CALLBRIDGE_PORT=str(port), CALLBRIDGE_TLS_CERT=str(cert),
                   CALLBRIDGE_TLS_KEY=str(key))
     try:
         assert _started(proc)["url"] == f"https://127.0.0.1:{port}"
@@ -102,10 +85,10 @@ def test_https_with_a_self_signed_certificate(tmp_path, self_signed):
         proc.wait(timeout=20)
 
 
-def test_an_unusable_certificate_is_one_line(tmp_path):
+def test_an_unusable_certificate_is_one_line(tmp_path, free_port):
     bad = tmp_path / "bad.pem"
     bad.write_text("not a certificate")
-    proc = _serve(tmp_path, CALLBRIDGE_PORT=str(_free_port()), CALLBRIDGE_TLS_CERT=str(bad),
+    proc = serve_process(tmp_path, CALLBRIDGE_PORT=str(free_port()), CALLBRIDGE_TLS_CERT=str(bad),
                   CALLBRIDGE_TLS_KEY=str(bad))
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 1 and "service.started" not in err and "Traceback" not in err

@@ -4,11 +4,9 @@ call log exactly once. callbridge runs as the operator runs it (`callbridge serv
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,17 +14,15 @@ from click.testing import CliRunner
 
 from callbridge.cli import main
 from tests.calllog.master_csv import inbound, write_history
+from tests.conftest import serve_process
 
 MIB = 2**20
 
 
-def _serve(tmp_path: Path, db: Path, csv: Path, port: int) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
-    env.update({"CALLBRIDGE_DATABASE": str(db), "CALLBRIDGE_CDR_CSV": str(csv),
-                "CALLBRIDGE_PORT": str(port), "CALLBRIDGE_LOG_LEVEL": "WARNING",
-                "CALLBRIDGE_AMI_MANAGER_CONF": str(tmp_path / "manager.conf")})
-    return subprocess.Popen([sys.executable, "-m", "callbridge", "serve"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(tmp_path / "serve.log", "ab"))
+def _serve(tmp_path: Path, csv: Path, port: int) -> subprocess.Popen:
+    return serve_process(tmp_path, stderr=open(tmp_path / "serve.log", "ab"),
+                         CALLBRIDGE_CDR_CSV=str(csv), CALLBRIDGE_PORT=str(port),
+                         CALLBRIDGE_LOG_LEVEL="WARNING")
 
 
 def _rows(db: Path) -> tuple[int, int]:
@@ -47,14 +43,13 @@ def _wait(what: str, predicate, timeout: float, proc: subprocess.Popen, log: Pat
 
 def test_a_100_mib_master_csv_and_calls_while_down_are_each_recorded_once(tmp_path, free_port):
     db, csv, log = tmp_path / "cb.db", tmp_path / "Master.csv", tmp_path / "serve.log"
-    (tmp_path / "manager.conf").write_text("[general]\n")  # no AMI user: Master.csv is the source
     older = write_history(csv, 100 * MIB)
     assert csv.stat().st_size >= 100 * MIB
     result = CliRunner().invoke(main, ["extensions", "add", "--account", "acme", "309"],
                                 env={"CALLBRIDGE_DATABASE": str(db)})
     assert result.exit_code == 0, result.output
 
-    first = _serve(tmp_path, db, csv, free_port())
+    first = _serve(tmp_path, csv, free_port())
     try:
         _wait("a fifth of the history imported", lambda: db.exists() and _rows(db)[0] > older // 5,
               240, first, log)
@@ -68,7 +63,7 @@ def test_a_100_mib_master_csv_and_calls_while_down_are_each_recorded_once(tmp_pa
         f.write("".join(inbound(i, f"1666{i:07d}", prefix="down") for i in range(900)))
     expected = older + 900
 
-    second = _serve(tmp_path, db, csv, free_port())
+    second = _serve(tmp_path, csv, free_port())
     try:
         _wait("every call recorded", lambda: _rows(db)[0] >= expected, 300, second, log)
         time.sleep(2)  # anything counted twice would show up now
