@@ -99,9 +99,9 @@ class CallLogService:
         self.start_backfill()
 
     async def close(self) -> None:
-        for name in ("_backfill_task", "_task"):
-            task = getattr(self, name)
-            setattr(self, name, None)
+        tasks = (self._backfill_task, self._task)
+        self._backfill_task = self._task = None
+        for task in tasks:
             await cancel_and_wait(task)
         await self.flush(final=True)
 
