@@ -60,3 +60,46 @@ def test_sigterm_stops_the_bench_processes_it_started(tmp_path):
             return
         time.sleep(0.05)
     pytest.fail(f"the bench's child process {child} outlived its SIGTERMed parent")
+
+
+async def test_cancel_and_wait_survives_a_lost_cancellation_and_never_hangs(caplog):
+    import asyncio
+
+    from callbridge import aio
+
+    stubborn_cancels = 0
+
+    async def swallows_one_cancel():
+        nonlocal stubborn_cancels
+        while True:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                stubborn_cancels += 1
+                if stubborn_cancels > 1:   # the second cancel is obeyed
+                    raise
+
+    task = asyncio.get_running_loop().create_task(swallows_one_cancel())
+    await asyncio.sleep(0)
+    started = time.monotonic()
+    await aio.cancel_and_wait(task)
+    assert task.cancelled() and stubborn_cancels == 2 and time.monotonic() - started < 3
+
+    released = False
+
+    async def never_stops():  # until the test releases it
+        while not released:
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                pass
+
+    task = asyncio.get_running_loop().create_task(never_stops())
+    await asyncio.sleep(0)
+    started = time.monotonic()
+    await aio.cancel_and_wait(task, timeout=1.0)
+    assert not task.done() and time.monotonic() - started < 3
+    assert any(r.getMessage() == "task.would_not_stop" for r in caplog.records)
+    released = True
+    task.cancel()
+    await task

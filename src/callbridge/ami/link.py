@@ -9,7 +9,9 @@ panoramisk 1.4 is a thin AMI client with sharp edges, each handled here:
   reuse a connection's Manager. Each connection gets a fresh one, and on loss every pending action
   fails with ``AmiLinkLost``; nothing is ever re-sent. (State-changing actions are also marked
   forgettable in panoramisk, in case a future version reuses its queue.)
-- Actions have no timeout: every action here has one.
+- Actions have no timeout: every action here has one. (Timeouts are ``asyncio.timeout``, never
+  ``asyncio.wait_for``: on Python 3.11 wait_for can swallow a cancellation that races the awaited
+  result, CPython gh-86296, and a supervisor that missed its cancel would ping forever.)
 - An exception in an event callback escapes into ``data_received`` and closes the socket: panoramisk
   sees exactly one callback of ours, which hands each event to our handlers one by one, each in its
   own try/except, so one broken handler can neither drop the link nor starve the others.
@@ -261,7 +263,8 @@ class AmiLink:
 
     async def wait_online(self, timeout: float) -> bool:
         try:
-            await asyncio.wait_for(self._online.wait(), timeout)
+            async with asyncio.timeout(timeout):
+                await self._online.wait()
             return True
         except asyncio.TimeoutError:
             return False
@@ -295,7 +298,8 @@ class AmiLink:
         manager.send_action(act)
         waiter = act.accepted if first_answer_only else act.future
         try:
-            result = await asyncio.wait_for(asyncio.shield(waiter), timeout)
+            async with asyncio.timeout(timeout):
+                result = await asyncio.shield(waiter)
         except asyncio.TimeoutError:
             raise AmiTimeout(f"{fields.get('Action')}: no answer from Asterisk in {timeout}s") from None
         if first_answer_only:
@@ -357,15 +361,16 @@ class AmiLink:
             reconnect_timeout=10**9, forgetable_actions=("ping", "login", *STATE_CHANGING))
         manager.register_event("*", self._dispatch)
         self._manager = manager
-        await asyncio.wait_for(manager.connect(), self.settings.connect_timeout)
+        async with asyncio.timeout(self.settings.connect_timeout):
+            await manager.connect()
         for _ in range(100):  # connection_made runs as the connect task's callback
             if manager.authenticated_future is not None or lost.is_set():
                 break
             await asyncio.sleep(0.01)
         if lost.is_set() or manager.authenticated_future is None:
             raise ConnectionError(self._last_error or "no AMI session")
-        login = await asyncio.wait_for(asyncio.shield(manager.authenticated_future),
-                                       self.settings.connect_timeout)
+        async with asyncio.timeout(self.settings.connect_timeout):
+            login = await asyncio.shield(manager.authenticated_future)
         if not login.success:
             # panoramisk only sets authenticated=False here; we make it a visible state, and say
             # it once per change (not at every retry): the operator must fix a setting.
@@ -395,7 +400,8 @@ class AmiLink:
         assert self._lost is not None
         while True:
             try:
-                await asyncio.wait_for(self._lost.wait(), self.settings.ping_interval)
+                async with asyncio.timeout(self.settings.ping_interval):
+                    await self._lost.wait()
                 raise ConnectionError(self._last_error or "connection lost")
             except asyncio.TimeoutError:
                 pass
