@@ -56,11 +56,13 @@ def seed(path: str, count: int, account: str) -> int:
         print(f"\r[seed] contacts {min(count, start + batch):>9,}/{count:,}"
               f"  {time.monotonic() - t0:5.1f}s", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
+    # matching keys (callbridge.contacts.phone.phone_key) of a US account's 10-digit numbers
     conn.execute("INSERT INTO contact_phones(contact_id, account_id, number, is_mobile)"
-                 " SELECT id, account_id, mobile_phone, 1 FROM contacts WHERE account_id = ?", (account_id,))
+                 " SELECT id, account_id, '+1' || mobile_phone, 1 FROM contacts WHERE account_id = ?",
+                 (account_id,))
     conn.execute("INSERT INTO contact_phones(contact_id, account_id, number, is_mobile)"
-                 " SELECT c.id, c.account_id, j.value, 0 FROM contacts c, json_each(c.phone_numbers) j"
-                 " WHERE c.account_id = ?", (account_id,))
+                 " SELECT c.id, c.account_id, '+1' || j.value, 0 FROM contacts c,"
+                 " json_each(c.phone_numbers) j WHERE c.account_id = ?", (account_id,))
     print(f"[seed] phones indexed  {time.monotonic() - t0:5.1f}s", file=sys.stderr)
     conn.execute("INSERT INTO contacts_fts(rowid, mobile, phones, name, organization, email, note)"
                  " SELECT id, mobile_phone, phone_numbers, trim(coalesce(firstname_key,'') || ' ' ||"

@@ -124,7 +124,7 @@ def test_a_failed_extensions_add_leaves_no_new_account(tmp_path, monkeypatch):
     assert runner.invoke(main, ["extensions", "add", "--account", "acme", "309"]).exit_code == 0
     failed = runner.invoke(main, ["extensions", "add", "--account", "newco", "309"])
     assert failed.exit_code != 0 and "already exists" in failed.output
-    assert runner.invoke(main, ["accounts"]).output.split() == ["acme"]
+    assert runner.invoke(main, ["accounts"]).output.split() == ["ACCOUNT", "REGION", "acme", "US"]
 
 
 def test_keys_create_list_revoke(tmp_path, monkeypatch):
@@ -196,3 +196,18 @@ def test_a_local_asterisk_ami_user_is_found_without_a_secret_setting(tmp_path, m
     with pytest.raises(ConfigError, match="no such file"):  # named explicitly: a typo
         load_settings()
 
+
+
+def test_accounts_set_region(tmp_path, monkeypatch):
+    monkeypatch.setenv("CALLBRIDGE_DATABASE", str(tmp_path / "cb.db"))
+    monkeypatch.setenv("CALLBRIDGE_REGION", "GB")  # new accounts' default
+    runner = CliRunner()
+    assert runner.invoke(main, ["keys", "create", "--account", "acme"]).exit_code == 0
+    assert runner.invoke(main, ["accounts"]).output.split()[2:] == ["acme", "GB"]
+    done = runner.invoke(main, ["accounts", "set-region", "acme", "dk"])
+    assert done.exit_code == 0 and "region DK" in done.output
+    assert runner.invoke(main, ["accounts"]).output.split()[2:] == ["acme", "DK"]
+    line = _one_error_line(runner.invoke(main, ["accounts", "set-region", "acme", "XX"]))
+    assert "not a region" in line
+    line = _one_error_line(runner.invoke(main, ["accounts", "set-region", "nobody", "DK"]))
+    assert "no account" in line

@@ -58,7 +58,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=MAX_BODY_BYTES,
         middlewares=[mw.api_middleware],
     )
-    db = Database(settings.database)
+    db = Database(settings.database, default_region=settings.region)
     app[SETTINGS] = settings
     app[DATABASE] = db
     accounts = AccountService(AccountStore(db))

@@ -37,7 +37,7 @@ def _run(coro):
 async def _with_db(settings: Settings, fn):
     """fn(db) on the configured database; says so when that file did not exist yet (an
     operator running a command outside the checkout would otherwise fill a new, empty one)."""
-    db = Database(settings.database)
+    db = Database(settings.database, default_region=settings.region)
     if await db.open():
         click.echo(f"callbridge: created a new database {settings.database.resolve()}"
                    f" ({env_name('database')})", err=True)
@@ -115,10 +115,11 @@ def db() -> None:
 @click.pass_context
 def db_migrate(ctx: click.Context) -> None:
     """Create or upgrade the database schema, then exit."""
-    path = _settings(ctx).database
+    settings = _settings(ctx)
+    path = settings.database
     created = not path.exists()
     try:
-        version = migrate(path)
+        version = migrate(path, default_region=settings.region)
     except Exception as exc:
         raise click.ClickException(f"{env_name('database')}: cannot migrate {path.resolve()}:"
                                    f" {exc}") from None
@@ -204,12 +205,26 @@ def extensions_remove(ctx, extension: str) -> None:
     click.echo(f"removed {extension}")
 
 
-@main.command("accounts")
+@main.group("accounts", invoke_without_command=True)
 @click.pass_context
-def accounts_list(ctx: click.Context) -> None:
-    """List accounts."""
-    for a in _run(_with_accounts(_settings(ctx), lambda s: s.list_accounts())):
-        click.echo(a.name)
+def accounts(ctx: click.Context) -> None:
+    """Accounts: list them (no subcommand), set a home region."""
+    if ctx.invoked_subcommand is None:
+        rows = _run(_with_accounts(_settings(ctx), lambda s: s.list_accounts()))
+        click.echo(f"{'ACCOUNT':<24} REGION")
+        for a in rows:
+            click.echo(f"{a.name:<24} {a.region}")
+
+
+@accounts.command("set-region")
+@click.argument("account")
+@click.argument("region")
+@click.pass_context
+def accounts_set_region(ctx: click.Context, account: str, region: str) -> None:
+    """Set ACCOUNT's home REGION (ISO 3166 code: US, DK, GB, DE …): how its numbers are read
+    ("71999999" is +4571999999 for DK). Stored numbers are re-keyed in the same transaction."""
+    _run(_with_accounts(_settings(ctx), lambda s: s.set_region(account, region)))
+    click.echo(f"{account}: region {region.upper()}")
 
 
 if __name__ == "__main__":

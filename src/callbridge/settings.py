@@ -92,7 +92,8 @@ class Settings(BaseSettings):
                                  description="first start beside an existing Master.csv: import"
                                              " its older calls, or skip them and start at its end")
     region: str = Field("US", pattern=r"^[A-Z]{2}$",
-                        description="home region for formatting numbers in the call log")
+                        description="home region of new accounts (how their numbers are read:"
+                                    " callbridge accounts set-region) and of call-log formatting")
 
     @field_validator("tls_cert", "tls_key", "ami_manager_conf", "cdr_csv", mode="before")
     @classmethod

@@ -7,7 +7,7 @@ import re
 from callbridge.accounts.models import Account, Extension
 from callbridge.accounts.service import AccountService
 from callbridge.accounts.store import ExtensionStore
-from callbridge.contacts.phone import normalize_phone
+from callbridge.contacts.phone import clean
 from callbridge.errors import Conflict, InvalidInput, NotFound
 
 # Extensions reach the dialplan (Local/<ext>@context, PJSIP_DIAL_CONTACTS(<ext>)): digits only.
@@ -19,9 +19,14 @@ def _digits(number: str | None, field: str) -> str | None:
     if not number:
         return None
     try:
-        return normalize_phone(number) or None
+        digits = clean(number).lstrip("+")
     except ValueError as exc:
         raise InvalidInput(str(exc), field=field) from None
+    # A dial string for the trunk (CB_MOBILE), not a matching key: the rule it always had
+    # (a North American 11-digit number loses its leading 1), which the trunk's dialplan expects.
+    if len(digits) == 11 and digits[0] == "1":
+        digits = digits[1:]
+    return digits or None
 
 
 def valid_extension(text: str) -> bool:

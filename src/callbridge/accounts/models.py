@@ -7,6 +7,7 @@ from dataclasses import dataclass
 class Account:
     id: int
     name: str
+    region: str = "US"  # home region: how its numbers are read (callbridge.contacts.phone)
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,3 +26,4 @@ class Extension:
     mobile: str | None
     name: str | None
     did: str | None = None
+    region: str = "US"  # the owning account's

@@ -15,6 +15,7 @@ import time
 
 from callbridge.accounts.models import Account, ApiKeyInfo
 from callbridge.accounts.store import AccountStore
+from callbridge.contacts.phone import valid_region
 from callbridge.errors import InvalidInput, NotFound
 
 _KEY_RE = re.compile(r"^cb_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
@@ -39,6 +40,18 @@ class AccountService:
     def __init__(self, store: AccountStore):
         self.store = store
         self._auth_cache: dict[str, tuple[float, str, Account]] = {}
+
+    def region_of(self, account_id: int) -> str:
+        return self.store.region_of(account_id)
+
+    async def set_region(self, name: str, region: str) -> None:
+        region = region.strip().upper()
+        if not valid_region(region):
+            raise InvalidInput(f"{region!r} is not a region phone numbers know (ISO 3166 alpha-2,"
+                               " e.g. US, DK, GB, DE)", field="region")
+        if not await self.store.set_region(name, region):
+            raise NotFound(f"no account {name!r}", error="Account not found")
+        self._auth_cache.clear()  # cached accounts carry the old region
 
     @staticmethod
     def validate_account_name(name: str) -> str:

@@ -3,9 +3,19 @@
 from __future__ import annotations
 
 from callbridge.accounts.models import Account, ApiKeyInfo, Extension
+from callbridge.contacts.phone import phone_key
 from callbridge.db import Database
 from callbridge.db.database import Tx
 from callbridge.timeutil import utc_now_iso
+
+
+def _rekey(key: str, region: str) -> str:
+    """A stored key read for another region: an E.164 key stays; digits-only keys ("71999999",
+    not a possible number in the old region) are read again in the new one."""
+    try:
+        return phone_key(key, region)
+    except ValueError:
+        return key
 
 
 class AccountStore:
@@ -14,25 +24,45 @@ class AccountStore:
 
     async def get_or_create_account(self, name: str) -> Account:
         async with self.db.transaction() as tx:
-            return await self.account_in(tx, name)
+            return await self.account_in(tx, name, self.db.default_region)
 
     @staticmethod
-    async def account_in(tx: Tx, name: str) -> Account:
-        """The account named so, created inside the caller's transaction if it doesn't exist."""
-        row = await tx.fetchone("SELECT id, name FROM accounts WHERE name = ?", (name,))
+    async def account_in(tx: Tx, name: str, region: str) -> Account:
+        """The account named so, created (with home region `region`) inside the caller's
+        transaction if it doesn't exist."""
+        row = await tx.fetchone("SELECT id, name, region FROM accounts WHERE name = ?", (name,))
         if row is None:
-            new_id = await tx.insert(
-                "INSERT INTO accounts(name, created_at) VALUES (?, ?)", (name, utc_now_iso()))
-            return Account(new_id, name)
-        return Account(row["id"], row["name"])
+            new_id = await tx.insert("INSERT INTO accounts(name, region, created_at)"
+                                     " VALUES (?, ?, ?)", (name, region, utc_now_iso()))
+            return Account(new_id, name, region)
+        return Account(row["id"], row["name"], row["region"])
 
     async def find_account(self, name: str) -> Account | None:
-        row = await self.db.fetchone("SELECT id, name FROM accounts WHERE name = ?", (name,))
-        return Account(row["id"], row["name"]) if row else None
+        row = await self.db.fetchone("SELECT id, name, region FROM accounts WHERE name = ?", (name,))
+        return Account(row["id"], row["name"], row["region"]) if row else None
 
     async def list_accounts(self) -> list[Account]:
-        rows = await self.db.fetchall("SELECT id, name FROM accounts ORDER BY name")
-        return [Account(r["id"], r["name"]) for r in rows]
+        rows = await self.db.fetchall("SELECT id, name, region FROM accounts ORDER BY name")
+        return [Account(r["id"], r["name"], r["region"]) for r in rows]
+
+    def region_of(self, account_id: int) -> str:
+        """Primary-key lookup on the loop (Database.lookup): every call-log row asks."""
+        rows = self.db.lookup("SELECT region FROM accounts WHERE id = ?", (account_id,))
+        return rows[0][0] if rows else self.db.default_region
+
+    async def set_region(self, name: str, region: str) -> bool:
+        """Sets the home region and re-keys the account's stored numbers for it, in one
+        transaction (a number's key depends on the region it is read in)."""
+        async with self.db.transaction() as tx:
+            row = await tx.fetchone("SELECT id FROM accounts WHERE name = ?", (name,))
+            if row is None:
+                return False
+            await tx.execute("UPDATE accounts SET region = ? WHERE id = ?", (region, row["id"]))
+            phones = await tx.fetchall("SELECT rowid, number FROM contact_phones"
+                                       " WHERE account_id = ?", (row["id"],))
+            await tx.executemany("UPDATE contact_phones SET number = ? WHERE rowid = ?",
+                                 [(_rekey(r["number"], region), r["rowid"]) for r in phones])
+        return True
 
     async def add_key(self, account: Account, key_id: str, key_hash: str) -> None:
         async with self.db.transaction() as tx:
@@ -44,12 +74,12 @@ class AccountStore:
     async def key_for_auth(self, key_id: str) -> tuple[str, Account] | None:
         """(stored hash, account) of a key that is not revoked, else None."""
         rows = self.db.lookup(  # primary-key lookup: on the loop (Database.lookup)
-            "SELECT k.key_hash, a.id, a.name FROM api_keys k JOIN accounts a ON a.id = k.account_id"
-            " WHERE k.id = ? AND k.revoked_at IS NULL",
+            "SELECT k.key_hash, a.id, a.name, a.region FROM api_keys k"
+            " JOIN accounts a ON a.id = k.account_id WHERE k.id = ? AND k.revoked_at IS NULL",
             (key_id,),
         )
         row = rows[0] if rows else None
-        return (row["key_hash"], Account(row["id"], row["name"])) if row else None
+        return (row["key_hash"], Account(row["id"], row["name"], row["region"])) if row else None
 
     async def list_keys(self, account: str | None = None) -> list[ApiKeyInfo]:
         sql = (
@@ -76,8 +106,8 @@ class ExtensionStore:
     def __init__(self, db: Database):
         self.db = db
 
-    _SELECT = ("SELECT e.extension, a.name AS account, a.id AS account_id, e.mobile, e.name, e.did"
-               " FROM extensions e JOIN accounts a ON a.id = e.account_id")
+    _SELECT = ("SELECT e.extension, a.name AS account, a.id AS account_id, e.mobile, e.name, e.did,"
+               " a.region FROM extensions e JOIN accounts a ON a.id = e.account_id")
 
     async def add(self, account_name: str, extension: str, mobile: str | None, name: str | None,
                   did: str | None = None) -> Account | None:
@@ -86,7 +116,7 @@ class ExtensionStore:
         async with self.db.transaction() as tx:
             if await tx.fetchone("SELECT 1 FROM extensions WHERE extension = ?", (extension,)):
                 return None
-            account = await AccountStore.account_in(tx, account_name)
+            account = await AccountStore.account_in(tx, account_name, self.db.default_region)
             await tx.execute(
                 "INSERT INTO extensions(account_id, extension, mobile, name, did, created_at)"
                 " VALUES (?, ?, ?, ?, ?, ?)", (account.id, extension, mobile, name, did, utc_now_iso()))

@@ -30,7 +30,7 @@ from callbridge.calllog import cdr as cdrs
 from callbridge.calllog.builder import TS, RowDraft, build_rows
 from callbridge.calllog.format import display_number, inside_number
 from callbridge.calllog.store import CallLogStore, CsvPosition
-from callbridge.contacts.phone import normalize_phone
+from callbridge.contacts.phone import phone_key
 from callbridge.contacts.service import ContactService
 from callbridge.db import Database
 from callbridge.logs import event
@@ -325,27 +325,29 @@ class CallLogService:
     def _row(self, linkedid: str, d: RowDraft, dialed: dict | None) -> dict:
         owner = self.extensions.owner(d.extension)
         account_id = owner.account_id if owner else (dialed or {}).get("account_id")
-        try:
-            digits = normalize_phone(d.number_outside or "") or None
+        region = (owner.region if owner else self.extensions.accounts.region_of(account_id)
+                  if account_id is not None else self.region)
+        try:  # the matching key, for the `number` filter and naming (the account's region)
+            key = phone_key(d.number_outside or "", region) or None
         except ValueError:
-            digits = None
+            key = None
         row = {"account_id": account_id, "linkedid": linkedid, "extension": d.extension,
                "call_timestamp": d.call_timestamp, "answer_timestamp": d.answer_timestamp,
                "end_timestamp": d.end_timestamp, "duration": d.duration, "billsec": d.billsec,
                "direction": d.direction, "disposition": d.disposition,
                "cidname_outside": d.name_outside,
                "cidnumber_outside": display_number(d.number_outside, self.region),
-               "number_outside": digits, "cidext_inside": d.extension,
+               "number_outside": key, "cidext_inside": d.extension,
                "cidnumber_inside": inside_number(d.extension, owner.did if owner else None,
                                                  self.region),
                "contact_uuid": None, "uniqueid": d.uniqueid, "call_id": d.call_id}
-        self._name(row)
+        self._name(row, region)
         return row
 
-    def _name(self, row: dict) -> None:
+    def _name(self, row: dict, region: str) -> None:
         """The outside party's name from the row's account's contacts, when one holds the number."""
         if row["account_id"] is not None and row["number_outside"]:
-            found = self.contacts.name_for(row["account_id"], row["number_outside"])
+            found = self.contacts.name_for(row["account_id"], region, row["number_outside"])
             if found:
                 row["cidname_outside"], row["contact_uuid"] = found
 
@@ -366,7 +368,9 @@ class CallLogService:
                 for row in rows:
                     row["account_id"] = owner.account_id
                     row["cidnumber_inside"] = inside_number(extension, owner.did, self.region)
-                    self._name(row)
+                    if row["number_outside"]:  # keyed for no region yet: key it for the owner's
+                        row["number_outside"] = phone_key(row["number_outside"], owner.region)
+                    self._name(row, owner.region)
                 store.reissue(conn, [r.pop("rid") for r in rows], rows)
                 return len(rows)
 
@@ -382,10 +386,11 @@ class CallLogService:
 
     async def records(self, account: Account, after_timestamp: str, after_rid: int, limit: int,
                       direction: str | None, extension: str | None,
-                      number_digits: str | None) -> list[dict]:
-        """number_digits: already normalized (the query model's Phone type does it)."""
+                      number: str | None) -> list[dict]:
+        """number: as written, cleaned by the query model; matched by its key for the account."""
+        key = phone_key(number, account.region) if number else None
         return await self.store.rows(account.id, after_timestamp, after_rid, limit, direction,
-                                     extension, number_digits)
+                                     extension, key)
 
 
 

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from callbridge.contacts.phone import PHONE_PATTERN, normalize_phone
+from callbridge.contacts.phone import PHONE_PATTERN, clean
 from callbridge.text import check_multiline, check_text
 
 
@@ -44,14 +44,15 @@ Url = Annotated[str, StringConstraints(max_length=2048), AfterValidator(check_te
                 AfterValidator(_web_url), Field(json_schema_extra={"pattern": r"^[Hh][Tt][Tt][Pp][Ss]?://"})]
 Email = Annotated[str, StringConstraints(max_length=255), AfterValidator(check_text),
                   AfterValidator(_email), Field(json_schema_extra={"format": "email"})]
-# The pattern documents what normalize_phone accepts (digits and formatting); the validator
-# gives the clearer error and also caps the digits.
+# The pattern documents what clean() accepts (digits and formatting); the validator gives the
+# clearer error and also caps the digits. The account's region turns the result into a matching
+# key and a shown form (ContactService), since the same digits mean different numbers per country.
 _PHONE_SCHEMA = Field(json_schema_extra={"pattern": PHONE_PATTERN})
-Phone = Annotated[str, StringConstraints(max_length=64), AfterValidator(normalize_phone),
+Phone = Annotated[str, StringConstraints(max_length=64), AfterValidator(clean),
                   _PHONE_SCHEMA]
 # A number to search by: formatting alone ("+", "( )") would match everything.
 RequiredPhone = Annotated[str, StringConstraints(min_length=1, max_length=64),
-                          AfterValidator(normalize_phone), AfterValidator(_has_digits),
+                          AfterValidator(clean), AfterValidator(_has_digits),
                           _PHONE_SCHEMA]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(check_text)]
 SearchLimit = Annotated[int, Field(ge=1, le=1000)]

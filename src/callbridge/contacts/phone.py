@@ -1,41 +1,112 @@
-"""Phone-number normalization, as the WebFones seed defines it.
+"""The one number matcher: every stored number, search, call-log number and by-number lookup is
+compared by the same canonical key, for the account's home region.
 
-Formatting characters and '+' are removed, and the leading country code '1' of an 11-digit number
-is dropped, so "+1 (555) 999-9999", "1-555-999-9999" and "5559999999" are one number. This is the
-seed's storage rule, deliberately simple and stable: it must give the same key on write and on every
-search. Display formatting (call log) uses the phonenumbers library instead.
+- ``clean`` checks what a written number may hold (digits, the formatting characters
+  space - . ( ) / and a leading +) and drops the formatting: "+45 71 99 99 99" -> "+4571999999".
+- ``phone_key`` is the matching key: E.164 ("+4571999999") when libphonenumber finds the number
+  possible in the account's region (a Danish account's "71999999", "004571999999" and "+45 71 99 99
+  99" are one number), or, failing that, valid as an international number written without its +
+  (Relatel's "4571999999"); else the digits themselves (an extension "309", a short code "112"),
+  which then match only the same digits.
+- ``display`` is how the WebFones API shows a stored number: the key's digits without "+", and for
+  North American accounts a North American number without its country code "1". That is exactly
+  the seed's old rule ("+1 (555) 999-9999" is "5559999999") for US accounts, so they see what they
+  always saw; a Danish account sees "4571999999".
+
+libphonenumber's metadata is maintained upstream; hand-written national rules (trunk zeros,
+international prefixes 00/011, number lengths per country) are what this replaces.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumberFormat, ValidationResult
 
 # The formatting a written number may carry: space (and the no-break space of numbers pasted
 # from web pages), - . ( ) / and +. Nothing else: not tabs or line breaks (CR/LF once slipped
 # through a \s here), not letters.
 FORMATTING = " \u00a0-.()/"
-_FORMATTING = re.compile(f"[{re.escape(FORMATTING)}+]")
+_FORMATTING = re.compile(f"[{re.escape(FORMATTING)}]")
 PHONE_PATTERN = r"^[0-9 \u00a0().+/-]*$"  # the same, for the OpenAPI schema
 MAX_DIGITS = 20
+_NOT_A_NUMBER = "a phone number may hold only digits, spaces and + ( ) - . /"
 
 
-def normalize_phone(raw: str) -> str:
-    """Digits only; '' for an empty input. Raises ValueError for anything that isn't a number."""
-    digits = _FORMATTING.sub("", raw)
+def clean(raw: str) -> str:
+    """The number without formatting: digits, with a leading + if it was written with one;
+    '' for an empty input. ValueError for anything that isn't a written phone number."""
+    compact = _FORMATTING.sub("", raw)
+    plus = compact.startswith("+")
+    digits = compact[1:] if plus else compact
     if not digits:
+        if plus:
+            raise ValueError(_NOT_A_NUMBER)
         return ""
     if not (digits.isascii() and digits.isdigit()):
-        raise ValueError("a phone number may hold only digits, spaces and + ( ) - . /")
+        raise ValueError(_NOT_A_NUMBER)
     if len(digits) > MAX_DIGITS:
         raise ValueError(f"a phone number has at most {MAX_DIGITS} digits")
-    if len(digits) == 11 and digits[0] == "1":
-        digits = digits[1:]
-    return digits
+    return "+" + digits if plus else digits
+
+
+def digits_of(raw: str) -> str:
+    """The digits of a written number (for substring searches); ValueError as clean()."""
+    return clean(raw).lstrip("+")
+
+
+@functools.lru_cache(maxsize=65_536)  # call-log naming and screen-pop ask for the same numbers
+def _key(cleaned: str, region: str) -> str:
+    try:
+        number = phonenumbers.parse(cleaned, region)
+        if phonenumbers.is_possible_number_with_reason(number) == ValidationResult.IS_POSSIBLE:
+            return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+    except NumberParseException:
+        pass
+    if not cleaned.startswith("+"):
+        try:
+            number = phonenumbers.parse("+" + cleaned, None)
+            if phonenumbers.is_valid_number(number):
+                return phonenumbers.format_number(number, PhoneNumberFormat.E164)
+        except NumberParseException:
+            pass
+    return cleaned.lstrip("+")
+
+
+def phone_key(raw: str, region: str) -> str:
+    """The matching key of a written number for an account of `region` ('' for an empty one);
+    ValueError as clean()."""
+    cleaned = clean(raw)
+    return _key(cleaned, region) if cleaned else ""
+
+
+def display(key: str, region: str) -> str:
+    """How the WebFones API shows a stored number of an account of `region` (see above)."""
+    if key.startswith("+1") and phonenumbers.country_code_for_region(region) == 1:
+        return key[2:]
+    return key.lstrip("+")
+
+
+def national_format(key: str) -> str:
+    """The number as its own country writes it ("71 99 99 99"); the key itself when it is not
+    an international number."""
+    if not key.startswith("+"):
+        return key
+    try:
+        return phonenumbers.format_number(phonenumbers.parse(key, None), PhoneNumberFormat.NATIONAL)
+    except NumberParseException:
+        return key.lstrip("+")
 
 
 def looks_like_phone(text: str) -> bool:
     """True when text is a number with formatting only (so a search can compare it as digits)."""
     try:
-        return bool(normalize_phone(text))
+        return bool(clean(text).lstrip("+"))
     except ValueError:
         return False
+
+
+def valid_region(region: str) -> bool:
+    return region in phonenumbers.SUPPORTED_REGIONS

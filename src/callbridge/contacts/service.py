@@ -16,7 +16,7 @@ from pydantic import TypeAdapter
 
 from callbridge.accounts.models import Account
 from callbridge.contacts import models as m
-from callbridge.contacts.phone import looks_like_phone, normalize_phone
+from callbridge.contacts.phone import digits_of, display, looks_like_phone, phone_key
 from callbridge.contacts.store import ContactStore
 from callbridge.db import Database
 from callbridge.errors import Conflict, InvalidInput, NotFound
@@ -60,6 +60,20 @@ async def _nothing() -> AsyncIterator[list]:
 
 def _not_found(what: str = CONTACT_NOT_FOUND) -> NotFound:
     return NotFound(error=what)
+
+
+def _numbers(values: dict, region: str) -> tuple[str | None, list[str]]:
+    """Turns the written numbers among values into what the WebFones API shows (display) and
+    returns their matching keys (mobile, others). Two spellings of one number are one number."""
+    mobile_key, keys = None, {}
+    if values.get("mobile_phone"):
+        mobile_key = phone_key(values["mobile_phone"], region)
+        values["mobile_phone"] = display(mobile_key, region)
+    if values.get("phone_numbers"):
+        for written in values["phone_numbers"]:
+            keys.setdefault(phone_key(written, region), None)
+        values["phone_numbers"] = [display(k, region) for k in keys]
+    return mobile_key, list(keys)
 
 
 def _uuid(text: str) -> str:
@@ -112,13 +126,14 @@ class ContactService:
         return await self._detail(await self.store.get_by_external_id(account.id, external_id))
 
     async def find_by_mobile(self, account: Account, number: str) -> m.Contact:
-        d = await self.store.by_mobile(account.id, number)
+        d = await self.store.by_mobile(account.id, phone_key(number, account.region))
         if d is None:
             raise _not_found()
         return _contact(d)
 
     async def find_by_mobiles(self, account: Account, numbers: list[str]) -> list[m.Contact]:
-        return [_contact(d) for d in await self.store.by_mobiles(account.id, list(set(numbers)))]
+        keys = sorted({phone_key(n, account.region) for n in numbers})
+        return [_contact(d) for d in await self.store.by_mobiles(account.id, keys)]
 
     async def find_by_email(self, account: Account, email: str) -> m.Contact:
         d = await self.store.by_email(account.id, email)
@@ -127,7 +142,8 @@ class ContactService:
         return _contact(d)
 
     async def find_by_phone_exact(self, account: Account, number: str) -> list[m.Contact]:
-        rows = await self.store.by_numbers(account.id, [number], mobile=False)
+        rows = await self.store.by_numbers(account.id, [phone_key(number, account.region)],
+                                           mobile=False)
         return [_contact(d) for _, d in rows]
 
     async def find_by_numbers(self, account: Account, raw_numbers: list[str]) -> dict[str, list[m.Contact]]:
@@ -135,7 +151,7 @@ class ContactService:
         normalized: dict[str, str] = {}
         for i, raw in enumerate(raw_numbers):
             try:
-                normalized[raw] = normalize_phone(raw)
+                normalized[raw] = phone_key(raw, account.region)
             except ValueError as exc:
                 raise InvalidInput(str(exc), field=f"phone_numbers.{i}") from None
         wanted = sorted({n for n in normalized.values() if n})
@@ -145,17 +161,18 @@ class ContactService:
                 by_number.setdefault(number, {})[d["uuid"]] = _contact(d)
         return {raw: list(by_number.get(n, {}).values()) for raw, n in normalized.items()}
 
-    def name_for(self, account_id: int, number: str) -> tuple[str, str] | None:
-        """(display name, uuid) of the contact holding this number (mobile or any phone), for the
-        dialer, screen-pop and the call log. Synchronous: an index point lookup
-        (Database.lookup), so the call log can use it inside its write batch."""
+    def name_for(self, account_id: int, region: str, number: str) -> tuple[str, str] | None:
+        """(display name, uuid) of the contact holding this number (mobile or any phone, in any
+        written form) in the account, for the dialer, screen-pop and the call log. Synchronous:
+        an index point lookup (Database.lookup), so the call log can use it inside its write
+        batch. Several contacts with the number: the oldest (lowest id) answers."""
         try:
-            digits = normalize_phone(number)
+            key = phone_key(number, region)
         except ValueError:
             return None
-        if not digits:
+        if not key:
             return None
-        d = self.store.first_holding(account_id, digits)
+        d = self.store.first_holding(account_id, key)
         if d is None:
             return None
         name = " ".join(p for p in (d["firstname"], d["lastname"]) if p) or d["organization"] or ""
@@ -177,7 +194,8 @@ class ContactService:
         return hits
 
     async def search_mobile_like(self, account: Account, q: m.MobileLikeQuery) -> list[m.Contact]:
-        rows = await self.store.search_mobile_substring(account.id, q.mobile_phone, q.limit)
+        rows = await self.store.search_mobile_substring(account.id, digits_of(q.mobile_phone),
+                                                        q.limit)
         return [_contact(d) for d in rows]
 
     async def search(self, account: Account, q: m.AdvancedQuery) -> list[m.ContactHit]:
@@ -187,7 +205,7 @@ class ContactService:
             if group_id is None:
                 raise _not_found(GROUP_NOT_FOUND)
         text = fold(q.searchString) or None
-        digits = normalize_phone(text) if text and looks_like_phone(text) else None
+        digits = digits_of(text) if text and looks_like_phone(text) else None
         rows = await self.store.search_advanced(account.id, text, digits, q.letter, group_id,
                                                 q.limit)
         for d in rows:
@@ -218,6 +236,7 @@ class ContactService:
 
     async def create(self, account: Account, body: m.ContactWrite) -> m.Created:
         values = body.column_values(only_set=False)
+        keys = _numbers(values, account.region)
         _require_identity(values)
         new_uuid = str(uuidlib.uuid4())
         async with self.db.transaction() as tx:
@@ -227,8 +246,7 @@ class ContactService:
             now = utc_now_iso()
             cid = await self._guarded(self.store.insert(tx, account.id, new_uuid, values,
                                                         version, now))
-            await self.store.replace_phones(tx, account.id, cid, values["mobile_phone"],
-                                            values["phone_numbers"])
+            await self.store.replace_phones(tx, account.id, cid, *keys)
             await self.store.replace_memberships(tx, cid, group_ids)
         return m.Created(uuid=new_uuid)
 
@@ -241,6 +259,7 @@ class ContactService:
 
     async def _update(self, account: Account, key: str, value: str, body: m.ContactWrite) -> m.Updated:
         changes = body.column_values(only_set=True)
+        _numbers(changes, account.region)
         group_uuids = body.group_uuids()
         async with self.db.transaction() as tx:
             current = await self.store.row_for_update(tx, account.id, key, value)
@@ -255,10 +274,9 @@ class ContactService:
             version = await self.store.next_versions(tx, account.id)
             await self._guarded(self.store.update(tx, current["id"], changes, version, utc_now_iso()))
             if "mobile_phone" in changes or "phone_numbers" in changes:
-                merged = {**current, **changes}
+                merged = {**current, **changes}  # displayed forms read back as the same keys
                 await self.store.replace_phones(tx, account.id, current["id"],
-                                                merged["mobile_phone"],
-                                                merged["phone_numbers"] or [])
+                                                *_numbers(merged, account.region))
             if group_ids is not None:
                 await self.store.replace_memberships(tx, current["id"], group_ids)
         return m.Updated(uuid=current["uuid"])

@@ -130,13 +130,17 @@ class ContactStore:
             " WHERE cg.contact_id = ? ORDER BY g.name", (contact_id,))
         return [dict(r) for r in rows]
 
-    async def by_mobile(self, account_id: int, number: str) -> dict | None:
-        return await self._first("c.account_id = ? AND c.mobile_phone = ?", (account_id, number))
+    async def by_mobile(self, account_id: int, key: str) -> dict | None:
+        """The first contact whose mobile has this matching key (contact_phones index)."""
+        return await self._first("c.id = (SELECT p.contact_id FROM contact_phones p WHERE"
+                                 " p.account_id = ? AND p.number = ? AND p.is_mobile = 1"
+                                 " ORDER BY p.contact_id LIMIT 1)", (account_id, key))
 
-    async def by_mobiles(self, account_id: int, numbers: list[str]) -> list[dict]:
-        marks = ",".join("?" * len(numbers))
-        return await self._select(f"c.account_id = ? AND c.mobile_phone IN ({marks})",
-                                  (account_id, *numbers), "ORDER BY c.id")
+    async def by_mobiles(self, account_id: int, keys: list[str]) -> list[dict]:
+        marks = ",".join("?" * len(keys))
+        return await self._select(
+            f"c.id IN (SELECT p.contact_id FROM contact_phones p WHERE p.account_id = ?"
+            f" AND p.number IN ({marks}) AND p.is_mobile = 1)", (account_id, *keys), "ORDER BY c.id")
 
     async def by_email(self, account_id: int, email: str) -> dict | None:
         return await self._first("c.account_id = ? AND c.email_key = ?", (account_id, fold(email)))
@@ -159,7 +163,7 @@ class ContactStore:
         return out
 
     def first_holding(self, account_id: int, number: str) -> dict | None:
-        """The first contact holding this normalized number (mobile or other): a point lookup
+        """The first contact holding this number key (mobile or other): a point lookup
         on the contact_phones index, run on the loop (Database.lookup). For screen-pop, the call
         log's naming and the dialer's display name, where a thread hop per call would dominate."""
         rows = self.db.lookup(
@@ -336,6 +340,7 @@ class ContactStore:
     @staticmethod
     async def replace_phones(tx: Tx, account_id: int, contact_id: int, mobile: str | None,
                              others: list[str]) -> None:
+        """The contact's matching keys (callbridge.contacts.phone.phone_key)."""
         await tx.execute("DELETE FROM contact_phones WHERE contact_id = ?", (contact_id,))
         rows = [(contact_id, account_id, n, 0) for n in others]
         if mobile:

@@ -55,8 +55,10 @@ WRITE_WAIT_SECONDS = 10.0
 
 
 class Database:
-    def __init__(self, path: Path | str, write_wait: float = WRITE_WAIT_SECONDS):
+    def __init__(self, path: Path | str, write_wait: float = WRITE_WAIT_SECONDS,
+                 default_region: str = "US"):
         self.path = Path(path)
+        self.default_region = default_region  # CALLBRIDGE_REGION: new accounts' home region
         self.write_wait = write_wait
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
@@ -70,7 +72,7 @@ class Database:
         created = not self.path.exists()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            await asyncio.to_thread(migrate, self.path)
+            await asyncio.to_thread(migrate, self.path, None, self.default_region)
         except (OSError, sqlite3.Error) as exc:
             raise ConfigError(f"CALLBRIDGE_DATABASE: cannot open {self.path.resolve()}:"
                               f" {getattr(exc, 'strerror', None) or exc}") from None

@@ -13,6 +13,7 @@ import sqlite3
 from importlib import resources
 from pathlib import Path
 
+from callbridge.contacts.phone import phone_key
 from callbridge.logs import event
 from callbridge.text import fold
 
@@ -34,12 +35,26 @@ def available_migrations() -> list[tuple[int, str, str]]:
     return files
 
 
-def migrate(path: Path | str, migrations: list[tuple[int, str, str]] | None = None) -> int:
-    """Bring the database at ``path`` to the newest schema; returns the resulting version."""
+def _stored_key(number: str | None, region: str | None) -> str | None:
+    """phone_key for a stored number; a value that isn't one stays as it was."""
+    if not number:
+        return number
+    try:
+        return phone_key(number, region or "US")
+    except ValueError:
+        return number
+
+
+def migrate(path: Path | str, migrations: list[tuple[int, str, str]] | None = None,
+            default_region: str = "US") -> int:
+    """Bring the database at ``path`` to the newest schema; returns the resulting version.
+    default_region: CALLBRIDGE_REGION, the home region of accounts that had none."""
     migrations = available_migrations() if migrations is None else migrations
     conn = sqlite3.connect(str(path), isolation_level=None)
-    # Migrations that re-key stored text call the same fold() the store writes keys with.
+    # Migrations that re-key stored data call the same Python functions the store writes with.
     conn.create_function("cb_fold", 1, fold, deterministic=True)
+    conn.create_function("cb_phone_key", 2, _stored_key, deterministic=True)
+    conn.create_function("cb_default_region", 0, lambda: default_region, deterministic=True)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         current = conn.execute("PRAGMA user_version").fetchone()[0]
