@@ -70,6 +70,7 @@ def seed(path: str, count: int, account: str) -> int:
     conn.execute("INSERT INTO contacts_mobile_fts(rowid, mobile) SELECT id, mobile_phone FROM contacts")
     print(f"[seed] trigram indexes {time.monotonic() - t0:5.1f}s", file=sys.stderr)
     conn.execute("UPDATE accounts SET version = ? WHERE id = ?", (count, account_id))
+    conn.execute("UPDATE contact_id_counter SET last = (SELECT max(id) FROM contacts)")
     for _, sql in triggers:
         conn.execute(sql)
     conn.execute("COMMIT")

@@ -211,9 +211,9 @@ def accounts(ctx: click.Context) -> None:
     """Accounts: list them (no subcommand), set a home region."""
     if ctx.invoked_subcommand is None:
         rows = _run(_with_accounts(_settings(ctx), lambda s: s.list_accounts()))
-        click.echo(f"{'ACCOUNT':<24} REGION")
+        click.echo(f"{'ACCOUNT':<24} {'REGION':<7} ORGANIZATION ID (x-organization-id)")
         for a in rows:
-            click.echo(f"{a.name:<24} {a.region}")
+            click.echo(f"{a.name:<24} {a.region:<7} {a.uuid}")
 
 
 @accounts.command("set-region")

@@ -8,6 +8,7 @@ class Account:
     id: int
     name: str
     region: str = "US"  # home region: how its numbers are read (callbridge.contacts.phone)
+    uuid: str = ""      # public id (AgentVoice's organization_id)
 
 
 @dataclass(frozen=True, slots=True)

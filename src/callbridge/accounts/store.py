@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import uuid as uuidlib
+
 from callbridge.accounts.models import Account, ApiKeyInfo, Extension
 from callbridge.contacts.phone import phone_key
 from callbridge.db import Database
 from callbridge.db.database import Tx
 from callbridge.timeutil import utc_now_iso
+
+
+_ACCOUNT = "id, name, region, uuid"
+
+
+def _account(row) -> Account:
+    return Account(row["id"], row["name"], row["region"], row["uuid"])
 
 
 def _rekey(key: str, region: str) -> str:
@@ -30,20 +39,21 @@ class AccountStore:
     async def account_in(tx: Tx, name: str, region: str) -> Account:
         """The account named so, created (with home region `region`) inside the caller's
         transaction if it doesn't exist."""
-        row = await tx.fetchone("SELECT id, name, region FROM accounts WHERE name = ?", (name,))
+        row = await tx.fetchone(f"SELECT {_ACCOUNT} FROM accounts WHERE name = ?", (name,))
         if row is None:
-            new_id = await tx.insert("INSERT INTO accounts(name, region, created_at)"
-                                     " VALUES (?, ?, ?)", (name, region, utc_now_iso()))
-            return Account(new_id, name, region)
-        return Account(row["id"], row["name"], row["region"])
+            public = str(uuidlib.uuid4())
+            new_id = await tx.insert("INSERT INTO accounts(name, region, uuid, created_at)"
+                                     " VALUES (?, ?, ?, ?)", (name, region, public, utc_now_iso()))
+            return Account(new_id, name, region, public)
+        return _account(row)
 
     async def find_account(self, name: str) -> Account | None:
-        row = await self.db.fetchone("SELECT id, name, region FROM accounts WHERE name = ?", (name,))
-        return Account(row["id"], row["name"], row["region"]) if row else None
+        row = await self.db.fetchone(f"SELECT {_ACCOUNT} FROM accounts WHERE name = ?", (name,))
+        return _account(row) if row else None
 
     async def list_accounts(self) -> list[Account]:
-        rows = await self.db.fetchall("SELECT id, name, region FROM accounts ORDER BY name")
-        return [Account(r["id"], r["name"], r["region"]) for r in rows]
+        rows = await self.db.fetchall(f"SELECT {_ACCOUNT} FROM accounts ORDER BY name")
+        return [_account(r) for r in rows]
 
     def region_of(self, account_id: int) -> str:
         """Primary-key lookup on the loop (Database.lookup): every call-log row asks."""
@@ -74,12 +84,12 @@ class AccountStore:
     async def key_for_auth(self, key_id: str) -> tuple[str, Account] | None:
         """(stored hash, account) of a key that is not revoked, else None."""
         rows = self.db.lookup(  # primary-key lookup: on the loop (Database.lookup)
-            "SELECT k.key_hash, a.id, a.name, a.region FROM api_keys k"
+            "SELECT k.key_hash, a.id, a.name, a.region, a.uuid FROM api_keys k"
             " JOIN accounts a ON a.id = k.account_id WHERE k.id = ? AND k.revoked_at IS NULL",
             (key_id,),
         )
         row = rows[0] if rows else None
-        return (row["key_hash"], Account(row["id"], row["name"], row["region"])) if row else None
+        return (row["key_hash"], _account(row)) if row else None
 
     async def list_keys(self, account: str | None = None) -> list[ApiKeyInfo]:
         sql = (

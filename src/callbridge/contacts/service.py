@@ -27,7 +27,7 @@ CONTACT_NOT_FOUND = "Contact not found"
 GROUP_NOT_FOUND = "Group not found"
 
 _IDENTITY = ("firstname", "lastname", "organization", "mobile_phone", "phone_numbers", "email",
-             "external_id")
+             "external_id", "crm_id")
 _HINT_ORDER = ("organization", "email", "mobile_phone", "phone_numbers", "note")
 
 
@@ -96,9 +96,11 @@ class ContactService:
     # ---- reads ---------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def list_pages(self, account: Account, q: m.ListQuery) -> AsyncIterator[m.ContactPages]:
+    async def list_pages(self, account: Account, q: m.ListQuery,
+                         shape=m.Contact) -> AsyncIterator[m.ContactPages]:
         """The account's contacts in id order, from one snapshot, in bounded batches: all of
-        them, or (with limit) one page and the link to the next. Used within the context."""
+        them, or (with limit) one page and the link to the next. Used within the context.
+        shape: the model each row is validated into (None: the stored fields, for a dialect)."""
         async with self.db.snapshot() as snap:
             low: int | None = q.after or 0
             if q.offset:
@@ -110,14 +112,27 @@ class ContactService:
             if q.limit is not None:
                 cut = await self.store.id_at(snap, account.id, low, q.limit)
             link = f"/contacts/contacts?limit={q.limit}&after={cut}" if cut is not None else None
-            yield m.ContactPages(link, _validated(
-                self.store.contacts_by(snap, "id", account.id, low, cut, BATCH), m.Contact))
+            batches = self.store.contacts_by(snap, "id", account.id, low, cut, BATCH)
+            yield m.ContactPages(link, _validated(batches, shape) if shape else batches)
 
     async def _detail(self, d: dict | None) -> m.ContactDetail:
         if d is None:
             raise _not_found()
         d["groups"] = await self.store.groups_of(d["id"])
         return m.ContactDetail.model_validate(d)
+
+    async def row(self, account: Account, contact_uuid: str) -> dict:
+        """A contact's stored fields (every dialect's), for the dialects' own shapes."""
+        d = await self.store.get(account.id, _uuid(contact_uuid))
+        if d is None:
+            raise _not_found()
+        return d
+
+    async def row_by_crm(self, account: Account, crm_source: str, crm_id: str) -> dict:
+        d = await self.store.by_crm(account.id, crm_source, crm_id)
+        if d is None:
+            raise _not_found()
+        return d
 
     async def get(self, account: Account, contact_uuid: str) -> m.ContactDetail:
         return await self._detail(await self.store.get(account.id, _uuid(contact_uuid)))
@@ -235,51 +250,93 @@ class ContactService:
     # ---- contact writes ------------------------------------------------------------------
 
     async def create(self, account: Account, body: m.ContactWrite) -> m.Created:
-        values = body.column_values(only_set=False)
-        keys = _numbers(values, account.region)
-        _require_identity(values)
-        new_uuid = str(uuidlib.uuid4())
-        async with self.db.transaction() as tx:
-            group_ids = await self._resolve_groups(tx, account, body.group_uuids() or [])
-            await self._check_external_id(tx, account, values.get("external_id"), None)
-            version = await self.store.next_versions(tx, account.id)
-            now = utc_now_iso()
-            cid = await self._guarded(self.store.insert(tx, account.id, new_uuid, values,
-                                                        version, now))
-            await self.store.replace_phones(tx, account.id, cid, *keys)
-            await self.store.replace_memberships(tx, cid, group_ids)
-        return m.Created(uuid=new_uuid)
+        return m.Created(uuid=await self.create_values(
+            account, body.column_values(only_set=False), body.group_uuids() or []))
 
     async def update(self, account: Account, contact_uuid: str, body: m.ContactWrite) -> m.Updated:
-        return await self._update(account, "uuid", _uuid(contact_uuid), body)
+        return m.Updated(uuid=await self.update_values(
+            account, "uuid", _uuid(contact_uuid), body.column_values(only_set=True),
+            body.group_uuids()))
 
     async def update_by_external_id(self, account: Account, external_id: str,
                                     body: m.ContactWrite) -> m.Updated:
-        return await self._update(account, "external_id", external_id, body)
+        return m.Updated(uuid=await self.update_values(
+            account, "external_id", external_id, body.column_values(only_set=True),
+            body.group_uuids()))
 
-    async def _update(self, account: Account, key: str, value: str, body: m.ContactWrite) -> m.Updated:
-        changes = body.column_values(only_set=True)
+    # The one write path of every dialect (WebFones, AgentVoice, Relatel): values are stored
+    # columns (store.FIELDS) as the client wrote them; numbers are keyed here, versions and
+    # tombstones kept here, each call one transaction.
+
+    async def create_values(self, account: Account, values: dict, group_uuids=(),
+                            created_by: str | None = None) -> str:
+        """Creates a contact; returns its uuid."""
+        keys = _numbers(values, account.region)
+        _require_identity(values)
+        async with self.db.transaction() as tx:
+            return await self._insert(tx, account, values, keys, list(group_uuids), created_by)
+
+    async def update_values(self, account: Account, key: str, value: str, changes: dict,
+                            group_uuids: list[str] | None = None) -> str:
+        """Changes the fields given of the contact whose `key` column is `value`; its uuid."""
         _numbers(changes, account.region)
-        group_uuids = body.group_uuids()
         async with self.db.transaction() as tx:
             current = await self.store.row_for_update(tx, account.id, key, value)
             if current is None:
                 raise _not_found()
-            _require_identity({**current, **changes})
-            group_ids = None
-            if group_uuids is not None:
-                group_ids = await self._resolve_groups(tx, account, group_uuids)
-            if "external_id" in changes:
-                await self._check_external_id(tx, account, changes["external_id"], current["uuid"])
-            version = await self.store.next_versions(tx, account.id)
-            await self._guarded(self.store.update(tx, current["id"], changes, version, utc_now_iso()))
-            if "mobile_phone" in changes or "phone_numbers" in changes:
-                merged = {**current, **changes}  # displayed forms read back as the same keys
-                await self.store.replace_phones(tx, account.id, current["id"],
-                                                *_numbers(merged, account.region))
-            if group_ids is not None:
-                await self.store.replace_memberships(tx, current["id"], group_ids)
-        return m.Updated(uuid=current["uuid"])
+            await self._apply(tx, account, current, changes, group_uuids)
+        return current["uuid"]
+
+    async def upsert_by_crm(self, account: Account, crm_source: str, crm_id: str, values: dict,
+                            created_by: str | None, on_create: dict | None = None
+                            ) -> tuple[bool, str]:
+        """Creates (with on_create, default: values), or updates with the fields given in values,
+        the contact with this CRM identity, in one transaction: deliveries of the same CRM
+        contact at once make one contact. Returns (created, uuid)."""
+        identity = {"crm_source": crm_source, "crm_id": crm_id}
+        async with self.db.transaction() as tx:
+            owner = await self.store.crm_owner(tx, account.id, crm_source, crm_id)
+            if owner is None:
+                new = {**(on_create if on_create is not None else values), **identity}
+                keys = _numbers(new, account.region)
+                _require_identity(new)
+                return True, await self._insert(tx, account, new, keys, [], created_by)
+            changes = dict(values)
+            _numbers(changes, account.region)
+            current = await self.store.row_for_update(tx, account.id, "uuid", owner)
+            await self._apply(tx, account, current, changes, None)
+            return False, owner
+
+    async def _insert(self, tx, account: Account, values: dict, keys, group_uuids: list[str],
+                      created_by: str | None) -> str:
+        new_uuid = str(uuidlib.uuid4())
+        if created_by is not None:
+            values["created_by"] = created_by
+        group_ids = await self._resolve_groups(tx, account, group_uuids)
+        await self._check_unique(tx, account, values, None)
+        version = await self.store.next_versions(tx, account.id)
+        cid = await self._guarded(self.store.insert(tx, account.id, new_uuid, values, version,
+                                                    utc_now_iso()))
+        await self.store.replace_phones(tx, account.id, cid, *keys)
+        await self.store.replace_memberships(tx, cid, group_ids)
+        return new_uuid
+
+    async def _apply(self, tx, account: Account, current: dict, changes: dict,
+                     group_uuids: list[str] | None) -> None:
+        merged = {**current, **changes}
+        _require_identity(merged)
+        group_ids = None
+        if group_uuids is not None:
+            group_ids = await self._resolve_groups(tx, account, group_uuids)
+        await self._check_unique(tx, account, changes, current)
+        version = await self.store.next_versions(tx, account.id)
+        await self._guarded(self.store.update(tx, current["id"], changes, version, utc_now_iso()))
+        if "mobile_phone" in changes or "phone_numbers" in changes:
+            # shown forms read back as the same keys
+            await self.store.replace_phones(tx, account.id, current["id"],
+                                            *_numbers(merged, account.region))
+        if group_ids is not None:
+            await self.store.replace_memberships(tx, current["id"], group_ids)
 
     async def delete(self, account: Account, contact_uuid: str) -> m.Deleted:
         return await self._delete(account, "uuid", _uuid(contact_uuid))
@@ -306,14 +363,26 @@ class ContactService:
                                    error=GROUP_NOT_FOUND)
         return [found[u] for u in uuids]
 
-    async def _check_external_id(self, tx, account: Account, external_id: str | None,
-                                 own_uuid: str | None) -> None:
-        if external_id is None:
-            return
-        owner = await self.store.external_id_owner(tx, account.id, external_id)
-        if owner is not None and owner != own_uuid:
-            raise Conflict(f"external_id {external_id!r} already belongs to contact {owner}",
-                           error="Duplicate external_id", field="external_id")
+    async def _check_unique(self, tx, account: Account, changes: dict,
+                            current: dict | None) -> None:
+        """external_id, and the (crm_source, crm_id) pair, are unique per account: 409."""
+        own = current["uuid"] if current else None
+        external_id = changes.get("external_id")
+        if external_id is not None:
+            owner = await self.store.external_id_owner(tx, account.id, external_id)
+            if owner is not None and owner != own:
+                raise Conflict(f"external_id {external_id!r} already belongs to contact {owner}",
+                               error="Duplicate external_id", field="external_id")
+        if "crm_id" in changes or "crm_source" in changes:
+            pair = {**(current or {}), **changes}
+            if pair.get("crm_id") is not None:
+                owner = await self.store.crm_owner(tx, account.id, pair.get("crm_source"),
+                                                   pair["crm_id"])
+                if owner is not None and owner != own:
+                    raise Conflict(f"crm_id {pair['crm_id']!r} of {pair.get('crm_source')!r}"
+                                   f" already belongs to contact {owner}",
+                                   error="A contact with this CRM ID already exists",
+                                   field="crm_id")
 
     @staticmethod
     async def _guarded(write):

@@ -15,11 +15,14 @@ from callbridge.db import Database
 from callbridge.db.database import Snapshot, Tx
 from callbridge.text import fold, prefix_range
 
+# The union of every dialect's fields (WebFones, AgentVoice's crm_id/crm_source and the creating
+# key, created_by); each dialect shows its own.
 FIELDS = ("firstname", "lastname", "organization", "organization_flag", "user_id", "phone_numbers",
           "mobile_phone", "email", "address", "city", "state", "zip", "country", "note",
-          "profile_url", "external_id")
+          "profile_url", "external_id", "crm_id", "crm_source", "created_by")
 
-_COLS = "c.id, c.uuid, " + ", ".join(f"c.{f}" for f in FIELDS) + ", c.version, (" \
+_COLS = "c.id, c.uuid, " + ", ".join(f"c.{f}" for f in FIELDS) + \
+    ", c.version, c.created_at, c.updated_at, (" \
     "SELECT group_concat(g.uuid) FROM contact_groups cg JOIN groups g ON g.id = cg.group_id" \
     " WHERE cg.contact_id = c.id) AS group_uuids"
 
@@ -301,6 +304,16 @@ class ContactStore:
         return _row(row) if row else None
 
     @staticmethod
+    async def crm_owner(tx: Tx, account_id: int, crm_source: str, crm_id: str) -> str | None:
+        row = await tx.fetchone("SELECT uuid FROM contacts WHERE account_id = ? AND crm_source = ?"
+                                " AND crm_id = ?", (account_id, crm_source, crm_id))
+        return row["uuid"] if row else None
+
+    async def by_crm(self, account_id: int, crm_source: str, crm_id: str) -> dict | None:
+        return await self._first("c.account_id = ? AND c.crm_source = ? AND c.crm_id = ?",
+                                 (account_id, crm_source, crm_id))
+
+    @staticmethod
     async def external_id_owner(tx: Tx, account_id: int, external_id: str) -> str | None:
         row = await tx.fetchone("SELECT uuid FROM contacts WHERE account_id = ? AND external_id = ?",
                                 (account_id, external_id))
@@ -320,10 +333,13 @@ class ContactStore:
     async def insert(tx: Tx, account_id: int, uuid: str, values: dict[str, Any], version: int,
                      now: str) -> int:
         cols, data = _columns(values)
+        # ids are never reused (Relatel shows them): the next one after the highest ever given
+        new_id = (await tx.fetchone("UPDATE contact_id_counter SET last = last + 1"
+                                    " RETURNING last"))[0]
         return await tx.insert(
-            f"INSERT INTO contacts(account_id, uuid, {', '.join(cols)}, version, created_at,"
-            f" updated_at) VALUES (?, ?, {', '.join('?' * len(cols))}, ?, ?, ?)",
-            (account_id, uuid, *data, version, now, now))
+            f"INSERT INTO contacts(id, account_id, uuid, {', '.join(cols)}, version, created_at,"
+            f" updated_at) VALUES (?, ?, ?, {', '.join('?' * len(cols))}, ?, ?, ?)",
+            (new_id, account_id, uuid, *data, version, now, now))
 
     @staticmethod
     async def update(tx: Tx, contact_id: int, values: dict[str, Any], version: int, now: str) -> None:

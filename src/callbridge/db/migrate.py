@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import sqlite3
+import uuid
 from importlib import resources
 from pathlib import Path
 
@@ -55,6 +56,7 @@ def migrate(path: Path | str, migrations: list[tuple[int, str, str]] | None = No
     conn.create_function("cb_fold", 1, fold, deterministic=True)
     conn.create_function("cb_phone_key", 2, _stored_key, deterministic=True)
     conn.create_function("cb_default_region", 0, lambda: default_region, deterministic=True)
+    conn.create_function("cb_uuid4", 0, lambda: str(uuid.uuid4()))
     try:
         conn.execute("PRAGMA journal_mode=WAL")
         current = conn.execute("PRAGMA user_version").fetchone()[0]

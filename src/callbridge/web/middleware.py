@@ -140,6 +140,9 @@ async def _authorized(request: web.Request, handler):
         headers = _rate_headers(verdict)
         if not verdict.allowed:
             return _too_many(verdict, "Too many requests from this IP, please try again later.")
+        dialect_body = getattr(route_handler, "unauthorized", None)
+        if dialect_body is not None:
+            return _error(401, dict(dialect_body), headers)
         if key is None:
             return _error(401, {"error": "API key is required",
                                 "message": "Please provide API key in x-api-key header or"

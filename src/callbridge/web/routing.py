@@ -44,8 +44,11 @@ class Endpoint:
 
 
 class RouteTable:
-    def __init__(self, tag: str):
+    def __init__(self, tag: str, unauthorized: dict | None = None):
+        """unauthorized: the body a dialect answers a missing or invalid key with (status 401),
+        when its document says so; else the WebFones answers (401 / 403)."""
         self.tag = tag
+        self.unauthorized = unauthorized
         self.endpoints: list[Endpoint] = []
 
     def route(self, method: str, path: str, *, summary: str, body=None, response=None,
@@ -54,6 +57,7 @@ class RouteTable:
               hidden: bool = False):
         def register(handler: Handler) -> Handler:
             handler.public = public  # read by the auth middleware
+            handler.unauthorized = self.unauthorized
             self.endpoints.append(Endpoint(method, path, handler, summary, self.tag, body, response,
                                            public, errors, query, path_model, hidden))
             return handler
