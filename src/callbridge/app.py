@@ -18,7 +18,7 @@ from callbridge.accounts.store import AccountStore, ExtensionStore
 from callbridge.ami.link import AmiLink, AmiSettings
 from callbridge.calllog import routes as calllog_routes
 from callbridge.calllog.service import CallLogService
-from callbridge.contacts import agentvoice
+from callbridge.contacts import agentvoice, relatel
 from callbridge.contacts import routes as contact_routes
 from callbridge.contacts.service import ContactService
 from callbridge.db import Database
@@ -43,7 +43,7 @@ SETTINGS = web.AppKey("settings", Settings)
 
 AMI_LINK = web.AppKey("ami_link", AmiLink)
 
-ROUTE_TABLES = [system_routes.routes, contact_routes.routes, agentvoice.routes,
+ROUTE_TABLES = [system_routes.routes, contact_routes.routes, agentvoice.routes, relatel.routes,
                 dialer_routes.routes, calllog_routes.routes]
 
 

@@ -76,6 +76,17 @@ def _numbers(values: dict, region: str) -> tuple[str | None, list[str]]:
     return mobile_key, list(keys)
 
 
+def _key_of(number: str, region: str, field: str = "number") -> str:
+    """The matching key of a number a client gave; 400 naming the field if it is none."""
+    try:
+        key = phone_key(number, region)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field=field) from None
+    if not key:
+        raise InvalidInput("must contain at least one digit", field=field)
+    return key
+
+
 def _uuid(text: str) -> str:
     """A contact or group UUID as stored (lower case): clients may send it upper case."""
     return text.strip().lower()
@@ -127,6 +138,24 @@ class ContactService:
         if d is None:
             raise _not_found()
         return d
+
+    async def row_by_id(self, account: Account, contact_id: int) -> dict:
+        d = await self.store.by_id(account.id, contact_id)
+        if d is None:
+            raise _not_found()
+        return d
+
+    async def row_by_number(self, account: Account, number: str) -> dict:
+        """The contact holding this number in any written form; several: the oldest."""
+        d = await self.store.holding(account.id, _key_of(number, account.region))
+        if d is None:
+            raise _not_found()
+        return d
+
+    async def rows_from(self, account: Account, first_id: int, limit: int,
+                        number: str | None = None) -> list[dict]:
+        key = _key_of(number, account.region) if number else None
+        return await self.store.from_id(account.id, first_id, limit, key)
 
     async def row_by_crm(self, account: Account, crm_source: str, crm_id: str) -> dict:
         d = await self.store.by_crm(account.id, crm_source, crm_id)

@@ -309,6 +309,26 @@ class ContactStore:
                                 " AND crm_id = ?", (account_id, crm_source, crm_id))
         return row["uuid"] if row else None
 
+    async def by_id(self, account_id: int, contact_id: int) -> dict | None:
+        return await self._first("c.account_id = ? AND c.id = ?", (account_id, contact_id))
+
+    async def holding(self, account_id: int, key: str) -> dict | None:
+        """The oldest contact (lowest id) holding this number key, mobile or other."""
+        return await self._first("c.id = (SELECT min(p.contact_id) FROM contact_phones p"
+                                 " WHERE p.account_id = ? AND p.number = ?)", (account_id, key))
+
+    async def from_id(self, account_id: int, first_id: int, limit: int,
+                      key: str | None = None) -> list[dict]:
+        """Contacts with id >= first_id in id order (only those holding the number key, if
+        given), at most limit."""
+        if key is None:
+            return await self._select("c.account_id = ? AND c.id >= ?", (account_id, first_id, limit),
+                                      "ORDER BY c.id LIMIT ?")
+        return await self._select(
+            "c.id IN (SELECT p.contact_id FROM contact_phones p WHERE p.account_id = ?"
+            " AND p.number = ? AND p.contact_id >= ?)", (account_id, key, first_id, limit),
+            "ORDER BY c.id LIMIT ?")
+
     async def by_crm(self, account_id: int, crm_source: str, crm_id: str) -> dict | None:
         return await self._first("c.account_id = ? AND c.crm_source = ? AND c.crm_id = ?",
                                  (account_id, crm_source, crm_id))
