@@ -2,8 +2,8 @@
 
 The schema comes from callbridge's own migrations; the FTS index is filled in one statement after
 the bulk insert instead of row by row through the triggers, which is what makes 1M rows take well
-under a minute. Mobile numbers are 555XXXXXXX with X = the row number, external ids EXT-<n>, so a
-load generator can pick random existing ones.
+under a minute. Mobile numbers are 555XXXXXXX with X = the row number, external ids EXT-<n>, CRM
+ids CRM-<n> of salesforce, so a load generator can pick random existing ones.
 
     python bench/seed_contacts.py DB_PATH --count 1000000 --account bench
 """
@@ -30,7 +30,8 @@ def seed(path: str, count: int, account: str) -> int:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")  # a bench fixture: rebuilt from scratch if interrupted
     conn.execute("BEGIN")
-    conn.execute("INSERT OR IGNORE INTO accounts(name, created_at) VALUES (?, '2026-01-01')", (account,))
+    conn.execute("INSERT OR IGNORE INTO accounts(name, uuid, created_at) VALUES (?, ?, '2026-01-01')",
+                 (account, str(uuid.uuid4())))
     account_id = conn.execute("SELECT id FROM accounts WHERE name = ?", (account,)).fetchone()[0]
     # Row-by-row FTS triggers are what makes a bulk load slow: set them aside, fill the index in one
     # statement at the end, and restore the triggers verbatim from sqlite_master.
@@ -48,11 +49,12 @@ def seed(path: str, count: int, account: str) -> int:
             first, last, email = FIRST[i % 10], f"{LAST[i // 10 % 10]}{i}", f"user{i}@example.com"
             rows.append((account_id, str(uuid.UUID(int=i + 1)), first, last, mobile,
                          json.dumps([other]), email, f"EXT-{i}", i + 1,
-                         fold(first), fold(last), fold(email)))
+                         fold(first), fold(last), fold(email), f"CRM-{i}"))
         conn.executemany(
             "INSERT INTO contacts(account_id, uuid, firstname, lastname, mobile_phone, phone_numbers,"
-            " email, external_id, version, firstname_key, lastname_key, email_key, created_at,"
-            " updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,'2026-01-01','2026-01-01')", rows)
+            " email, external_id, version, firstname_key, lastname_key, email_key, crm_id,"
+            " crm_source, created_at, updated_at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,'salesforce','2026-01-01','2026-01-01')", rows)
         print(f"\r[seed] contacts {min(count, start + batch):>9,}/{count:,}"
               f"  {time.monotonic() - t0:5.1f}s", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
