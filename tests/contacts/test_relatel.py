@@ -89,3 +89,27 @@ async def test_one_store_across_the_three_dialects(dk):
     await dk.ok("DELETE", f"/api/v2/contacts/{r['id']}")
     sync = await dk.ok("GET", f"/contacts/contactsAfterVersion/{version}")
     assert wf["uuid"] in [d["uuid"] for d in sync["deleted"]] and org_only["uuid"]
+
+
+async def test_a_contact_written_through_relatel_names_calls_in_the_call_log(dk):
+    from callbridge.accounts.extensions import ExtensionService
+    from callbridge.accounts.store import ExtensionStore
+    from callbridge.app import DATABASE
+    from tests.calllog.master_csv import inbound
+    from tests.calllog.test_durability import ingest_over_ami
+
+    await ExtensionService(ExtensionStore(dk.app[DATABASE]), dk.app[mw.ACCOUNT]).add("acme", "309")
+    await dk.ok("POST", "/api/v2/contacts", json={"contact": RELATEL})
+    await ingest_over_ami(dk, inbound(1, "+4571999999"))
+    [row] = (await dk.ok("GET", "/call_log/records_after_timestamp?timestamp=2020-01-01 00:00:00"))["records"]
+    assert row["cidname_outside"] == "Relatel A/S"
+
+
+async def test_openapi_documents_each_dialect_under_its_tag(dk):
+    doc = await dk.ok("GET", "/openapi.json", account=None)
+    tags = {path: {op["tags"][0] for op in ops.values()} for path, ops in doc["paths"].items()}
+    assert tags["/api/v2/contacts/by_number/{number}"] == {"relatel"}
+    assert tags["/api/contacts/crm/lookup"] == {"agentvoice"} and tags["/api/webhook/crm"] == {"agentvoice"}
+    assert tags["/contacts/contacts"] == {"contacts"}
+    relatel = doc["paths"]["/api/v2/contacts"]["get"]
+    assert {p["name"] for p in relatel["parameters"]} == {"number", "limit", "id_gt_or_eq"}
