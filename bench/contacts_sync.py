@@ -26,16 +26,7 @@ import aiohttp
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from contacts_http import OUT, VENV_BIN, free_port, rss_mb, wait_port  # noqa: E402
-
-
-def seeded(count: int) -> Path:
-    db = OUT / f"contacts-{count}.db"
-    if not db.exists():
-        print(f"[bench] seeding {count:,} contacts into {db}", file=sys.stderr)
-        subprocess.run([sys.executable, str(HERE / "seed_contacts.py"), str(db), "--count",
-                        str(count)], check=True)
-    return db
+from contacts_http import OUT, VENV_BIN, free_port, rss_mb, seeded, wait_port  # noqa: E402
 
 
 def plain_read_seconds(db: Path) -> float:

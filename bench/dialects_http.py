@@ -21,24 +21,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from contacts_http import OUT, VENV_BIN, free_port, wait_port, wrk  # noqa: E402
-
-
-def seeded(count: int) -> Path:
-    db = OUT / f"contacts-{count}.db"
-    if db.exists():
-        with sqlite3.connect(db) as c:
-            cols = {r[1] for r in c.execute("PRAGMA table_info(contacts)")}
-            fresh = "crm_id" in cols and c.execute(
-                "SELECT crm_id FROM contacts WHERE id = 1").fetchone()[0] is not None
-        if not fresh:  # seeded before the CRM ids existed
-            for suffix in ("", "-wal", "-shm"):
-                Path(f"{db}{suffix}").unlink(missing_ok=True)
-    if not db.exists():
-        print(f"[bench] seeding {count:,} contacts into {db}", file=sys.stderr)
-        subprocess.run([sys.executable, str(HERE / "seed_contacts.py"), str(db), "--count",
-                        str(count)], check=True)
-    return db
+from contacts_http import OUT, VENV_BIN, free_port, seeded, wait_port, wrk  # noqa: E402
 
 
 def main() -> None:
