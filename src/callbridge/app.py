@@ -16,6 +16,8 @@ from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.service import AccountService
 from callbridge.accounts.store import AccountStore, ExtensionStore
 from callbridge.ami.link import AmiLink, AmiSettings
+from callbridge.callerid import routes as callerid_routes
+from callbridge.callerid.service import CallerIdService
 from callbridge.calllog import routes as calllog_routes
 from callbridge.calllog.service import CallLogService
 from callbridge.contacts import agentvoice, relatel
@@ -44,7 +46,7 @@ SETTINGS = web.AppKey("settings", Settings)
 AMI_LINK = web.AppKey("ami_link", AmiLink)
 
 ROUTE_TABLES = [system_routes.routes, contact_routes.routes, agentvoice.routes, relatel.routes,
-                dialer_routes.routes, calllog_routes.routes]
+                dialer_routes.routes, calllog_routes.routes, callerid_routes.routes]
 
 
 def build_ami_link(settings: Settings) -> AmiLink:
@@ -79,6 +81,9 @@ def create_app(settings: Settings) -> web.Application:
                              csv_history=settings.cdr_csv_history,
                              ami_online=lambda: link.online)
     app[calllog_routes.SERVICE] = calllog
+    app[callerid_routes.SERVICE] = CallerIdService(contacts, extensions,
+                                                   settings.callerid_keep_trunk_names)
+    app[callerid_routes.TOKEN] = settings.callerid_token.get_secret_value()
     tracker = CallTracker()
     for name in ("Newchannel", "DialBegin", "DialEnd", "Hangup"):
         link.on(name, tracker.on_event)

@@ -85,6 +85,12 @@ class Settings(BaseSettings):
                                   description="context that dials the requested number")
     originate_timeout: float = Field(30.0, gt=0, description="seconds the devices may ring")
 
+    # Caller ID for the PBX (docs/dialplan.md): the dialplan's CURL() asks GET /callerid.
+    callerid_token: SecretStr = Field(SecretStr(""), description="the token the dialplan sends to"
+                                      " GET /callerid (asterisk-conf renders it in); empty: off")
+    callerid_keep_trunk_names: bool = Field(True, description="keep a caller name the trunk"
+                                            " supplies (unless empty or only a number)")
+
     # The call log: Asterisk's durable CDR copy for backfill, and the home region for formatting.
     cdr_csv: Path | None = Field(Path("/var/log/asterisk/cdr-csv/Master.csv"),
                                  description="Asterisk's Master.csv, read back after downtime")

@@ -78,10 +78,12 @@ async def callbridge_on(pbx, database: Path, *, fresh: bool = True, wait_online:
 
     values = dict(database=database, ami_port=pbx.ami_port, cdr_csv=pbx.master_csv,
                   ami_username=pbx.ami_username, ami_secret=pbx.ami_secret,
-                  ami_ping_interval=0.5, ami_action_timeout=2.0, ami_reconnect_max=1.0)
+                  ami_ping_interval=0.5, ami_action_timeout=2.0, ami_reconnect_max=1.0,
+                  callerid_token=pbx.callerid_token)
     settings = Settings(**{**values, **overrides})
     app = create_app(settings)
-    async with TestClient(TestServer(app)) as client:
+    # on the port the dialplan's CURL() asks (Pbx.callbridge_port)
+    async with TestClient(TestServer(app, port=pbx.callbridge_port)) as client:
         accounts = app[mw.ACCOUNT]
         keys = {n: (await accounts.create_key(n))[1] for n in ("acme", "globex")}
         if fresh:

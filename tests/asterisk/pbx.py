@@ -116,6 +116,9 @@ class Pbx:
         "309": secrets.token_hex(8), "310": secrets.token_hex(8)})
     # RTP + RTCP ports: 2 per call leg. A click-to-dial to 309 has 3 legs (2 devices, trunk).
     rtp_ports: int = 200
+    # where the dialplan's CURL() finds callbridge (tests serve it there: callbridge_on)
+    callbridge_port: int = field(default_factory=free_port)
+    callerid_token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     proc: subprocess.Popen | None = None
     phones: dict[str, SippPhone] = field(default_factory=dict)
 
@@ -136,6 +139,7 @@ class Pbx:
             "TRUNK_HOST": "127.0.0.1", "TRUNK_PORT": self.trunk_port,
             "EXT_309_SECRET": self.ext_secrets["309"], "EXT_310_SECRET": self.ext_secrets["310"],
             "RTP_START": rtp, "RTP_END": rtp + self.rtp_ports - 2,
+            "CALLBRIDGE_PORT": self.callbridge_port, "CALLERID_TOKEN": self.callerid_token,
         })
         # asterisk.conf is the instance's own (folders, no system service): not an operator file.
         dirs = {"astetcdir": "etc", "astvarlibdir": "var/lib", "astdbdir": "var/lib",

@@ -66,5 +66,17 @@ class ExtensionService:
         found = self.owner(extension)
         return found if found is not None and found.account_id == account.id else None
 
+    def of_called(self, called: str) -> Extension | None:
+        """The extension an inbound call is for: the extension itself, or the one whose DID it
+        is ("2125550100", "+1 212 555 0100")."""
+        found = self.owner(called)
+        if found is None:
+            try:
+                did = _digits(called, "called")
+            except InvalidInput:
+                return None
+            found = self.store.by_did(did) if did else None
+        return found
+
     def owner(self, extension: str) -> Extension | None:
         return self.store.get(extension) if valid_extension(extension) else None

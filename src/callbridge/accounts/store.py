@@ -143,6 +143,10 @@ class ExtensionStore:
         rows = await self.db.fetchall(sql + " ORDER BY a.name, e.extension", params)
         return [Extension(**dict(r)) for r in rows]
 
+    def by_did(self, did: str) -> Extension | None:
+        rows = self.db.lookup(self._SELECT + " WHERE e.did = ? ORDER BY e.extension LIMIT 1", (did,))
+        return Extension(**dict(rows[0])) if rows else None
+
     def get(self, extension: str) -> Extension | None:
         """Point lookup by primary key (see Database.lookup): on every dial and every call event."""
         rows = self.db.lookup(self._SELECT + " WHERE e.extension = ?", (extension,))

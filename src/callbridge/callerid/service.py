@@ -1,0 +1,38 @@
+"""Which name the ringing phones show for an inbound caller.
+
+The account is the one owning the called extension (or the extension whose DID was called); the
+name is that account's contact holding the caller's number in any written form (the one number
+matcher; several contacts: the oldest), filtered to what the dialplan may carry. A name the trunk
+already supplies is kept unless it is empty or only a number (callerid_keep_trunk_names).
+"""
+
+from __future__ import annotations
+
+from callbridge.accounts.extensions import ExtensionService
+from callbridge.contacts.service import ContactService
+from callbridge.dialer.numbers import display_name
+
+
+def _is_a_name(name: str, number: str) -> bool:
+    """True for a real caller name: not empty, not the number again, not digits and formatting."""
+    text = name.strip().strip('"')
+    return bool(text) and text != number and not all(c in "0123456789 +-().#*" for c in text)
+
+
+class CallerIdService:
+    def __init__(self, contacts: ContactService, extensions: ExtensionService,
+                 keep_trunk_names: bool = True):
+        self.contacts = contacts
+        self.extensions = extensions
+        self.keep_trunk_names = keep_trunk_names
+
+    def name_for(self, called: str, number: str, trunk_name: str = "") -> str:
+        """The name to set, or '' to leave Asterisk's caller ID as it is. Synchronous: two
+        index point lookups, so the answer is far inside the dialplan's 0.8 s."""
+        if not number or (self.keep_trunk_names and _is_a_name(trunk_name, number)):
+            return ""
+        extension = self.extensions.of_called(called)
+        if extension is None:
+            return ""
+        found = self.contacts.name_for(extension.account_id, extension.region, number)
+        return display_name(found[0]) if found else ""
