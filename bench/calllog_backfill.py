@@ -24,7 +24,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
-from contacts_http import OUT, VENV_BIN, free_port, rss_mb, wait_port  # noqa: E402
+from contacts_http import OUT, VENV_BIN, free_port, rss_mb, serve_env, wait_port  # noqa: E402
 from contacts_sync import health_probe, pct  # noqa: E402
 from tests.calllog.master_csv import write_history  # noqa: E402
 
@@ -73,10 +73,8 @@ def main() -> None:
     print(f"[bench] Master.csv: {csv.stat().st_size / 2**20:.0f} MiB, {calls:,} calls", file=sys.stderr)
     (work / "manager.conf").write_text("[general]\n")
     port = free_port()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")},
-           "CALLBRIDGE_DATABASE": str(db), "CALLBRIDGE_CDR_CSV": str(csv),
-           "CALLBRIDGE_PORT": str(port), "CALLBRIDGE_LOG_LEVEL": "WARNING",
-           "CALLBRIDGE_AMI_MANAGER_CONF": str(work / "manager.conf")}
+    env = serve_env(db, port, CALLBRIDGE_CDR_CSV=str(csv),
+                    CALLBRIDGE_AMI_MANAGER_CONF=str(work / "manager.conf"))
     subprocess.run([str(VENV_BIN / "callbridge"), "extensions", "add", "--account", "acme", "309"],
                    env=env, check=True, capture_output=True)
     serve = subprocess.Popen([str(VENV_BIN / "callbridge"), "serve"], env=env)

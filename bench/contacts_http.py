@@ -85,6 +85,25 @@ def seeded(count: int) -> Path:
     return db
 
 
+def serve_env(db: Path, port: int | None = None, **settings: str) -> dict:
+    """The environment of a bench's `callbridge serve`: this database (and port), warnings only,
+    no Master.csv, a limiter that never answers 429 (benches measure throughput), and the
+    caller's own CALLBRIDGE_* dropped; settings (CALLBRIDGE_… = value) on top."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
+    env.update({"CALLBRIDGE_DATABASE": str(db), "CALLBRIDGE_LOG_LEVEL": "WARNING",
+                "CALLBRIDGE_CDR_CSV": "", "CALLBRIDGE_RATE_LIMIT": "1000000000/15m", **settings})
+    if port is not None:
+        env["CALLBRIDGE_PORT"] = str(port)
+    return env
+
+
+def create_key(env: dict, account: str = "bench") -> str:
+    """A new API key of `account` in env's database, through the CLI."""
+    out = subprocess.run([str(VENV_BIN / "callbridge"), "keys", "create", "--account", account],
+                         capture_output=True, text=True, env=env, check=True).stdout
+    return out.strip().splitlines()[-1]
+
+
 def rss_mb(pid: int) -> dict:
     """VmRSS split: anonymous memory is the process's own; file pages are the mmapped database,
     shared with the OS page cache and dropped under memory pressure."""
@@ -136,11 +155,8 @@ def main() -> None:
         sys.exit("wrk not found: apt-get install wrk")
     OUT.mkdir(exist_ok=True)
     db = seeded(a.count)
-    env = {**os.environ, "CALLBRIDGE_DATABASE": str(db), "CALLBRIDGE_LOG_LEVEL": "WARNING",
-           # the bench measures throughput, not the limiter's 429s
-           "CALLBRIDGE_RATE_LIMIT": "1000000000/15m"}
-    key = subprocess.run([str(VENV_BIN / "callbridge"), "keys", "create", "--account", "bench"],
-                         capture_output=True, text=True, env=env, check=True).stdout.strip().splitlines()[-1]
+    env = serve_env(db)
+    key = create_key(env)
     wenv = {"BENCH_KEY": key, "BENCH_COUNT": str(a.count)}
     results: dict = {"count": a.count, "connections": a.connections, "duration_s": a.duration,
                      "cpus": os.cpu_count()}

@@ -26,7 +26,8 @@ import aiohttp
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from contacts_http import OUT, VENV_BIN, free_port, rss_mb, seeded, wait_port  # noqa: E402
+from contacts_http import (OUT, VENV_BIN, create_key, free_port, rss_mb, seeded,  # noqa: E402
+                          serve_env, wait_port)
 
 
 def plain_read_seconds(db: Path) -> float:
@@ -124,12 +125,8 @@ def main() -> None:
     floor = plain_read_seconds(db)
     print(f"[bench] plain sqlite3 reads the {a.count:,} rows in {floor:.1f}s", file=sys.stderr)
     port = free_port()
-    env = {**os.environ, "CALLBRIDGE_DATABASE": str(db), "CALLBRIDGE_LOG_LEVEL": "WARNING",
-           "CALLBRIDGE_CDR_CSV": "", "CALLBRIDGE_PORT": str(port),
-           "CALLBRIDGE_RATE_LIMIT": "1000000000/15m"}
-    key = subprocess.run([str(VENV_BIN / "callbridge"), "keys", "create", "--account", "bench"],
-                         capture_output=True, text=True, env=env,
-                         check=True).stdout.strip().splitlines()[-1]
+    env = serve_env(db, port)
+    key = create_key(env)
     serve = subprocess.Popen([str(VENV_BIN / "callbridge"), "serve"], env=env)
     try:
         wait_port(port)

@@ -21,7 +21,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from contacts_http import OUT, VENV_BIN, free_port, seeded, wait_port, wrk  # noqa: E402
+from contacts_http import (OUT, VENV_BIN, create_key, free_port, seeded, serve_env,  # noqa: E402
+                          wait_port, wrk)
 
 
 def main() -> None:
@@ -36,13 +37,8 @@ def main() -> None:
     OUT.mkdir(exist_ok=True)
     db = seeded(a.count)
     port = free_port()
-    env = {**{k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")},
-           "CALLBRIDGE_DATABASE": str(db), "CALLBRIDGE_LOG_LEVEL": "WARNING",
-           "CALLBRIDGE_CDR_CSV": "", "CALLBRIDGE_PORT": str(port),
-           "CALLBRIDGE_RATE_LIMIT": "1000000000/15m"}
-    key = subprocess.run([str(VENV_BIN / "callbridge"), "keys", "create", "--account", "bench"],
-                         capture_output=True, text=True, env=env,
-                         check=True).stdout.strip().splitlines()[-1]
+    env = serve_env(db, port)
+    key = create_key(env)
     with sqlite3.connect(db) as c:
         org = c.execute("SELECT uuid FROM accounts WHERE name = 'bench'").fetchone()[0]
     wenv = {"BENCH_KEY": key, "BENCH_COUNT": str(a.count), "BENCH_ORG": org}
