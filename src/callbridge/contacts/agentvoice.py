@@ -19,8 +19,8 @@ from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError
 
 from callbridge.accounts.models import Account
 from callbridge.contacts.models import Email, Identifier, ListQuery, Phone, Text
-from callbridge.contacts.phone import phone_key
 from callbridge.contacts.routes import SERVICE
+from callbridge.contacts.service import primary_number
 from callbridge.errors import DomainError, InvalidInput
 from callbridge.web.middleware import REQUEST_KEY_ID, account_of
 from callbridge.web.routing import (RouteTable, json_array, json_ok, parse_body, parse_model,
@@ -160,11 +160,7 @@ class CrmLookup(BaseModel):
 
 
 def contact(row: dict, account: Account, model=AgentVoiceContact):
-    shown = row["mobile_phone"] or (row["phone_numbers"][0] if row["phone_numbers"] else None)
-    try:  # what the WebFones view shows, read back as the number it is: E.164
-        phone = phone_key(shown, account.region) if shown else None
-    except ValueError:
-        phone = shown
+    phone = primary_number(row, account.region)
     return model(id=row["uuid"], user_id=row["created_by"], first_name=row["firstname"],
                  last_name=row["lastname"], email=row["email"], phone=phone,
                  company=row["organization"], created_at=row["created_at"],

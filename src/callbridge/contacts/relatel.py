@@ -20,8 +20,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from callbridge.accounts.models import Account
 from callbridge.contacts.models import Count, Email, Phone, Text
-from callbridge.contacts.phone import national_format, phone_key
+from callbridge.contacts.phone import national_format
 from callbridge.contacts.routes import SERVICE
+from callbridge.contacts.service import primary_number
 from callbridge.errors import InvalidInput
 from callbridge.web.middleware import account_of
 from callbridge.web.routing import RouteTable, json_ok, parse_body, parse_model
@@ -89,13 +90,7 @@ class IdPath(BaseModel):
 
 def contact(row: dict, account: Account) -> RelatelContact:
     name = " ".join(p for p in (row["firstname"], row["lastname"]) if p) or row["organization"] or ""
-    shown = row["mobile_phone"] or (row["phone_numbers"][0] if row["phone_numbers"] else None)
-    key = None
-    if shown:
-        try:
-            key = phone_key(shown, account.region)
-        except ValueError:
-            key = shown
+    key = primary_number(row, account.region)
     return RelatelContact(id=row["id"], name=name, number=key.lstrip("+") if key else None,
                           number_formatted=national_format(key) if key else None,
                           email=row["email"])

@@ -76,6 +76,19 @@ def _numbers(values: dict, region: str) -> tuple[str | None, list[str]]:
     return mobile_key, list(keys)
 
 
+def primary_number(row: dict, region: str) -> str | None:
+    """A stored contact's one number for the dialects that show one (AgentVoice's phone,
+    Relatel's number): the mobile, else the first other number, read back as its key (E.164
+    when it is one). None when the contact has no number."""
+    shown = row["mobile_phone"] or (row["phone_numbers"][0] if row["phone_numbers"] else None)
+    if not shown:
+        return None
+    try:
+        return phone_key(shown, region)
+    except ValueError:  # stored before numbers were checked: shown as it is
+        return shown
+
+
 def _key_of(number: str, region: str, field: str = "number") -> str:
     """The matching key of a number a client gave; 400 naming the field if it is none."""
     try:
