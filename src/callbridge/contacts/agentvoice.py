@@ -112,21 +112,17 @@ class AgentVoiceWrite(BaseModel):
         return {_COLUMNS[n]: getattr(self, n) for n in names if n in _COLUMNS}
 
 
-def _first(*names: str) -> AliasChoices:
-    return AliasChoices(*names)
-
-
 class WebhookData(BaseModel):
     """data of a CRM delivery: the field-name variants CRMs use; other fields are ignored."""
 
     model_config = ConfigDict(extra="ignore")
 
     crm_id: Annotated[str, Field(min_length=1, max_length=255)]
-    first_name: Text | None = Field(None, validation_alias=_first("first_name", "firstName", "name"))
-    last_name: Text | None = Field(None, validation_alias=_first("last_name", "lastName"))
-    email: Email | None = Field(None, validation_alias=_first("email", "emailAddress"))
-    phone: Phone | None = Field(None, validation_alias=_first("phone", "phoneNumber"))
-    company: Text | None = Field(None, validation_alias=_first("company", "companyName",
+    first_name: Text | None = Field(None, validation_alias=AliasChoices("first_name", "firstName", "name"))
+    last_name: Text | None = Field(None, validation_alias=AliasChoices("last_name", "lastName"))
+    email: Email | None = Field(None, validation_alias=AliasChoices("email", "emailAddress"))
+    phone: Phone | None = Field(None, validation_alias=AliasChoices("phone", "phoneNumber"))
+    company: Text | None = Field(None, validation_alias=AliasChoices("company", "companyName",
                                                                  "organization"))
 
     @field_validator("crm_id", "phone", mode="before")
