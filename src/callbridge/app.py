@@ -12,6 +12,7 @@ import aiohttp_cors
 from aiohttp import web
 
 from callbridge import __version__
+from callbridge.accounts import routes as extension_routes
 from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.service import AccountService
 from callbridge.accounts.store import AccountStore, ExtensionStore
@@ -24,11 +25,19 @@ from callbridge.contacts import agentvoice, relatel
 from callbridge.contacts import routes as contact_routes
 from callbridge.contacts.service import ContactService
 from callbridge.db import Database
+from callbridge.events import routes as events_routes
+from callbridge.events.calls import CallEvents
+from callbridge.events.endings import CallEndings
+from callbridge.events.hub import EventHub
+from callbridge.events.journal import EventJournal, draft
+from callbridge.events.service import EventsService
+from callbridge.events.tickets import TicketBook
 from callbridge.dialer import routes as dialer_routes
 from callbridge.dialer.devices import ReachableDevices
 from callbridge.dialer.service import DialerService
 from callbridge.dialer.tracker import CallTracker
 from callbridge.logs import event
+from callbridge.screenpop import routes as screenpop_routes
 from callbridge.settings import ConfigError, Settings
 from callbridge.system import routes as system_routes
 from callbridge.system.models import ServiceStatus
@@ -36,6 +45,10 @@ from callbridge.web import middleware as mw
 from callbridge.web.ratelimit import FixedWindowLimiter
 from callbridge.web.routing import openapi_document
 from callbridge.web.server import ApiRunner, tls_context
+from callbridge.webhooks import routes as webhook_routes
+from callbridge.webhooks.sender import WebhookSender
+from callbridge.webhooks.service import WebhookService
+from callbridge.webhooks.store import WebhookStore
 
 log = logging.getLogger("callbridge")
 
@@ -46,7 +59,9 @@ SETTINGS = web.AppKey("settings", Settings)
 AMI_LINK = web.AppKey("ami_link", AmiLink)
 
 ROUTE_TABLES = [system_routes.routes, contact_routes.routes, agentvoice.routes, relatel.routes,
-                dialer_routes.routes, calllog_routes.routes, callerid_routes.routes]
+                dialer_routes.routes, calllog_routes.routes, callerid_routes.routes,
+                events_routes.routes, webhook_routes.routes, extension_routes.routes,
+                screenpop_routes.routes]
 
 
 def build_ami_link(settings: Settings) -> AmiLink:
@@ -76,6 +91,7 @@ def create_app(settings: Settings) -> web.Application:
     ami_disabled = (f"no CALLBRIDGE_AMI_SECRET and no [{settings.ami_username}] user in"
                     f" {settings.ami_manager_conf}")
     extensions = ExtensionService(ExtensionStore(db), accounts)
+    app[extension_routes.SERVICE] = extensions
     calllog = CallLogService(db, contacts, extensions, ring_context=settings.ring_context,
                              csv_path=settings.cdr_csv, region=settings.region,
                              csv_history=settings.cdr_csv_history,
@@ -84,7 +100,28 @@ def create_app(settings: Settings) -> web.Application:
     app[callerid_routes.SERVICE] = CallerIdService(contacts, extensions,
                                                    settings.callerid_keep_trunk_names)
     app[callerid_routes.TOKEN] = settings.callerid_token.get_secret_value()
-    tracker = CallTracker()
+    hub = EventHub()
+    journal = EventJournal(db, hub, settings.events_retention_hours * 3600)
+    app[events_routes.SERVICE] = EventsService(journal, hub, settings.events_heartbeat,
+                                               settings.events_client_buffer)
+    app[mw.TICKETS] = TicketBook()
+    webhook_store = WebhookStore(db)
+    webhooks = WebhookService(webhook_store, settings.webhook_allow_private)
+    sender = WebhookSender(webhook_store, settings.webhook_allow_private)
+    webhooks.wake = sender.wake
+    journal.in_transaction.append(webhooks.enqueue_in)  # an event and its deliveries: one commit
+    app[webhook_routes.SERVICE] = webhooks
+    app[webhook_routes.SENDER] = sender
+    calllog.row_listener = CallEndings(journal)  # call.ended / call.missed, stored with the rows
+    tracker = CallTracker(on_change=lambda call: journal.emit(draft(
+        call.account_id, "dial.progress", call.view(), extension=call.extension)))
+    calls = CallEvents(journal, extensions, contacts, settings.ring_context,
+                       dialed_number=tracker.number_of)
+    link.on("Newchannel", calls.on_newchannel)
+    link.on("DialBegin", calls.on_dial_begin)
+    link.on("DialEnd", calls.on_dial_end)
+    link.on("Hangup", calls.on_hangup)
+    link.on("ContactStatus", calls.on_contact_status)
     for name in ("Newchannel", "DialBegin", "DialEnd", "Hangup"):
         link.on(name, tracker.on_event)
     for name in ("Newchannel", "DialEnd", "Hangup"):
@@ -131,6 +168,8 @@ def create_app(settings: Settings) -> web.Application:
 
     async def lifecycle(app: web.Application):
         await db.open()  # a database that can't be opened: ConfigError naming the setting
+        journal.start()
+        sender.start()  # what the outbox held at the last stop (or crash) goes out now
         await calllog.start()
         if ami_configured:
             link.start()  # in the background: the HTTP API serves while Asterisk is down
@@ -140,6 +179,8 @@ def create_app(settings: Settings) -> web.Application:
         yield
         await link.close()
         await calllog.close()
+        await journal.close()
+        await sender.close()
         await db.close()
         event(log, "service.stopped")
 

@@ -101,6 +101,19 @@ class Settings(BaseSettings):
                         description="home region of new accounts (how their numbers are read:"
                                     " callbridge accounts set-region) and of call-log formatting")
 
+    # Screen-pop: the live event stream and webhooks (docs/screen-pop.md).
+    events_retention_hours: float = Field(24.0, gt=0, le=24 * 30,
+                                          description="hours call events stay in the journal a"
+                                                      " client can resume from (Last-Event-ID)")
+    events_heartbeat: float = Field(20.0, gt=0, le=300,
+                                    description="seconds between keep-alives on an idle event"
+                                                " stream (WebSocket ping, SSE comment)")
+    events_client_buffer: int = Field(1000, ge=10, le=100_000,
+                                      description="events queued for one slow stream client"
+                                                  " before it is closed (it resumes with after=)")
+    webhook_allow_private: bool = Field(False, description="allow webhook URLs on loopback,"
+                                                           " private or link-local addresses")
+
     @field_validator("tls_cert", "tls_key", "ami_manager_conf", "cdr_csv", mode="before")
     @classmethod
     def _empty_is_none(cls, v):

@@ -16,11 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
 import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
 
 from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.models import Account
@@ -51,6 +53,14 @@ BACKLOG_PAUSE = 0.004
 MAX_PENDING = 20_000
 STALE_SECONDS = 4 * 3600
 MAX_RECENT_DIALS = 10_000
+
+
+class RowListener(Protocol):
+    def in_transaction(self, conn: sqlite3.Connection, rows: list[dict]) -> Any:
+        """Rows just written (with their rid), inside the transaction writing them."""
+
+    def committed(self, token: Any) -> None:
+        """After that transaction committed, with what in_transaction returned."""
 
 
 class CallLogService:
@@ -87,6 +97,9 @@ class CallLogService:
         self._flush_lock = asyncio.Lock()
         self._backfill_lock = asyncio.Lock()
         self.rows_written = 0
+        # Told of every row written, inside its transaction and after the commit (the call.ended
+        # events of callbridge.events.endings are stored with their rows).
+        self.row_listener: RowListener | None = None
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -306,10 +319,13 @@ class CallLogService:
                         for lid in fresh
                         for draft in build_rows(raw.get(lid, []), ring_context=self.ring_context,
                                                 dialed=dialed.get(lid), far_end=far_end.get(lid))]
-                written = store.upsert_rows(conn, rows) if rows else 0
+                written = store.upsert_rows(conn, rows) if rows else []
                 store.mark_built(conn, fresh)
-                return written
+                if written and self.row_listener is not None:
+                    published.append(self.row_listener.in_transaction(conn, written))
+                return len(written)
 
+            published: list = []
             try:
                 self.rows_written += await self.db.batch(write)
             except BaseException:
@@ -317,6 +333,8 @@ class CallLogService:
                 for lid, times in far.items():
                     self._far_times.setdefault(lid, times)
                 raise
+            for token in published:
+                self.row_listener.committed(token)
             for lid, last in ready.items():  # unless something new for it came meanwhile
                 if self._pending.get(lid) == last:
                     del self._pending[lid]

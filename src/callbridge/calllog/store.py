@@ -98,12 +98,12 @@ class CallLogStore:
                          f" ({_marks(len(chunk))})", chunk)
 
     @staticmethod
-    def upsert_rows(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> int:
+    def upsert_rows(conn: sqlite3.Connection, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Inserts new rows; a row that differs from the stored one for the same call and party
         (more of its CDRs arrived) replaces it under a new rid, so cursor-following clients see
         the change; identical rows are left alone. The outside party's name is the one the row
         was first published with: renaming a contact later never re-issues a call. One read and
-        two batched writes, in call order. Returns rows written."""
+        two batched writes, in call order. Returns the rows written, each with its rid."""
         current: dict[tuple[str, str], dict] = {}
         for chunk in _chunks(sorted({r["linkedid"] for r in rows})):
             for r in conn.execute(f"SELECT rid, {', '.join(ROW_FIELDS)} FROM call_log"
@@ -121,7 +121,14 @@ class CallLogStore:
         conn.executemany("DELETE FROM call_log WHERE rid = ?", stale)
         conn.executemany(f"INSERT INTO call_log({', '.join(ROW_FIELDS)})"
                          f" VALUES ({_marks(len(ROW_FIELDS))})", fresh)
-        return len(fresh)
+        if not fresh:
+            return []
+        # AUTOINCREMENT hands consecutive rids to the rows of one executemany on the one writer
+        # connection (each is one more than the highest ever used), so the last rid names all.
+        (last,) = conn.execute("SELECT last_insert_rowid()").fetchone()
+        first = last - len(fresh) + 1
+        return [{**dict(zip(ROW_FIELDS, values)), "rid": first + i}
+                for i, values in enumerate(fresh)]
 
     @staticmethod
     def save_csv_position(conn: sqlite3.Connection, path: str, position: "CsvPosition") -> None:

@@ -218,22 +218,29 @@ class ContactService:
                 by_number.setdefault(number, {})[d["uuid"]] = _contact(d)
         return {raw: list(by_number.get(n, {}).values()) for raw, n in normalized.items()}
 
+    def card_for(self, account_id: int, region: str, number: str) -> dict | None:
+        """The screen-pop card of the contact holding this number (same rules as name_for):
+        uuid, name, organization, note, profile_url, external_id, email. Synchronous."""
+        d = self._holding(account_id, region, number)
+        if d is None:
+            return None
+        d["name"] = _display(d)
+        return d
+
+    def _holding(self, account_id: int, region: str, number: str) -> dict | None:
+        try:
+            key = phone_key(number, region)
+        except ValueError:
+            return None
+        return self.store.first_holding(account_id, key) if key else None
+
     def name_for(self, account_id: int, region: str, number: str) -> tuple[str, str] | None:
         """(display name, uuid) of the contact holding this number (mobile or any phone, in any
         written form) in the account, for the dialer, screen-pop and the call log. Synchronous:
         an index point lookup (Database.lookup), so the call log can use it inside its write
         batch. Several contacts with the number: the oldest (lowest id) answers."""
-        try:
-            key = phone_key(number, region)
-        except ValueError:
-            return None
-        if not key:
-            return None
-        d = self.store.first_holding(account_id, key)
-        if d is None:
-            return None
-        name = " ".join(p for p in (d["firstname"], d["lastname"]) if p) or d["organization"] or ""
-        return name, d["uuid"]
+        d = self._holding(account_id, region, number)
+        return (_display(d), d["uuid"]) if d is not None else None
 
     async def search_name(self, account: Account, q: m.NameQuery) -> list[m.ContactHit]:
         text = fold(" ".join(q.searchString.split()))
@@ -496,6 +503,10 @@ class ContactService:
         if group_id is None:
             raise _not_found(GROUP_NOT_FOUND)
         return contact_id, group_id
+
+
+def _display(d: dict) -> str:
+    return " ".join(p for p in (d["firstname"], d["lastname"]) if p) or d["organization"] or ""
 
 
 def _hint(d: dict, text: str | None, digits: str | None, letter: str | None) -> str:

@@ -170,7 +170,8 @@ class ContactStore:
         on the contact_phones index, run on the loop (Database.lookup). For screen-pop, the call
         log's naming and the dialer's display name, where a thread hop per call would dominate."""
         rows = self.db.lookup(
-            "SELECT c.uuid, c.firstname, c.lastname, c.organization FROM contact_phones p"
+            "SELECT c.uuid, c.firstname, c.lastname, c.organization, c.note, c.profile_url,"
+            " c.external_id, c.email FROM contact_phones p"
             " JOIN contacts c ON c.id = p.contact_id WHERE p.account_id = ? AND p.number = ?"
             " ORDER BY c.id LIMIT 1", (account_id, number))
         return dict(rows[0]) if rows else None

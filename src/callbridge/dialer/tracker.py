@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from callbridge.dialer.models import CallProgress
@@ -43,19 +44,22 @@ class TrackedCall:
     timestamps: dict[str, str] = field(default_factory=dict)
     live_channels: set[str] = field(default_factory=set)
     ended_at: float | None = None
+    on_change: Callable[["TrackedCall"], None] | None = field(default=None, repr=False)
 
     def advance(self, state: str) -> None:
         if self.state == "ended" or ORDER.index(state) <= ORDER.index(self.state):
             return
         self.state = state
         self.timestamps.setdefault(state, utc_now_iso())
+        if self.on_change is not None:
+            self.on_change(self)
 
     def end(self, reason: str | None = None) -> None:
         if reason and self.state != "connected" and self.failure_reason is None:
             self.failure_reason = reason
         if self.state != "ended":
-            self.advance("ended")
             self.ended_at = time.monotonic()
+            self.advance("ended")
 
     def view(self) -> CallProgress:
         return CallProgress(call_id=self.call_id, extension=self.extension,
@@ -65,7 +69,10 @@ class TrackedCall:
 
 
 class CallTracker:
-    def __init__(self, max_calls: int = 10_000, keep_seconds: float = 3600.0):
+    def __init__(self, max_calls: int = 10_000, keep_seconds: float = 3600.0,
+                 on_change: Callable[[TrackedCall], None] | None = None):
+        """on_change: told of every state a call reaches (the dial.progress events)."""
+        self.on_change = on_change
         self.max_calls = max_calls
         self.keep_seconds = keep_seconds
         self._calls: OrderedDict[str, TrackedCall] = OrderedDict()
@@ -76,10 +83,16 @@ class CallTracker:
 
     def start(self, call_id: str, account_id: int, extension: str, phonenumber: str) -> TrackedCall:
         self._prune()
-        call = TrackedCall(call_id, account_id, extension, phonenumber)
+        call = TrackedCall(call_id, account_id, extension, phonenumber, on_change=self.on_change)
         call.timestamps["queued"] = utc_now_iso()
         self._calls[call_id] = call
+        if self.on_change is not None:
+            self.on_change(call)
         return call
+
+    def number_of(self, call_id: str) -> str | None:
+        call = self._calls.get(call_id)
+        return call.phonenumber if call is not None else None
 
     def get(self, call_id: str, account_id: int) -> TrackedCall | None:
         call = self._calls.get(call_id)

@@ -10,6 +10,7 @@ from aiohttp import web
 from callbridge.accounts.models import Account
 from callbridge.accounts.service import AccountService
 from callbridge.errors import DomainError
+from callbridge.events.tickets import TicketBook
 from callbridge.logs import event
 from callbridge.timeutil import utc_now_iso
 from callbridge.web.ratelimit import FixedWindowLimiter
@@ -19,6 +20,7 @@ log = logging.getLogger("callbridge.http")
 
 ACCOUNT = web.AppKey("account_service", AccountService)
 LIMITER = web.AppKey("rate_limiter", FixedWindowLimiter)
+TICKETS = web.AppKey("event_tickets", TicketBook)  # GET /events?ticket= (browsers)
 # The authenticated account of a request; handlers read it through account_of().
 REQUEST_ACCOUNT = web.RequestKey("account", Account)
 REQUEST_KEY_ID = web.RequestKey("key_id", str)
@@ -134,6 +136,16 @@ async def _authorized(request: web.Request, handler):
     limiter = request.app[LIMITER]
     key = presented_key(request)
     account = await request.app[ACCOUNT].authenticate(key) if key else None
+    if key is None and "ticket" in request.query and getattr(route_handler, "accepts_ticket",
+                                                               False):
+        redeemed = request.app[TICKETS].redeem(request.query["ticket"])
+        if redeemed is None:
+            limiter.hit("ip:" + (request.remote or "?"))
+            return _error(403, {"error": "Invalid ticket",
+                                "message": "The ticket is unknown, used or expired:"
+                                           " ask POST /events/ticket for a new one"})
+        account, key_id = redeemed
+        return await _admitted(request, handler, limiter, account, key_id)
     if account is None:
         # Invalid keys count against the client IP, so random keys can't dodge the limit.
         verdict = limiter.hit("ip:" + (request.remote or "?"))
@@ -150,7 +162,12 @@ async def _authorized(request: web.Request, handler):
         return _error(403, {"error": "Invalid API key",
                             "message": "The provided API key is not valid or has been revoked"},
                       headers)
-    key_id = key[3:15]  # cb_<key id>_…: the public part names the key
+    return await _admitted(request, handler, limiter, account, key[3:15])  # cb_<key id>_…
+
+
+async def _admitted(request: web.Request, handler, limiter: FixedWindowLimiter,
+                    account: Account, key_id: str):
+    """An authenticated request: the key's rate limit, then the handler."""
     request[REQUEST_KEY_ID] = key_id
     verdict = limiter.hit("key:" + key_id)
     if not verdict.allowed:

@@ -1,0 +1,1 @@
+"""Screen-pop: call events per account, in a durable journal, streamed live (WebSocket/SSE)."""

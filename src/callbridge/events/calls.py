@@ -1,0 +1,207 @@
+"""From AMI events to call.ringing, call.answered and device.state: the one place that folds
+each call's channels (by linkedid) into what a screen-pop needs.
+
+- A call rings at an extension when a channel dials one of its devices (DialBegin whose
+  DestChannel is PJSIP/<extension>-…), whoever dials: the trunk, a queue or ring group through
+  Local channels, another extension, or callbridge's click-to-dial ring leg (which also rings
+  the extension's mobile through the trunk). The devices of one Dial() begin within a loop turn
+  or two, so call.ringing waits RING_COALESCE seconds to name all of them. An extension that
+  stops ringing (every device's DialEnd) and rings again (a queue's next round) pops again.
+- Direction and caller come from the call's first channel (Uniqueid == Linkedid): the trunk is
+  inbound, callbridge's ring context a click-to-dial (outbound), a device internal.
+- call.answered: the DialEnd ANSWER of one of those devices. call.ended and call.missed come
+  from the call log's rows (callbridge.calllog), not from here: a call that ended while
+  callbridge was down still gets them, once.
+
+The account is the one owning the extension; extensions no account owns produce nothing.
+Memory is bounded: calls are dropped when their last channel hangs up, and at most MAX_CALLS
+are followed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from callbridge.accounts.extensions import ExtensionService
+from callbridge.calllog.builder import parse_channel
+from callbridge.contacts.service import ContactService
+from callbridge.events.journal import EventJournal, draft
+from callbridge.events.models import CallAnswered, CallRinging, ContactCard, DeviceState
+from callbridge.timeutil import iso
+
+RING_COALESCE = 0.01  # s: the DialBegins of one Dial() arrive together
+MAX_CALLS = 10_000
+_REGISTERED = {"Created": "registered", "Reachable": "registered",
+               "Removed": "unreachable", "Unreachable": "unreachable"}
+
+
+def event_time(ev: dict) -> str | None:
+    """Asterisk's own time of the event (timestampevents = yes), as ISO 8601 UTC."""
+    try:
+        return iso(datetime.fromtimestamp(float(ev["Timestamp"]), timezone.utc))
+    except (KeyError, ValueError):
+        return None
+
+
+@dataclass
+class _Ringing:
+    devices: dict[str, str] = field(default_factory=dict)  # dest uniqueid -> device
+    announced: bool = False
+    answered: bool = False
+    time: str | None = None
+
+
+@dataclass
+class _Call:
+    linkedid: str
+    direction: str = "inbound"
+    caller: str = ""
+    caller_name: str | None = None
+    called: str = ""
+    origin_seen: bool = False  # its first channel's Newchannel arrived (else: joined mid-call)
+    live: set[str] = field(default_factory=set)
+    ringing: dict[str, _Ringing] = field(default_factory=dict)  # extension -> its ringing
+
+
+class CallEvents:
+    def __init__(self, journal: EventJournal, extensions: ExtensionService,
+                 contacts: ContactService, ring_context: str,
+                 dialed_number: Callable[[str], str | None] = lambda call_id: None):
+        self.journal = journal
+        self.extensions = extensions
+        self.contacts = contacts
+        self.ring_context = ring_context
+        self.dialed_number = dialed_number  # the number a click-to-dial call dials, by call id
+        self._calls: OrderedDict[str, _Call] = OrderedDict()
+
+    def _call(self, lid: str) -> _Call:
+        call = self._calls.get(lid)
+        if call is None:
+            call = self._calls[lid] = _Call(lid)
+            while len(self._calls) > MAX_CALLS:
+                self._calls.popitem(last=False)
+        return call
+
+    # ---- AMI handlers ------------------------------------------------------------------------
+
+    def on_newchannel(self, ev: dict) -> None:
+        lid, uid = ev.get("Linkedid", ""), ev.get("Uniqueid", "")
+        if not lid:
+            return
+        call = self._call(lid)
+        call.live.add(uid)
+        if uid == lid:  # the call's first channel says who called whom
+            call.origin_seen = True
+            ch = parse_channel(ev.get("Channel"))
+            call.caller = ev.get("CallerIDNum", "") or ""
+            name = ev.get("CallerIDName", "")
+            call.caller_name = name if name and name != "<unknown>" else None
+            call.called = ev.get("Exten", "") or ""
+            if ch is not None and ch.tech == "Local" and ch.context == self.ring_context:
+                call.direction = "outbound"
+                call.called = self.dialed_number(lid) or call.caller
+            elif ch is not None and ch.is_extension:
+                call.direction = "internal"
+
+    def on_hangup(self, ev: dict) -> None:
+        call = self._calls.get(ev.get("Linkedid", ""))
+        if call is not None:
+            call.live.discard(ev.get("Uniqueid", ""))
+            if not call.live:
+                del self._calls[call.linkedid]
+
+    def on_dial_begin(self, ev: dict) -> None:
+        lid = ev.get("Linkedid", "")
+        dest = parse_channel(ev.get("DestChannel"))
+        if not lid or dest is None:
+            return
+        source = parse_channel(ev.get("Channel"))
+        if dest.is_extension:
+            extension = dest.name
+            _, _, contact = (ev.get("DialString") or "").partition("/")
+            device = contact or ev.get("DestChannel", "")
+        elif (dest.is_outside and source is not None and source.tech == "Local"
+              and source.context == self.ring_context and source.half == "2"):
+            # the ring leg (;2) rings the user's mobile; the ;1 leg dialling the trunk once a
+            # device answered is the far end, not a device
+            extension, device = source.name, "mobile"
+        else:
+            return
+        owner = self.extensions.owner(extension)
+        if owner is None:
+            return
+        call = self._call(lid)
+        if not call.origin_seen and source is not None:  # callbridge joined mid-call
+            call.origin_seen = True
+            call.caller = ev.get("CallerIDNum", "") or ""
+            call.called = ev.get("Exten", "") or extension
+            call.direction = "internal" if source.is_extension else "inbound"
+        ringing = call.ringing.get(extension)
+        if ringing is None or (not ringing.devices and not ringing.answered):
+            ringing = call.ringing[extension] = _Ringing(time=event_time(ev))
+            asyncio.get_running_loop().call_later(RING_COALESCE, self._announce, call,
+                                                  extension, ringing)
+        ringing.devices[ev.get("DestUniqueid", "")] = device
+
+    def on_dial_end(self, ev: dict) -> None:
+        call = self._calls.get(ev.get("Linkedid", ""))
+        if call is None:
+            return
+        dest_uid = ev.get("DestUniqueid", "")
+        for extension, ringing in call.ringing.items():
+            device = ringing.devices.get(dest_uid)
+            if device is None:
+                continue
+            if ev.get("DialStatus") == "ANSWER" and not ringing.answered:
+                ringing.answered = True
+                owner = self.extensions.owner(extension)
+                if owner is not None:
+                    if not ringing.announced:  # answered within the coalescing window
+                        self._announce(call, extension, ringing)
+                    self.journal.emit(draft(
+                        owner.account_id, "call.answered",
+                        CallAnswered(call_id=call.linkedid, direction=call.direction,
+                                     extension=extension, device=device),
+                        extension=extension, at=event_time(ev)))
+            if not ringing.answered:
+                # stopped ringing there; kept for the answer's device lookup otherwise
+                del ringing.devices[dest_uid]
+            return
+
+    def on_contact_status(self, ev: dict) -> None:
+        state = _REGISTERED.get(ev.get("ContactStatus", ""))
+        extension = ev.get("AOR") or ev.get("EndpointName") or ""
+        owner = self.extensions.owner(extension) if state else None
+        if owner is None:
+            return
+        self.journal.emit(draft(
+            owner.account_id, "device.state",
+            DeviceState(extension=extension, device=ev.get("URI", ""), state=state,
+                        reason=ev.get("ContactStatus", "")),
+            extension=extension, at=event_time(ev)))
+
+    # ---- events --------------------------------------------------------------------------------
+
+    def _announce(self, call: _Call, extension: str, ringing: _Ringing) -> None:
+        if ringing.announced or not (ringing.devices or ringing.answered):
+            return  # already said, or it stopped ringing within the window
+        ringing.announced = True
+        owner = self.extensions.owner(extension)
+        if owner is None:
+            return
+        number = call.caller if call.direction == "inbound" else (
+            call.called if call.direction == "outbound" else None)
+        contact = None
+        if number:
+            card = self.contacts.card_for(owner.account_id, owner.region, number)
+            contact = ContactCard.model_validate(card) if card else None
+        data = CallRinging(call_id=call.linkedid, direction=call.direction, extension=extension,
+                           devices=sorted(set(ringing.devices.values())), caller=call.caller,
+                           caller_name=call.caller_name, called=call.called or extension,
+                           number=number or None, contact=contact)
+        self.journal.emit(draft(owner.account_id, "call.ringing", data, extension=extension,
+                                at=ringing.time))

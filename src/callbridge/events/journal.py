@@ -1,0 +1,192 @@
+"""The durable per-account journal of call events: every event is stored before any client
+sees it, so what a client saw is what a reconnecting client replays, also after a restart.
+
+Producers (the AMI handlers of callbridge.events.calls, the dialer's progress) call emit(),
+which only queues: a writer task stores what queued in one transaction (group commit: a burst
+is one fsync, not one per event) and then hands the stored events to the hub. The call log
+stores its call.ended events inside its own row-writing transaction through append_in(), so a
+row and its event exist together or not at all. Ids are assigned inside the transaction that
+stores them, from a per-account counter in the database: never reused, also after pruning.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from callbridge.aio import cancel_and_wait
+from callbridge.db import Database
+from callbridge.events.hub import EventHub, StoredEvent
+from callbridge.events.store import EventStore
+from callbridge.logs import event
+from callbridge.timeutil import utc_now_iso
+
+log = logging.getLogger("callbridge.events")
+PRUNE_EVERY_SECONDS = 300.0
+PRUNE_BATCH = 5000
+REPLAY_BATCH = 500
+RETRY_SECONDS = 1.0
+
+
+@dataclass(slots=True)
+class Draft:
+    """An event before it has an id."""
+    account_id: int
+    type: str
+    extension: str | None
+    time: str
+    data: dict
+
+
+class EventsExpired(Exception):
+    """The client resumes from before what retention kept: it missed events."""
+
+    def __init__(self, after: int, pruned_through: int):
+        super().__init__(f"events after {after} up to {pruned_through} are past retention")
+        self.after, self.pruned_through = after, pruned_through
+
+
+def draft(account_id: int, type_: str, data: BaseModel | dict, *, extension: str | None,
+          at: str | None = None) -> Draft:
+    payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
+    return Draft(account_id, type_, extension, at or utc_now_iso(), payload)
+
+
+# A callable run inside the storing transaction with the events just stored (the webhook outbox
+# enqueues its deliveries this way: an event and its deliveries commit together).
+InTransaction = Callable[[sqlite3.Connection, list[StoredEvent]], None]
+
+
+class EventJournal:
+    def __init__(self, db: Database, hub: EventHub, retention_seconds: float):
+        self.db = db
+        self.hub = hub
+        self.store = EventStore(db)
+        self.retention_seconds = retention_seconds
+        self.in_transaction: list[InTransaction] = []
+        self._pending: list[Draft] = []
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self.stored = 0
+
+    # ---- writing -------------------------------------------------------------------------
+
+    def emit(self, d: Draft) -> None:
+        """Queues an event (synchronous: AMI handlers call it); stored and published within a
+        loop turn or two."""
+        self._pending.append(d)
+        self._wake.set()
+
+    def append_in(self, conn: sqlite3.Connection, drafts: list[Draft]) -> list[StoredEvent]:
+        """Stores drafts inside the caller's transaction; publish the result after it commits."""
+        if not drafts:
+            return []
+        counts: dict[int, int] = {}
+        for d in drafts:
+            counts[d.account_id] = counts.get(d.account_id, 0) + 1
+        next_id = {a: self.store.reserve_ids(conn, a, n) for a, n in counts.items()}
+        now = time.time()
+        stored, rows = [], []
+        for d in drafts:
+            eid = next_id[d.account_id]
+            next_id[d.account_id] = eid + 1
+            body = json.dumps({"id": eid, "type": d.type, "time": d.time, "data": d.data},
+                              separators=(",", ":"), ensure_ascii=False)
+            stored.append(StoredEvent(d.account_id, eid, d.type, d.extension, body))
+            rows.append((d.account_id, eid, d.type, d.extension, now, body))
+        self.store.insert(conn, rows)
+        for hook in self.in_transaction:
+            hook(conn, stored)
+        return stored
+
+    def published(self, events: list[StoredEvent]) -> None:
+        """After the commit that stored them: to the live clients, in id order."""
+        self.stored += len(events)
+        self.hub.publish(events)
+
+    async def flush(self) -> None:
+        drafts, self._pending = self._pending, []
+        if not drafts:
+            return
+        try:
+            stored = await self.db.batch(lambda conn: self.append_in(conn, drafts))
+        except BaseException:
+            self._pending[:0] = drafts  # nothing was stored: the next pass tries again
+            raise
+        self.published(stored)
+
+    async def _write_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self.flush()
+            except Exception:
+                log.exception("events.store_failed")
+                await asyncio.sleep(RETRY_SECONDS)
+                self._wake.set()
+
+    async def _prune_loop(self) -> None:
+        while True:
+            try:
+                await self.prune()
+            except Exception:
+                log.exception("events.prune_failed")
+            await asyncio.sleep(PRUNE_EVERY_SECONDS)
+
+    async def prune(self, now: float | None = None) -> int:
+        """Deletes events past retention, a bounded transaction at a time."""
+        before = (time.time() if now is None else now) - self.retention_seconds
+        total = 0
+        while True:
+            n = await self.db.batch(lambda conn: self.store.prune(conn, before, PRUNE_BATCH))
+            total += n
+            if n < PRUNE_BATCH:
+                break
+        if total:
+            event(log, "events.pruned", events=total)
+        return total
+
+    # ---- lifecycle -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._write_loop(), name="events-writer"),
+                       loop.create_task(self._prune_loop(), name="events-prune")]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            await cancel_and_wait(task)
+        self._tasks = []
+        await self.flush()
+
+    # ---- reading -------------------------------------------------------------------------
+
+    async def replay(self, account_id: int, after: int) -> AsyncIterator[list[StoredEvent]]:
+        """The stored events after `after`, in batches. Raises EventsExpired first when
+        retention deleted some of them."""
+        last, pruned_through = await self.store.counters(account_id)
+        if after < pruned_through:
+            raise EventsExpired(after, pruned_through)
+        while after < last:
+            rows = await self.store.after(account_id, after, REPLAY_BATCH)
+            if not rows:
+                break
+            yield [StoredEvent(account_id, r["id"], r["type"], r["extension"], r["body"])
+                   for r in rows]
+            after = rows[-1]["id"]
+
+    async def last_id(self, account_id: int) -> int:
+        return (await self.store.counters(account_id))[0]
+
+
+def event_json(ev: StoredEvent) -> Any:
+    return json.loads(ev.body)

@@ -1,0 +1,121 @@
+"""Shapes of the live call events (the stream, the journal and webhook payloads share them).
+
+Every event is {"id", "type", "time", "data"}: id increases per account (the stream's resume
+point), time is when it happened (UTC; Asterisk's own event time when AMI gave one), data is
+one of the models below by type. docs/screen-pop.md lists them with examples.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+
+EVENT_TYPES = ("call.ringing", "call.answered", "call.ended", "call.missed", "dial.progress",
+               "device.state")
+Direction = Literal["inbound", "outbound", "internal"]
+
+
+class ContactCard(BaseModel):
+    """The contact holding the outside number (the one number matcher; several: the oldest)."""
+    uuid: str
+    name: str
+    organization: str | None = None
+    note: str | None = None
+    profile_url: str | None = None
+    external_id: str | None = None
+    email: str | None = None
+
+
+class CallRinging(BaseModel):
+    call_id: str = Field(description="Asterisk's linkedid (for a click-to-dial: its call_id)")
+    direction: Direction
+    extension: str
+    devices: list[str] = Field(description="the device contacts ringing (SIP URIs), or 'mobile'")
+    caller: str = Field(description="the calling number")
+    caller_name: str | None = None
+    called: str = Field(description="the number or extension called")
+    number: str | None = Field(None, description="the outside party's number, when there is one")
+    contact: ContactCard | None = None
+
+
+class CallAnswered(BaseModel):
+    call_id: str
+    direction: Direction
+    extension: str
+    device: str = Field(description="the device that answered (SIP URI), or 'mobile'")
+
+
+class CallEnded(BaseModel):
+    """From the call's call-log row, once the call log has built it (same rules, same row)."""
+    call_id: str
+    extension: str
+    direction: str = Field(description="INCOMING, OUTGOING or INTERNAL (the call log's)")
+    disposition: str
+    duration: int
+    billsec: int
+    number: str | None = None
+    name: str | None = None
+    contact_uuid: str | None = None
+    rid: int = Field(description="the call-log row's id")
+    call_timestamp: str
+
+
+class DeviceState(BaseModel):
+    extension: str
+    device: str = Field(description="the device's contact URI")
+    state: Literal["registered", "unreachable"]
+    reason: str = Field(description="Asterisk's ContactStatus: Created, Reachable, Removed …")
+
+
+class Event(BaseModel):
+    id: int
+    type: str
+    time: str
+    data: dict
+
+
+class Ticket(BaseModel):
+    ticket: str = Field(description="pass as ?ticket= to GET /events once, within expires_in s")
+    expires_in: int
+
+
+TypePattern = Annotated[str, StringConstraints(pattern=r"^[a-z.*]{1,40}$")]
+
+
+def check_type_patterns(patterns: list[str]) -> list[str]:
+    """'call.*' and exact names; a pattern that matches no event type is a typo: refused."""
+    for p in patterns:
+        if not any(fnmatch.fnmatchcase(t, p) for t in EVENT_TYPES):
+            raise ValueError(f"{p!r} matches no event type ({', '.join(EVENT_TYPES)})")
+    return patterns
+
+
+def matches(type_: str, patterns: list[str] | None) -> bool:
+    return patterns is None or any(fnmatch.fnmatchcase(type_, p) for p in patterns)
+
+
+class StreamQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")  # ticket is read by the auth middleware
+
+    after: int | None = Field(None, ge=0, le=2**62, description="resume after this event id"
+                                                               " (as Last-Event-ID)")
+    extension: str | None = Field(None, pattern=r"^[0-9]{2,10}(,[0-9]{2,10})*$",
+                                  description="only these extensions' events (comma-separated)")
+    types: str | None = Field(None, pattern=r"^[a-z.*]{1,40}(,[a-z.*]{1,40})*$",
+                              description="only these types, e.g. call.* or"
+                                          " call.ringing,call.ended")
+
+    @field_validator("types")
+    @classmethod
+    def _known(cls, v: str | None) -> str | None:
+        if v is not None:
+            check_type_patterns(v.split(","))
+        return v
+
+    def type_list(self) -> list[str] | None:
+        return self.types.split(",") if self.types else None
+
+    def extension_set(self) -> frozenset[str] | None:
+        return frozenset(self.extension.split(",")) if self.extension else None

@@ -1,0 +1,135 @@
+"""HTTP for live events: GET /events (WebSocket, or Server-Sent Events for Accept:
+text/event-stream) and POST /events/ticket. Frames carry the stored event JSON unchanged.
+
+Authentication: the key header, or ?ticket= from POST /events/ticket (browsers can't set
+headers on either transport; the web middleware redeems it). Resume: ?after= or Last-Event-ID.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from aiohttp import WSCloseCode, web
+
+from callbridge.aio import cancel_and_wait
+from callbridge.errors import InvalidInput
+from callbridge.events.hub import StoredEvent
+from callbridge.events.models import Event, StreamQuery, Ticket
+from callbridge.events.service import EventsService, Heartbeat, Problem
+from callbridge.events.tickets import TTL_SECONDS
+from callbridge.logs import event
+from callbridge.web.middleware import REQUEST_KEY_ID, TICKETS, account_of
+from callbridge.web.routing import PRE_HEADERS, RouteTable, json_ok, parse_model
+
+log = logging.getLogger("callbridge.events")
+SERVICE = web.AppKey("events_service", EventsService)
+routes = RouteTable("events")
+# WebSocket close code of a client that fell behind (4000-4999: for applications, RFC 6455)
+CLOSE_TOO_SLOW = 4008
+
+
+def _problem_json(p: Problem) -> str:
+    data = {"error": p.error, "message": p.message}
+    if p.after is not None:
+        data["after"] = p.after
+    return json.dumps({"type": "error", "data": data}, separators=(",", ":"))
+
+
+@routes.route("POST", "/events/ticket", summary="A one-time ticket to open GET /events from a"
+              " browser", response=Ticket)
+async def ticket(request):
+    book = request.app[TICKETS]
+    issued = book.issue(account_of(request), request[REQUEST_KEY_ID])
+    return json_ok(Ticket(ticket=issued, expires_in=TTL_SECONDS))
+
+
+@routes.route("GET", "/events", summary="Live call events (WebSocket, or SSE with Accept:"
+              " text/event-stream); resume with after= or Last-Event-ID", response=Event,
+              query=StreamQuery, errors=(406,))
+async def events(request):
+    values = dict(request.query)
+    if "after" not in values and request.headers.get("Last-Event-ID"):
+        values["after"] = request.headers["Last-Event-ID"].strip()
+    q = parse_model(StreamQuery, values)
+    service = request.app[SERVICE]
+    account = account_of(request)
+    await service.check_resume(account, q.after)
+    if request.headers.get("Upgrade", "").lower() == "websocket":
+        return await _websocket(request, service, account, q)
+    if "text/event-stream" in request.headers.get("Accept", ""):
+        return await _sse(request, service, account, q)
+    raise InvalidInput("open GET /events as a WebSocket, or with Accept: text/event-stream",
+                       field="Accept", error="Not an event stream request")
+
+
+async def _websocket(request, service: EventsService, account, q: StreamQuery):
+    # aiohttp pings every `heartbeat` s and closes a peer that stops answering
+    ws = web.WebSocketResponse(heartbeat=service.heartbeat)
+    ws.headers.update(request.get(PRE_HEADERS) or {})
+    await ws.prepare(request)
+    event(log, "events.client_connected", transport="websocket", account=account.name)
+
+    async def send() -> None:
+        follower = service.follow(account, q)
+        try:
+            async for item in follower:
+                if isinstance(item, StoredEvent):
+                    await ws.send_str(item.body)
+                elif isinstance(item, Problem):
+                    await ws.send_str(_problem_json(item))
+                    if item.final:
+                        await ws.close(code=CLOSE_TOO_SLOW, message=item.error.encode())
+                        return
+                # Heartbeat: aiohttp's own ping frames keep the socket alive
+        except ConnectionResetError:
+            pass
+        finally:
+            await follower.aclose()
+
+    sender = asyncio.get_running_loop().create_task(send())
+    try:
+        await _drain(ws)  # until the client closes (or send() closed it)
+    finally:
+        await cancel_and_wait(sender)
+        if not ws.closed:
+            await ws.close(code=WSCloseCode.GOING_AWAY)
+        event(log, "events.client_gone", transport="websocket", account=account.name)
+    return ws
+
+
+async def _drain(ws: web.WebSocketResponse) -> None:
+    async for _ in ws:  # the client says nothing we need; a close ends the loop
+        pass
+
+
+async def _sse(request, service: EventsService, account, q: StreamQuery):
+    response = web.StreamResponse(headers=request.get(PRE_HEADERS) or {})
+    response.content_type = "text/event-stream"
+    response.headers["Cache-Control"] = "no-cache"
+    response.headers["X-Accel-Buffering"] = "no"  # nginx: don't hold events back
+    await response.prepare(request)
+    event(log, "events.client_connected", transport="sse", account=account.name)
+    follower = service.follow(account, q)
+    try:
+        await response.write(b"retry: 2000\n\n")
+        async for item in follower:
+            if isinstance(item, StoredEvent):
+                await response.write(f"id: {item.id}\nevent: {item.type}\ndata: {item.body}\n\n"
+                                     .encode())
+            elif isinstance(item, Problem):
+                await response.write(f"event: error\ndata: {_problem_json(item)}\n\n".encode())
+                if item.final:
+                    break
+            elif isinstance(item, Heartbeat):
+                await response.write(b": keep-alive\n\n")
+    except (ConnectionResetError, ConnectionError):
+        pass
+    finally:
+        await follower.aclose()
+        event(log, "events.client_gone", transport="sse", account=account.name)
+    return response
+
+
+events.accepts_ticket = True  # read by the web middleware: ?ticket= authenticates this route

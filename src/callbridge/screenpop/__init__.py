@@ -1,0 +1,1 @@
+"""The receptionist page: GET /screenpop, static files from the package (no CDN, no build)."""

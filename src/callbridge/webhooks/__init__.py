@@ -1,0 +1,1 @@
+"""Outgoing webhooks: per-account subscriptions, a durable outbox, signed deliveries."""

@@ -1,0 +1,51 @@
+"""HTTP for webhooks: POST/GET /webhooks, DELETE /webhooks/{id}, POST /webhooks/{id}/test,
+GET /webhooks/{id}/deliveries. Each account sees and manages only its own."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from callbridge.web.middleware import account_of
+from callbridge.web.routing import RouteTable, json_ok, parse_body, parse_model
+from callbridge.webhooks import models as m
+from callbridge.webhooks.sender import WebhookSender
+from callbridge.webhooks.service import WebhookService
+
+SERVICE = web.AppKey("webhook_service", WebhookService)
+SENDER = web.AppKey("webhook_sender", WebhookSender)
+routes = RouteTable("webhooks")
+
+
+@routes.route("POST", "/webhooks", summary="Subscribe a URL to call events (the secret is"
+              " shown once)", body=m.WebhookCreate, response=m.WebhookCreated, errors=(409,))
+async def create(request):
+    body = await parse_body(request, m.WebhookCreate)
+    return json_ok(await request.app[SERVICE].create(account_of(request), body), status=201)
+
+
+@routes.route("GET", "/webhooks", summary="This account's webhooks", response=list[m.Webhook])
+async def list_webhooks(request):
+    return json_ok(await request.app[SERVICE].list(account_of(request)), as_type=list[m.Webhook])
+
+
+@routes.route("DELETE", "/webhooks/{id}", summary="Remove a webhook and its pending deliveries",
+              response=m.Deleted, errors=(404,))
+async def delete(request):
+    return json_ok(await request.app[SERVICE].delete(account_of(request),
+                                                     request.match_info["id"]))
+
+
+@routes.route("POST", "/webhooks/{id}/test", summary="Queue a signed webhook.test delivery",
+              response=m.TestQueued, errors=(404, 409))
+async def send_test(request):
+    return json_ok(await request.app[SERVICE].send_test(account_of(request),
+                                                        request.match_info["id"]))
+
+
+@routes.route("GET", "/webhooks/{id}/deliveries", summary="Recent deliveries, newest first",
+              response=list[m.Delivery], query=m.DeliveriesQuery, errors=(404,))
+async def deliveries(request):
+    q = parse_model(m.DeliveriesQuery, dict(request.query))
+    return json_ok(await request.app[SERVICE].deliveries(account_of(request),
+                                                         request.match_info["id"], q),
+                   as_type=list[m.Delivery])

@@ -1,0 +1,149 @@
+"""Sends the outbox: due deliveries POSTed, signed, with at most CONCURRENCY in flight.
+
+Each attempt: no redirects followed (a 3xx is a failure), SEND_TIMEOUT s in all, at most 1 KiB
+of the response body kept. A failure is retried after BACKOFF[attempts] seconds (0 s, 5 s,
+5 min, 30 min, 2 h, 5 h, 10 h, 10 h: about 27 h in all, as Standard Webhooks senders do);
+when a delivery has used every try and its endpoint had no success since the delivery was
+made, the endpoint is disabled, and its deliveries say so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import aiohttp
+from yarl import URL
+
+from callbridge import __version__
+from callbridge.aio import cancel_and_wait
+from callbridge.logs import event
+from callbridge.timeutil import utc_now_iso
+from callbridge.webhooks.signing import sign
+from callbridge.webhooks.store import WebhookStore
+from callbridge.webhooks.targets import SafeResolver, TargetRefused, literal_ip, public_address
+
+log = logging.getLogger("callbridge.webhooks")
+BACKOFF = (5, 300, 1800, 7200, 18000, 36000, 36000)  # s after the 1st, 2nd … failed try
+SEND_TIMEOUT = 10.0
+RESPONSE_KEEP = 1024
+CONCURRENCY = 16
+IDLE_POLL = 1.0
+
+
+class WebhookSender:
+    def __init__(self, store: WebhookStore, allow_private: bool = False,
+                 backoff: tuple[float, ...] = BACKOFF, timeout: float = SEND_TIMEOUT):
+        self.store = store
+        self.allow_private = allow_private
+        self.backoff = backoff
+        self.timeout = timeout
+        self._wake = asyncio.Event()
+        self._in_flight: set[int] = set()
+        self._sends: set[asyncio.Task] = set()
+        self._slots = asyncio.Semaphore(CONCURRENCY)
+        self._task: asyncio.Task | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self.sent = 0
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        connector = aiohttp.TCPConnector(resolver=SafeResolver(self.allow_private), limit=CONCURRENCY)
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout),
+            headers={"User-Agent": f"callbridge/{__version__}"})
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="webhook-sender")
+
+    async def close(self) -> None:
+        await cancel_and_wait(self._task)
+        for task in list(self._sends):
+            await cancel_and_wait(task)
+        if self._session is not None:
+            await self._session.close()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._dispatch_due()
+            except Exception:
+                log.exception("webhooks.dispatch_failed")
+            try:
+                async with asyncio.timeout(IDLE_POLL):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def _dispatch_due(self) -> None:
+        due = await self.store.due(time.time(), CONCURRENCY * 4 + len(self._in_flight))
+        for d in due:
+            if d["id"] in self._in_flight:
+                continue
+            self._in_flight.add(d["id"])
+            task = asyncio.get_running_loop().create_task(self._send(d))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
+
+    async def _send(self, d: dict) -> None:
+        try:
+            async with self._slots:
+                await self._attempt(d)
+        except Exception:
+            log.exception("webhooks.send_failed")
+        finally:
+            self._in_flight.discard(d["id"])
+
+    async def _attempt(self, d: dict) -> None:
+        assert self._session is not None
+        body = d["payload"].encode()
+        stamp = int(time.time())
+        headers = {"content-type": "application/json", "webhook-id": d["msg_id"],
+                   "webhook-timestamp": str(stamp),
+                   "webhook-signature": sign(d["secret"], d["msg_id"], stamp, body)}
+        status = error = response = None
+        started = time.perf_counter()
+        try:
+            host = URL(d["url"]).host or ""
+            if not self.allow_private and literal_ip(host) and not public_address(host):
+                raise TargetRefused(f"{host} is not a public address")
+            async with self._session.post(d["url"], data=body, headers=headers,
+                                          allow_redirects=False) as resp:
+                status = resp.status
+                response = (await resp.content.read(RESPONSE_KEEP)).decode("utf-8", "replace")
+        except TargetRefused as exc:
+            error = str(exc)
+        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
+            error = f"{type(exc).__name__}: {exc}"[:300] if str(exc) else type(exc).__name__
+        ms = round((time.perf_counter() - started) * 1000, 1)
+        attempts = d["attempts"] + 1
+        now = utc_now_iso()
+        values = {"attempts": attempts, "last_attempt_at": now, "last_status": status,
+                  "last_error": error, "last_response": response, "last_ms": ms}
+        if status is not None and 200 <= status < 300:
+            values["status"] = "delivered"
+            await self.store.record_attempt(d["id"], values)
+            await self.store.succeeded(d["webhook_id"], now)
+            self.sent += 1
+            return
+        if error is None:
+            values["last_error"] = (f"HTTP {status} (redirects are not followed)"
+                                    if 300 <= status < 400 else f"HTTP {status}")
+        if attempts <= len(self.backoff):
+            values["next_attempt_at"] = time.time() + self.backoff[attempts - 1]
+            await self.store.record_attempt(d["id"], values)
+            return
+        values["status"] = "failed"
+        await self.store.record_attempt(d["id"], values)
+        await self._maybe_disable(d, values["last_error"])
+
+    async def _maybe_disable(self, d: dict, last_error: str) -> None:
+        last_success = await self.store.last_success(d["webhook_id"])
+        if last_success is not None and last_success > d["created_at"]:
+            return  # the endpoint works again: this one message failed, not the endpoint
+        reason = (f"every try of {d['msg_id']} failed since {d['created_at']}"
+                  f" (last: {last_error})")
+        await self.store.disable(d["webhook_id"], utc_now_iso(), reason)
+        event(log, "webhooks.disabled", logging.WARNING, webhook_id=d["webhook_id"], reason=reason)

@@ -1,0 +1,122 @@
+"""SQL of webhooks and their outbox (webhook_deliveries)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from callbridge.db import Database
+
+_HOOK_COLS = ("id, uuid, account_id, url, types, created_at, last_success_at, disabled_at,"
+              " disabled_reason")
+_DELIVERY_COLS = ("d.id, d.webhook_id, d.msg_id, d.event_type, d.payload, d.status, d.attempts,"
+                  " d.next_attempt_at, d.created_at, d.last_attempt_at, d.last_status,"
+                  " d.last_error, d.last_response, d.last_ms")
+
+
+def _hook(row: sqlite3.Row) -> dict:
+    d = dict(row)
+    d["types"] = json.loads(d["types"])
+    return d
+
+
+class WebhookStore:
+    def __init__(self, db: Database):
+        self.db = db
+
+    # ---- subscriptions ----------------------------------------------------------------------
+
+    async def create(self, uuid: str, account_id: int, url: str, types: list[str], secret: str,
+                     created_at: str, limit: int) -> bool:
+        """False when the account already has `limit` webhooks."""
+        async with self.db.transaction() as tx:
+            row = await tx.fetchone("SELECT count(*) FROM webhooks WHERE account_id = ?",
+                                    (account_id,))
+            if row[0] >= limit:
+                return False
+            await tx.insert("INSERT INTO webhooks(uuid, account_id, url, types, secret, created_at)"
+                            " VALUES (?, ?, ?, ?, ?, ?)",
+                            (uuid, account_id, url, json.dumps(types), secret, created_at))
+        return True
+
+    async def of_account(self, account_id: int) -> list[dict]:
+        return [_hook(r) for r in await self.db.fetchall(
+            f"SELECT {_HOOK_COLS} FROM webhooks WHERE account_id = ? ORDER BY id", (account_id,))]
+
+    async def get(self, account_id: int, uuid: str) -> dict | None:
+        row = await self.db.fetchone(f"SELECT {_HOOK_COLS} FROM webhooks WHERE account_id = ?"
+                                     " AND uuid = ?", (account_id, uuid))
+        return _hook(row) if row else None
+
+    async def delete(self, account_id: int, uuid: str) -> bool:
+        async with self.db.transaction() as tx:
+            return await tx.execute("DELETE FROM webhooks WHERE account_id = ? AND uuid = ?",
+                                    (account_id, uuid)) > 0
+
+    async def secret(self, webhook_id: int) -> str | None:
+        row = await self.db.fetchone("SELECT secret FROM webhooks WHERE id = ?", (webhook_id,))
+        return row[0] if row else None
+
+    # ---- the outbox -----------------------------------------------------------------------
+
+    @staticmethod
+    def active_for(conn: sqlite3.Connection, account_ids: list[int]) -> list[dict]:
+        marks = ", ".join("?" * len(account_ids))
+        return [_hook(r) for r in conn.execute(
+            f"SELECT {_HOOK_COLS} FROM webhooks WHERE disabled_at IS NULL"
+            f" AND account_id IN ({marks})", account_ids)]
+
+    @staticmethod
+    def enqueue(conn: sqlite3.Connection, rows: list[tuple]) -> None:
+        """rows: (webhook_id, msg_id, event_type, payload, next_attempt_at, created_at)."""
+        conn.executemany("INSERT INTO webhook_deliveries(webhook_id, msg_id, event_type, payload,"
+                         " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    async def enqueue_one(self, row: tuple) -> int:
+        async with self.db.transaction() as tx:
+            return await tx.insert("INSERT INTO webhook_deliveries(webhook_id, msg_id, event_type,"
+                                   " payload, next_attempt_at, created_at)"
+                                   " VALUES (?, ?, ?, ?, ?, ?)", row)
+
+    async def due(self, now: float, limit: int) -> list[dict]:
+        return [dict(r) for r in await self.db.fetchall(
+            f"SELECT {_DELIVERY_COLS}, w.url, w.secret FROM webhook_deliveries d"
+            " JOIN webhooks w ON w.id = d.webhook_id WHERE d.status = 'pending'"
+            " AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.id LIMIT ?", (now, limit))]
+
+    async def next_due(self) -> float | None:
+        row = await self.db.fetchone("SELECT min(next_attempt_at) FROM webhook_deliveries"
+                                     " WHERE status = 'pending'")
+        return row[0] if row else None
+
+    async def record_attempt(self, delivery_id: int, values: dict[str, Any]) -> None:
+        sets = ", ".join(f"{k} = ?" for k in values)
+        async with self.db.transaction() as tx:
+            await tx.execute(f"UPDATE webhook_deliveries SET {sets} WHERE id = ?",
+                             (*values.values(), delivery_id))
+
+    async def succeeded(self, webhook_id: int, at: str) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute("UPDATE webhooks SET last_success_at = ? WHERE id = ?",
+                             (at, webhook_id))
+
+    async def last_success(self, webhook_id: int) -> str | None:
+        row = await self.db.fetchone("SELECT last_success_at FROM webhooks WHERE id = ?",
+                                     (webhook_id,))
+        return row[0] if row else None
+
+    async def disable(self, webhook_id: int, at: str, reason: str) -> None:
+        """Disables the endpoint and fails what it still had pending, saying why."""
+        async with self.db.transaction() as tx:
+            await tx.execute("UPDATE webhooks SET disabled_at = ?, disabled_reason = ?"
+                             " WHERE id = ? AND disabled_at IS NULL", (at, reason, webhook_id))
+            await tx.execute("UPDATE webhook_deliveries SET status = 'failed', last_error = ?"
+                             " WHERE webhook_id = ? AND status = 'pending'",
+                             (f"endpoint disabled: {reason}", webhook_id))
+
+    async def deliveries(self, webhook_id: int, before: int | None, limit: int) -> list[dict]:
+        return [dict(r) for r in await self.db.fetchall(
+            f"SELECT {_DELIVERY_COLS} FROM webhook_deliveries d WHERE d.webhook_id = ?"
+            " AND d.id < ? ORDER BY d.id DESC LIMIT ?",
+            (webhook_id, before if before is not None else 2**62, limit))]

@@ -1,0 +1,90 @@
+"""The receptionist page in a real headless Chromium, on the real PBX: a SIPp caller from a
+stored number makes a card with the contact's name appear within 1 s of Asterisk ringing 309,
+an unknown caller's card offers to create the contact, and dialing from the page's box rings
+both of 309's devices."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+
+from tests.asterisk.conftest import callbridge_on, wait_until
+from tests.browser import chromium_page
+
+
+async def _open_desk(page, base: str, key: str) -> None:
+    await page.goto(f"{base}/screenpop")
+    await page.fill("#key", key)
+    await page.click("#login-form button")
+    await page.wait_for_selector("#link-state.on", timeout=5000)
+
+
+async def test_a_ringing_call_pops_a_card_and_the_box_dials(running_pbx, tmp_path):
+    pbx = running_pbx
+    async with callbridge_on(pbx, tmp_path / "cb.db") as api:
+        base = f"http://127.0.0.1:{pbx.callbridge_port}"
+        await api.ok("POST", "/contacts/contacts", json={
+            "firstname": "Margaret", "lastname": "Hamilton", "organization": "MIT",
+            "note": "Apollo guidance", "profile_url": "https://crm.example.com/p/42",
+            "mobile_phone": "+1 555 777 0201"})
+        async with chromium_page() as page:
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            await _open_desk(page, base, api.keys["acme"])
+            assert await page.is_checked("#extensions input[value='309']")
+
+            call = asyncio.create_task(asyncio.to_thread(pbx.call_in, "5557770201", "309",
+                                                         cancel_after_ms=1200))
+            card = await page.wait_for_selector("article.card", timeout=8000)
+            assert await card.eval_on_selector(".name", "e => e.textContent") == "Margaret Hamilton"
+            assert "MIT" in await card.eval_on_selector(".org", "e => e.textContent")
+            assert await card.eval_on_selector(".note", "e => e.textContent") == "Apollo guidance"
+            assert await card.eval_on_selector(".profile", "e => e.href") == \
+                "https://crm.example.com/p/42"
+            # within 1 s of Asterisk ringing the devices (the event's time is Asterisk's)
+            rang = datetime.fromisoformat((await card.get_attribute("data-event-time"))
+                                          .replace("Z", "+00:00")).timestamp()
+            shown = int(await card.get_attribute("data-shown-at")) / 1000
+            assert 0 <= shown - rang < 1.0, shown - rang
+            assert await call == 0
+            # the missed call ends the card and shows in the recent calls
+            await page.wait_for_selector("article.card.ended", timeout=8000)
+            await page.wait_for_function(
+                "() => document.querySelector('#recent-rows').textContent.includes('Margaret Hamilton')",
+                timeout=8000)
+
+            # an unknown caller: the card offers to create the contact, which then exists
+            call = asyncio.create_task(asyncio.to_thread(pbx.call_in, "5557770202", "309",
+                                                         cancel_after_ms=1200))
+            unknown = await page.wait_for_selector("article.card:not(.ended) .create",
+                                                   timeout=8000)
+            card = await page.query_selector("article.card:not(.ended)")
+            assert await card.eval_on_selector(".name", "e => e.textContent") == "Unknown caller"
+            await unknown.click()
+            await (await card.query_selector(".first")).fill("New")
+            await (await card.query_selector(".last")).fill("Caller")
+            await (await card.query_selector(".create-form button")).click()
+            await page.wait_for_function(
+                "() => [...document.querySelectorAll('.card .name')]"
+                ".some(e => e.textContent === 'New Caller')",
+                timeout=5000)
+            await call
+            found = await api.ok("POST", "/contacts/contacts/search/mobile",
+                                 json={"mobile_phone": "5557770202"})
+            assert found["firstname"] == "New" and found["lastname"] == "Caller"
+
+            # the dial box rings every device of 309
+            desk, soft = pbx.phones["desk309"], pbx.phones["soft309"]
+            before = (len(desk.invites()), len(soft.invites()))
+            await page.select_option("#dial-extension", "309")
+            await page.fill("#dial-number", "+1 580 867 5309")
+            await page.click("#dial-form button")
+            await page.wait_for_function(
+                "() => document.querySelector('#dial-state').textContent.startsWith('Call ')",
+                timeout=5000)
+            wait_until(lambda: len(desk.invites()) > before[0] and len(soft.invites()) > before[1],
+                       8, "both devices of 309 ringing from the page's dial box")
+            await page.wait_for_function(
+                "() => document.querySelector('#dial-state').textContent.includes('ended')",
+                timeout=20000)
+            assert errors == []
