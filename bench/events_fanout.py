@@ -42,7 +42,8 @@ def pct(values: list[float], p: float) -> float:
 async def round_of(base: str, key: str, pbx: Pbx, clients: int, calls: int, first: int) -> dict:
     latencies: list[float] = []
     seen: dict[str, int] = {}
-    async with aiohttp.ClientSession() as http:
+    # limit=0: aiohttp's default pool of 100 connections would hold the 101st WebSocket back
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         async def ticketed() -> aiohttp.ClientWebSocketResponse:
             return await http.ws_connect(f"{base}/events?types=call.ringing",
                                          headers={"x-api-key": key}, heartbeat=None)

@@ -28,6 +28,8 @@ SERVICE = web.AppKey("events_service", EventsService)
 routes = RouteTable("events")
 # WebSocket close code of a client that fell behind (4000-4999: for applications, RFC 6455)
 CLOSE_TOO_SLOW = 4008
+# Bytes a client's socket may hold unsent before its events go through its buffer instead
+DIRECT_WRITE_LIMIT = 64 * 1024
 
 
 def _problem_json(p: Problem) -> str:
@@ -65,14 +67,25 @@ async def events(request):
 
 
 async def _websocket(request, service: EventsService, account, q: StreamQuery):
-    # aiohttp pings every `heartbeat` s and closes a peer that stops answering
-    ws = web.WebSocketResponse(heartbeat=service.heartbeat)
+    # aiohttp pings every `heartbeat` s and closes a peer that stops answering. No
+    # permessage-deflate: every client gets the same prebuilt frame (StoredEvent.ws_frame).
+    ws = web.WebSocketResponse(heartbeat=service.heartbeat, compress=False)
     ws.headers.update(request.get(PRE_HEADERS) or {})
     await ws.prepare(request)
     event(log, "events.client_connected", transport="websocket", account=account.name)
+    transport = request.transport
+
+    def write_now(ev: StoredEvent) -> bool:
+        """The frame straight onto the socket, unless it is closing or backed up (then the
+        event is buffered and send() awaits the socket's drain as usual)."""
+        if ws.closed or transport is None or transport.is_closing() \
+                or transport.get_write_buffer_size() > DIRECT_WRITE_LIMIT:
+            return False
+        transport.write(ev.ws_frame())
+        return True
 
     async def send() -> None:
-        follower = service.follow(account, q)
+        follower = service.follow(account, q, sink=write_now)
         try:
             async for item in follower:
                 if isinstance(item, StoredEvent):

@@ -8,7 +8,7 @@ buffer and is told where to resume; an idle one gets heartbeats.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from callbridge.accounts.models import Account
@@ -48,8 +48,11 @@ class EventsService:
                 raise InvalidInput(f"after={after} is ahead of this account's last event ({last})",
                                    field="after", error="Invalid query parameter")
 
-    async def follow(self, account: Account, q: StreamQuery
+    async def follow(self, account: Account, q: StreamQuery,
+                     sink: Callable[[StoredEvent], bool] | None = None
                      ) -> AsyncIterator[StoredEvent | Heartbeat | Problem]:
+        """sink: a writer that can take live events directly (Subscriber.sink); events it took
+        are not yielded."""
         sub = self.hub.subscribe(account.id, q.extension_set(), q.type_list(), self.buffer)
         last = q.after if q.after is not None else await self.journal.last_id(account.id)
         try:
@@ -71,18 +74,26 @@ class EventsService:
                             if sub.wants(ev):
                                 yield ev
                         last = batch[-1].id
+            # live: the buffer may hold what was stored meanwhile (ids drop what replay sent)
+            sub.last_id = last
+            sub.sink = sink
             while True:
                 batch = await sub.next_batch(self.heartbeat)
                 if sub.overflowed:
                     yield Problem("too_slow",
                                   f"more than {self.buffer} events waited for this client:"
-                                  f" reconnect with after={last}", final=True, after=last)
+                                  f" reconnect with after={sub.last_id}", final=True,
+                                  after=sub.last_id)
                     return
                 if not batch:
                     yield Heartbeat()
-                for ev in batch:
-                    if ev.id > last:
-                        last = ev.id
-                        yield ev
+                sub.busy = True  # while these are sent, newer ones queue behind them
+                try:
+                    for ev in batch:
+                        if ev.id > sub.last_id:
+                            sub.last_id = ev.id
+                            yield ev
+                finally:
+                    sub.busy = False
         finally:
             self.hub.unsubscribe(sub)
