@@ -330,3 +330,48 @@ async def test_click_to_dial_rings_devices_and_mobile_but_the_far_end_is_no_devi
             DestChannel="PJSIP/trunk-00000003")
         with pytest.raises(asyncio.TimeoutError):
             await ws.receive(timeout=0.3)
+
+
+async def test_a_real_websocket_client_that_stops_reading_is_closed_with_where_to_resume(tmp_path):
+    app = create_app(make_settings(tmp_path, events_client_buffer=10))
+    async with TestClient(TestServer(app)) as client:
+        key = (await app[mw.ACCOUNT].create_key("acme"))[1]
+        hub = app[events_routes.SERVICE].hub
+        ws = await client.ws_connect("/events", headers={"x-api-key": key}, max_msg_size=0)
+        first = StoredEvent(1, 1, "call.ringing", "309", json.dumps({"id": 1}))
+        hub.publish([first])
+        assert json.loads((await ws.receive(timeout=3)).data) == {"id": 1}
+        big = "x" * 20_000
+        fast = await client.ws_connect("/events", headers={"x-api-key": key})
+        # the slow client reads nothing now: its socket backs up, then its buffer overflows
+        for i in range(2, 2002):  # 40 MB: more than any socket buffer holds
+            hub.publish([StoredEvent(1, i, "call.ringing", "309",
+                                     json.dumps({"id": i, "pad": big}))])
+            got = json.loads((await fast.receive(timeout=3)).data)  # the fast one keeps up
+            assert got["id"] == i, got
+        seen, closed = [], None
+        while closed is None:
+            msg = await ws.receive(timeout=5)
+            if msg.type.name == "TEXT":
+                seen.append(json.loads(msg.data))
+            else:
+                closed = msg
+        problem = seen[-1]
+        assert problem["type"] == "error" and problem["data"]["error"] == "too_slow"
+        assert closed.type.name == "CLOSE" and closed.data == 4008
+        # what it got is gapless, and it is told to resume after the last of it
+        delivered = [e["id"] for e in seen[:-1]]
+        assert problem["data"]["after"] == delivered[-1] and delivered == list(
+            range(2, delivered[-1] + 1))
+        await fast.close()
+
+
+async def test_sse_sends_heartbeats_when_idle(events_api):
+    resp = await events_api.client.get("/events", headers={
+        "x-api-key": events_api.keys["acme"], "Accept": "text/event-stream"})
+    text = ""
+    deadline = time.monotonic() + 3
+    while ": keep-alive" not in text and time.monotonic() < deadline:
+        text += (await asyncio.wait_for(resp.content.readany(), 3)).decode()
+    resp.close()
+    assert text.startswith("retry: 2000") and ": keep-alive" in text
