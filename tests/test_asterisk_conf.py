@@ -1,17 +1,78 @@
-"""asterisk-conf/ renders with the example values an operator starts from: every placeholder
-has one (a new placeholder without an example value would break the operator's first render)."""
+"""asterisk-conf/ renders with the example values an operator starts from, and rendering into
+a live /etc/asterisk is safe: nothing replaced without --force (then backed up), no example
+secrets, strong ones generated and kept for the next render, SIP on loopback by default,
+secret-bearing files 0640."""
 
 from __future__ import annotations
 
+import os
+import stat
 import tomllib
+from datetime import datetime
 
-from callbridge.asterisk.conf import PLACEHOLDER, placeholders, render, repo_conf_dir
+import pytest
+
+from callbridge.asterisk.conf import PLACEHOLDER, complete, install, placeholders, repo_conf_dir
+
+
+def _example() -> dict:
+    return tomllib.loads((repo_conf_dir() / "values.example.toml").read_text())
 
 
 def test_the_example_values_cover_every_placeholder(tmp_path):
-    values = tomllib.loads((repo_conf_dir() / "values.example.toml").read_text())
+    values, generated = complete(repo_conf_dir(), _example())
     assert placeholders(repo_conf_dir()) <= values.keys()
-    written = render(repo_conf_dir(), tmp_path, values)
-    assert written and not any(PLACEHOLDER.search(p.read_text()) for p in written)
+    assert set(generated) == {"AMI_SECRET", "EXT_309_SECRET", "EXT_310_SECRET", "CALLERID_TOKEN"}
+    assert all(len(v) >= 32 for v in generated.values())
+    report = install(repo_conf_dir(), tmp_path, _example())
+    assert report.written and not any(PLACEHOLDER.search(p.read_text()) for p in report.written)
     dialplan = (tmp_path / "extensions.conf").read_text()
-    assert f"127.0.0.1:{values['CALLBRIDGE_PORT']}/callerid?token={values['CALLERID_TOKEN']}" in dialplan
+    assert "127.0.0.1:2343/callerid?token=" in dialplan
+    assert "bind = 127.0.0.1:5060" in (tmp_path / "pjsip.conf").read_text()
+
+
+def test_example_and_short_secrets_are_refused(tmp_path):
+    for bad in ("change-me-to-a-long-random-string", "short"):
+        with pytest.raises(ValueError, match="AMI_SECRET"):
+            install(repo_conf_dir(), tmp_path, {**_example(), "AMI_SECRET": bad})
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_nothing_is_replaced_without_force_and_force_keeps_a_backup(tmp_path):
+    values_file = tmp_path / "values.toml"
+    values_file.write_text((repo_conf_dir() / "values.example.toml").read_text())
+    etc = tmp_path / "etc"
+    first = install(repo_conf_dir(), etc, tomllib.loads(values_file.read_text()),
+                    values_file=values_file)
+    assert first.generated and stat.S_IMODE(values_file.stat().st_mode) == 0o600
+    # the generated secrets were saved: rendering again changes nothing
+    again = install(repo_conf_dir(), etc, tomllib.loads(values_file.read_text()),
+                    values_file=values_file)
+    assert again.written == [] and again.generated == [] and len(again.unchanged) == len(first.written)
+    for name in ("manager.conf", "pjsip.conf", "extensions.conf"):
+        assert stat.S_IMODE((etc / name).stat().st_mode) == 0o640
+    assert stat.S_IMODE((etc / "rtp.conf").stat().st_mode) == 0o644
+    # an operator's own modules.conf is not silently replaced
+    own = "[modules]\nautoload = yes\n"
+    (etc / "modules.conf").write_text(own)
+    with pytest.raises(FileExistsError, match="modules.conf.*--force"):
+        install(repo_conf_dir(), etc, tomllib.loads(values_file.read_text()))
+    assert (etc / "modules.conf").read_text() == own
+    forced = install(repo_conf_dir(), etc, tomllib.loads(values_file.read_text()), force=True,
+                     now=datetime(2026, 11, 29, 10, 0, 0))
+    assert forced.backups == [etc / "modules.conf.20261129-100000.bak"]
+    assert forced.backups[0].read_text() == own and (etc / "modules.conf").read_text() != own
+    assert [p.name for p in forced.written] == ["modules.conf"]
+    assert not [p for p in etc.iterdir() if p.name.startswith(".callbridge-render")]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
+def test_secret_files_belong_to_the_asterisk_user_when_it_exists(tmp_path):
+    import pwd
+    try:
+        asterisk = pwd.getpwnam("asterisk")
+    except KeyError:
+        pytest.skip("no asterisk user on this machine")
+    report = install(repo_conf_dir(), tmp_path, _example())
+    assert report.owner == "asterisk"
+    assert (tmp_path / "manager.conf").stat().st_uid == asterisk.pw_uid
