@@ -13,6 +13,7 @@ from aiohttp import web
 
 from callbridge import __version__
 from callbridge.accounts import routes as extension_routes
+from callbridge.admin import routes as admin_routes
 from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.service import AccountService
 from callbridge.accounts.store import AccountStore, ExtensionStore
@@ -40,6 +41,7 @@ from callbridge.logs import event
 from callbridge.screenpop import routes as screenpop_routes
 from callbridge.settings import ConfigError, Settings
 from callbridge.system import routes as system_routes
+from callbridge.system.metrics import Readings, build_registry
 from callbridge.system.models import ServiceStatus
 from callbridge.web import middleware as mw
 from callbridge.web.ratelimit import FixedWindowLimiter
@@ -61,7 +63,7 @@ AMI_LINK = web.AppKey("ami_link", AmiLink)
 ROUTE_TABLES = [system_routes.routes, contact_routes.routes, agentvoice.routes, relatel.routes,
                 dialer_routes.routes, calllog_routes.routes, callerid_routes.routes,
                 events_routes.routes, webhook_routes.routes, extension_routes.routes,
-                screenpop_routes.routes]
+                screenpop_routes.routes, admin_routes.routes]
 
 
 def build_ami_link(settings: Settings) -> AmiLink:
@@ -92,6 +94,8 @@ def create_app(settings: Settings) -> web.Application:
                     f" {settings.ami_manager_conf}")
     extensions = ExtensionService(ExtensionStore(db), accounts)
     app[extension_routes.SERVICE] = extensions
+    app[admin_routes.ACCOUNTS] = accounts
+    app[admin_routes.EXTENSIONS] = extensions
     calllog = CallLogService(db, contacts, extensions, ring_context=settings.ring_context,
                              csv_path=settings.cdr_csv, region=settings.region,
                              csv_history=settings.cdr_csv_history,
@@ -156,6 +160,18 @@ def create_app(settings: Settings) -> web.Application:
         return ServiceStatus(status="online" if st.state == "online" else "offline", detail={
             "ami": st.state, "since": st.since, "asterisk_version": st.asterisk_version,
             "last_error": st.last_error, "host": f"{settings.ami_host}:{settings.ami_port}"})
+
+    dialer = app[dialer_routes.SERVICE]
+    limiter = app[mw.LIMITER]
+    registry, http_metrics = build_registry(Readings(
+        link_state=lambda: link.status().state if ami_configured else "disabled",
+        link_connects=lambda: link.status().connects, ami_events=lambda: link.events_handled,
+        originates=lambda: dict(dialer.outcomes), calllog_rows=lambda: calllog.rows_written,
+        rate_limited=lambda: limiter.rejected, webhook_deliveries=lambda: dict(sender.outcomes),
+        stream_clients=hub.client_count, events_stored=lambda: journal.stored))
+    app[system_routes.METRICS] = registry
+    app[system_routes.METRICS_TOKEN] = settings.metrics_token.get_secret_value()
+    app[mw.HTTP_METRICS] = http_metrics
 
     app[system_routes.PROBES] = {"contacts": contacts_probe, "dialer": dialer_probe}
     app[system_routes.PBX_STATE] = lambda: link.status().state if ami_configured else "disabled"

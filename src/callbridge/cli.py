@@ -134,10 +134,19 @@ def keys() -> None:
 
 
 @keys.command("create")
-@click.option("--account", required=True, help="Account name (created if it doesn't exist).")
+@click.option("--account", default=None, help="Account name (created if it doesn't exist).")
+@click.option("--admin", is_flag=True, help="An admin key: manages accounts, keys and extensions"
+              " over /admin/…, reads no account's data.")
 @click.pass_context
-def keys_create(ctx: click.Context, account: str) -> None:
+def keys_create(ctx: click.Context, account: str | None, admin: bool) -> None:
     """Create an API key; the key is printed once, alone on the last line."""
+    if admin == (account is not None):
+        raise click.UsageError("give --account NAME, or --admin")
+    if admin:
+        key_id, key = _run(_with_accounts(_settings(ctx), lambda s: s.create_admin_key()))
+        click.echo(f"created admin key {key_id} (shown once, store it now):")
+        click.echo(key)
+        return
     info, key = _run(_with_accounts(_settings(ctx), lambda s: s.create_key(account)))
     click.echo(f"created key {info.id} for account {info.account} (shown once, store it now):",
                err=False)

@@ -111,6 +111,8 @@ class Settings(BaseSettings):
     events_client_buffer: int = Field(1000, ge=10, le=100_000,
                                       description="events queued for one slow stream client"
                                                   " before it is closed (it resumes with after=)")
+    metrics_token: SecretStr = Field(SecretStr(""), description="bearer token GET /metrics"
+                                     " requires; empty: /metrics is open (bind to loopback)")
     webhook_allow_private: bool = Field(False, description="allow webhook URLs on loopback,"
                                                            " private or link-local addresses")
 

@@ -97,6 +97,13 @@ async def test_click_to_dial_reports_its_progress(running_pbx, tmp_path):
         ringing = [d for d in of(events, "call.ringing") if d["call_id"] == body["call_id"]]
         assert ringing and ringing[0]["direction"] == "outbound"
         assert ringing[0]["contact"]["name"] == "Jenny"
+        # and /metrics saw it: the link online, the originate queued, AMI events processed
+        from tests.system.test_metrics import samples
+        m = samples(await (await api.client.get("/metrics")).text())
+        assert m[("callbridge_ami_link_state", (("state", "online"),))] == 1
+        assert m[("callbridge_originates_total", (("result", "queued"),))] == 1
+        assert m[("callbridge_ami_events_total", ())] > 10
+        assert m[("callbridge_events_stored_total", ())] >= 6
 
 
 async def test_a_ring_group_through_local_channels_pops_the_extension_like_any_call(running_pbx,

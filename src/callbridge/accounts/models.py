@@ -12,6 +12,12 @@ class Account:
 
 
 @dataclass(frozen=True, slots=True)
+class Admin:
+    """Who an admin key authenticates: no account, only the /admin/… routes."""
+    key_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKeyInfo:
     id: str
     account: str

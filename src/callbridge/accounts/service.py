@@ -13,10 +13,10 @@ import re
 import secrets
 import time
 
-from callbridge.accounts.models import Account, ApiKeyInfo
+from callbridge.accounts.models import Account, Admin, ApiKeyInfo
 from callbridge.accounts.store import AccountStore
 from callbridge.contacts.phone import valid_region
-from callbridge.errors import InvalidInput, NotFound
+from callbridge.errors import Conflict, InvalidInput, NotFound
 
 _KEY_RE = re.compile(r"^cb_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
 _ACCOUNT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -45,10 +45,7 @@ class AccountService:
         return self.store.region_of(account_id)
 
     async def set_region(self, name: str, region: str) -> None:
-        region = region.strip().upper()
-        if not valid_region(region):
-            raise InvalidInput(f"{region!r} is not a region phone numbers know (ISO 3166 alpha-2,"
-                               " e.g. US, DK, GB, DE)", field="region")
+        region = self._region(region)
         if not await self.store.set_region(name, region):
             raise NotFound(f"no account {name!r}", error="Account not found")
         self._auth_cache.clear()  # cached accounts carry the old region
@@ -60,6 +57,58 @@ class AccountService:
                 "account names are 1-64 letters, digits, '.', '_' or '-'", field="account"
             )
         return name
+
+    async def create_account(self, name: str, region: str | None = None) -> Account:
+        region = self._region(region or self.store.db.default_region)
+        account = await self.store.create_account(self.validate_account_name(name), region)
+        if account is None:
+            raise Conflict(f"an account named {name!r} exists", error="Account exists",
+                           field="name")
+        return account
+
+    async def by_uuid(self, account_uuid: str) -> Account:
+        account = await self.store.by_uuid(account_uuid)
+        if account is None:
+            raise NotFound(f"no account {account_uuid!r}", error="Account not found")
+        return account
+
+    async def update(self, account_uuid: str, name: str | None, region: str | None) -> Account:
+        """Rename and/or set the home region (re-keying its numbers) of an account."""
+        account = await self.by_uuid(account_uuid)
+        if name is not None and name != account.name:
+            if not await self.store.rename(account.id, self.validate_account_name(name)):
+                raise Conflict(f"an account named {name!r} exists", error="Account exists",
+                               field="name")
+        if region is not None:
+            await self.set_region(name or account.name, region)
+        self._auth_cache.clear()
+        return await self.by_uuid(account_uuid)
+
+    async def delete(self, account_uuid: str, confirm: str | None) -> Account:
+        """Deletes an account and all it owns; `confirm` must repeat its name."""
+        account = await self.by_uuid(account_uuid)
+        if confirm != account.name:
+            raise InvalidInput(f"deleting {account.name!r} removes its contacts, call log, keys and"
+                               f" extensions: repeat its name as confirm={account.name}",
+                               field="confirm", error="Confirmation required")
+        await self.store.delete(account.id)
+        self._auth_cache.clear()
+        return account
+
+    async def create_admin_key(self) -> tuple[str, str]:
+        """(key id, the key shown once) of a new admin key."""
+        key_id = secrets.token_hex(6)
+        key = f"cb_{key_id}_{secrets.token_urlsafe(32)}"
+        await self.store.add_admin_key(key_id, hash_key(key))
+        return key_id, key
+
+    @staticmethod
+    def _region(region: str) -> str:
+        region = region.strip().upper()
+        if not valid_region(region):
+            raise InvalidInput(f"{region!r} is not a region phone numbers know (ISO 3166 alpha-2,"
+                               " e.g. US, DK, GB, DE)", field="region")
+        return region
 
     async def create_key(self, account_name: str) -> tuple[ApiKeyInfo, str]:
         """Creates the account if needed and a new key; returns (info, the key shown once)."""
@@ -86,8 +135,9 @@ class AccountService:
     async def list_accounts(self) -> list[Account]:
         return await self.store.list_accounts()
 
-    async def authenticate(self, key: str) -> Account | None:
-        """The key's account, or None when the key is unknown, malformed or revoked."""
+    async def authenticate(self, key: str) -> Account | Admin | None:
+        """The key's account (or Admin for an admin key), or None when the key is unknown,
+        malformed or revoked."""
         key_id = key_id_of(key)
         if key_id is None:
             return None
@@ -97,6 +147,9 @@ class AccountService:
         if cached is not None and cached[0] > now:
             return cached[2] if hmac.compare_digest(cached[1], presented) else None
         found = await self.store.key_for_auth(key_id)
+        if found is None:
+            admin_hash = self.store.admin_key_hash(key_id)
+            found = (admin_hash, Admin(key_id)) if admin_hash is not None else None
         if found is None:
             self._auth_cache.pop(key_id, None)
             return None

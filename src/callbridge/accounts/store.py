@@ -74,6 +74,44 @@ class AccountStore:
                                  [(_rekey(r["number"], region), r["rowid"]) for r in phones])
         return True
 
+    async def create_account(self, name: str, region: str) -> Account | None:
+        """None when the name is taken."""
+        async with self.db.transaction() as tx:
+            if await tx.fetchone("SELECT 1 FROM accounts WHERE name = ?", (name,)):
+                return None
+            return await self.account_in(tx, name, region)
+
+    async def by_uuid(self, uuid: str) -> Account | None:
+        row = await self.db.fetchone(f"SELECT {_ACCOUNT} FROM accounts WHERE uuid = ?", (uuid,))
+        return _account(row) if row else None
+
+    async def rename(self, account_id: int, name: str) -> bool:
+        """False when another account has the name."""
+        async with self.db.transaction() as tx:
+            if await tx.fetchone("SELECT 1 FROM accounts WHERE name = ? AND id != ?",
+                                 (name, account_id)):
+                return False
+            await tx.execute("UPDATE accounts SET name = ? WHERE id = ?", (name, account_id))
+        return True
+
+    async def delete(self, account_id: int) -> None:
+        """The account and everything it owns (keys, contacts, groups, extensions, events,
+        webhooks cascade). Its call-log rows go too: left ownerless they would be re-issued to
+        whoever gets its extensions next."""
+        async with self.db.transaction() as tx:
+            await tx.execute("DELETE FROM call_log WHERE account_id = ?", (account_id,))
+            await tx.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
+
+    async def add_admin_key(self, key_id: str, key_hash: str) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute("INSERT INTO admin_keys(id, key_hash, created_at) VALUES (?, ?, ?)",
+                             (key_id, key_hash, utc_now_iso()))
+
+    def admin_key_hash(self, key_id: str) -> str | None:
+        rows = self.db.lookup("SELECT key_hash FROM admin_keys WHERE id = ?"
+                              " AND revoked_at IS NULL", (key_id,))
+        return rows[0][0] if rows else None
+
     async def add_key(self, account: Account, key_id: str, key_hash: str) -> None:
         async with self.db.transaction() as tx:
             await tx.execute(
@@ -101,14 +139,19 @@ class AccountStore:
             sql += " WHERE a.name = ?"
             params = (account,)
         rows = await self.db.fetchall(sql + " ORDER BY a.name, k.created_at", params)
-        return [ApiKeyInfo(r[0], r[1], r[2], r[3]) for r in rows]
+        keys = [ApiKeyInfo(r[0], r[1], r[2], r[3]) for r in rows]
+        if account is None:
+            keys += [ApiKeyInfo(r[0], "(admin)", r[1], r[2]) for r in await self.db.fetchall(
+                "SELECT id, created_at, revoked_at FROM admin_keys ORDER BY created_at")]
+        return keys
 
     async def revoke_key(self, key_id: str) -> bool:
         async with self.db.transaction() as tx:
-            changed = await tx.execute(
-                "UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                (utc_now_iso(), key_id),
-            )
+            changed = 0
+            for table in ("api_keys", "admin_keys"):
+                changed += await tx.execute(
+                    f"UPDATE {table} SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                    (utc_now_iso(), key_id))
         return changed == 1
 
 

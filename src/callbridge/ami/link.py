@@ -237,6 +237,7 @@ class AmiLink:
         self._pending: dict[int, _TrackedAction] = {}  # id() -> action (actions are dicts: unhashable)
         self._background: set[asyncio.Task] = set()
         self._state = "offline"
+        self.events_handled = 0  # AMI events that reached a handler, for the metrics
         self._since = utc_now_iso()
         self._version: str | None = None
         self._last_error: str | None = None
@@ -478,6 +479,7 @@ class AmiLink:
     def _run_handlers(self, handlers: tuple[EventHandler, ...], name: str, data: dict) -> None:
         """Each handler in its own try: one broken handler neither drops the link nor starves
         the others."""
+        self.events_handled += 1
         for handler in handlers:
             try:
                 result = handler(data)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections import Counter
 
 from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.models import Account
@@ -34,6 +35,10 @@ class DialFailed(DomainError):
         super().__init__("Internal error", details=details)
 
 
+# A refused click's status -> its outcome label in the metrics
+_OUTCOMES = {400: "invalid", 409: "no_devices", 503: "pbx_unavailable"}
+
+
 def _unavailable(message: str) -> Unavailable:
     return Unavailable(message, error="Dialer service unavailable")
 
@@ -53,8 +58,19 @@ class DialerService:
         self.originate_timeout = originate_timeout
         self.action_timeout = action_timeout
         self.calllog = calllog  # CallLogService: told of every call, for its call-log row
+        self.outcomes: Counter[str] = Counter()
 
     async def dial(self, account: Account, request: DialRequest) -> DialAccepted:
+        """One click-to-dial; its outcome is counted (callbridge_originates_total)."""
+        try:
+            accepted = await self._dial(account, request)
+        except DomainError as exc:
+            self.outcomes[_OUTCOMES.get(exc.status, "failed")] += 1
+            raise
+        self.outcomes["queued"] += 1
+        return accepted
+
+    async def _dial(self, account: Account, request: DialRequest) -> DialAccepted:
         ext = self.extensions.of_account(account, request.extension)
         if ext is None:
             raise InvalidInput("invalid extension", field="extension", error="Invalid extension")

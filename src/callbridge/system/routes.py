@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import hmac
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from callbridge.errors import DomainError
 
 from callbridge.system.models import Health, ServiceStatus, Status
 from callbridge.timeutil import utc_now_iso
@@ -18,6 +22,13 @@ PROBES = web.AppKey("status_probes", dict)
 OPENAPI = web.AppKey("openapi", dict)
 # () -> the AMI link's state for /health; set by the app factory.
 PBX_STATE = web.AppKey("pbx_state", Callable[[], str])
+METRICS = web.AppKey("metrics_registry", CollectorRegistry)
+METRICS_TOKEN = web.AppKey("metrics_token", str)
+
+
+class MetricsUnauthorized(DomainError):
+    status = 401
+    error = "Metrics token required"
 
 
 @routes.route("GET", "/health", summary="Is the API gateway running", response=Health, public=True)
@@ -37,3 +48,16 @@ async def status(request):
               hidden=True)
 async def openapi(request):
     return web.json_response(request.app[OPENAPI])
+
+
+@routes.route("GET", "/metrics", summary="Prometheus metrics (Bearer CALLBRIDGE_METRICS_TOKEN"
+              " when one is set)", public=True, hidden=True)
+async def metrics(request):
+    token = request.app[METRICS_TOKEN]
+    if token:
+        scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(),
+                                                                 token.encode()):
+            raise MetricsUnauthorized("send Authorization: Bearer <CALLBRIDGE_METRICS_TOKEN>")
+    body = generate_latest(request.app[METRICS])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -7,11 +7,12 @@ import time
 
 from aiohttp import web
 
-from callbridge.accounts.models import Account
+from callbridge.accounts.models import Account, Admin
 from callbridge.accounts.service import AccountService
 from callbridge.errors import DomainError
 from callbridge.events.tickets import TicketBook
 from callbridge.logs import event
+from callbridge.system.metrics import HttpMetrics
 from callbridge.timeutil import utc_now_iso
 from callbridge.web.ratelimit import FixedWindowLimiter
 from callbridge.web.routing import PRE_HEADERS
@@ -21,6 +22,7 @@ log = logging.getLogger("callbridge.http")
 ACCOUNT = web.AppKey("account_service", AccountService)
 LIMITER = web.AppKey("rate_limiter", FixedWindowLimiter)
 TICKETS = web.AppKey("event_tickets", TicketBook)  # GET /events?ticket= (browsers)
+HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)
 # The authenticated account of a request; handlers read it through account_of().
 REQUEST_ACCOUNT = web.RequestKey("account", Account)
 REQUEST_KEY_ID = web.RequestKey("key_id", str)
@@ -80,7 +82,12 @@ async def api_middleware(request: web.Request, handler):
 
 def _access_line(request: web.Request, status: int, started: float) -> None:
     """method, route template (not the path: ids and numbers stay out of the log), status,
-    duration, account and key id (the key's public part; never the key)."""
+    duration, account and key id (the key's public part; never the key); and the metrics."""
+    resource = request.match_info.route.resource
+    route = resource.canonical if resource is not None else None
+    metrics = request.app.get(HTTP_METRICS)
+    if metrics is not None:
+        metrics.observe(route, request.method, status, time.perf_counter() - started)
     if status >= 500:
         level = logging.ERROR
     elif status in (401, 403):
@@ -91,12 +98,11 @@ def _access_line(request: web.Request, status: int, started: float) -> None:
         level = logging.INFO
     if not log.isEnabledFor(level):
         return
-    resource = request.match_info.route.resource
     account = request.get(REQUEST_ACCOUNT)
-    event(log, "http.request", level, method=request.method,
-          route=resource.canonical if resource is not None else None, status=status,
+    event(log, "http.request", level, method=request.method, route=route, status=status,
           ms=round((time.perf_counter() - started) * 1000, 2),
-          account=account.name if account else None, key_id=request.get(REQUEST_KEY_ID),
+          account=getattr(account, "name", "(admin)") if account else None,
+          key_id=request.get(REQUEST_KEY_ID),
           client=request.remote)
 
 
@@ -162,11 +168,23 @@ async def _authorized(request: web.Request, handler):
         return _error(403, {"error": "Invalid API key",
                             "message": "The provided API key is not valid or has been revoked"},
                       headers)
+    admin_route = getattr(route_handler, "admin", False)
+    if isinstance(account, Admin) != admin_route:
+        # Two roles that never overlap: an admin key manages accounts and reads no account's
+        # data; an account key never manages.
+        limiter.hit("key:" + key[3:15])
+        if admin_route:
+            return _error(403, {"error": "Admin key required",
+                                "message": "this route manages accounts: use a key made with"
+                                           " `callbridge keys create --admin`"})
+        return _error(403, {"error": "Account key required",
+                            "message": "an admin key manages accounts (/admin/…); it reads no"
+                                       " account's data"})
     return await _admitted(request, handler, limiter, account, key[3:15])  # cb_<key id>_…
 
 
 async def _admitted(request: web.Request, handler, limiter: FixedWindowLimiter,
-                    account: Account, key_id: str):
+                    account: Account | Admin, key_id: str):
     """An authenticated request: the key's rate limit, then the handler."""
     request[REQUEST_KEY_ID] = key_id
     verdict = limiter.hit("key:" + key_id)

@@ -26,6 +26,7 @@ class FixedWindowLimiter:
         self._clock = clock
         self._prune_at = prune_at
         self._counts: dict[str, tuple[int, int]] = {}  # client -> (window index, count)
+        self.rejected = 0  # requests refused with a 429, for the metrics
 
     def hit(self, client: str) -> Verdict:
         now = self._clock()
@@ -38,4 +39,6 @@ class FixedWindowLimiter:
             self._counts = {k: v for k, v in self._counts.items() if v[0] == index}
         self._counts[client] = (index, count)
         reset_after = max(1, int((index + 1) * self.window - now + 0.999))
+        if count > self.limit:
+            self.rejected += 1
         return Verdict(count <= self.limit, self.limit, max(0, self.limit - count), reset_after)

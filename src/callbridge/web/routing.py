@@ -41,12 +41,15 @@ class Endpoint:
     query: type[BaseModel] | None = None  # the model parse_model() reads the query string with
     path_model: type[BaseModel] | None = None  # the same for typed path values
     hidden: bool = False
+    admin: bool = False  # for admin keys only (and only they may call it)
 
 
 class RouteTable:
-    def __init__(self, tag: str, unauthorized: dict | None = None):
+    def __init__(self, tag: str, unauthorized: dict | None = None, admin: bool = False):
         """unauthorized: the body a dialect answers a missing or invalid key with (status 401),
-        when its document says so; else the WebFones answers (401 / 403)."""
+        when its document says so; else the WebFones answers (401 / 403). admin: every route
+        of the table is for admin keys only."""
+        self.admin = admin
         self.tag = tag
         self.unauthorized = unauthorized
         self.endpoints: list[Endpoint] = []
@@ -58,8 +61,9 @@ class RouteTable:
         def register(handler: Handler) -> Handler:
             handler.public = public  # read by the auth middleware
             handler.unauthorized = self.unauthorized
+            handler.admin = self.admin
             self.endpoints.append(Endpoint(method, path, handler, summary, self.tag, body, response,
-                                           public, errors, query, path_model, hidden))
+                                           public, errors, query, path_model, hidden, self.admin))
             return handler
         return register
 

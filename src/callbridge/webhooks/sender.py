@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 
 import aiohttp
 from yarl import URL
@@ -46,6 +47,7 @@ class WebhookSender:
         self._task: asyncio.Task | None = None
         self._session: aiohttp.ClientSession | None = None
         self.sent = 0
+        self.outcomes: Counter[str] = Counter()  # delivered / retry / failed, for the metrics
 
     def wake(self) -> None:
         self._wake.set()
@@ -127,6 +129,7 @@ class WebhookSender:
             await self.store.record_attempt(d["id"], values)
             await self.store.succeeded(d["webhook_id"], now)
             self.sent += 1
+            self.outcomes["delivered"] += 1
             return
         if error is None:
             values["last_error"] = (f"HTTP {status} (redirects are not followed)"
@@ -134,9 +137,11 @@ class WebhookSender:
         if attempts <= len(self.backoff):
             values["next_attempt_at"] = time.time() + self.backoff[attempts - 1]
             await self.store.record_attempt(d["id"], values)
+            self.outcomes["retry"] += 1
             return
         values["status"] = "failed"
         await self.store.record_attempt(d["id"], values)
+        self.outcomes["failed"] += 1
         await self._maybe_disable(d, values["last_error"])
 
     async def _maybe_disable(self, d: dict, last_error: str) -> None:

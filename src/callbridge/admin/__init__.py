@@ -1,0 +1,1 @@
+"""Management over HTTP for admin keys: accounts, their keys, extensions (same services as the CLI)."""

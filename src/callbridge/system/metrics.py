@@ -1,0 +1,88 @@
+"""Prometheus metrics (GET /metrics), from prometheus-client.
+
+HTTP requests are counted as they happen (the web middleware's access line calls
+HttpMetrics.observe). Everything else is read at scrape time from the counters the rooms
+already keep (the AMI link's state and connects, the dialer's outcomes, the call log's rows, the
+limiter's rejections, the webhook sender's results, the event hub's clients), so the hot paths
+pay nothing for metrics they don't own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+LINK_STATES = ("online", "connecting", "offline", "login_failed", "disabled")
+
+
+class HttpMetrics:
+    def __init__(self, registry: CollectorRegistry):
+        self.requests = Counter("callbridge_http_requests", "HTTP requests answered",
+                                ("route", "method", "status"), registry=registry)
+        self.latency = Histogram("callbridge_http_request_duration_seconds",
+                                 "HTTP request latency", ("route",), registry=registry,
+                                 buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5))
+
+    def observe(self, route: str | None, method: str, status: int, seconds: float) -> None:
+        route = route or "unmatched"  # a 404's path is the client's text: never a label
+        self.requests.labels(route, method, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+
+
+@dataclass
+class Readings:
+    """Where the scrape reads each figure; every callable is cheap and never raises."""
+    link_state: Callable[[], str]
+    link_connects: Callable[[], int]
+    ami_events: Callable[[], int]
+    originates: Callable[[], dict[str, int]]
+    calllog_rows: Callable[[], int]
+    rate_limited: Callable[[], int]
+    webhook_deliveries: Callable[[], dict[str, int]]
+    stream_clients: Callable[[], int]
+    events_stored: Callable[[], int]
+
+
+class ServiceCollector:
+    def __init__(self, readings: Readings):
+        self.r = readings
+
+    def collect(self) -> Iterable[Metric]:
+        state = self.r.link_state()
+        up = GaugeMetricFamily("callbridge_ami_link_state", "1 for the AMI link's current state",
+                               labels=("state",))
+        for s in LINK_STATES:
+            up.add_metric((s,), 1.0 if s == state else 0.0)
+        yield up
+        yield CounterMetricFamily("callbridge_ami_reconnects", "AMI logins after the first",
+                                  value=max(0, self.r.link_connects() - 1))
+        yield CounterMetricFamily("callbridge_ami_events", "AMI events processed",
+                                  value=self.r.ami_events())
+        originates = CounterMetricFamily("callbridge_originates", "click-to-dial requests by"
+                                         " result", labels=("result",))
+        for result, n in sorted(self.r.originates().items()):
+            originates.add_metric((result,), n)
+        yield originates
+        yield CounterMetricFamily("callbridge_call_log_rows", "call-log rows written",
+                                  value=self.r.calllog_rows())
+        yield CounterMetricFamily("callbridge_rate_limit_rejections", "requests answered 429",
+                                  value=self.r.rate_limited())
+        deliveries = CounterMetricFamily("callbridge_webhook_deliveries", "webhook delivery"
+                                         " attempts by result", labels=("result",))
+        for result, n in sorted(self.r.webhook_deliveries().items()):
+            deliveries.add_metric((result,), n)
+        yield deliveries
+        yield GaugeMetricFamily("callbridge_event_stream_clients", "connected event-stream"
+                                " clients", value=self.r.stream_clients())
+        yield CounterMetricFamily("callbridge_events_stored", "call events stored in the journal",
+                                  value=self.r.events_stored())
+
+
+def build_registry(readings: Readings) -> tuple[CollectorRegistry, HttpMetrics]:
+    registry = CollectorRegistry(auto_describe=True)
+    http = HttpMetrics(registry)
+    registry.register(ServiceCollector(readings))
+    return registry, http

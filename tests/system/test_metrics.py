@@ -1,0 +1,63 @@
+"""GET /metrics: Prometheus text with HTTP requests by route and status, latency, AMI link state,
+originates by result, rate-limit rejections, event-stream clients; optional bearer token."""
+
+from __future__ import annotations
+
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client.parser import text_string_to_metric_families
+
+from callbridge.app import create_app
+from callbridge.web import middleware as mw
+from tests.conftest import make_settings
+
+
+def samples(text: str) -> dict[tuple, float]:
+    out = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+async def test_metrics_count_requests_originates_and_rejections(tmp_path):
+    app = create_app(make_settings(tmp_path, rate_limit="3/15m"))
+    async with TestClient(TestServer(app)) as client:
+        key = (await app[mw.ACCOUNT].create_key("acme"))[1]
+        h = {"x-api-key": key}
+        assert (await client.get("/contacts/contacts", headers=h)).status == 200
+        r = await client.post("/dialer/call", headers=h, json={"extension": "999",
+                                                               "phonenumber": "5551234"})
+        assert r.status == 400
+        await client.get("/contacts/contacts", headers=h)
+        assert (await client.get("/contacts/contacts", headers=h)).status == 429
+        async with client.ws_connect("/events", headers={"x-api-key": (
+                await app[mw.ACCOUNT].create_key("acme"))[1]}):
+            resp = await client.get("/metrics")
+            assert resp.status == 200 and resp.headers["Content-Type"].startswith("text/plain")
+            m = samples(await resp.text())
+        assert m[("callbridge_http_requests_total", (("method", "GET"),
+                  ("route", "/contacts/contacts"), ("status", "200")))] == 2
+        assert m[("callbridge_http_requests_total", (("method", "GET"),
+                  ("route", "/contacts/contacts"), ("status", "429")))] == 1
+        assert m[("callbridge_http_request_duration_seconds_count",
+                  (("route", "/contacts/contacts"),))] == 3
+        assert m[("callbridge_originates_total", (("result", "invalid"),))] == 1
+        assert m[("callbridge_rate_limit_rejections_total", ())] == 1
+        assert m[("callbridge_ami_link_state", (("state", "disabled"),))] == 1
+        assert m[("callbridge_event_stream_clients", ())] == 1
+        assert ("callbridge_webhook_deliveries_total", ()) not in m  # no results yet: no series
+        # a 404's path never becomes a label
+        await client.get("/no/such/0012345678")
+        m = samples(await (await client.get("/metrics")).text())
+        assert not any("0012345678" in str(k) for k in m)
+
+
+async def test_metrics_token(tmp_path):
+    app = create_app(make_settings(tmp_path, metrics_token="s3cret-metrics-token"))
+    async with TestClient(TestServer(app)) as client:
+        r = await client.get("/metrics")
+        assert r.status == 401 and (await r.json())["error"] == "Metrics token required"
+        r = await client.get("/metrics", headers={"Authorization": "Bearer wrong"})
+        assert r.status == 401
+        r = await client.get("/metrics", headers={"Authorization": "Bearer s3cret-metrics-token"})
+        assert r.status == 200 and "callbridge_ami_link_state" in await r.text()
