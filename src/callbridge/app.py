@@ -24,6 +24,7 @@ from callbridge.calllog import routes as calllog_routes
 from callbridge.calllog.service import CallLogService
 from callbridge.contacts import agentvoice, relatel
 from callbridge.contacts import routes as contact_routes
+from callbridge.contacts import transfer_routes
 from callbridge.contacts.service import ContactService
 from callbridge.db import Database
 from callbridge.events import routes as events_routes
@@ -60,7 +61,7 @@ SETTINGS = web.AppKey("settings", Settings)
 
 AMI_LINK = web.AppKey("ami_link", AmiLink)
 
-ROUTE_TABLES = [system_routes.routes, contact_routes.routes, agentvoice.routes, relatel.routes,
+ROUTE_TABLES = [system_routes.routes, transfer_routes.routes, contact_routes.routes, agentvoice.routes, relatel.routes,
                 dialer_routes.routes, calllog_routes.routes, callerid_routes.routes,
                 events_routes.routes, webhook_routes.routes, extension_routes.routes,
                 screenpop_routes.routes, admin_routes.routes]

@@ -13,6 +13,7 @@ from callbridge import __version__
 from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.service import AccountService
 from callbridge.accounts.store import AccountStore, ExtensionStore
+from callbridge.contacts.service import ContactService
 from callbridge.db import Database, migrate
 from callbridge.errors import DomainError
 from callbridge.logs import setup_logging
@@ -212,6 +213,92 @@ def extensions_remove(ctx, extension: str) -> None:
     """Take EXTENSION away from its account."""
     _run(_with_extensions(_settings(ctx), lambda s: s.remove(extension)))
     click.echo(f"removed {extension}")
+
+
+@main.group()
+def contacts() -> None:
+    """Contacts files: import and export (CSV with the WebFones field names, or vCard)."""
+
+
+def _format_of(path: Path, given: str | None) -> str:
+    if given:
+        return given
+    return "vcf" if path.suffix.lower() in (".vcf", ".vcard") else "csv"
+
+
+@contacts.command("import")
+@click.option("--account", required=True, help="Account name (created if it doesn't exist).")
+@click.option("--format", "fmt", type=click.Choice(["csv", "vcf"]), default=None,
+              help="Default: from the file name (.vcf/.vcard: vCard, else CSV).")
+@click.option("--rejects", type=click.Path(path_type=Path), default=None,
+              help="Where rejected records go, with their line and reason"
+                   " (default: FILE.rejects.csv).")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+def contacts_import(ctx, account: str, fmt: str | None, rejects: Path | None, file: Path) -> None:
+    """Import FILE into ACCOUNT: new contacts are created, those whose external_id (a vCard's
+    UID) exists are updated; a rejected record never stops the rest."""
+    import csv as csvlib
+
+    from callbridge.contacts import transfer
+    fmt = _format_of(file, fmt)
+    rejects = rejects or file.with_name(file.name + ".rejects.csv")
+    total = file.stat().st_size
+
+    async def run(db):
+        acct = await _accounts(db).get_or_create(account)
+        with file.open(encoding="utf-8-sig", newline="") as text, \
+                rejects.open("w", newline="") as out, \
+                click.progressbar(length=total, label=f"importing {file.name}",
+                                  file=sys.stderr) as bar:  # a bar only on a terminal
+            writer = csvlib.writer(out)
+            writer.writerow(["line", "reason"])
+            done = 0
+
+            def advance() -> None:
+                nonlocal done
+                position = text.buffer.tell()
+                bar.update(position - done)
+                done = position
+
+            return await transfer.import_records(
+                ContactService(db), acct, transfer.records_of(fmt, text),
+                on_reject=lambda line, reason: writer.writerow([line, reason]),
+                on_batch=advance)
+
+    try:
+        report = _run(_with_db(_settings(ctx), run))
+    except UnicodeDecodeError as exc:
+        raise click.ClickException(f"{file} is not UTF-8: {exc}") from None
+    click.echo(f"{file.name}: {report.created} created, {report.updated} updated,"
+               f" {report.rejected} rejected" + (f" (see {rejects})" if report.rejected else ""))
+    if not report.rejected:
+        rejects.unlink(missing_ok=True)
+
+
+@contacts.command("export")
+@click.option("--account", required=True)
+@click.option("--format", "fmt", type=click.Choice(["csv", "vcf"]), default="csv")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Default: standard output.")
+@click.pass_context
+def contacts_export(ctx, account: str, fmt: str, output: Path | None) -> None:
+    """Write every contact of ACCOUNT as CSV or vCard 3.0."""
+    from callbridge.contacts import models as cm
+    from callbridge.contacts import transfer
+
+    async def run(db):
+        acct = await _accounts(db).get_account(account)
+        out = output.open("wb") if output else sys.stdout.buffer
+        try:
+            async with ContactService(db).list_pages(acct, cm.ListQuery()) as page:
+                async for part in transfer.export_parts(page.contacts, fmt):
+                    out.write(part)
+        finally:
+            if output:
+                out.close()
+
+    _run(_with_db(_settings(ctx), run))
 
 
 @main.group("accounts", invoke_without_command=True)

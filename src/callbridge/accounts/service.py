@@ -66,6 +66,9 @@ class AccountService:
                            field="name")
         return account
 
+    async def get_or_create(self, name: str) -> Account:
+        return await self.store.get_or_create_account(self.validate_account_name(name))
+
     async def by_uuid(self, account_uuid: str) -> Account:
         account = await self.store.by_uuid(account_uuid)
         if account is None:

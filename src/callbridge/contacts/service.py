@@ -19,7 +19,7 @@ from callbridge.contacts import models as m
 from callbridge.contacts.phone import digits_of, display, looks_like_phone, phone_key
 from callbridge.contacts.store import ContactStore
 from callbridge.db import Database
-from callbridge.errors import Conflict, InvalidInput, NotFound
+from callbridge.errors import Conflict, DomainError, InvalidInput, NotFound
 from callbridge.text import fold
 from callbridge.timeutil import utc_now_iso
 
@@ -355,6 +355,40 @@ class ContactService:
             current = await self.store.row_for_update(tx, account.id, "uuid", owner)
             await self._apply(tx, account, current, changes, None)
             return False, owner
+
+    async def import_batch(self, account: Account, items: list[tuple[int, m.ContactWrite]]
+                           ) -> list[tuple[int, str, str | None]]:
+        """Imports contacts in one transaction: each one created, or, when its external_id is
+        already the account's, updated with the fields it carries. A contact the rules refuse
+        (a duplicate CRM id, no name …) is rolled back alone (a savepoint) and reported; the
+        others are written. Returns (line, "created" | "updated" | "rejected", reason)."""
+        out: list[tuple[int, str, str | None]] = []
+        async with self.db.loop_transaction() as tx:
+            for line, body in items:
+                await tx.execute("SAVEPOINT item")
+                try:
+                    current = None
+                    if body.external_id:
+                        current = await self.store.row_for_update(tx, account.id, "external_id",
+                                                                  body.external_id)
+                    if current is None:
+                        values = body.column_values(only_set=False)
+                        keys = _numbers(values, account.region)
+                        _require_identity(values)
+                        await self._insert(tx, account, values, keys, [], None)
+                        outcome = "created"
+                    else:
+                        changes = body.column_values(only_set=True)
+                        _numbers(changes, account.region)
+                        await self._apply(tx, account, current, changes, None)
+                        outcome = "updated"
+                except DomainError as exc:
+                    await tx.execute("ROLLBACK TO item")
+                    out.append((line, "rejected", exc.message or exc.error))
+                else:
+                    out.append((line, outcome, None))
+                await tx.execute("RELEASE item")
+        return out
 
     async def _insert(self, tx, account: Account, values: dict, keys, group_uuids: list[str],
                       created_by: str | None) -> str:

@@ -144,6 +144,24 @@ class Database:
         finally:
             self._write_lock.release()
 
+    @asynccontextmanager
+    async def loop_transaction(self) -> AsyncIterator["LoopTx"]:
+        """transaction() run on the loop thread's own connection (as batch() is): the same
+        store functions, without a thread hop per statement. For bulk writes through the
+        normal write path (a contacts import: ~12 statements per contact, where the hops
+        cost ten times the SQL); keep each transaction small, it holds the loop."""
+        async with self._writing():
+            if self._batch_conn is None:
+                self._batch_conn = _plain_connection(self.path)
+            conn = self._batch_conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield LoopTx(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
     def _run_batch(self, work: Callable[[sqlite3.Connection], T]) -> T:
         if self._batch_conn is None:
             self._batch_conn = _plain_connection(self.path)
@@ -236,3 +254,22 @@ class Tx:
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
+
+
+class LoopTx(Tx):
+    """Tx over a plain sqlite3 connection: each method completes without leaving the loop."""
+
+    def __init__(self, conn: sqlite3.Connection):  # noqa: D107 - same interface as Tx
+        self._plain = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._plain.execute(sql, params).rowcount
+
+    async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._plain.execute(sql, params).lastrowid
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        self._plain.executemany(sql, rows)
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        return self._plain.execute(sql, params).fetchall()

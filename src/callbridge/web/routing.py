@@ -131,12 +131,21 @@ def json_ok(data: Any, status: int = 200, as_type: Any = None, headers=None) -> 
 
 async def stream_json(request: web.Request, parts: AsyncIterator[bytes],
                       next_link: str | None = None) -> web.StreamResponse:
-    """A JSON body written as it is produced (chunked): a whole-account read never sits in memory
+    return await stream_body(request, parts, "application/json", next_link)
+
+
+async def stream_body(request: web.Request, parts: AsyncIterator[bytes], content_type: str,
+                      next_link: str | None = None, filename: str | None = None
+                      ) -> web.StreamResponse:
+    """A body written as it is produced (chunked): a whole-account read never sits in memory
     whole, and the loop serves other requests between parts. The headers (the rate limit's, a
     Link to the next page) go out first; a failure after them can only cut the body short, which
-    a JSON client notices, so it is logged and the connection dropped."""
+    a client notices, so it is logged and the connection dropped."""
     response = web.StreamResponse(headers=request.get(PRE_HEADERS) or {})
-    response.content_type = "application/json"
+    response.content_type = content_type
+    if filename is not None:
+        response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+
     if next_link is not None:
         response.headers["Link"] = f'<{next_link}>; rel="next"'
     response.enable_chunked_encoding()

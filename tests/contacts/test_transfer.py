@@ -1,0 +1,133 @@
+"""Contacts import and export: CSV (WebFones field names) and vCard 3.0/4.0, over HTTP and the
+CLI; rejected records reported with line and reason and never stopping the rest; idempotent by
+external id; a round trip gives the same contacts."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from click.testing import CliRunner
+
+from callbridge.cli import main
+
+CSV = """external_id,firstname,lastname,organization,mobile_phone,phone_numbers,email,note,profile_url
+crm-1,Ada,Lovelace,Analytical,+1 555 100 0001,555 100 0002;555 100 0003,ada@example.com,"line one
+line two",https://crm.example.com/1
+crm-2,Bad,Email,,5551000004,,not-an-email,,
+crm-3,,,,,,,,
+crm-4,Émile,Zola,,5551000005,,,,
+crm-5,Nul,\x01Char,,5551000006,,,,
+,No,Id,,5551000007,,,,
+"""
+
+VCARDS = """BEGIN:VCARD
+VERSION:3.0
+UID:v-1
+N:Hopper;Grace;;;
+FN:Grace Hopper
+ORG:Navy
+TEL;TYPE=CELL:+1 555 200 0001
+TEL;TYPE=WORK,VOICE:555 200 0002
+EMAIL:grace@example.com
+ADR;TYPE=WORK:;;1 Main St;Arlington;VA;22201;USA
+NOTE:COBOL
+URL:https://crm.example.com/g
+END:VCARD
+BEGIN:VCARD
+VERSION:4.0
+UID:v-2
+FN:Margaret Hamilton
+N:Hamilton;Margaret;;;
+TEL;VALUE=uri;TYPE=cell:tel:+1-555-200-0003
+END:VCARD
+BEGIN:VCARD
+VERSION:3.0
+this is not a vcard line
+END:VCARD
+"""
+
+
+async def test_csv_import_creates_rejects_with_reasons_and_is_idempotent(api):
+    status, report = await api.call("POST", "/contacts/import?format=csv", data=CSV.encode())
+    assert status == 200, report
+    assert (report["created"], report["updated"], report["rejected"]) == (4, 0, 2), report
+    reasons = {r["line"]: r["reason"] for r in report["rejects"]}  # the line a record starts on
+    assert set(reasons) == {4, 7} and reasons[4].startswith("email:")
+    assert reasons[7].startswith("lastname:")  # the control character, named by field
+    ada = await api.ok("POST", "/contacts/contacts/search/mobile", json={"mobile_phone": "5551000001"})
+    assert ada["note"] == "line one\nline two" and ada["phone_numbers"] == ["5551000002", "5551000003"]
+    assert ada["external_id"] == "crm-1"
+    # the same file again: updates by external id, creates only the id-less one again
+    status, again = await api.call("POST", "/contacts/import", data=CSV.encode())
+    assert (again["created"], again["updated"], again["rejected"]) == (1, 3, 2), again
+    assert len(await api.ok("GET", "/contacts/contacts")) == 5
+    # another account sees none of it
+    assert await api.ok("GET", "/contacts/contacts", account="globex") == []
+
+
+async def test_vcard_import_reads_30_and_40(api):
+    status, report = await api.call("POST", "/contacts/import?format=vcf", data=VCARDS.encode())
+    assert status == 200 and (report["created"], report["rejected"]) == (2, 1), report
+    assert report["rejects"][0]["line"] == 21
+    grace = await api.ok("POST", "/contacts/contacts/search/mobile", json={"mobile_phone": "5552000001"})
+    assert (grace["firstname"], grace["lastname"], grace["organization"]) == ("Grace", "Hopper", "Navy")
+    assert grace["phone_numbers"] == ["5552000002"] and grace["city"] == "Arlington"
+    assert grace["zip"] == "22201" and grace["external_id"] == "v-1" and grace["note"] == "COBOL"
+    margaret = await api.ok("POST", "/contacts/contacts/search/mobile", json={"mobile_phone": "5552000003"})
+    assert margaret["lastname"] == "Hamilton"
+
+
+async def test_export_round_trips_through_import(api):
+    await api.call("POST", "/contacts/import", data=CSV.encode())
+    await api.call("POST", "/contacts/import?format=vcf", data=VCARDS.encode())
+    before = sorted(await api.ok("GET", "/contacts/contacts"), key=lambda c: c["uuid"])
+    for fmt in ("csv", "vcf"):
+        resp = await api.client.get(f"/contacts/export?format={fmt}",
+                                    headers={"x-api-key": api.keys["acme"]})
+        assert resp.status == 200
+        assert resp.headers["Content-Type"].startswith("text/csv" if fmt == "csv" else "text/vcard")
+        body = await resp.read()
+        # into the other account: the same contacts come out
+        status, report = await api.call("POST", f"/contacts/import?format={fmt}", data=body,
+                                        account="globex")
+        assert status == 200 and report["rejected"] == 0 and report["created"] == len(before)
+        after = await api.ok("GET", "/contacts/contacts", account="globex")
+        fields = ("firstname", "lastname", "organization", "mobile_phone", "phone_numbers",
+                  "email", "note", "profile_url", "city", "zip")
+        key = lambda c: (c["mobile_phone"] or "")  # noqa: E731
+        assert [tuple(c[f] for f in fields) for c in sorted(after, key=key)] == \
+            [tuple(c[f] for f in fields) for c in sorted(before, key=key)]
+        for c in after:  # clean for the next format
+            await api.ok("DELETE", f"/contacts/contacts/{c['uuid']}", account="globex")
+
+
+async def test_bad_files_are_clear_400s_and_import_nothing(api):
+    status, body = await api.call("POST", "/contacts/import", data=b"name,phone\nx,1\n")
+    assert status == 400 and body["error"] == "Invalid CSV header" and "name" in body["message"]
+    status, body = await api.call("POST", "/contacts/import", data=b"firstname\n\xff\xfe\n")
+    assert status == 400 and body["error"] == "Invalid file"
+    status, body = await api.call("POST", "/contacts/import?format=xml", data=b"x")
+    assert status == 400 and body["field"] == "format"
+    assert await api.ok("GET", "/contacts/contacts") == []
+
+
+def test_cli_import_with_progress_summary_and_rejects_file_then_export(tmp_path):
+    src = tmp_path / "contacts.csv"
+    src.write_text(CSV)
+    env = {"CALLBRIDGE_DATABASE": str(tmp_path / "cb.db")}
+    out = CliRunner().invoke(main, ["contacts", "import", "--account", "acme", str(src)], env=env)
+    assert out.exit_code == 0, out.output
+    assert "4 created, 0 updated, 2 rejected" in out.output
+    rejects = list(csv.reader((tmp_path / "contacts.csv.rejects.csv").open()))
+    assert rejects[0] == ["line", "reason"] and [r[0] for r in rejects[1:]] == ["4", "7"]
+    exported = CliRunner().invoke(main, ["contacts", "export", "--account", "acme"], env=env)
+    assert exported.exit_code == 0
+    rows = list(csv.DictReader(io.StringIO(exported.output)))
+    assert {r["external_id"] for r in rows} == {"crm-1", "crm-3", "crm-4", ""}
+    vcf = tmp_path / "out.vcf"
+    assert CliRunner().invoke(main, ["contacts", "export", "--account", "acme", "--format", "vcf",
+                                     "-o", str(vcf)], env=env).exit_code == 0
+    assert vcf.read_text().count("BEGIN:VCARD") == 4
+    assert CliRunner().invoke(main, ["contacts", "import", "--account", "copy", str(vcf)],
+                              env=env).output.find("out.vcf: 4 created") >= 0
