@@ -212,3 +212,26 @@ def test_accounts_set_region(tmp_path, monkeypatch):
     assert "not a region" in line
     line = _one_error_line(runner.invoke(main, ["accounts", "set-region", "nobody", "DK"]))
     assert "no account" in line
+
+
+def test_db_backup_copies_a_live_database_consistently(tmp_path):
+    import sqlite3
+
+    from click.testing import CliRunner
+
+    from callbridge.cli import main
+    env = {"CALLBRIDGE_DATABASE": str(tmp_path / "cb.db")}
+    runner = CliRunner()
+    assert runner.invoke(main, ["keys", "create", "--account", "acme"], env=env).exit_code == 0
+    writer = sqlite3.connect(tmp_path / "cb.db")  # a write transaction held open meanwhile
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO accounts(name, region, uuid, created_at)"
+                   " VALUES ('pending', 'US', 'u', 'now')")
+    out = runner.invoke(main, ["db", "backup", str(tmp_path / "copy.db")], env=env)
+    writer.rollback()
+    assert out.exit_code == 0, out.output
+    assert "integrity ok" in out.output
+    names = [r[0] for r in sqlite3.connect(tmp_path / "copy.db").execute("SELECT name FROM accounts")]
+    assert names == ["acme"]  # the committed state, not the open transaction
+    again = runner.invoke(main, ["db", "backup", str(tmp_path / "copy.db")], env=env)
+    assert again.exit_code == 1 and "exists" in again.output

@@ -129,6 +129,37 @@ def db_migrate(ctx: click.Context) -> None:
     click.echo(f"schema version {version}")
 
 
+@db.command("backup")
+@click.argument("destination", type=click.Path(dir_okay=False, path_type=Path))
+@click.pass_context
+def db_backup(ctx: click.Context, destination: Path) -> None:
+    """Copy the database to DESTINATION while callbridge runs (SQLite's online backup: a
+    consistent copy, writers wait only for each step), then check the copy's integrity."""
+    import sqlite3
+
+    source = _settings(ctx).database
+    if not source.exists():
+        raise click.ClickException(f"{env_name('database')}: no database at {source.resolve()}")
+    if destination.exists():
+        raise click.ClickException(f"{destination} exists: choose a new file")
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    dst = sqlite3.connect(destination)
+    try:
+        pages = src.execute("PRAGMA page_count").fetchone()[0]
+        with click.progressbar(length=pages, label=f"backing up {source.name}",
+                               file=sys.stderr) as bar:
+            src.backup(dst, pages=1024, progress=lambda status, remaining, total:
+                       bar.update(total - remaining - bar.pos))
+        ok = dst.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        src.close()
+        dst.close()
+    if ok != "ok":
+        raise click.ClickException(f"the copy failed its integrity check: {ok}")
+    click.echo(f"backed up {source.resolve()} to {destination.resolve()}"
+               f" ({destination.stat().st_size / 2**20:.1f} MiB, integrity ok)")
+
+
 @main.group()
 def keys() -> None:
     """API keys: create, list, revoke."""

@@ -1,0 +1,93 @@
+"""What operators deploy stays consistent with the code: the systemd unit verifies and runs the
+command the install script installs, and every CALLBRIDGE_* name in the unit, the install
+script, docker-compose.yml and the Dockerfile is a setting callbridge reads. (No Docker engine
+runs here, so the image is checked, not built.)"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from callbridge.settings import Settings, env_name
+
+ROOT = Path(__file__).resolve().parents[2]
+UNIT = ROOT / "deploy" / "systemd" / "callbridge.service"
+SETTING_NAMES = {env_name(n) for n in Settings.model_fields}
+
+
+def _names(text: str) -> set[str]:
+    return set(re.findall(r"\bCALLBRIDGE_[A-Z_]+\b", text)) - {"CALLBRIDGE_PREFIX",
+                                                                "CALLBRIDGE_UNIT_DIR",
+                                                                "CALLBRIDGE_ETC"}
+
+
+def test_every_deployed_setting_name_is_one_callbridge_reads():
+    for path in (UNIT, ROOT / "scripts" / "install-service", ROOT / "docker-compose.yml",
+                 ROOT / "docker" / "callbridge.Dockerfile", ROOT / "docs" / "operator.md"):
+        unknown = _names(path.read_text()) - SETTING_NAMES
+        assert not unknown, f"{path.name}: {sorted(unknown)} are not settings"
+
+
+def test_the_image_runs_the_serve_command_and_listens_where_the_settings_say():
+    dockerfile = (ROOT / "docker" / "callbridge.Dockerfile").read_text()
+    assert 'CMD ["callbridge", "serve"]' in dockerfile
+    assert f"EXPOSE {Settings.model_fields['port'].default}" in dockerfile
+    out = subprocess.run([sys.executable, "-m", "callbridge", "serve", "--help"],
+                         capture_output=True, text=True, check=True).stdout
+    compose = (ROOT / "docker-compose.yml").read_text()
+    for name in _names(compose):
+        assert name in out  # serve --help documents what the compose file sets
+
+
+def test_the_unit_verifies_and_matches_the_install_script(tmp_path):
+    unit = UNIT.read_text()
+    script = (ROOT / "scripts" / "install-service").read_text()
+    exec_start = re.search(r"^ExecStart=(\S+) serve$", unit, re.M).group(1)
+    assert exec_start == "/opt/callbridge/venv/bin/callbridge"
+    assert "PREFIX=${CALLBRIDGE_PREFIX:-/opt/callbridge}" in script and '"$PREFIX/venv"' in script
+    assert "EnvironmentFile=-/etc/callbridge/callbridge.env" in unit
+    assert "ETC=${CALLBRIDGE_ETC:-/etc/callbridge}" in script
+    for directive in ("User=callbridge", "ProtectSystem=strict", "NoNewPrivileges=yes",
+                      "Restart=on-failure", "StateDirectory=callbridge"):
+        assert directive in unit
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze missing")
+    local = tmp_path / "callbridge.service"
+    local.write_text(unit.replace(exec_start, str(Path(sys.executable).parent / "callbridge")))
+    done = subprocess.run(["systemd-analyze", "verify", str(local)], capture_output=True,
+                          text=True)
+    problems = [ln for ln in (done.stdout + done.stderr).splitlines()
+                if "callbridge.service" in ln and "asterisk.service" not in ln]
+    assert not problems, problems
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="installs a system user: root only (CI is root)")
+def test_install_service_installs_a_working_callbridge(tmp_path):
+    env = {**os.environ, "CALLBRIDGE_PREFIX": str(tmp_path / "opt"),
+           "CALLBRIDGE_UNIT_DIR": str(tmp_path / "units"), "CALLBRIDGE_ETC": str(tmp_path / "etc")}
+    (tmp_path / "units").mkdir()
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "install-service")], env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    version = subprocess.run([str(tmp_path / "opt" / "venv" / "bin" / "callbridge"), "--version"],
+                             capture_output=True, text=True, check=True).stdout
+    assert "callbridge" in version
+    assert (tmp_path / "units" / "callbridge.service").read_text() == UNIT.read_text()
+    envfile = tmp_path / "etc" / "callbridge.env"
+    assert oct(envfile.stat().st_mode & 0o777) == "0o640"
+    envfile.write_text("CALLBRIDGE_PORT=9999\n")  # an operator's settings survive an upgrade
+    assert subprocess.run(["bash", str(ROOT / "scripts" / "install-service")], env=env,
+                          capture_output=True, timeout=600).returncode == 0
+    assert envfile.read_text() == "CALLBRIDGE_PORT=9999\n"
+
+
+def test_the_operator_guide_lists_every_setting():
+    guide = (ROOT / "docs" / "operator.md").read_text()
+    missing = [n for n in sorted(SETTING_NAMES) if f"`{n}`" not in guide]
+    assert not missing, f"docs/operator.md's reference lacks {missing}"
