@@ -129,3 +129,29 @@ async def test_a_ring_group_through_local_channels_pops_the_extension_like_any_c
         assert [r["extension"] for r in ringing] == ["309"], ringing  # 310 has no device
         assert ringing[0]["direction"] == "inbound" and len(ringing[0]["devices"]) == 2
         assert ringing[0]["contact"]["name"] == "Ring Group" and ringing[0]["called"] == "600"
+
+
+async def test_a_device_leaving_and_coming_back_is_device_state(running_pbx, tmp_path):
+    pbx = running_pbx
+    async with callbridge_on(pbx, tmp_path / "cb.db") as api:
+        await asyncio.to_thread(pbx.wait_devices, "309", 2)
+        async with api.client.ws_connect("/events?types=device.state",
+                                         headers={"x-api-key": api.keys["acme"]}) as ws:
+            try:
+                await asyncio.to_thread(pbx.unregister, "soft309", "309")
+                gone = await collect(ws, lambda got: any(
+                    e["data"]["state"] == "unreachable" for e in got))
+                await asyncio.to_thread(pbx.start_phone, "soft309", answer_ms=10_000,
+                                        hangup_ms=600_000, register_as="309")
+                back = await collect(ws, lambda got: any(
+                    e["data"]["state"] == "registered" for e in got))
+            finally:
+                if "soft309" not in pbx.phones:
+                    await asyncio.to_thread(pbx.start_phone, "soft309", answer_ms=10_000,
+                                            hangup_ms=600_000, register_as="309")
+                await asyncio.to_thread(pbx.wait_devices, "309", 2)
+        left = [e["data"] for e in gone if e["data"]["state"] == "unreachable"][0]
+        assert left["extension"] == "309" and left["device"].startswith("sip:309@")
+        assert left["reason"] in ("Removed", "Unreachable")
+        came = [e["data"] for e in back if e["data"]["state"] == "registered"][0]
+        assert came["extension"] == "309" and came["reason"] in ("Created", "Reachable")
