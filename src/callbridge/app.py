@@ -41,6 +41,7 @@ from callbridge.dialer.tracker import CallTracker
 from callbridge.logs import event
 from callbridge.screenpop import routes as screenpop_routes
 from callbridge.settings import ConfigError, Settings
+from callbridge.system import docs as docs_routes
 from callbridge.system import routes as system_routes
 from callbridge.system.metrics import Readings, build_registry
 from callbridge.system.models import ServiceStatus
@@ -64,7 +65,7 @@ AMI_LINK = web.AppKey("ami_link", AmiLink)
 ROUTE_TABLES = [system_routes.routes, transfer_routes.routes, contact_routes.routes, agentvoice.routes, relatel.routes,
                 dialer_routes.routes, calllog_routes.routes, callerid_routes.routes,
                 events_routes.routes, webhook_routes.routes, extension_routes.routes,
-                screenpop_routes.routes, admin_routes.routes]
+                screenpop_routes.routes, admin_routes.routes, docs_routes.routes]
 
 
 def build_ami_link(settings: Settings) -> AmiLink:
