@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from tests.asterisk.pbx import Pbx, free_port, have_tools, stop_process  # noqa: E402
+from tests.asterisk.pbx import ASTERISK, Pbx, free_port, have_tools, stop_process  # noqa: E402
 
 CONTACTS = [
     {"firstname": "Ada", "lastname": "Lovelace", "organization": "Analytical Engines",
@@ -57,8 +57,7 @@ def main(once: bool, port: int) -> int:
     serve = None
     try:
         pbx.render()
-        say(f"[demo] Asterisk {subprocess.run(['asterisk', '-V'], capture_output=True, text=True).stdout.strip()}"
-            f" booting from {pbx.etc} (SIP 127.0.0.1:{pbx.sip_port}, AMI 127.0.0.1:{pbx.ami_port})")
+        say(f"[demo] {ASTERISK.version()} booting from {pbx.etc} (SIP 127.0.0.1:{pbx.sip_port}, AMI 127.0.0.1:{pbx.ami_port})")
         pbx.start()
         pbx.start_standard_phones(trunk_answer_ms=1000, trunk_hangup_ms=4000,
                                   desk_answer_ms=1500)

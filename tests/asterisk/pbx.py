@@ -46,13 +46,40 @@ def _exit_on_sigterm() -> None:
 _exit_on_sigterm()
 
 
+@dataclass(frozen=True)
+class AsteriskInstall:
+    """Which Asterisk the bench boots: Debian's (prefix /usr, the default) or one built into its
+    own prefix (scripts/install-asterisk22.sh), chosen by BENCH_ASTERISK_PREFIX."""
+    prefix: Path
+
+    @property
+    def binary(self) -> Path:
+        return self.prefix / "sbin" / "asterisk"
+
+    @property
+    def modules(self) -> Path:
+        return self.prefix / "lib" / "asterisk" / "modules"
+
+    @property
+    def data(self) -> Path:  # Debian's package moves it to /usr/share; a source build keeps var/lib
+        return Path("/usr/share/asterisk") if self.prefix == Path("/usr") else \
+            self.prefix / "var" / "lib" / "asterisk"
+
+    def version(self) -> str:
+        out = subprocess.run([str(self.binary), "-V"], capture_output=True, text=True)
+        return out.stdout.strip()
+
+
+ASTERISK = AsteriskInstall(Path(os.environ.get("BENCH_ASTERISK_PREFIX") or "/usr"))
+
+
 def have_tools() -> str | None:
     """None when asterisk and sipp are usable, else what is missing."""
-    missing = [t for t in ("asterisk", "sipp") if shutil.which(t) is None]
+    missing = [str(t) for t in (ASTERISK.binary, "sipp") if shutil.which(str(t)) is None]
     if missing:
         return f"{' and '.join(missing)} not installed"
-    if not Path("/usr/lib/asterisk/modules/chan_pjsip.so").exists():
-        return "Asterisk has no chan_pjsip module"
+    if not (ASTERISK.modules / "chan_pjsip.so").exists():
+        return f"Asterisk at {ASTERISK.prefix} has no chan_pjsip module"
     return None
 
 
@@ -148,9 +175,9 @@ class Pbx:
         for d in set(dirs.values()):
             (self.root / d).mkdir(parents=True, exist_ok=True)
         self.master_csv.parent.mkdir(exist_ok=True)  # cdr_csv writes there but won't create it
-        lines = ["[directories]", "astmoddir => /usr/lib/asterisk/modules",
-                 "astdatadir => /usr/share/asterisk", "astagidir => /usr/share/asterisk/agi-bin",
-                 "astsbindir => /usr/sbin"]
+        lines = ["[directories]", f"astmoddir => {ASTERISK.modules}",
+                 f"astdatadir => {ASTERISK.data}", f"astagidir => {ASTERISK.data}/agi-bin",
+                 f"astsbindir => {ASTERISK.prefix / 'sbin'}"]
         lines += [f"{k} => {self.root / v}" for k, v in dirs.items()]
         lines += ["", "[options]", "systemname = cbtest", "nocolor = yes", "verbose = 3",
                   "hideconnect = yes", "documentation_language = en_US"]
@@ -162,7 +189,7 @@ class Pbx:
         """Boots Asterisk and waits for FullyBooted; returns the seconds it took."""
         t0 = time.monotonic()
         self.proc = start_process(
-            ["asterisk", "-C", str(self.etc / "asterisk.conf"), "-f", "-n", "-vvv"],
+            [str(ASTERISK.binary), "-C", str(self.etc / "asterisk.conf"), "-f", "-n", "-vvv"],
             self.root / "asterisk.stdout.log")
         self.wait_booted(timeout)
         return time.monotonic() - t0
@@ -226,7 +253,8 @@ class Pbx:
 
     def cli(self, command: str) -> str:
         """Runs an Asterisk CLI command through the remote console of this instance."""
-        out = subprocess.run(["asterisk", "-C", str(self.etc / "asterisk.conf"), "-rx", command],
+        out = subprocess.run([str(ASTERISK.binary), "-C", str(self.etc / "asterisk.conf"), "-rx",
+                              command],
                              capture_output=True, text=True, timeout=15)
         return out.stdout
 

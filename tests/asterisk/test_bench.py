@@ -67,3 +67,15 @@ async def test_originate_towards_an_extension_without_devices_fails_within_a_sec
         final = responses[-1] if isinstance(responses, list) else responses
         assert final.get("Response") == "Failure", dict(final)
         assert elapsed < 1.0, elapsed
+
+
+def test_the_bench_boots_the_asterisk_it_was_asked_for(running_pbx):
+    """scripts/test runs the real-PBX tests on Debian's 16 and again on the 22 it builds
+    (BENCH_ASTERISK_PREFIX): the instance answering is that version."""
+    import os
+
+    from tests.asterisk.pbx import ASTERISK
+    expected = os.environ.get("BENCH_ASTERISK_VERSION", "16.")
+    shown = running_pbx.cli("core show version")
+    assert f"Asterisk {expected}" in shown, shown
+    assert str(ASTERISK.binary) and ASTERISK.version().startswith(f"Asterisk {expected}")
