@@ -22,11 +22,12 @@ def _key(env: dict, *args: str) -> str:
     return out.strip().splitlines()[-1]
 
 
-def _st(base: str, key: str, *selection: str) -> subprocess.CompletedProcess:
+def _st(base: str, key: str, cwd: Path, *selection: str) -> subprocess.CompletedProcess:
+    # cwd: schemathesis keeps a .schemathesis/ folder where it runs
     return subprocess.run([ST, "run", f"{base}/openapi.json", "-H", f"x-api-key: {key}",
                            "--max-examples", "25", "--checks",
                            "not_a_server_error,response_schema_conformance", *selection],
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=600, cwd=cwd)
 
 
 def test_no_server_errors_and_no_schema_violations(tmp_path, free_port):
@@ -48,7 +49,7 @@ def test_no_server_errors_and_no_schema_violations(tmp_path, free_port):
                 time.sleep(0.1)
         for key, selection in ((account_key, ("--exclude-path-regex", "^/admin")),
                                (admin_key, ("--include-path-regex", "^/admin"))):
-            done = _st(base, key, *selection)
+            done = _st(base, key, tmp_path, *selection)
             assert done.returncode == 0, done.stdout[-6000:]
             assert " passed" in done.stdout, done.stdout[-3000:]
     finally:
