@@ -36,3 +36,23 @@ async def test_docs_page_renders_every_operation_from_local_files(tmp_path):
             assert foreign == []
     finally:
         await server.close()
+
+
+async def test_every_operation_is_described_with_its_error_responses(api):
+    """A route without a description, or that takes input or a key without documenting how it
+    can be refused, fails here (its handler's docstring is the description)."""
+    doc = await api.ok("GET", "/openapi.json", account=None)
+    lacking = []
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            where = f"{method.upper()} {path}"
+            if not op.get("summary") or len(op.get("description", "")) < 30:
+                lacking.append(f"{where}: summary/description")
+            takes_input = "requestBody" in op or op.get("parameters") or "security" in op
+            errors = [c for c in op["responses"] if c.startswith("4")]
+            if takes_input and not errors:
+                lacking.append(f"{where}: error responses")
+            for code in errors:
+                assert op["responses"][code]["content"]["application/json"]["schema"] == {
+                    "$ref": "#/components/schemas/Error"}
+    assert not lacking, lacking

@@ -24,6 +24,7 @@ class ExtensionView(BaseModel):
 @routes.route("GET", "/extensions", summary="This account's extensions",
               response=list[ExtensionView])
 async def list_extensions(request):
+    """The account's PBX extensions: what it may dial from and watch on the event stream."""
     account = account_of(request)
     found = await request.app[SERVICE].list(account.name)
     return json_ok([ExtensionView(extension=e.extension, name=e.name, did=e.did,

@@ -23,6 +23,7 @@ def _account(a: Account) -> m.AccountView:
 
 @routes.route("GET", "/admin/accounts", summary="Every account", response=list[m.AccountView])
 async def list_accounts(request):
+    """Admin keys only: every account with its public id and home region."""
     found = await request.app[ACCOUNTS].list_accounts()
     return json_ok([_account(a) for a in found], as_type=list[m.AccountView])
 
@@ -30,6 +31,9 @@ async def list_accounts(request):
 @routes.route("POST", "/admin/accounts", summary="Create an account", body=m.AccountCreate,
               response=m.AccountView, errors=(409,))
 async def create_account(request):
+    """Admin keys only: creates an account (names are unique; region defaults to
+    CALLBRIDGE_REGION).
+    """
     body = await parse_body(request, m.AccountCreate)
     account = await request.app[ACCOUNTS].create_account(body.name, body.region)
     return json_ok(_account(account), status=201)
@@ -38,6 +42,9 @@ async def create_account(request):
 @routes.route("PATCH", "/admin/accounts/{id}", summary="Rename an account or set its home region",
               body=m.AccountUpdate, response=m.AccountView, errors=(404, 409))
 async def update_account(request):
+    """Admin keys only: renames an account and/or sets its home region (its stored numbers are
+    re-keyed).
+    """
     body = await parse_body(request, m.AccountUpdate)
     account = await request.app[ACCOUNTS].update(request.match_info["id"], body.name, body.region)
     return json_ok(_account(account))
@@ -46,6 +53,9 @@ async def update_account(request):
 @routes.route("DELETE", "/admin/accounts/{id}", summary="Delete an account and all its data"
               " (?confirm=<its name>)", query=m.DeleteQuery, response=m.Done, errors=(404,))
 async def delete_account(request):
+    """Admin keys only: deletes an account with its contacts, call log, keys, extensions,
+    events and webhooks; confirm= must repeat its name.
+    """
     q = parse_model(m.DeleteQuery, dict(request.query))
     account = await request.app[ACCOUNTS].delete(request.match_info["id"], q.confirm)
     return json_ok(m.Done(deleted=account.uuid))
@@ -54,6 +64,7 @@ async def delete_account(request):
 @routes.route("GET", "/admin/accounts/{id}/keys", summary="An account's keys (ids only)",
               response=list[m.KeyView], errors=(404,))
 async def list_keys(request):
+    """Admin keys only: an account's API keys (ids and dates; keys are stored hashed)."""
     service = request.app[ACCOUNTS]
     account = await service.by_uuid(request.match_info["id"])
     keys = await service.list_keys(account.name)
@@ -64,6 +75,7 @@ async def list_keys(request):
 @routes.route("POST", "/admin/accounts/{id}/keys", summary="A new key for the account (shown"
               " once)", response=m.KeyCreated, errors=(404,))
 async def create_key(request):
+    """Admin keys only: a new API key for the account, shown in this answer only."""
     service = request.app[ACCOUNTS]
     account = await service.by_uuid(request.match_info["id"])
     info, key = await service.create_key(account.name)
@@ -73,6 +85,9 @@ async def create_key(request):
 @routes.route("DELETE", "/admin/accounts/{id}/keys/{key_id}", summary="Revoke one of the"
               " account's keys", response=m.Done, errors=(404,))
 async def revoke_key(request):
+    """Admin keys only: revokes one of the account's keys (refused by running services within 5
+    s).
+    """
     service = request.app[ACCOUNTS]
     account = await service.by_uuid(request.match_info["id"])
     key_id = request.match_info["key_id"]
@@ -91,6 +106,7 @@ async def _extension_view(request, e: Extension) -> m.ExtensionView:
 @routes.route("GET", "/admin/extensions", summary="Extensions and their owner accounts",
               query=m.ExtensionsQuery, response=list[m.ExtensionView], errors=(404,))
 async def list_extensions(request):
+    """Admin keys only: extensions with their owner accounts, optionally of one account."""
     q = parse_model(m.ExtensionsQuery, dict(request.query))
     name = (await request.app[ACCOUNTS].by_uuid(q.account)).name if q.account else None
     found = await request.app[EXTENSIONS].list(name)
@@ -101,6 +117,9 @@ async def list_extensions(request):
 @routes.route("POST", "/admin/extensions", summary="Give an extension to an account",
               body=m.ExtensionCreate, response=m.ExtensionView, errors=(404, 409))
 async def add_extension(request):
+    """Admin keys only: gives an extension (2-10 digits) to an account, with an optional mobile
+    number, display name and DID.
+    """
     body = await parse_body(request, m.ExtensionCreate)
     owner = await request.app[ACCOUNTS].by_uuid(body.account)
     e = await request.app[EXTENSIONS].add(owner.name, body.extension, body.mobile, body.name,
@@ -111,6 +130,7 @@ async def add_extension(request):
 @routes.route("DELETE", "/admin/extensions/{extension}", summary="Take an extension away from"
               " its account", response=m.Done, errors=(404,))
 async def remove_extension(request):
+    """Admin keys only: takes an extension away from its account."""
     extension = request.match_info["extension"]
     await request.app[EXTENSIONS].remove(extension)
     return json_ok(m.Done(deleted=extension))

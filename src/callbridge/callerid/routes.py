@@ -40,6 +40,9 @@ class Forbidden(DomainError):
 @routes.route("GET", "/callerid", summary="The caller's name for Asterisk's dialplan (CURL)",
               public=True, query=CallerIdQuery, errors=(403, 404))
 async def callerid(request):
+    """For Asterisk's dialplan only (CURL with the CALLBRIDGE_CALLERID_TOKEN): text "CB:<name>"
+    for an inbound caller, "CB:" to keep what the trunk sent. See docs/dialplan.md.
+    """
     token = request.app[TOKEN]
     if not token:
         raise NotFound("caller ID for the PBX is off (no CALLBRIDGE_CALLERID_TOKEN)")

@@ -21,6 +21,10 @@ _CSV_FIELDS = list(CallRecord.model_fields)
 @routes.route("GET", "/call_log/records_after_timestamp", summary="Call records after a time",
               response=RecordsPage, query=RecordsQuery)
 async def records_after_timestamp(request):
+    """Call-log rows (one per call and inside party) that started after a UTC time, oldest
+    first, named from the contacts. Page with limit and after=<next>; filter by direction,
+    extension, number; Accept: text/csv for CSV.
+    """
     if not request.query.get("timestamp"):
         raise InvalidInput("add ?timestamp=YYYY-MM-DD HH:MM:SS", field="timestamp",
                            error="Missing timestamp in query")

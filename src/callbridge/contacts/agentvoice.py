@@ -199,6 +199,9 @@ def _svc(request: web.Request):
               response=list[AgentVoiceContact], errors=(401,))
 @_agentvoice
 async def av_list(request, account):
+    """AgentVoice dialect: the organization's contacts (x-organization-id must be the account's
+    UUID), same store as the WebFones API.
+    """
     async def shaped(batches):
         async for rows in batches:
             yield [contact(r, account) for r in rows]
@@ -212,6 +215,7 @@ async def av_list(request, account):
               response=AgentVoiceContact, query=CrmLookup, errors=(401, 404))
 @_agentvoice
 async def av_crm_lookup(request, account):
+    """AgentVoice dialect: the contact with this CRM identity, or holding this phone number."""
     q = parse_model(CrmLookup, dict(request.query))
     return json_ok(contact(await _svc(request).row_by_crm(account, q.crm_source, q.crm_id), account))
 
@@ -220,6 +224,7 @@ async def av_crm_lookup(request, account):
               response=AgentVoiceContact, errors=(401, 404))
 @_agentvoice
 async def av_get(request, account):
+    """AgentVoice dialect: one contact by id."""
     return json_ok(contact(await _svc(request).row(account, request.match_info["id"]), account))
 
 
@@ -227,6 +232,7 @@ async def av_get(request, account):
               body=AgentVoiceWrite, response=AgentVoiceContact, errors=(401, 409))
 @_agentvoice
 async def av_create(request, account):
+    """AgentVoice dialect: creates a contact; a CRM id is unique per CRM source."""
     body = await parse_body(request, AgentVoiceWrite)
     values = body.values(only_set=False)
     if not values["firstname"] and not (values["crm_id"] and values["crm_source"]):
@@ -240,6 +246,7 @@ async def av_create(request, account):
               body=AgentVoiceWrite, response=AgentVoiceContact, errors=(401, 404, 409))
 @_agentvoice
 async def av_patch(request, account):
+    """AgentVoice dialect: changes the fields given."""
     body = await parse_body(request, AgentVoiceWrite)
     svc = _svc(request)
     uuid = await svc.update_values(account, "uuid", request.match_info["id"].strip().lower(),
@@ -251,6 +258,7 @@ async def av_patch(request, account):
               response=Deleted, errors=(401, 404))
 @_agentvoice
 async def av_delete(request, account):
+    """AgentVoice dialect: deletes a contact."""
     await _svc(request).delete(account, request.match_info["id"])
     return json_ok(Deleted())
 
@@ -259,6 +267,9 @@ async def av_delete(request, account):
               body=WebhookDelivery, response=WebhookResult, errors=(401,))
 @_agentvoice
 async def av_webhook(request, account):
+    """AgentVoice dialect: a CRM pushes a contact; created or updated by its CRM identity in
+    one transaction.
+    """
     try:
         delivery = WebhookDelivery.model_validate_json(await request.read() or b"null")
     except ValidationError as exc:

@@ -107,6 +107,7 @@ def _id(request: web.Request) -> int:
 @routes.route("GET", "/api/v2/contacts", summary="Relatel: contacts, ascending id",
               response=RelatelList, query=RelatelQuery)
 async def relatel_list(request):
+    """Relatel dialect: the account's contacts with Relatel's field names."""
     q = parse_model(RelatelQuery, dict(request.query))
     account = account_of(request)
     rows = await _svc(request).rows_from(account, q.id_gt_or_eq, q.limit, q.number)
@@ -116,6 +117,7 @@ async def relatel_list(request):
 @routes.route("POST", "/api/v2/contacts", summary="Relatel: create a contact",
               body=RelatelBody, response=RelatelOne)
 async def relatel_create(request):
+    """Relatel dialect: creates a contact."""
     body = await parse_body(request, RelatelBody)
     account = account_of(request)
     values = body.contact.values(only_set=False)
@@ -130,6 +132,7 @@ async def relatel_create(request):
               summary="Relatel: the contact with a number (any form; several: the oldest)",
               response=RelatelOne, errors=(404,))
 async def relatel_by_number(request):
+    """Relatel dialect: the contact holding this number, in any written form."""
     account = account_of(request)
     row = await _svc(request).row_by_number(account, request.match_info["number"])
     return json_ok(RelatelOne(contact=contact(row, account)))
@@ -138,6 +141,7 @@ async def relatel_by_number(request):
 @routes.route("GET", "/api/v2/contacts/{id}", summary="Relatel: a contact by id",
               response=RelatelOne, path_model=IdPath, errors=(404,))
 async def relatel_get(request):
+    """Relatel dialect: one contact by its integer id (never reused)."""
     account = account_of(request)
     row = await _svc(request).row_by_id(account, _id(request))
     return json_ok(RelatelOne(contact=contact(row, account)))
@@ -146,6 +150,7 @@ async def relatel_get(request):
 @routes.route("PUT", "/api/v2/contacts/{id}", summary="Relatel: update the fields sent",
               body=RelatelBody, response=RelatelOne, path_model=IdPath, errors=(404,))
 async def relatel_update(request):
+    """Relatel dialect: changes the fields given."""
     contact_id = _id(request)
     body = await parse_body(request, RelatelBody)
     account = account_of(request)
@@ -157,6 +162,7 @@ async def relatel_update(request):
 @routes.route("DELETE", "/api/v2/contacts/{id}", summary="Relatel: delete a contact",
               path_model=IdPath, errors=(404,))
 async def relatel_delete(request):
+    """Relatel dialect: deletes a contact."""
     account = account_of(request)
     svc = _svc(request)
     row = await svc.row_by_id(account, _id(request))

@@ -22,6 +22,9 @@ def _svc(request: web.Request) -> ContactService:
 @routes.route("GET", "/contacts/contacts", summary="List all contacts (streamed; paged with limit)",
               response=list[m.Contact], query=m.ListQuery)
 async def list_contacts(request):
+    """All contacts in id order, streamed from one snapshot. With limit, one page; the `Link:
+    <…>; rel="next"` header continues it.
+    """
     q = parse_model(m.ListQuery, dict(request.query))
     async with _svc(request).list_pages(account_of(request), q) as page:
         return await stream_json(request, json_array(page.contacts, list[m.Contact]), page.next)
@@ -30,6 +33,9 @@ async def list_contacts(request):
 @routes.route("POST", "/contacts/contacts", summary="Create a contact", body=m.ContactWrite,
               response=m.Created, errors=(409,))
 async def create_contact(request):
+    """Creates a contact. A name, organization or number is required; numbers are matched in
+    any written form for the account's region; external_id is unique per account (409).
+    """
     body = await parse_body(request, m.ContactWrite)
     return json_ok(await _svc(request).create(account_of(request), body))
 
@@ -37,12 +43,18 @@ async def create_contact(request):
 @routes.route("GET", "/contacts/contacts/{contactId}", summary="Get a contact",
               response=m.ContactDetail, errors=NF)
 async def get_contact(request):
+    """One contact by UUID, groups expanded to {uuid, name}. Another account's contact is a
+    404.
+    """
     return json_ok(await _svc(request).get(account_of(request), request.match_info["contactId"]))
 
 
 @routes.route("PUT", "/contacts/contacts/{contactId}", summary="Update a contact (fields given)",
               body=m.ContactWrite, response=m.Updated, errors=(404, 409))
 async def update_contact(request):
+    """Changes only the fields in the body (null clears one); `groups` replaces the
+    memberships. The contact gets a new version.
+    """
     body = await parse_body(request, m.ContactWrite)
     result = await _svc(request).update(account_of(request), request.match_info["contactId"], body)
     return json_ok(result)
@@ -51,12 +63,14 @@ async def update_contact(request):
 @routes.route("DELETE", "/contacts/contacts/{contactId}", summary="Delete a contact",
               response=m.Deleted, errors=NF)
 async def delete_contact(request):
+    """Deletes the contact and leaves a tombstone for contactsAfterVersion."""
     return json_ok(await _svc(request).delete(account_of(request), request.match_info["contactId"]))
 
 
 @routes.route("POST", "/contacts/contacts/search/mobile", summary="Find a contact by mobile",
               body=m.MobileQuery, response=m.Contact, errors=NF)
 async def search_mobile(request):
+    """The contact whose mobile number is this number, in any written form (404 when none)."""
     q = await parse_body(request, m.MobileQuery)
     return json_ok(await _svc(request).find_by_mobile(account_of(request), q.mobile_phone))
 
@@ -64,6 +78,7 @@ async def search_mobile(request):
 @routes.route("POST", "/contacts/contacts/search/mobile/like", summary="Mobile contains digits",
               body=m.MobileLikeQuery, response=list[m.Contact])
 async def search_mobile_like(request):
+    """Contacts whose mobile number contains these digits."""
     q = await parse_body(request, m.MobileLikeQuery)
     return json_ok(await _svc(request).search_mobile_like(account_of(request), q),
                    as_type=list[m.Contact])
@@ -72,6 +87,9 @@ async def search_mobile_like(request):
 @routes.route("POST", "/contacts/contacts/search/name", summary="Search by first/last name",
               body=m.NameQuery, response=list[m.ContactHit])
 async def search_name(request):
+    """Contacts whose first name, last name or "first last" starts with the text (case-, width-
+    and script-insensitive; accents count). hint_data names the field that matched.
+    """
     q = await parse_body(request, m.NameQuery)
     return json_ok(await _svc(request).search_name(account_of(request), q),
                    as_type=list[m.ContactHit])
@@ -80,6 +98,7 @@ async def search_name(request):
 @routes.route("POST", "/contacts/contacts/search/email", summary="Find a contact by email",
               body=m.EmailQuery, response=m.Contact, errors=NF)
 async def search_email(request):
+    """The contact with this email address (case-insensitive)."""
     q = await parse_body(request, m.EmailQuery)
     return json_ok(await _svc(request).find_by_email(account_of(request), q.email_address))
 
@@ -87,6 +106,7 @@ async def search_email(request):
 @routes.route("POST", "/contacts/contacts/search/mobile/batch", summary="Find by many mobiles",
               body=m.MobileBatchQuery, response=list[m.Contact])
 async def search_mobile_batch(request):
+    """Several mobile numbers at once: each number with the contacts holding it."""
     q = await parse_body(request, m.MobileBatchQuery)
     return json_ok(await _svc(request).find_by_mobiles(account_of(request), q.mobile_phones),
                    as_type=list[m.Contact])
@@ -95,6 +115,7 @@ async def search_mobile_batch(request):
 @routes.route("POST", "/contacts/contacts/search/phones", summary="Contacts per phone number",
               body=m.PhonesQuery, response=dict[str, list[m.Contact]])
 async def search_phones(request):
+    """Several numbers at once, matched against mobile and other phone numbers."""
     q = await parse_body(request, m.PhonesQuery)
     return json_ok(await _svc(request).find_by_numbers(account_of(request), q.phone_numbers),
                    as_type=dict[str, list[m.Contact]])
@@ -103,6 +124,7 @@ async def search_phones(request):
 @routes.route("POST", "/contacts/contacts/search/phone/exact", summary="Exact phone_numbers match",
               body=m.PhoneExactQuery, response=list[m.Contact])
 async def search_phone_exact(request):
+    """Contacts holding this number as mobile or any other phone number."""
     q = await parse_body(request, m.PhoneExactQuery)
     return json_ok(await _svc(request).find_by_phone_exact(account_of(request), q.phone_number),
                    as_type=list[m.Contact])
@@ -111,6 +133,9 @@ async def search_phone_exact(request):
 @routes.route("POST", "/contacts/contacts/search", summary="Advanced search",
               body=m.AdvancedQuery, response=list[m.ContactHit], errors=NF)
 async def search_advanced(request):
+    """Free-text search over names, organization, email and numbers, optionally by first letter
+    of the last name or within a group.
+    """
     q = await parse_body(request, m.AdvancedQuery)
     return json_ok(await _svc(request).search(account_of(request), q), as_type=list[m.ContactHit])
 
@@ -119,6 +144,10 @@ async def search_advanced(request):
               summary="Changes after a version (streamed; paged with limit)",
               response=m.SyncResult, path_model=m.VersionPath, query=m.SyncQuery)
 async def contacts_after_version(request):
+    """What changed after a version, for CRM sync: updated contacts, then tombstones of deleted
+    ones, in version order, streamed. With limit, the Link header resumes after the last
+    change.
+    """
     v = parse_model(m.VersionPath, {"version": request.match_info["version"]}, where="path")
     q = parse_model(m.SyncQuery, dict(request.query))
     async with _svc(request).changes_after(account_of(request), v.version, q) as page:
@@ -138,12 +167,14 @@ async def _sync_body(page: m.SyncPages):
 
 @routes.route("GET", "/contacts/groups", summary="List groups", response=list[m.Group])
 async def list_groups(request):
+    """The account's contact groups, each with its UUID and name."""
     return json_ok(await _svc(request).list_groups(account_of(request)), as_type=list[m.Group])
 
 
 @routes.route("POST", "/contacts/groups", summary="Create a group", body=m.GroupCreate,
               response=m.Created, errors=(409,))
 async def create_group(request):
+    """Creates a group; names are unique per account (409)."""
     body = await parse_body(request, m.GroupCreate)
     return json_ok(await _svc(request).create_group(account_of(request), body))
 
@@ -151,6 +182,7 @@ async def create_group(request):
 @routes.route("DELETE", "/contacts/groups/{groupUuid}", summary="Delete a group",
               response=m.GroupDeleted, errors=NF)
 async def delete_group(request):
+    """Deletes a group; its former members get new versions so sync clients see the change."""
     return json_ok(await _svc(request).delete_group(account_of(request),
                                                     request.match_info["groupUuid"]))
 
@@ -158,6 +190,7 @@ async def delete_group(request):
 @routes.route("GET", "/contacts/groups/{groupUuid}/contacts", summary="Contacts in a group",
               response=list[m.Contact], errors=NF)
 async def group_contacts(request):
+    """The contacts in a group (another account's group is a 404)."""
     result = await _svc(request).group_contacts(account_of(request), request.match_info["groupUuid"])
     return json_ok(result, as_type=list[m.Contact])
 
@@ -165,6 +198,7 @@ async def group_contacts(request):
 @routes.route("POST", "/contacts/contact_groups", summary="Add a contact to a group",
               body=m.Membership, response=m.MembershipAdded, errors=NF)
 async def add_membership(request):
+    """Puts a contact into a group; adding an existing membership returns its id."""
     body = await parse_body(request, m.Membership)
     return json_ok(await _svc(request).add_to_group(account_of(request), body))
 
@@ -172,6 +206,7 @@ async def add_membership(request):
 @routes.route("DELETE", "/contacts/contact_groups", summary="Remove a contact from a group",
               body=m.Membership, response=m.MembershipRemoved, errors=NF)
 async def remove_membership(request):
+    """Takes a contact out of a group."""
     body = await parse_body(request, m.Membership)
     return json_ok(await _svc(request).remove_from_group(account_of(request), body))
 
@@ -179,6 +214,7 @@ async def remove_membership(request):
 @routes.route("GET", "/contacts/contacts/external/{externalId}", summary="Get by external ID",
               response=m.ContactDetail, errors=NF)
 async def get_external(request):
+    """One contact by the external_id a CRM gave it."""
     return json_ok(await _svc(request).get_by_external_id(account_of(request),
                                                           request.match_info["externalId"]))
 
@@ -186,6 +222,7 @@ async def get_external(request):
 @routes.route("PUT", "/contacts/contacts/external/{externalId}", summary="Update by external ID",
               body=m.ContactWrite, response=m.Updated, errors=(404, 409))
 async def update_external(request):
+    """Changes the fields in the body of the contact with this external_id."""
     body = await parse_body(request, m.ContactWrite)
     return json_ok(await _svc(request).update_by_external_id(
         account_of(request), request.match_info["externalId"], body))
@@ -194,5 +231,6 @@ async def update_external(request):
 @routes.route("DELETE", "/contacts/contacts/external/{externalId}", summary="Delete by external ID",
               response=m.Deleted, errors=NF)
 async def delete_external(request):
+    """Deletes the contact with this external_id."""
     return json_ok(await _svc(request).delete_by_external_id(account_of(request),
                                                              request.match_info["externalId"]))

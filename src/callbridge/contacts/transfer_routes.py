@@ -75,6 +75,11 @@ async def _spool(request: web.Request) -> io.TextIOWrapper:
               " (body: the file; idempotent by external_id / UID)", query=FormatQuery,
               response=ImportResult, errors=(413,))
 async def import_contacts(request):
+    """The body is the file (CSV with the WebFones field names as header, or vCard 3.0/4.0 with
+    format=vcf), up to 512 MiB of UTF-8. Records whose external_id (a vCard's UID) exists
+    update that contact; others are created. A rejected record is reported with its line and
+    reason and never stops the rest. See docs/contacts.md.
+    """
     q = parse_model(FormatQuery, dict(request.query))
     text = await _spool(request)
     with text:
@@ -88,6 +93,9 @@ async def import_contacts(request):
 @routes.route("GET", "/contacts/export", summary="Every contact as CSV or vCard 3.0 (streamed)",
               query=FormatQuery)
 async def export_contacts(request):
+    """Every contact of the account as CSV (the import's columns plus uuid) or vCard 3.0,
+    streamed from one consistent snapshot.
+    """
     q = parse_model(FormatQuery, dict(request.query))
     async with request.app[SERVICE].list_pages(account_of(request), m.ListQuery()) as page:
         return await stream_body(request, transfer.export_parts(page.contacts, q.format),

@@ -42,6 +42,9 @@ def _problem_json(p: Problem) -> str:
 @routes.route("POST", "/events/ticket", summary="A one-time ticket to open GET /events from a"
               " browser", response=Ticket)
 async def ticket(request):
+    """A one-time ticket (30 s) that opens GET /events?ticket=… once: for browsers, which can't
+    set the key header on a WebSocket or EventSource.
+    """
     book = request.app[TICKETS]
     issued = book.issue(account_of(request), request[REQUEST_KEY_ID])
     return json_ok(Ticket(ticket=issued, expires_in=TTL_SECONDS))
@@ -51,6 +54,11 @@ async def ticket(request):
               " text/event-stream); resume with after= or Last-Event-ID", response=Event,
               query=StreamQuery, errors=(406,))
 async def events(request):
+    """The account's call events, live: call.ringing (with the contact), call.answered,
+    call.ended, call.missed, dial.progress, device.state. Open as a WebSocket or as Server-
+    Sent Events (Accept: text/event-stream); resume with after= or Last-Event-ID from the
+    durable journal. See docs/screen-pop.md.
+    """
     values = dict(request.query)
     if "after" not in values and request.headers.get("Last-Event-ID"):
         values["after"] = request.headers["Last-Event-ID"].strip()

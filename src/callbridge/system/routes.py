@@ -33,12 +33,18 @@ class MetricsUnauthorized(DomainError):
 
 @routes.route("GET", "/health", summary="Is the API gateway running", response=Health, public=True)
 async def health(request):
+    """Liveness for load balancers: no key needed. `pbx` says how the AMI link to Asterisk is
+    (online, offline, connecting, login_failed, disabled).
+    """
     return json_ok(Health(timestamp=utc_now_iso(), services=sorted(request.app[PROBES]),
                           pbx=request.app[PBX_STATE]()))
 
 
 @routes.route("GET", "/status", summary="Status of every backend service", response=Status)
 async def status(request):
+    """Each backend service (contacts store, dialer's AMI link) with its state and details;
+    `degraded` when one is not online.
+    """
     services = {name: await probe() for name, probe in request.app[PROBES].items()}
     overall = "ok" if all(s.status == "online" for s in services.values()) else "degraded"
     return json_ok(Status(status=overall, timestamp=utc_now_iso(), services=services))

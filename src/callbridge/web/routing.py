@@ -7,6 +7,7 @@ helpers they use for that.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -205,6 +206,10 @@ def openapi_document(tables: list[RouteTable], title: str, version: str) -> dict
             if ep.hidden:
                 continue
             op: dict[str, Any] = {"summary": ep.summary, "tags": [ep.tag], "responses": {}}
+            # the handler's docstring is the operation's description: one text for readers of
+            # the code and of /docs
+            if ep.handler.__doc__:
+                op["description"] = inspect.cleandoc(ep.handler.__doc__)
             typed = _parameters(ep.path_model, "path")
             params = [typed.get(n) or {"name": n, "in": "path", "required": True,
                                        "schema": {"type": "string"}}

@@ -19,18 +19,23 @@ routes = RouteTable("webhooks")
 @routes.route("POST", "/webhooks", summary="Subscribe a URL to call events (the secret is"
               " shown once)", body=m.WebhookCreate, response=m.WebhookCreated, errors=(409,))
 async def create(request):
+    """Subscribes a URL to event types; the signing secret (Standard Webhooks, whsec_…) is in
+    this answer only. Non-public targets are refused unless the operator allows them.
+    """
     body = await parse_body(request, m.WebhookCreate)
     return json_ok(await request.app[SERVICE].create(account_of(request), body), status=201)
 
 
 @routes.route("GET", "/webhooks", summary="This account's webhooks", response=list[m.Webhook])
 async def list_webhooks(request):
+    """The account's webhooks, enabled or disabled (with why); never their secrets."""
     return json_ok(await request.app[SERVICE].list(account_of(request)), as_type=list[m.Webhook])
 
 
 @routes.route("DELETE", "/webhooks/{id}", summary="Remove a webhook and its pending deliveries",
               response=m.Deleted, errors=(404,))
 async def delete(request):
+    """Removes a webhook and its pending deliveries."""
     return json_ok(await request.app[SERVICE].delete(account_of(request),
                                                      request.match_info["id"]))
 
@@ -38,6 +43,9 @@ async def delete(request):
 @routes.route("POST", "/webhooks/{id}/test", summary="Queue a signed webhook.test delivery",
               response=m.TestQueued, errors=(404, 409))
 async def send_test(request):
+    """Queues a signed webhook.test delivery to this endpoint, through the same durable outbox
+    as events.
+    """
     return json_ok(await request.app[SERVICE].send_test(account_of(request),
                                                         request.match_info["id"]))
 
@@ -45,6 +53,9 @@ async def send_test(request):
 @routes.route("GET", "/webhooks/{id}/deliveries", summary="Recent deliveries, newest first",
               response=list[m.Delivery], query=m.DeliveriesQuery, errors=(404,))
 async def deliveries(request):
+    """The endpoint's deliveries, newest first: status, attempts, last HTTP status, error, the
+    start of the answer, time taken and the next try.
+    """
     q = parse_model(m.DeliveriesQuery, dict(request.query))
     return json_ok(await request.app[SERVICE].deliveries(account_of(request),
                                                          request.match_info["id"], q),
