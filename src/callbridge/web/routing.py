@@ -8,9 +8,11 @@ helpers they use for that.
 from __future__ import annotations
 
 import inspect
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -178,6 +180,10 @@ async def json_array(batches: AsyncIterator[list], as_type: Any) -> AsyncIterato
 
 # ---- OpenAPI ---------------------------------------------------------------------------------
 
+# Request and response examples recorded from real calls (scripts/record_openapi_examples.py).
+EXAMPLES: dict[str, dict] = json.loads(
+    (Path(__file__).with_name("openapi_examples.json")).read_text())
+
 _ERROR_SCHEMA = {
     "type": "object",
     "properties": {"error": {"type": "string"}, "message": {"type": "string"},
@@ -220,8 +226,25 @@ def openapi_document(tables: list[RouteTable], title: str, version: str) -> dict
             if ep.body is not None:
                 op["requestBody"] = {"required": True, "content": {"application/json": {
                     "schema": refs[(ep.body, "validation")]}}}
-            op["responses"]["200"] = {"description": "OK", "content": {"application/json": {
-                "schema": _response_schema(ep.response, refs)}}}
+            example = EXAMPLES.get(f"{ep.method} {ep.path}")
+            ok = str(example["status"]) if example else "200"
+            body_type = "application/json"
+            if example is not None and isinstance(example["response"], str):
+                body_type = "text/csv" if ep.path.endswith("/export") else "text/plain"
+            content: dict[str, Any] = {"schema": _response_schema(ep.response, refs)
+                                       if body_type == "application/json" else {"type": "string"}}
+            if example is not None:
+                content["example"] = example["response"]
+            op["responses"][ok] = {"description": "OK" if ok == "200" else "Created",
+                                   "content": {body_type: content}}
+            if example is not None and example["request"] is not None:
+                if "requestBody" in op:
+                    op["requestBody"]["content"]["application/json"]["example"] = \
+                        example["request"]
+                elif isinstance(example["request"], str):  # a file: the contacts import
+                    op["requestBody"] = {"required": True, "content": {
+                        "text/csv": {"schema": {"type": "string"}, "example": example["request"]},
+                        "text/vcard": {"schema": {"type": "string"}}}}
             # anything parsed from the request can be refused with a 400 naming the field
             codes = set(ep.errors) | ({400} if ep.body or ep.query or ep.path_model else set())
             if not ep.public:
