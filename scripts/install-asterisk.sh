@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Install Asterisk 16 (Debian bullseye) and SIPp for callbridge's test bench.
+# Install Asterisk 16 (Debian bullseye), SIPp and baresip for callbridge's test bench.
 #
 # Debian 12 ships no Asterisk; the bullseye suite of the *same* archive has 16.28 and installs
 # cleanly. We derive the apt source from the machine's own /etc/apt/sources.list.d/debian.sources
@@ -18,10 +18,11 @@ OUT=/etc/apt/sources.list.d/callbridge-bullseye.sources
 PIN=/etc/apt/preferences.d/callbridge-bullseye
 
 have_all() { command -v asterisk >/dev/null 2>&1 && command -v sipp >/dev/null 2>&1 \
+             && command -v baresip >/dev/null 2>&1 \
              && [ -e /usr/lib/asterisk/modules/chan_pjsip.so ] && [ -e /usr/lib/asterisk/modules/cdr_manager.so ]; }
 
 if have_all; then
-  say "asterisk $(asterisk -V 2>/dev/null | awk '{print $2}') and sipp already installed: nothing to do"
+  say "asterisk $(asterisk -V 2>/dev/null | awk '{print $2}'), sipp and baresip already installed: nothing to do"
   exit 0
 fi
 
@@ -59,7 +60,8 @@ say "installing asterisk asterisk-modules sip-tester"
 # policy-rc.d 101 keeps the package from starting its system service: the bench runs private instances.
 trap 'rm -f /usr/sbin/policy-rc.d' EXIT
 printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d
-apt-get install -y --no-install-recommends asterisk asterisk-modules sip-tester 2>&1 | sed 's/^/  /' \
+# baresip-core (Debian 12's own): a real softphone for the bench (tests/asterisk/test_softphone.py)
+apt-get install -y --no-install-recommends asterisk asterisk-modules sip-tester baresip-core 2>&1 | sed 's/^/  /' \
   || die "apt-get install failed (is the bullseye suite reachable on this archive?)"
 
 have_all || die "packages installed but asterisk/sipp/chan_pjsip/cdr_manager are not all present"
