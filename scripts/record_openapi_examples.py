@@ -160,6 +160,7 @@ async def record() -> dict:
             hook = await call("POST", "/webhooks", body={
                 "url": "https://crm.example.com/hooks/pbx", "types": ["call.*"]})
             await call("GET", "/webhooks")
+            await call("POST", f"/webhooks/{hook['id']}/enable", "/webhooks/{id}/enable")
             await call("POST", f"/webhooks/{hook['id']}/test", "/webhooks/{id}/test")
             await asyncio.sleep(0.5)  # the sender tries it (example.com: refused here)
             await call("GET", f"/webhooks/{hook['id']}/deliveries", "/webhooks/{id}/deliveries")

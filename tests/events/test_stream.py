@@ -375,3 +375,23 @@ async def test_sse_sends_heartbeats_when_idle(events_api):
         text += (await asyncio.wait_for(resp.content.readany(), 3)).decode()
     resp.close()
     assert text.startswith("retry: 2000") and ": keep-alive" in text
+
+
+async def test_revoking_a_key_ends_the_streams_it_opened(events_api):
+    api = events_api
+    service = api.app[events_routes.SERVICE]
+    service.key_check = 0.1
+    accounts = api.app[mw.ACCOUNT]
+    info, key = await accounts.create_key("acme")
+    ws = await api.client.ws_connect("/events", headers={"x-api-key": key})
+    sse = await api.client.get("/events", headers={"x-api-key": key,
+                                                   "Accept": "text/event-stream"})
+    other = await api.client.ws_connect("/events", headers={"x-api-key": api.keys["acme"]})
+    await accounts.revoke_key(info.id)
+    closed = await ws.receive(timeout=3)
+    assert closed.type.name == "CLOSE" and closed.data == 4001
+    body = await asyncio.wait_for(sse.read(), 3)  # the SSE stream ends
+    assert body.startswith(b"retry: 2000")
+    inbound_call_rings(api.app)  # the other key's stream goes on
+    assert (await next_event(other))["type"] == "call.ringing"
+    await other.close()

@@ -157,4 +157,11 @@ async def test_retries_keep_the_id_then_a_dead_endpoint_is_disabled(hooks_api, r
     assert len(receiver.got) == 4
     status, body = await api.call("POST", f"/webhooks/{hook['id']}/test")
     assert status == 409 and body["error"] == "Webhook disabled"
+    # fixed: turned back on, the next event reaches it
+    receiver.status = 200
+    enabled = await api.ok("POST", f"/webhooks/{hook['id']}/enable")
+    assert enabled["enabled"] is True and enabled["disabled_reason"] is None
+    inbound_call_rings(api.app, lid="9.10")
+    await wait_for(lambda: len(receiver.got) == 5, what="a delivery after enabling")
+    assert (await api.call("POST", f"/webhooks/{hook['id']}/enable", account="globex"))[0] == 404
 

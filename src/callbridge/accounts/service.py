@@ -138,6 +138,11 @@ class AccountService:
     async def list_accounts(self) -> list[Account]:
         return await self.store.list_accounts()
 
+    async def key_active(self, key_id: str) -> bool:
+        """Whether an account key is still valid (not revoked, its account not deleted): long
+        streams opened with it ask this from time to time."""
+        return await self.store.key_for_auth(key_id) is not None
+
     async def authenticate(self, key: str) -> Account | Admin | None:
         """The key's account (or Admin for an admin key), or None when the key is unknown,
         malformed or revoked."""

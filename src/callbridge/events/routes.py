@@ -20,6 +20,7 @@ from callbridge.events.models import Event, StreamQuery, Ticket
 from callbridge.events.service import EventsService, Heartbeat, Problem
 from callbridge.events.tickets import TTL_SECONDS
 from callbridge.logs import event
+from callbridge.web.middleware import ACCOUNT as ACCOUNTS
 from callbridge.web.middleware import REQUEST_KEY_ID, TICKETS, account_of
 from callbridge.web.routing import PRE_HEADERS, RouteTable, json_ok, parse_model
 
@@ -110,14 +111,32 @@ async def _websocket(request, service: EventsService, account, q: StreamQuery):
             await follower.aclose()
 
     sender = asyncio.get_running_loop().create_task(send())
+    watch = asyncio.get_running_loop().create_task(_revoked(request, service, ws.close))
     try:
-        await _drain(ws)  # until the client closes (or send() closed it)
+        await _drain(ws)  # until the client closes (or send() or the key check closed it)
     finally:
+        await cancel_and_wait(watch)
         await cancel_and_wait(sender)
         if not ws.closed:
             await ws.close(code=WSCloseCode.GOING_AWAY)
         event(log, "events.client_gone", transport="websocket", account=account.name)
     return ws
+
+
+# A stream outlives the request that authenticated it: its key is checked again every
+# EventsService.key_check seconds, so revoking a key (or deleting its account) also ends the
+# streams it opened.
+CLOSE_KEY_REVOKED = 4001
+
+
+async def _revoked(request, service: EventsService, close) -> None:
+    """Waits until the stream's key is revoked, then closes the stream."""
+    key_id = request[REQUEST_KEY_ID]
+    accounts = request.app[ACCOUNTS]
+    while await accounts.key_active(key_id):
+        await asyncio.sleep(service.key_check)
+    event(log, "events.key_revoked", logging.WARNING, key_id=key_id)
+    await close(code=CLOSE_KEY_REVOKED, message=b"key revoked")
 
 
 async def _drain(ws: web.WebSocketResponse) -> None:
@@ -133,6 +152,12 @@ async def _sse(request, service: EventsService, account, q: StreamQuery):
     await response.prepare(request)
     event(log, "events.client_connected", transport="sse", account=account.name)
     follower = service.follow(account, q)
+    writer = asyncio.current_task()
+
+    async def end_stream(**_):
+        writer.cancel()
+
+    watch = asyncio.get_running_loop().create_task(_revoked(request, service, end_stream))
     try:
         await response.write(b"retry: 2000\n\n")
         async for item in follower:
@@ -147,7 +172,12 @@ async def _sse(request, service: EventsService, account, q: StreamQuery):
                 await response.write(b": keep-alive\n\n")
     except (ConnectionResetError, ConnectionError):
         pass
+    except asyncio.CancelledError:
+        if not (watch.done() and not watch.cancelled()):
+            raise
+        writer.uncancel()  # the key was revoked: this stream ends, the handler answers normally
     finally:
+        watch.cancel()
         await follower.aclose()
         event(log, "events.client_gone", transport="sse", account=account.name)
     return response

@@ -33,7 +33,9 @@ class Problem:
 
 
 class EventsService:
-    def __init__(self, journal: EventJournal, hub: EventHub, heartbeat: float, buffer: int):
+    def __init__(self, journal: EventJournal, hub: EventHub, heartbeat: float, buffer: int,
+                 key_check: float = 5.0):
+        self.key_check = key_check  # seconds between checks that a stream's key is still valid
         self.journal = journal
         self.hub = hub
         self.heartbeat = heartbeat

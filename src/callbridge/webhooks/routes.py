@@ -40,6 +40,15 @@ async def delete(request):
                                                      request.match_info["id"]))
 
 
+@routes.route("POST", "/webhooks/{id}/enable", summary="Turn a disabled webhook back on",
+              response=m.Webhook, errors=(404,))
+async def enable(request):
+    """Turns an endpoint that was disabled (after a day of failed deliveries) back on, once it
+    is fixed: events from now on reach it again. Enabling an enabled webhook changes nothing."""
+    return json_ok(await request.app[SERVICE].enable(account_of(request),
+                                                     request.match_info["id"]))
+
+
 @routes.route("POST", "/webhooks/{id}/test", summary="Queue a signed webhook.test delivery",
               response=m.TestQueued, errors=(404, 409))
 async def send_test(request):

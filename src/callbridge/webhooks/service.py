@@ -79,6 +79,13 @@ class WebhookService:
             raise NotFound(f"no webhook {hook_id!r} in this account", error="Webhook not found")
         return m.Deleted(id=hook_id)
 
+    async def enable(self, account: Account, hook_id: str) -> m.Webhook:
+        """Turns a disabled endpoint back on (once it is fixed): new events reach it again; the
+        deliveries failed while it was disabled stay failed."""
+        d = await self._own(account, hook_id)
+        await self.store.enable(d["id"])
+        return _view(await self._own(account, hook_id))
+
     async def send_test(self, account: Account, hook_id: str) -> m.TestQueued:
         """A webhook.test delivery to this endpoint only, through the same outbox."""
         d = await self._own(account, hook_id)

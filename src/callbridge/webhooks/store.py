@@ -106,6 +106,11 @@ class WebhookStore:
                                      (webhook_id,))
         return row[0] if row else None
 
+    async def enable(self, webhook_id: int) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute("UPDATE webhooks SET disabled_at = NULL, disabled_reason = NULL"
+                             " WHERE id = ?", (webhook_id,))
+
     async def disable(self, webhook_id: int, at: str, reason: str) -> None:
         """Disables the endpoint and fails what it still had pending, saying why."""
         async with self.db.transaction() as tx:
