@@ -102,3 +102,17 @@ async def test_recent_dials_forget_the_oldest_not_the_calls_in_flight(log_api, m
     for i in range(5):
         await service.record_dial(f"call-{i}", account, "309", "15808675309")
     assert list(service._dialed) == ["call-2", "call-3", "call-4"]
+
+
+async def test_setting_an_accounts_region_rekeys_its_call_log_numbers(log_api):
+    """A Danish caller's 8 digits, logged while the account read numbers as US, are found by
+    any Danish spelling once the account is set to DK (its call log re-keyed with its contacts)."""
+    await _ingest(log_api, [_inbound(71, "71999999", "2026-11-20 10:00:00")])
+    url = "/call_log/records_after_timestamp?timestamp=2026-01-01 00:00:00&number={}"
+    assert (await log_api.ok("GET", url.format("+4571999999")))["count"] == 0
+    await log_api.app[mw.ACCOUNT].set_region("acme", "DK")
+    for spelling in ("+45 71 99 99 99", "004571999999", "71999999"):
+        assert (await log_api.ok("GET", url.format(spelling)))["count"] == 1, spelling
+    other = await log_api.app[DATABASE].fetchall(
+        "SELECT number_outside FROM call_log WHERE account_id != 1 AND number_outside IS NOT NULL")
+    assert all(not r[0].startswith("+45") for r in other)

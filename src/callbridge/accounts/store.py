@@ -61,8 +61,8 @@ class AccountStore:
         return rows[0][0] if rows else self.db.default_region
 
     async def set_region(self, name: str, region: str) -> bool:
-        """Sets the home region and re-keys the account's stored numbers for it, in one
-        transaction (a number's key depends on the region it is read in)."""
+        """Sets the home region and re-keys the account's stored numbers for it (contacts and
+        the call log), in one transaction (a number's key depends on the region it is read in)."""
         async with self.db.transaction() as tx:
             row = await tx.fetchone("SELECT id FROM accounts WHERE name = ?", (name,))
             if row is None:
@@ -72,6 +72,19 @@ class AccountStore:
                                        " WHERE account_id = ?", (row["id"],))
             await tx.executemany("UPDATE contact_phones SET number = ? WHERE rowid = ?",
                                  [(_rekey(r["number"], region), r["rowid"]) for r in phones])
+            # The call log's outside numbers are keyed the same way (its `number` filter): a
+            # batch at a time, by rid, so a long history never sits in memory whole.
+            last = 0
+            while True:
+                calls = await tx.fetchall(
+                    "SELECT rid, number_outside FROM call_log WHERE account_id = ? AND rid > ?"
+                    " AND number_outside IS NOT NULL ORDER BY rid LIMIT 5000", (row["id"], last))
+                if not calls:
+                    break
+                await tx.executemany("UPDATE call_log SET number_outside = ? WHERE rid = ?",
+                                     [(_rekey(c["number_outside"], region), c["rid"])
+                                      for c in calls])
+                last = calls[-1]["rid"]
         return True
 
     async def create_account(self, name: str, region: str) -> Account | None:
