@@ -31,7 +31,7 @@ sys.path.insert(0, str(HERE.parent))
 import aiohttp  # noqa: E402
 from contacts_http import VENV_BIN, create_key, rss_mb, serve_env  # noqa: E402
 
-from tests.asterisk.pbx import Pbx, stop_process  # noqa: E402
+from tests.asterisk.pbx import Pbx  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:

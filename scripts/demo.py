@@ -170,5 +170,8 @@ if __name__ == "__main__":
     ap.add_argument("--once", action="store_true", help="run the tour by itself, then stop")
     ap.add_argument("--port", type=int, default=0, help="callbridge's port (default: a free one)")
     a = ap.parse_args()
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    def stop_on_sigterm(signum, frame):
+        raise KeyboardInterrupt  # SIGTERM stops the demo as Ctrl-C does: everything it started
+
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     sys.exit(main(a.once, a.port or free_port()))

@@ -18,7 +18,6 @@ import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import BaseModel
 
@@ -186,7 +185,3 @@ class EventJournal:
 
     async def last_id(self, account_id: int) -> int:
         return (await self.store.counters(account_id))[0]
-
-
-def event_json(ev: StoredEvent) -> Any:
-    return json.loads(ev.body)
