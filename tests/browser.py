@@ -4,12 +4,11 @@ fail, since the page must be tested."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from contextlib import asynccontextmanager
 
-import pytest
+from tests.conftest import unavailable
 
 CHROMIUM = "/usr/bin/chromium"
 # The flags the machine needs: no sandbox as root, and no background calls to Google's hosts,
@@ -20,10 +19,7 @@ FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 
 def need_chromium() -> None:
     if shutil.which(CHROMIUM) is None:
-        message = f"{CHROMIUM} missing: run `sudo scripts/install-browser.sh`"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI requires the browser: {message}")
-        pytest.skip(message)
+        unavailable(f"{CHROMIUM} missing: run `sudo scripts/install-browser.sh`")
 
 
 @asynccontextmanager

@@ -13,6 +13,7 @@ from datetime import datetime
 import pytest
 
 from callbridge.asterisk.conf import PLACEHOLDER, complete, install, placeholders, repo_conf_dir
+from tests.conftest import unavailable
 
 
 def _example() -> dict:
@@ -66,13 +67,14 @@ def test_nothing_is_replaced_without_force_and_force_keeps_a_backup(tmp_path):
     assert not [p for p in etc.iterdir() if p.name.startswith(".callbridge-render")]
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="chown needs root")
 def test_secret_files_belong_to_the_asterisk_user_when_it_exists(tmp_path):
     import pwd
+    if os.geteuid() != 0:
+        unavailable("chown needs root: run the suite as root")
     try:
         asterisk = pwd.getpwnam("asterisk")
     except KeyError:
-        pytest.skip("no asterisk user on this machine")
+        unavailable("no asterisk user: sudo scripts/install-asterisk.sh creates it")
     report = install(repo_conf_dir(), tmp_path, _example())
     assert report.owner == "asterisk"
     assert (tmp_path / "manager.conf").stat().st_uid == asterisk.pw_uid

@@ -16,6 +16,7 @@ import pytest
 
 from tests.asterisk.conftest import callbridge_on, wait_until
 from tests.asterisk.pbx import free_port, stop_process
+from tests.conftest import unavailable
 
 
 def _contacts(pbx) -> int:
@@ -25,9 +26,7 @@ def _contacts(pbx) -> int:
 @pytest.fixture
 def baresip(running_pbx, tmp_path):
     if shutil.which("baresip") is None:
-        if __import__("os").environ.get("CI") == "true":
-            pytest.fail("CI requires baresip (scripts/install-asterisk.sh installs baresip-core)")
-        pytest.skip("baresip missing: sudo scripts/install-asterisk.sh")
+        unavailable("baresip missing: sudo scripts/install-asterisk.sh (baresip-core)")
     pbx = running_pbx
     conf = tmp_path / "baresip"
     conf.mkdir()

@@ -12,9 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from callbridge.settings import Settings, env_name
+from tests.conftest import unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "deploy" / "systemd" / "callbridge.service"
@@ -57,7 +57,7 @@ def test_the_unit_verifies_and_matches_the_install_script(tmp_path):
                       "Restart=on-failure", "StateDirectory=callbridge"):
         assert directive in unit
     if shutil.which("systemd-analyze") is None:
-        pytest.skip("systemd-analyze missing")
+        unavailable("systemd-analyze missing (Debian's systemd package)")
     local = tmp_path / "callbridge.service"
     local.write_text(unit.replace(exec_start, str(Path(sys.executable).parent / "callbridge")))
     done = subprocess.run(["systemd-analyze", "verify", str(local)], capture_output=True,
@@ -67,8 +67,9 @@ def test_the_unit_verifies_and_matches_the_install_script(tmp_path):
     assert not problems, problems
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="installs a system user: root only (CI is root)")
 def test_install_service_installs_a_working_callbridge(tmp_path):
+    if os.geteuid() != 0:
+        unavailable("installs a system user: run the suite as root")
     env = {**os.environ, "CALLBRIDGE_PREFIX": str(tmp_path / "opt"),
            "CALLBRIDGE_UNIT_DIR": str(tmp_path / "units"), "CALLBRIDGE_ETC": str(tmp_path / "etc")}
     (tmp_path / "units").mkdir()
