@@ -145,16 +145,23 @@ async def after_version_latency(port: int, key: str, count: int, changes: int, r
             "max_ms": round(timings[-1], 2)}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def wrk_bench(description: str, duration: int) -> tuple[argparse.Namespace, Path]:
+    """The options every wrk bench takes (--count, --duration, --connections), wrk checked, and
+    the seeded database."""
+    ap = argparse.ArgumentParser(description=description,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--count", type=int, default=1_000_000)
-    ap.add_argument("--duration", type=int, default=10)
+    ap.add_argument("--duration", type=int, default=duration)
     ap.add_argument("--connections", type=int, default=32)
     a = ap.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install wrk")
     OUT.mkdir(exist_ok=True)
-    db = seeded(a.count)
+    return a, seeded(a.count)
+
+
+def main() -> None:
+    a, db = wrk_bench(__doc__, duration=10)
     env = serve_env(db)
     key = create_key(env)
     wenv = {"BENCH_KEY": key, "BENCH_COUNT": str(a.count)}

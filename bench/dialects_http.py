@@ -10,10 +10,8 @@ drifts). Needs wrk. Writes bench/out/dialects.json.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -21,21 +19,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from contacts_http import (OUT, VENV_BIN, create_key, free_port, seeded, serve_env,  # noqa: E402
+from contacts_http import (OUT, VENV_BIN, create_key, free_port, serve_env, wrk_bench,  # noqa: E402
                           wait_port, wrk)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--count", type=int, default=1_000_000)
-    ap.add_argument("--duration", type=int, default=8)
-    ap.add_argument("--connections", type=int, default=32)
-    a = ap.parse_args()
-    if shutil.which("wrk") is None:
-        sys.exit("wrk not found: apt-get install wrk")
-    OUT.mkdir(exist_ok=True)
-    db = seeded(a.count)
+    a, db = wrk_bench(__doc__, duration=8)
     port = free_port()
     env = serve_env(db, port)
     key = create_key(env)
