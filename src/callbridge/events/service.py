@@ -58,9 +58,13 @@ class EventsService:
         sub = self.hub.subscribe(account.id, q.extension_set(), q.type_list(), self.buffer)
         last = q.after if q.after is not None else await self.journal.last_id(account.id)
         try:
-            if q.after is not None:
+            # Replay from `after`; when retention took part of it, say so and replay from the
+            # oldest event kept (a prune racing this loop only sends it round once more).
+            resume = q.after
+            while resume is not None:
+                start, resume = resume, None
                 try:
-                    async for batch in self.journal.replay(account.id, q.after):
+                    async for batch in self.journal.replay(account.id, start):
                         for ev in batch:
                             if sub.wants(ev):
                                 yield ev
@@ -71,11 +75,7 @@ class EventsService:
                                   " journal's retention: re-read the call log for that time;"
                                   " the stream goes on with the events still kept",
                                   final=False)
-                    async for batch in self.journal.replay(account.id, exc.pruned_through):
-                        for ev in batch:
-                            if sub.wants(ev):
-                                yield ev
-                        last = batch[-1].id
+                    resume = exc.pruned_through
             # live: the buffer may hold what was stored meanwhile (ids drop what replay sent)
             sub.last_id = last
             sub.sink = sink
