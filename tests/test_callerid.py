@@ -6,9 +6,8 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from callbridge.accounts.extensions import ExtensionService
-from callbridge.accounts.store import ExtensionStore
-from callbridge.app import DATABASE, create_app
+from callbridge.admin.routes import EXTENSIONS
+from callbridge.app import create_app
 from callbridge.web import middleware as mw
 from tests.conftest import make_settings
 
@@ -18,7 +17,7 @@ async def cid(tmp_path):
     app = create_app(make_settings(tmp_path, callerid_token="s3cret-token"))
     async with TestClient(TestServer(app)) as client:
         _, key = await app[mw.ACCOUNT].create_key("acme")
-        ext = ExtensionService(ExtensionStore(app[DATABASE]), app[mw.ACCOUNT])
+        ext = app[EXTENSIONS]
         await ext.add("acme", "309", did="+1 212 555 0100")
         await ext.add("globex", "320")
         for body in ({"firstname": "Jenny", "lastname": "Tutone", "mobile_phone": "+1 555 777 0001"},

@@ -15,6 +15,7 @@ from callbridge import __version__
 from callbridge.accounts import routes as extension_routes
 from callbridge.admin import routes as admin_routes
 from callbridge.accounts.extensions import ExtensionService
+from callbridge.aio import cancel_and_wait
 from callbridge.accounts.service import AccountService
 from callbridge.accounts.store import AccountStore, ExtensionStore
 from callbridge.ami.link import AmiLink, AmiSettings
@@ -95,6 +96,7 @@ def create_app(settings: Settings) -> web.Application:
     ami_disabled = (f"no CALLBRIDGE_AMI_SECRET and no [{settings.ami_username}] user in"
                     f" {settings.ami_manager_conf}")
     extensions = ExtensionService(ExtensionStore(db), accounts)
+    accounts.changed.append(extensions.directory.refresh)
     app[extension_routes.SERVICE] = extensions
     app[admin_routes.ACCOUNTS] = accounts
     app[admin_routes.EXTENSIONS] = extensions
@@ -186,6 +188,8 @@ def create_app(settings: Settings) -> web.Application:
 
     async def lifecycle(app: web.Application):
         await db.open()  # a database that can't be opened: ConfigError naming the setting
+        await extensions.load()
+        directory = asyncio.create_task(extensions.directory.follow())
         journal.start()
         sender.start()  # what the outbox held at the last stop (or crash) goes out now
         await calllog.start()
@@ -196,6 +200,7 @@ def create_app(settings: Settings) -> web.Application:
                   reason=f"{ami_disabled}: the dialer answers 503")
         yield
         await link.close()
+        await cancel_and_wait(directory)
         await calllog.close()
         await journal.close()
         await sender.close()

@@ -67,9 +67,8 @@ async def callbridge_on(pbx, database: Path, *, fresh: bool = True, wait_online:
     settings (e.g. a wrong ami_secret, with wait_online=False)."""
     from aiohttp.test_utils import TestClient, TestServer
 
-    from callbridge.accounts.extensions import ExtensionService
-    from callbridge.accounts.store import ExtensionStore
-    from callbridge.app import AMI_LINK, DATABASE, create_app
+    from callbridge.admin.routes import EXTENSIONS
+    from callbridge.app import AMI_LINK, create_app
     from callbridge.settings import Settings
     from callbridge.web import middleware as mw
     from tests.conftest import Api
@@ -85,7 +84,7 @@ async def callbridge_on(pbx, database: Path, *, fresh: bool = True, wait_online:
         accounts = app[mw.ACCOUNT]
         keys = {n: (await accounts.create_key(n))[1] for n in ("acme", "globex")}
         if fresh:
-            ext = ExtensionService(ExtensionStore(app[DATABASE]), accounts)
+            ext = app[EXTENSIONS]
             for account, number in (("acme", "309"), ("acme", "310"), ("globex", "320")):
                 await ext.add(account, number)
         if wait_online:

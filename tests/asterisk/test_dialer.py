@@ -7,6 +7,7 @@ import os
 import signal
 import time
 
+from callbridge.admin.routes import EXTENSIONS
 from callbridge.app import AMI_LINK
 from callbridge.dialer.routes import SERVICE as DIALER
 from tests.asterisk.ami_client import ami
@@ -121,13 +122,9 @@ async def test_link_lost_during_originate_fails_the_request_and_never_redials(di
 async def test_the_extensions_mobile_rings_through_the_trunk_then_the_number(dialer_api, running_pbx):
     """311 has no SIP device at all, only a mobile: the mobile counts as a device (no 409), is
     rung over the trunk, and once it answers the number is dialled."""
-    from callbridge.accounts.extensions import ExtensionService
-    from callbridge.accounts.store import ExtensionStore
-    from callbridge.app import DATABASE
-    from callbridge.web import middleware as mw
 
     api, trunk = dialer_api, running_pbx.phones["trunk"]
-    await ExtensionService(ExtensionStore(api.app[DATABASE]), api.app[mw.ACCOUNT]).add(
+    await api.app[EXTENSIONS].add(
         "acme", "311", mobile="+1 (555) 999-0000")
     before = len(trunk.invites())
     status, body = await api.call("POST", "/dialer/call", json={"extension": "311",

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from callbridge.accounts.extensions import ExtensionService
-from callbridge.accounts.store import ExtensionStore
+from callbridge.admin.routes import EXTENSIONS
 from callbridge.app import DATABASE
 from callbridge.calllog.routes import SERVICE
 from callbridge.web import middleware as mw
@@ -14,7 +13,7 @@ from tests.calllog.test_builder import C2D, FAILED, INBOUND, cdr
 
 @pytest.fixture
 async def log_api(api):
-    ext = ExtensionService(ExtensionStore(api.app[DATABASE]), api.app[mw.ACCOUNT])
+    ext = api.app[EXTENSIONS]
     await ext.add("acme", "309", did="+1 (212) 555-0100")
     await ext.add("globex", "310")
     return api

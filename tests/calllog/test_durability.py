@@ -11,8 +11,8 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 
 from callbridge.accounts.extensions import ExtensionService
-from callbridge.accounts.store import ExtensionStore
-from callbridge.app import DATABASE, create_app
+from callbridge.admin.routes import EXTENSIONS
+from callbridge.app import create_app
 from callbridge.calllog import service as calllog_service
 from callbridge.calllog.cdr import from_csv_text
 from callbridge.calllog.routes import SERVICE
@@ -34,7 +34,7 @@ async def running(tmp_path: Path, csv: Path, **settings):
 
 
 def extensions(api) -> ExtensionService:
-    return ExtensionService(ExtensionStore(api.app[DATABASE]), api.app[mw.ACCOUNT])
+    return api.app[EXTENSIONS]
 
 
 async def caught_up(api) -> None:

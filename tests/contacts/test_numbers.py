@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from callbridge.app import DATABASE
+from callbridge.admin.routes import EXTENSIONS
 from callbridge.calllog.routes import SERVICE as CALLLOG
 from callbridge.contacts.phone import display, phone_key
 from callbridge.db.migrate import available_migrations, migrate
@@ -76,11 +76,9 @@ async def test_the_same_digits_are_different_numbers_in_different_accounts(api):
 
 
 async def test_call_log_names_a_danish_caller_written_internationally(api):
-    from callbridge.accounts.extensions import ExtensionService
-    from callbridge.accounts.store import ExtensionStore
 
     await _in_region(api, "DK")
-    await ExtensionService(ExtensionStore(api.app[DATABASE]), api.app[mw.ACCOUNT]).add("acme", "309")
+    await api.app[EXTENSIONS].add("acme", "309")
     uuid = (await api.ok("POST", "/contacts/contacts", json={"firstname": "Relatel", "mobile_phone": "71 99 99 99"}))["uuid"]
     await ingest_over_ami(api, inbound(1, "004571999999"))
     [row] = (await api.ok("GET", "/call_log/records_after_timestamp?timestamp=2020-01-01 00:00:00"))["records"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from callbridge.admin.routes import EXTENSIONS
 from callbridge.web import middleware as mw
 
 RELATEL = {"name": "Relatel A/S", "number": "4571999999", "email": "kundeservice@relatel.dk"}
@@ -92,13 +93,10 @@ async def test_one_store_across_the_three_dialects(dk):
 
 
 async def test_a_contact_written_through_relatel_names_calls_in_the_call_log(dk):
-    from callbridge.accounts.extensions import ExtensionService
-    from callbridge.accounts.store import ExtensionStore
-    from callbridge.app import DATABASE
     from tests.calllog.master_csv import inbound
     from tests.calllog.test_durability import ingest_over_ami
 
-    await ExtensionService(ExtensionStore(dk.app[DATABASE]), dk.app[mw.ACCOUNT]).add("acme", "309")
+    await dk.app[EXTENSIONS].add("acme", "309")
     await dk.ok("POST", "/api/v2/contacts", json={"contact": RELATEL})
     await ingest_over_ami(dk, inbound(1, "+4571999999"))
     [row] = (await dk.ok("GET", "/call_log/records_after_timestamp?timestamp=2020-01-01 00:00:00"))["records"]

@@ -6,17 +6,14 @@ import time
 
 import pytest
 
-from callbridge.accounts.extensions import ExtensionService
-from callbridge.accounts.store import ExtensionStore
-from callbridge.app import DATABASE
+from callbridge.admin.routes import EXTENSIONS
 from callbridge.dialer.numbers import dialable, display_name
 from callbridge.errors import InvalidInput
-from callbridge.web import middleware as mw
 
 
 @pytest.fixture
 async def dial_api(api):
-    ext = ExtensionService(ExtensionStore(api.app[DATABASE]), api.app[mw.ACCOUNT])
+    ext = api.app[EXTENSIONS]
     await ext.add("acme", "309")
     await ext.add("globex", "320")
     return api

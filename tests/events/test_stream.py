@@ -290,7 +290,8 @@ async def test_call_ended_and_missed_come_from_call_log_rows_in_their_transactio
     rows = [_row(), _row(linkedid="50.2", disposition="ANSWERED", billsec=10, rid=8),
             _row(linkedid="50.3", call_timestamp=old, end_timestamp=old, rid=9),
             _row(linkedid="50.4", account_id=None, rid=10)]
-    stored = await db.batch(lambda conn: endings.in_transaction(conn, rows))
+    async with db.loop_transaction() as tx:
+        stored = await endings.in_transaction(tx, rows)
     endings.committed(stored)
     async with events_api.client.ws_connect(
             "/events?after=0", headers={"x-api-key": events_api.keys["acme"]}) as ws:

@@ -6,7 +6,7 @@ import re
 
 from callbridge.accounts.models import Account, Extension
 from callbridge.accounts.service import AccountService
-from callbridge.accounts.store import ExtensionStore
+from callbridge.accounts.store import ExtensionDirectory, ExtensionStore
 from callbridge.contacts.phone import clean
 from callbridge.errors import Conflict, InvalidInput, NotFound
 
@@ -37,6 +37,12 @@ class ExtensionService:
     def __init__(self, store: ExtensionStore, accounts: AccountService):
         self.store = store
         self.accounts = accounts
+        # who owns an extension, answered from memory (see ExtensionDirectory): load() first
+        self.directory = ExtensionDirectory(store)
+
+    async def load(self) -> None:
+        """Reads the directory; the owner lookups answer from it from now on."""
+        await self.directory.refresh()
 
     async def add(self, account_name: str, extension: str, mobile: str | None = None,
                   name: str | None = None, did: str | None = None) -> Extension:
@@ -52,11 +58,13 @@ class ExtensionService:
                                        extension, mobile, name, did)
         if account is None:
             raise Conflict(f"extension {extension} already exists", error="Extension exists")
+        await self.directory.refresh()
         return Extension(extension, account.name, account.id, mobile, name, did)
 
     async def remove(self, extension: str) -> None:
         if not await self.store.remove(extension):
             raise NotFound(f"no extension {extension}", error="Extension not found")
+        await self.directory.refresh()
 
     async def list(self, account_name: str | None = None) -> list[Extension]:
         return await self.store.list(account_name)
@@ -75,8 +83,8 @@ class ExtensionService:
                 did = _digits(called, "called")
             except InvalidInput:
                 return None
-            found = self.store.by_did(did) if did else None
+            found = self.directory.by_did(did) if did else None
         return found
 
     def owner(self, extension: str) -> Extension | None:
-        return self.store.get(extension) if valid_extension(extension) else None
+        return self.directory.get(extension) if valid_extension(extension) else None

@@ -12,6 +12,8 @@ import hmac
 import re
 import secrets
 import time
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from callbridge.accounts.models import Account, Admin, ApiKeyInfo
 from callbridge.accounts.store import AccountStore
@@ -40,15 +42,22 @@ class AccountService:
     def __init__(self, store: AccountStore):
         self.store = store
         self._auth_cache: dict[str, tuple[float, str, Account]] = {}
+        # run after an account is renamed, re-regioned or deleted (the extension directory)
+        self.changed: list[Callable[[], Awaitable[Any]]] = []
 
-    def region_of(self, account_id: int) -> str:
-        return self.store.region_of(account_id)
+    async def _changed(self) -> None:
+        self._auth_cache.clear()
+        for hook in self.changed:
+            await hook()
+
+    async def region_of(self, account_id: int) -> str:
+        return await self.store.region_of(account_id)
 
     async def set_region(self, name: str, region: str) -> None:
         region = self._region(region)
         if not await self.store.set_region(name, region):
             raise NotFound(f"no account {name!r}", error="Account not found")
-        self._auth_cache.clear()  # cached accounts carry the old region
+        await self._changed()  # cached accounts and extensions carry the old region
 
     @staticmethod
     def validate_account_name(name: str) -> str:
@@ -84,7 +93,7 @@ class AccountService:
                                field="name")
         if region is not None:
             await self.set_region(name or account.name, region)
-        self._auth_cache.clear()
+        await self._changed()
         return await self.by_uuid(account_uuid)
 
     async def delete(self, account_uuid: str, confirm: str | None) -> Account:
@@ -95,7 +104,7 @@ class AccountService:
                                f" extensions: repeat its name as confirm={account.name}",
                                field="confirm", error="Confirmation required")
         await self.store.delete(account.id)
-        self._auth_cache.clear()
+        await self._changed()
         return account
 
     async def create_admin_key(self) -> tuple[str, str]:
@@ -156,7 +165,7 @@ class AccountService:
             return cached[2] if hmac.compare_digest(cached[1], presented) else None
         found = await self.store.key_for_auth(key_id)
         if found is None:
-            admin_hash = self.store.admin_key_hash(key_id)
+            admin_hash = await self.store.admin_key_hash(key_id)
             found = (admin_hash, Admin(key_id)) if admin_hash is not None else None
         if found is None:
             self._auth_cache.pop(key_id, None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid as uuidlib
 
 from callbridge.accounts.models import Account, ApiKeyInfo, Extension
@@ -11,6 +13,7 @@ from callbridge.db.database import Tx
 from callbridge.timeutil import utc_now_iso
 
 
+log = logging.getLogger("callbridge.accounts")
 _ACCOUNT = "id, name, region, uuid"
 
 
@@ -55,9 +58,9 @@ class AccountStore:
         rows = await self.db.fetchall(f"SELECT {_ACCOUNT} FROM accounts ORDER BY name")
         return [_account(r) for r in rows]
 
-    def region_of(self, account_id: int) -> str:
-        """Primary-key lookup on the loop (Database.lookup): every call-log row asks."""
-        rows = self.db.lookup("SELECT region FROM accounts WHERE id = ?", (account_id,))
+    async def region_of(self, account_id: int) -> str:
+        """Primary-key lookup (Database.lookup): call-log rows of accounts with no extension ask."""
+        rows = await self.db.lookup("SELECT region FROM accounts WHERE id = ?", (account_id,))
         return rows[0][0] if rows else self.db.default_region
 
     async def set_region(self, name: str, region: str) -> bool:
@@ -120,8 +123,8 @@ class AccountStore:
             await tx.execute("INSERT INTO admin_keys(id, key_hash, created_at) VALUES (?, ?, ?)",
                              (key_id, key_hash, utc_now_iso()))
 
-    def admin_key_hash(self, key_id: str) -> str | None:
-        rows = self.db.lookup("SELECT key_hash FROM admin_keys WHERE id = ?"
+    async def admin_key_hash(self, key_id: str) -> str | None:
+        rows = await self.db.lookup("SELECT key_hash FROM admin_keys WHERE id = ?"
                               " AND revoked_at IS NULL", (key_id,))
         return rows[0][0] if rows else None
 
@@ -134,7 +137,7 @@ class AccountStore:
 
     async def key_for_auth(self, key_id: str) -> tuple[str, Account] | None:
         """(stored hash, account) of a key that is not revoked, else None."""
-        rows = self.db.lookup(  # primary-key lookup: on the loop (Database.lookup)
+        rows = await self.db.lookup(  # primary-key lookup (Database.lookup)
             "SELECT k.key_hash, a.id, a.name, a.region, a.uuid FROM api_keys k"
             " JOIN accounts a ON a.id = k.account_id WHERE k.id = ? AND k.revoked_at IS NULL",
             (key_id,),
@@ -199,11 +202,62 @@ class ExtensionStore:
         rows = await self.db.fetchall(sql + " ORDER BY a.name, e.extension", params)
         return [Extension(**dict(r)) for r in rows]
 
-    def by_did(self, did: str) -> Extension | None:
-        rows = self.db.lookup(self._SELECT + " WHERE e.did = ? ORDER BY e.extension LIMIT 1", (did,))
-        return Extension(**dict(rows[0])) if rows else None
+    async def directory(self) -> tuple[int, list[Extension]]:
+        """(directory version, every extension), read together (ExtensionDirectory)."""
+        async with self.db.snapshot() as snap:
+            version = await snap.value("SELECT version FROM directory_version")
+            rows = await snap.fetchall(self._SELECT + " ORDER BY e.extension")
+        return version, [Extension(**dict(r)) for r in rows]
+
+    async def directory_version(self) -> int:
+        return (await self.db.lookup("SELECT version FROM directory_version"))[0][0]
+
+
+class ExtensionDirectory:
+    """Every extension, in memory: the AMI handlers ask who owns an extension on every call event,
+    synchronously (their order is the events' order), and the call log on every row. A PBX has
+    hundreds or thousands of extensions, a few hundred bytes each.
+
+    Kept current by the directory_version counter (triggers on extensions and accounts): reloaded
+    right after this process changes it, and when a poll every POLL_SECONDS sees it move (the CLI
+    or another instance changed it)."""
+
+    POLL_SECONDS = 1.0
+
+    def __init__(self, store: ExtensionStore):
+        self.store = store
+        self.version = -1
+        self._by_extension: dict[str, Extension] = {}
+        self._by_did: dict[str, Extension] = {}
+        self._reload_lock = asyncio.Lock()
 
     def get(self, extension: str) -> Extension | None:
-        """Point lookup by primary key (see Database.lookup): on every dial and every call event."""
-        rows = self.db.lookup(self._SELECT + " WHERE e.extension = ?", (extension,))
-        return Extension(**dict(rows[0])) if rows else None
+        return self._by_extension.get(extension)
+
+    def by_did(self, did: str) -> Extension | None:
+        """The first extension (in extension order) with this direct number."""
+        return self._by_did.get(did)
+
+    async def refresh(self) -> bool:
+        """Reloads when the stored version moved; True when it did."""
+        async with self._reload_lock:
+            if await self.store.directory_version() == self.version:
+                return False
+            version, extensions = await self.store.directory()
+            self._by_extension = {e.extension: e for e in extensions}
+            by_did: dict[str, Extension] = {}
+            for e in extensions:
+                if e.did:
+                    by_did.setdefault(e.did, e)
+            self._by_did = by_did
+            self.version = version
+            return True
+
+    async def follow(self) -> None:
+        """Polls for changes made elsewhere until cancelled."""
+        while True:
+            await asyncio.sleep(self.POLL_SECONDS)
+            try:
+                await self.refresh()
+            except Exception:  # the database briefly unreachable: the next poll tries again
+                log.warning("extensions.directory_refresh_failed", exc_info=True)

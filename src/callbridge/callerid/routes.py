@@ -49,5 +49,5 @@ async def callerid(request):
     q = parse_model(CallerIdQuery, dict(request.query))
     if not hmac.compare_digest(q.token.encode(), token.encode()):
         raise Forbidden("wrong caller-ID token")
-    name = request.app[SERVICE].name_for(q.called, q.number, q.name)
+    name = await request.app[SERVICE].name_for(q.called, q.number, q.name)
     return web.Response(text="CB:" + name, content_type="text/plain")

@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import sqlite3
 import time
 import zlib
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from callbridge.calllog.store import CallLogStore, CsvPosition
 from callbridge.contacts.phone import phone_key
 from callbridge.contacts.service import ContactService
 from callbridge.db import Database
+from callbridge.db.database import Tx
 from callbridge.logs import event
 from callbridge.timeutil import utc_now
 
@@ -56,7 +56,7 @@ MAX_RECENT_DIALS = 10_000
 
 
 class RowListener(Protocol):
-    def in_transaction(self, conn: sqlite3.Connection, rows: list[dict]) -> Any:
+    async def in_transaction(self, tx: Tx, rows: list[dict]) -> Any:
         """Rows just written (with their rid), inside the transaction writing them."""
 
     def committed(self, token: Any) -> None:
@@ -258,12 +258,10 @@ class CallLogService:
                 records, position = step.records, step.position
                 store = self.store
 
-                def write(conn) -> None:
+                async with self.db.loop_transaction() as tx:
                     if records:
-                        store.insert_cdrs(conn, records)
-                    store.save_csv_position(conn, path, position)
-
-                await self.db.batch(write)
+                        await store.insert_cdrs(tx, records)
+                    await store.save_csv_position(tx, path, position)
                 for record in records:
                     self._pending.setdefault(record["linkedid"], 0.0)
                 total += len(records)
@@ -300,34 +298,36 @@ class CallLogService:
             linkedids = list(ready)
             store = self.store
 
-            def write(conn) -> int:
+            async def write(tx: Tx) -> int:
                 """One transaction (one fsync): what arrived, then the rows of the calls that are
                 over. Naming and ownership are index point lookups on other connections."""
                 if batch:
-                    store.insert_cdrs(conn, batch)
+                    await store.insert_cdrs(tx, batch)
                 for lid, (answered, ended) in far.items():
-                    store.save_far_end(conn, lid, answered, ended)
+                    await store.save_far_end(tx, lid, answered, ended)
                 if not linkedids:
                     return 0
                 # Only calls with CDRs not yet built: a call already stored (over AMI or by an
                 # earlier backfill) is never built, nor published, again.
-                fresh = store.with_unbuilt(conn, linkedids)
+                fresh = await store.with_unbuilt(tx, linkedids)
                 if not fresh:
                     return 0
-                raw, dialed, far_end = store.inputs_of(conn, fresh)
-                rows = [self._row(lid, draft, dialed.get(lid))
+                raw, dialed, far_end = await store.inputs_of(tx, fresh)
+                rows = [await self._row(lid, draft, dialed.get(lid))
                         for lid in fresh
                         for draft in build_rows(raw.get(lid, []), ring_context=self.ring_context,
                                                 dialed=dialed.get(lid), far_end=far_end.get(lid))]
-                written = store.upsert_rows(conn, rows) if rows else []
-                store.mark_built(conn, fresh)
+                written = await store.upsert_rows(tx, rows) if rows else []
+                await store.mark_built(tx, fresh)
                 if written and self.row_listener is not None:
-                    published.append(self.row_listener.in_transaction(conn, written))
+                    published.append(await self.row_listener.in_transaction(tx, written))
                 return len(written)
 
             published: list = []
             try:
-                self.rows_written += await self.db.batch(write)
+                async with self.db.loop_transaction() as tx:
+                    count = await write(tx)
+                self.rows_written += count
             except BaseException:
                 self._queue[:0] = batch  # nothing was written: try again next pass
                 for lid, times in far.items():
@@ -340,10 +340,10 @@ class CallLogService:
                     del self._pending[lid]
             return backlog
 
-    def _row(self, linkedid: str, d: RowDraft, dialed: dict | None) -> dict:
+    async def _row(self, linkedid: str, d: RowDraft, dialed: dict | None) -> dict:
         owner = self.extensions.owner(d.extension)
         account_id = owner.account_id if owner else (dialed or {}).get("account_id")
-        region = (owner.region if owner else self.extensions.accounts.region_of(account_id)
+        region = (owner.region if owner else await self.extensions.accounts.region_of(account_id)
                   if account_id is not None else self.region)
         try:  # the matching key, for the `number` filter and naming (the account's region)
             key = phone_key(d.number_outside or "", region) or None
@@ -359,13 +359,13 @@ class CallLogService:
                "cidnumber_inside": inside_number(d.extension, owner.did if owner else None,
                                                  self.region),
                "contact_uuid": None, "uniqueid": d.uniqueid, "call_id": d.call_id}
-        self._name(row, region)
+        await self._name(row, region)
         return row
 
-    def _name(self, row: dict, region: str) -> None:
+    async def _name(self, row: dict, region: str) -> None:
         """The outside party's name from the row's account's contacts, when one holds the number."""
         if row["account_id"] is not None and row["number_outside"]:
-            found = self.contacts.name_for(row["account_id"], region, row["number_outside"])
+            found = await self.contacts.name_for(row["account_id"], region, row["number_outside"])
             if found:
                 row["cidname_outside"], row["contact_uuid"] = found
 
@@ -381,19 +381,20 @@ class CallLogService:
                 continue
             store = self.store
 
-            def adopt(conn) -> int:
-                rows = store.ownerless_rows(conn, extension, MAX_BUILD)
+            async def adopt(tx: Tx) -> int:
+                rows = await store.ownerless_rows(tx, extension, MAX_BUILD)
                 for row in rows:
                     row["account_id"] = owner.account_id
                     row["cidnumber_inside"] = inside_number(extension, owner.did, self.region)
                     if row["number_outside"]:  # keyed for no region yet: key it for the owner's
                         row["number_outside"] = phone_key(row["number_outside"], owner.region)
-                    self._name(row, owner.region)
-                store.reissue(conn, [r.pop("rid") for r in rows], rows)
+                    await self._name(row, owner.region)
+                await store.reissue(tx, [r.pop("rid") for r in rows], rows)
                 return len(rows)
 
             while True:  # bounded transactions: a big history is adopted a batch at a time
-                count = await self.db.batch(adopt)
+                async with self.db.loop_transaction() as tx:
+                    count = await adopt(tx)
                 adopted += count
                 if count < MAX_BUILD:
                     break

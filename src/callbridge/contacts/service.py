@@ -218,28 +218,28 @@ class ContactService:
                 by_number.setdefault(number, {})[d["uuid"]] = _contact(d)
         return {raw: list(by_number.get(n, {}).values()) for raw, n in normalized.items()}
 
-    def card_for(self, account_id: int, region: str, number: str) -> dict | None:
+    async def card_for(self, account_id: int, region: str, number: str) -> dict | None:
         """The screen-pop card of the contact holding this number (same rules as name_for):
-        uuid, name, organization, note, profile_url, external_id, email. Synchronous."""
-        d = self._holding(account_id, region, number)
+        uuid, name, organization, note, profile_url, external_id, email."""
+        d = await self._holding(account_id, region, number)
         if d is None:
             return None
         d["name"] = _display(d)
         return d
 
-    def _holding(self, account_id: int, region: str, number: str) -> dict | None:
+    async def _holding(self, account_id: int, region: str, number: str) -> dict | None:
         try:
             key = phone_key(number, region)
         except ValueError:
             return None
-        return self.store.first_holding(account_id, key) if key else None
+        return await self.store.first_holding(account_id, key) if key else None
 
-    def name_for(self, account_id: int, region: str, number: str) -> tuple[str, str] | None:
+    async def name_for(self, account_id: int, region: str, number: str) -> tuple[str, str] | None:
         """(display name, uuid) of the contact holding this number (mobile or any phone, in any
-        written form) in the account, for the dialer, screen-pop and the call log. Synchronous:
-        an index point lookup (Database.lookup), so the call log can use it inside its write
-        batch. Several contacts with the number: the oldest (lowest id) answers."""
-        d = self._holding(account_id, region, number)
+        written form) in the account, for the dialer, screen-pop and the call log: an index point
+        lookup (Database.lookup). Several contacts with the number: the oldest (lowest id)
+        answers."""
+        d = await self._holding(account_id, region, number)
         return (_display(d), d["uuid"]) if d is not None else None
 
     async def search_name(self, account: Account, q: m.NameQuery) -> list[m.ContactHit]:

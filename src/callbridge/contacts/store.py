@@ -116,8 +116,8 @@ class ContactStore:
 
     async def _first(self, where: str, params: Sequence[Any]) -> dict | None:
         """The first contact matching an indexed equality: a point lookup (see Database.lookup)."""
-        rows = self.db.lookup(f"SELECT {_COLS} FROM contacts c WHERE {where} ORDER BY c.id LIMIT 1",
-                              params)
+        rows = await self.db.lookup(
+            f"SELECT {_COLS} FROM contacts c WHERE {where} ORDER BY c.id LIMIT 1", params)
         return _row(rows[0]) if rows else None
 
     async def get(self, account_id: int, uuid: str) -> dict | None:
@@ -128,7 +128,7 @@ class ContactStore:
 
     async def groups_of(self, contact_id: int) -> list[dict]:
         # a contact's memberships: an index range as small as its group count, so a point lookup
-        rows = self.db.lookup(
+        rows = await self.db.lookup(
             "SELECT g.uuid, g.name FROM contact_groups cg JOIN groups g ON g.id = cg.group_id"
             " WHERE cg.contact_id = ? ORDER BY g.name", (contact_id,))
         return [dict(r) for r in rows]
@@ -165,11 +165,11 @@ class ContactStore:
             out.append((matched, _row_from_dict(d)))
         return out
 
-    def first_holding(self, account_id: int, number: str) -> dict | None:
+    async def first_holding(self, account_id: int, number: str) -> dict | None:
         """The first contact holding this number key (mobile or other): a point lookup
-        on the contact_phones index, run on the loop (Database.lookup). For screen-pop, the call
-        log's naming and the dialer's display name, where a thread hop per call would dominate."""
-        rows = self.db.lookup(
+        on the contact_phones index (Database.lookup). For screen-pop, the call log's naming and
+        the dialer's display name, where a thread hop per call would dominate."""
+        rows = await self.db.lookup(
             "SELECT c.uuid, c.firstname, c.lastname, c.organization, c.note, c.profile_url,"
             " c.external_id, c.email FROM contact_phones p"
             " JOIN contacts c ON c.id = p.contact_id WHERE p.account_id = ? AND p.number = ?"

@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import aiosqlite
 
@@ -24,7 +24,9 @@ from callbridge.settings import ConfigError
 
 log = logging.getLogger("callbridge.db")
 
-T = TypeVar("T")
+# A result row: sqlite3.Row here, asyncpg.Record on PostgreSQL; both index by name and position
+# and turn into a dict with dict(row).
+Row = Any
 
 _PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -55,6 +57,8 @@ WRITE_WAIT_SECONDS = 10.0
 
 
 class Database:
+    engine = "sqlite"  # stores choose their engine's SQL by it, where the two differ
+
     def __init__(self, path: Path | str, write_wait: float = WRITE_WAIT_SECONDS,
                  default_region: str = "US"):
         self.path = Path(path)
@@ -64,7 +68,7 @@ class Database:
         self._reader: aiosqlite.Connection | None = None
         self._point_reader: sqlite3.Connection | None = None
         self._write_lock = asyncio.Lock()
-        self._batch_conn: sqlite3.Connection | None = None  # batch(): on the loop thread
+        self._batch_conn: sqlite3.Connection | None = None  # loop_transaction(): on the loop thread
 
     async def open(self) -> bool:
         """Opens (creating and migrating as needed); True when the file was created now.
@@ -117,19 +121,6 @@ class Database:
             else:
                 await self._writer.execute("COMMIT")
 
-    async def batch(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        """Runs work(conn) as one write transaction, right here on the event loop thread.
-
-        For bulk writes on a busy loop (the call log under a burst of events). Both thread
-        paths were measured losing here: transaction() costs a loop round trip per statement,
-        and a worker thread stalls on the GIL while the loop parses events: sqlite3 releases it
-        around every row of an executemany, and each re-take can wait the 5 ms switch interval
-        (one 300-row flush took 1.8 s). A batch is a few milliseconds of SQLite; work must stay
-        that small (bounded batches, indexed lookups).
-        """
-        async with self._writing():  # still one writer at a time, with transaction()
-            return self._run_batch(work)
-
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[None]:
         """The write lock, waited for at most write_wait seconds."""
@@ -146,10 +137,16 @@ class Database:
 
     @asynccontextmanager
     async def loop_transaction(self) -> AsyncIterator["LoopTx"]:
-        """transaction() run on the loop thread's own connection (as batch() is): the same
+        """transaction() run on the loop thread's own connection: the same
         store functions, without a thread hop per statement. For bulk writes through the
         normal write path (a contacts import: ~12 statements per contact, where the hops
-        cost ten times the SQL); keep each transaction small, it holds the loop."""
+        cost ten times the SQL), and for the call log and event journal under a burst of events.
+
+        Both thread paths were measured losing there: transaction() costs a loop round trip per
+        statement, and a worker thread stalls on the GIL while the loop parses events: sqlite3
+        releases it around every row of an executemany, and each re-take can wait the 5 ms
+        switch interval (one 300-row flush took 1.8 s). Keep each transaction small (bounded
+        batches, indexed lookups): it holds the loop."""
         async with self._writing():
             if self._batch_conn is None:
                 self._batch_conn = _plain_connection(self.path)
@@ -161,19 +158,6 @@ class Database:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
-
-    def _run_batch(self, work: Callable[[sqlite3.Connection], T]) -> T:
-        if self._batch_conn is None:
-            self._batch_conn = _plain_connection(self.path)
-        conn = self._batch_conn
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            result = work(conn)
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
-        return result
 
     def _close_batch_conn(self) -> None:
         if self._batch_conn is not None:
@@ -188,7 +172,7 @@ class Database:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
-    def lookup(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    async def lookup(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """A read run right here on the event loop, for index point lookups only.
 
         Such a query takes tens of microseconds; handing it to aiosqlite's thread and back costs
@@ -232,6 +216,8 @@ class Snapshot:
 
 class Tx:
     """The handle a store gets inside a write transaction."""
+
+    engine = "sqlite"
 
     def __init__(self, conn: aiosqlite.Connection):
         self._conn = conn

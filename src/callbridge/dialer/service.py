@@ -90,7 +90,7 @@ class DialerService:
         if not devices and not ext.mobile:
             raise Conflict("no devices", error="No devices", extension=ext.extension)
 
-        found = self.contacts.name_for(account.id, account.region, number)
+        found = await self.contacts.name_for(account.id, account.region, number)
         show_name = display_name(found[0]) if found else ""
         call_id = str(uuid.uuid4())
         variables = {"CB_CALL_ID": call_id, "CB_MOBILE": ext.mobile or "",

@@ -21,8 +21,9 @@ are followed.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -33,6 +34,7 @@ from callbridge.events.journal import EventJournal, draft
 from callbridge.events.models import CallAnswered, CallRinging, ContactCard, DeviceState
 from callbridge.timeutil import iso
 
+log = logging.getLogger("callbridge.events")
 # s: the DialBegins of one Dial() arrive together (one AMI read, measured); a short wait names
 # every device in one call.ringing without holding the pop back noticeably
 RING_COALESCE = 0.003
@@ -67,6 +69,27 @@ class _Call:
     origin_seen: bool = False  # its first channel's Newchannel arrived (else: joined mid-call)
     live: set[str] = field(default_factory=set)
     ringing: dict[str, _Ringing] = field(default_factory=dict)  # extension -> its ringing
+    # the last of its events still waiting for a contact lookup: later ones queue behind it,
+    # so a call's events are stored in the order Asterisk reported them
+    pending: asyncio.Task | None = None
+
+    def then(self, emit: Callable[[], Awaitable[None] | None]) -> None:
+        """Runs emit now, or after the call's pending lookups (see pending)."""
+        before = self.pending
+        if before is None or before.done():
+            result = emit()
+            if result is None:
+                self.pending = None
+                return
+            self.pending = asyncio.ensure_future(result)
+            return
+
+        async def queued() -> None:
+            await asyncio.wait([before])
+            result = emit()
+            if result is not None:
+                await result
+        self.pending = asyncio.ensure_future(queued())
 
 
 class CallEvents:
@@ -164,11 +187,11 @@ class CallEvents:
                 if owner is not None:
                     if not ringing.announced:  # answered within the coalescing window
                         self._announce(call, extension, ringing)
-                    self.journal.emit(draft(
-                        owner.account_id, "call.answered",
-                        CallAnswered(call_id=call.linkedid, direction=call.direction,
-                                     extension=extension, device=device),
-                        extension=extension, at=event_time(ev)))
+                    answered = draft(owner.account_id, "call.answered",
+                                     CallAnswered(call_id=call.linkedid, direction=call.direction,
+                                                  extension=extension, device=device),
+                                     extension=extension, at=event_time(ev))
+                    call.then(lambda: self.journal.emit(answered))
             if not ringing.answered:
                 # stopped ringing there; kept for the answer's device lookup otherwise
                 del ringing.devices[dest_uid]
@@ -197,13 +220,24 @@ class CallEvents:
             return
         number = call.caller if call.direction == "inbound" else (
             call.called if call.direction == "outbound" else None)
-        contact = None
-        if number:
-            card = self.contacts.card_for(owner.account_id, owner.region, number)
-            contact = ContactCard.model_validate(card) if card else None
         data = CallRinging(call_id=call.linkedid, direction=call.direction, extension=extension,
                            devices=sorted(set(ringing.devices.values())), caller=call.caller,
                            caller_name=call.caller_name, called=call.called or extension,
-                           number=number or None, contact=contact)
-        self.journal.emit(draft(owner.account_id, "call.ringing", data, extension=extension,
-                                at=ringing.time))
+                           number=number or None, contact=None)
+
+        async def with_card() -> None:
+            try:
+                card = await self.contacts.card_for(owner.account_id, owner.region, number)
+            except Exception:  # the pop goes out without a card rather than not at all
+                log.warning("events.card_lookup_failed", exc_info=True)
+                card = None
+            contact = ContactCard.model_validate(card) if card else None
+            self.journal.emit(draft(owner.account_id, "call.ringing",
+                                    data.model_copy(update={"contact": contact}),
+                                    extension=extension, at=ringing.time))
+
+        if number:
+            call.then(with_card)
+        else:
+            call.then(lambda: self.journal.emit(draft(owner.account_id, "call.ringing", data,
+                                                      extension=extension, at=ringing.time)))

@@ -10,13 +10,13 @@ Master.csv history) are not journaled: nobody can still be waiting for them live
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from datetime import datetime, timezone
 
 from callbridge.calllog.builder import TS
 from callbridge.events.hub import StoredEvent
 from callbridge.events.journal import EventJournal, draft
+from callbridge.db.database import Tx
 from callbridge.events.models import CallEnded
 
 
@@ -31,7 +31,7 @@ class CallEndings:
     def __init__(self, journal: EventJournal):
         self.journal = journal
 
-    def in_transaction(self, conn: sqlite3.Connection, rows: list[dict]) -> list[StoredEvent]:
+    async def in_transaction(self, tx: Tx, rows: list[dict]) -> list[StoredEvent]:
         oldest = time.time() - self.journal.retention_seconds
         drafts = []
         for row in rows:
@@ -48,7 +48,7 @@ class CallEndings:
             if row["direction"] == "INCOMING" and row["disposition"] != "ANSWERED":
                 drafts.append(draft(row["account_id"], "call.missed", data,
                                     extension=row["extension"]))
-        return self.journal.append_in(conn, drafts)
+        return await self.journal.append_in(tx, drafts)
 
     def committed(self, stored: list[StoredEvent]) -> None:
         self.journal.published(stored)

@@ -14,15 +14,15 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from pydantic import BaseModel
 
 from callbridge.aio import cancel_and_wait
 from callbridge.db import Database
+from callbridge.db.database import Tx
 from callbridge.events.hub import EventHub, StoredEvent
 from callbridge.events.store import EventStore
 from callbridge.logs import event
@@ -61,7 +61,7 @@ def draft(account_id: int, type_: str, data: BaseModel | dict, *, extension: str
 
 # A callable run inside the storing transaction with the events just stored (the webhook outbox
 # enqueues its deliveries this way: an event and its deliveries commit together).
-InTransaction = Callable[[sqlite3.Connection, list[StoredEvent]], None]
+InTransaction = Callable[[Tx, list[StoredEvent]], Awaitable[None]]
 
 
 class EventJournal:
@@ -84,14 +84,14 @@ class EventJournal:
         self._pending.append(d)
         self._wake.set()
 
-    def append_in(self, conn: sqlite3.Connection, drafts: list[Draft]) -> list[StoredEvent]:
+    async def append_in(self, tx: Tx, drafts: list[Draft]) -> list[StoredEvent]:
         """Stores drafts inside the caller's transaction; publish the result after it commits."""
         if not drafts:
             return []
         counts: dict[int, int] = {}
         for d in drafts:
             counts[d.account_id] = counts.get(d.account_id, 0) + 1
-        next_id = {a: self.store.reserve_ids(conn, a, n) for a, n in counts.items()}
+        next_id = {a: await self.store.reserve_ids(tx, a, n) for a, n in counts.items()}
         now = time.time()
         stored, rows = [], []
         for d in drafts:
@@ -101,9 +101,9 @@ class EventJournal:
                               separators=(",", ":"), ensure_ascii=False)
             stored.append(StoredEvent(d.account_id, eid, d.type, d.extension, body))
             rows.append((d.account_id, eid, d.type, d.extension, now, body))
-        self.store.insert(conn, rows)
+        await self.store.insert(tx, rows)
         for hook in self.in_transaction:
-            hook(conn, stored)
+            await hook(tx, stored)
         return stored
 
     def published(self, events: list[StoredEvent]) -> None:
@@ -116,7 +116,8 @@ class EventJournal:
         if not drafts:
             return
         try:
-            stored = await self.db.batch(lambda conn: self.append_in(conn, drafts))
+            async with self.db.loop_transaction() as tx:
+                stored = await self.append_in(tx, drafts)
         except BaseException:
             self._pending[:0] = drafts  # nothing was stored: the next pass tries again
             raise
@@ -146,7 +147,8 @@ class EventJournal:
         before = (time.time() if now is None else now) - self.retention_seconds
         total = 0
         while True:
-            n = await self.db.batch(lambda conn: self.store.prune(conn, before, PRUNE_BATCH))
+            async with self.db.loop_transaction() as tx:
+                n = await self.store.prune(tx, before, PRUNE_BATCH)
             total += n
             if n < PRUNE_BATCH:
                 break

@@ -1,11 +1,11 @@
-"""SQL of the event journal. Functions taking a sqlite3 connection run inside a caller's write
-transaction (Database.batch), so an event is stored with whatever produced it."""
+"""SQL of the event journal. Functions taking a Tx run inside a caller's write transaction
+(Database.loop_transaction), so an event is stored with whatever produced it."""
 
 from __future__ import annotations
 
-import sqlite3
 
 from callbridge.db import Database
+from callbridge.db.database import Row, Tx
 
 
 class EventStore:
@@ -13,37 +13,39 @@ class EventStore:
         self.db = db
 
     @staticmethod
-    def reserve_ids(conn: sqlite3.Connection, account_id: int, count: int) -> int:
-        """The first of `count` new ids of the account (ids only grow, also across restarts)."""
-        conn.execute("INSERT INTO event_counters(account_id) VALUES (?) ON CONFLICT DO NOTHING",
-                     (account_id,))
-        (last,) = conn.execute("UPDATE event_counters SET last_id = last_id + ?"
-                               " WHERE account_id = ? RETURNING last_id",
-                               (count, account_id)).fetchone()
+    async def reserve_ids(tx: Tx, account_id: int, count: int) -> int:
+        """The first of `count` new ids of the account (ids only grow, also across restarts).
+        The counter's row stays locked until the commit, so ids are committed in order."""
+        await tx.execute("INSERT INTO event_counters(account_id) VALUES (?) ON CONFLICT DO NOTHING",
+                         (account_id,))
+        (last,) = await tx.fetchone("UPDATE event_counters SET last_id = last_id + ?"
+                                    " WHERE account_id = ? RETURNING last_id", (count, account_id))
         return last - count + 1
 
     @staticmethod
-    def insert(conn: sqlite3.Connection, rows: list[tuple]) -> None:
+    async def insert(tx: Tx, rows: list[tuple]) -> None:
         """rows: (account_id, id, type, extension, stored_at, body)."""
-        conn.executemany("INSERT INTO events(account_id, id, type, extension, stored_at, body)"
+        await tx.executemany("INSERT INTO events(account_id, id, type, extension, stored_at, body)"
                          " VALUES (?, ?, ?, ?, ?, ?)", rows)
 
     @staticmethod
-    def prune(conn: sqlite3.Connection, before: float, limit: int) -> int:
+    async def prune(tx: Tx, before: float, limit: int) -> int:
         """Deletes up to `limit` events stored before `before`, recording per account the
         highest id deleted. Returns how many were deleted."""
-        gone = conn.execute("SELECT account_id, max(id) FROM (SELECT account_id, id FROM events"
-                            " WHERE stored_at < ? ORDER BY stored_at LIMIT ?) GROUP BY account_id",
-                            (before, limit)).fetchall()
+        gone = await tx.fetchall("SELECT account_id, max(id) FROM (SELECT account_id, id"
+                                 " FROM events WHERE stored_at < ? ORDER BY stored_at LIMIT ?) AS old"
+                                 " GROUP BY account_id", (before, limit))
         deleted = 0
         for account_id, through in gone:
-            deleted += conn.execute("DELETE FROM events WHERE account_id = ? AND id <= ?",
-                                    (account_id, through)).rowcount
-            conn.execute("UPDATE event_counters SET pruned_through = max(pruned_through, ?)"
-                         " WHERE account_id = ?", (through, account_id))
+            deleted += await tx.execute("DELETE FROM events WHERE account_id = ? AND id <= ?",
+                                        (account_id, through))
+            # CASE, not SQLite's two-argument max(): the same SQL in both engines
+            await tx.execute("UPDATE event_counters SET pruned_through = CASE WHEN"
+                             " pruned_through > ? THEN pruned_through ELSE ? END"
+                             " WHERE account_id = ?", (through, through, account_id))
         return deleted
 
-    async def after(self, account_id: int, after_id: int, limit: int) -> list[sqlite3.Row]:
+    async def after(self, account_id: int, after_id: int, limit: int) -> list[Row]:
         return await self.db.fetchall(
             "SELECT id, type, extension, body FROM events WHERE account_id = ? AND id > ?"
             " ORDER BY id LIMIT ?", (account_id, after_id, limit))

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import time
 import uuid as uuidlib
 from datetime import datetime, timezone
 
 from callbridge.accounts.models import Account
+from callbridge.db.database import Tx
 from callbridge.errors import Conflict, NotFound
 from callbridge.events.hub import StoredEvent
 from callbridge.events.models import matches
@@ -108,8 +108,8 @@ class WebhookService:
 
     # ---- the journal's in-transaction hook ------------------------------------------------------
 
-    def enqueue_in(self, conn: sqlite3.Connection, events: list[StoredEvent]) -> None:
-        hooks = self.store.active_for(conn, sorted({e.account_id for e in events}))
+    async def enqueue_in(self, tx: Tx, events: list[StoredEvent]) -> None:
+        hooks = await self.store.active_for(tx, sorted({e.account_id for e in events}))
         if not hooks:
             return
         now, created = time.time(), utc_now_iso()
@@ -117,6 +117,6 @@ class WebhookService:
                 for ev in events for h in hooks
                 if h["account_id"] == ev.account_id and matches(ev.type, h["types"])]
         if rows:
-            self.store.enqueue(conn, rows)
+            await self.store.enqueue(tx, rows)
             # the sender looks right after this commit (a loop turn later)
             asyncio.get_running_loop().call_soon(self.wake)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from callbridge.db import Database
+from callbridge.db.database import Row, Tx
 
 _HOOK_COLS = ("id, uuid, account_id, url, types, created_at, last_success_at, disabled_at,"
               " disabled_reason")
@@ -15,7 +15,7 @@ _DELIVERY_COLS = ("d.id, d.webhook_id, d.msg_id, d.event_type, d.payload, d.stat
                   " d.last_error, d.last_response, d.last_ms")
 
 
-def _hook(row: sqlite3.Row) -> dict:
+def _hook(row: Row) -> dict:
     d = dict(row)
     d["types"] = json.loads(d["types"])
     return d
@@ -61,16 +61,16 @@ class WebhookStore:
     # ---- the outbox -----------------------------------------------------------------------
 
     @staticmethod
-    def active_for(conn: sqlite3.Connection, account_ids: list[int]) -> list[dict]:
+    async def active_for(tx: Tx, account_ids: list[int]) -> list[dict]:
         marks = ", ".join("?" * len(account_ids))
-        return [_hook(r) for r in conn.execute(
+        return [_hook(r) for r in await tx.fetchall(
             f"SELECT {_HOOK_COLS} FROM webhooks WHERE disabled_at IS NULL"
             f" AND account_id IN ({marks})", account_ids)]
 
     @staticmethod
-    def enqueue(conn: sqlite3.Connection, rows: list[tuple]) -> None:
+    async def enqueue(tx: Tx, rows: list[tuple]) -> None:
         """rows: (webhook_id, msg_id, event_type, payload, next_attempt_at, created_at)."""
-        conn.executemany("INSERT INTO webhook_deliveries(webhook_id, msg_id, event_type, payload,"
+        await tx.executemany("INSERT INTO webhook_deliveries(webhook_id, msg_id, event_type, payload,"
                          " next_attempt_at, created_at) VALUES (?, ?, ?, ?, ?, ?)", rows)
 
     async def enqueue_one(self, row: tuple) -> int:
