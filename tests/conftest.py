@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from callbridge.app import create_app
 from callbridge.settings import Settings
 from callbridge.web import middleware as mw
+from tests.pg import engine, fresh_database
 
 
 @dataclass
@@ -56,9 +57,17 @@ def unavailable(message: str) -> None:
 
 
 def make_settings(tmp_path, **overrides) -> Settings:
+    """Settings of a test: its own database (a SQLite file, or a PostgreSQL database when the
+    run is TEST_ENGINE=postgresql)."""
     # no Master.csv unless a test gives one: never a system Asterisk's CDRs in a test database
     overrides.setdefault("cdr_csv", None)
-    return Settings(database=tmp_path / "callbridge.db", **overrides)
+    overrides.setdefault("database", fresh_database(tmp_path))
+    return Settings(**overrides)
+
+
+def sqlite_only(reason: str):
+    """Marks a test that runs on SQLite only, saying why (in a PostgreSQL run it is skipped)."""
+    return pytest.mark.skipif(engine() == "postgresql", reason=f"SQLite only: {reason}")
 
 
 def serve_process(tmp_path: Path, stderr=subprocess.PIPE, **env: str) -> subprocess.Popen:
@@ -66,7 +75,7 @@ def serve_process(tmp_path: Path, stderr=subprocess.PIPE, **env: str) -> subproc
     (CALLBRIDGE_* of the test run's environment dropped), no AMI user (an empty manager.conf)."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
     (tmp_path / "manager.conf").write_text("[general]\n")
-    environ.update({"CALLBRIDGE_DATABASE": str(tmp_path / "cb.db"), "CALLBRIDGE_CDR_CSV": "",
+    environ.update({"CALLBRIDGE_DATABASE": fresh_database(tmp_path, "cb.db"), "CALLBRIDGE_CDR_CSV": "",
                     "CALLBRIDGE_AMI_MANAGER_CONF": str(tmp_path / "manager.conf"), **env})
     return subprocess.Popen([sys.executable, "-m", "callbridge", "serve"], env=environ,
                             stdout=subprocess.DEVNULL, stderr=stderr, text=True)

@@ -10,6 +10,7 @@ from click.testing import CliRunner
 from callbridge.app import ROUTE_TABLES
 from callbridge.cli import main
 from callbridge.settings import ConfigError, load_settings
+from tests.pg import fresh_database
 
 
 def test_settings_defaults_toml_and_env_precedence(tmp_path, monkeypatch):
@@ -119,7 +120,7 @@ def test_version_short_help_and_serve_help_lists_every_setting():
 
 
 def test_a_failed_extensions_add_leaves_no_new_account(tmp_path, monkeypatch):
-    monkeypatch.setenv("CALLBRIDGE_DATABASE", str(tmp_path / "cb.db"))
+    monkeypatch.setenv("CALLBRIDGE_DATABASE", fresh_database(tmp_path, "cb.db"))
     runner = CliRunner()
     assert runner.invoke(main, ["extensions", "add", "--account", "acme", "309"]).exit_code == 0
     failed = runner.invoke(main, ["extensions", "add", "--account", "newco", "309"])
@@ -200,7 +201,7 @@ def test_a_local_asterisk_ami_user_is_found_without_a_secret_setting(tmp_path, m
 
 
 def test_accounts_set_region(tmp_path, monkeypatch):
-    monkeypatch.setenv("CALLBRIDGE_DATABASE", str(tmp_path / "cb.db"))
+    monkeypatch.setenv("CALLBRIDGE_DATABASE", fresh_database(tmp_path, "cb.db"))
     monkeypatch.setenv("CALLBRIDGE_REGION", "GB")  # new accounts' default
     runner = CliRunner()
     assert runner.invoke(main, ["keys", "create", "--account", "acme"]).exit_code == 0

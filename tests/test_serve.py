@@ -16,7 +16,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from callbridge import __version__
 from callbridge.app import create_app
+from callbridge.db import database_shown
 from tests.conftest import make_settings, serve_process
+from tests.pg import fresh_database
 
 
 def _started(proc: subprocess.Popen, timeout: float = 20) -> dict:
@@ -53,7 +55,14 @@ def test_startup_line_names_url_database_ami_and_version(tmp_path, free_port):
         proc.terminate()
         proc.wait(timeout=20)
     assert started["url"] == f"http://127.0.0.1:{port}" and started["version"] == __version__
-    assert started["database"] == str(tmp_path / "cb.db") and started["ami"] == "disabled"
+    assert started["database"] == database_shown(fresh_database(tmp_path, "cb.db"))
+    assert started["ami"] == "disabled"
+
+
+def test_a_database_url_is_shown_without_its_password():
+    shown = database_shown("postgresql://cb:s3cret@db.example.net:5433/callbridge")
+    assert shown == "postgresql://cb:***@db.example.net:5433/callbridge"
+    assert database_shown("postgresql://cb@db/callbridge") == "postgresql://cb@db/callbridge"
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from callbridge.contacts import agentvoice, relatel
 from callbridge.contacts import routes as contact_routes
 from callbridge.contacts import transfer_routes
 from callbridge.contacts.service import ContactService
-from callbridge.db import Database
+from callbridge.db import Database, PgDatabase, database_for, database_shown
 from callbridge.events import routes as events_routes
 from callbridge.events.calls import CallEvents
 from callbridge.events.endings import CallEndings
@@ -58,7 +58,7 @@ from callbridge.webhooks.store import WebhookStore
 log = logging.getLogger("callbridge")
 
 MAX_BODY_BYTES = 1024 * 1024
-DATABASE = web.AppKey("database", Database)
+DATABASE = web.AppKey("database", Database | PgDatabase)
 SETTINGS = web.AppKey("settings", Settings)
 
 AMI_LINK = web.AppKey("ami_link", AmiLink)
@@ -81,7 +81,7 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=MAX_BODY_BYTES,
         middlewares=[mw.api_middleware],
     )
-    db = Database(settings.database, default_region=settings.region)
+    db = database_for(settings.database, default_region=settings.region)
     app[SETTINGS] = settings
     app[DATABASE] = db
     accounts = AccountService(AccountStore(db))
@@ -152,7 +152,8 @@ def create_app(settings: Settings) -> web.Application:
     async def contacts_probe() -> ServiceStatus:
         try:
             await db.fetchone("SELECT 1")
-            return ServiceStatus(status="online", detail={"database": str(settings.database)})
+            return ServiceStatus(status="online", detail={"database": str(db.path),
+                                                          "engine": db.engine})
         except Exception as exc:  # reported, not raised: /status must answer
             return ServiceStatus(status="offline", detail={"error": type(exc).__name__})
 
@@ -254,7 +255,7 @@ async def run(settings: Settings) -> None:
         ami = (f"{settings.ami_username}@{settings.ami_host}:{settings.ami_port}"
                if settings.ami_secret.get_secret_value() else "disabled")
         event(log, "service.started", url=f"{scheme}://{settings.host}:{settings.port}",
-              database=str(settings.database.resolve()), ami=ami, version=__version__)
+              database=database_shown(settings.database), ami=ami, version=__version__)
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()

@@ -14,7 +14,7 @@ from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.service import AccountService
 from callbridge.accounts.store import AccountStore, ExtensionStore
 from callbridge.contacts.service import ContactService
-from callbridge.db import Database, migrate
+from callbridge.db import Database, PgDatabase, database_for, migrate
 from callbridge.errors import DomainError
 from callbridge.logs import setup_logging
 from callbridge.settings import ConfigError, Settings, env_name, load_settings
@@ -38,17 +38,18 @@ def _run(coro):
 async def _with_db(settings: Settings, fn):
     """fn(db) on the configured database; says so when that file did not exist yet (an
     operator running a command outside the checkout would otherwise fill a new, empty one)."""
-    db = Database(settings.database, default_region=settings.region)
+    db = database_for(settings.database, default_region=settings.region)
     if await db.open():
-        click.echo(f"callbridge: created a new database {settings.database.resolve()}"
-                   f" ({env_name('database')})", err=True)
+        where = db.path if settings.postgres else Path(settings.database).resolve()
+        click.echo(f"callbridge: created a new database {where} ({env_name('database')})",
+                   err=True)
     try:
         return await fn(db)
     finally:
         await db.close()
 
 
-def _accounts(db: Database) -> AccountService:
+def _accounts(db: Database | PgDatabase) -> AccountService:
     return AccountService(AccountStore(db))
 
 
@@ -117,7 +118,11 @@ def db() -> None:
 def db_migrate(ctx: click.Context) -> None:
     """Create or upgrade the database schema, then exit."""
     settings = _settings(ctx)
-    path = settings.database
+    if settings.postgres:  # opening migrates (and says when it created the schema)
+        _run(_with_db(settings, lambda db: asyncio.sleep(0)))
+        click.echo("database schema is current")
+        return
+    path = Path(settings.database)
     created = not path.exists()
     try:
         version = migrate(path, default_region=settings.region)
@@ -137,7 +142,11 @@ def db_backup(ctx: click.Context, destination: Path) -> None:
     consistent copy, writers wait only for each step), then check the copy's integrity."""
     import sqlite3
 
-    source = _settings(ctx).database
+    settings = _settings(ctx)
+    if settings.postgres:
+        raise click.ClickException("db backup copies a SQLite file; back up PostgreSQL with"
+                                   " pg_dump (docs/scale-out.md)")
+    source = Path(settings.database)
     if not source.exists():
         raise click.ClickException(f"{env_name('database')}: no database at {source.resolve()}")
     if destination.exists():

@@ -51,8 +51,10 @@ class Settings(BaseSettings):
     # (load_settings), never a setting silently left at its default.
     model_config = SettingsConfigDict(env_prefix="CALLBRIDGE_", extra="forbid")
 
-    database: Path = Field(Path("./callbridge.db"),
-                           description="SQLite file; created and migrated on start")
+    database: str = Field("callbridge.db",
+                          description="SQLite file, or postgresql://user:password@host/db for"
+                                      " several instances on one database; created and"
+                                      " migrated on start")
     host: str = Field("127.0.0.1", description="HTTP listen address")
     port: int = Field(2343, ge=1, le=65535, description="HTTP listen port")
     rate_limit: str = Field("1000/15m", description="requests per window per API key"
@@ -121,6 +123,17 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, v):
         """CALLBRIDGE_CDR_CSV= (empty) means none, not the current directory."""
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("database", mode="before")
+    @classmethod
+    def _database_text(cls, v):
+        """A path object (tests, TOML) is the file's name."""
+        return str(v) if isinstance(v, Path) else v
+
+    @property
+    def postgres(self) -> bool:
+        """CALLBRIDGE_DATABASE names a PostgreSQL database, not a SQLite file."""
+        return self.database.startswith(("postgresql://", "postgres://"))
 
     @field_validator("rate_limit")
     @classmethod

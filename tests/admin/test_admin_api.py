@@ -14,6 +14,7 @@ from callbridge.app import create_app
 from callbridge.cli import main
 from callbridge.web import middleware as mw
 from tests.conftest import make_settings
+from tests.pg import fresh_database
 
 
 @pytest.fixture
@@ -107,7 +108,7 @@ async def test_an_admin_key_reads_no_account_data_and_bad_input_is_400(admin):
 
 
 def test_keys_create_needs_account_or_admin(tmp_path):
-    env = {"CALLBRIDGE_DATABASE": str(tmp_path / "cb.db")}
+    env = {"CALLBRIDGE_DATABASE": fresh_database(tmp_path, "cb.db")}
     assert CliRunner().invoke(main, ["keys", "create"], env=env).exit_code == 2
     assert CliRunner().invoke(main, ["keys", "create", "--admin", "--account", "a"],
                               env=env).exit_code == 2

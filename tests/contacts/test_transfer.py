@@ -10,6 +10,7 @@ import io
 from click.testing import CliRunner
 
 from callbridge.cli import main
+from tests.pg import fresh_database
 
 CSV = """external_id,firstname,lastname,organization,mobile_phone,phone_numbers,email,note,profile_url
 crm-1,Ada,Lovelace,Analytical,+1 555 100 0001,555 100 0002;555 100 0003,ada@example.com,"line one
@@ -115,7 +116,7 @@ async def test_bad_files_are_clear_400s_and_import_nothing(api):
 def test_cli_import_with_progress_summary_and_rejects_file_then_export(tmp_path):
     src = tmp_path / "contacts.csv"
     src.write_text(CSV)
-    env = {"CALLBRIDGE_DATABASE": str(tmp_path / "cb.db")}
+    env = {"CALLBRIDGE_DATABASE": fresh_database(tmp_path, "cb.db")}
     out = CliRunner().invoke(main, ["contacts", "import", "--account", "acme", str(src)], env=env)
     assert out.exit_code == 0, out.output
     assert "4 created, 0 updated, 2 rejected" in out.output

@@ -71,10 +71,14 @@ class AccountStore:
             if row is None:
                 return False
             await tx.execute("UPDATE accounts SET region = ? WHERE id = ?", (region, row["id"]))
-            phones = await tx.fetchall("SELECT rowid, number FROM contact_phones"
-                                       " WHERE account_id = ?", (row["id"],))
-            await tx.executemany("UPDATE contact_phones SET number = ? WHERE rowid = ?",
-                                 [(_rekey(r["number"], region), r["rowid"]) for r in phones])
+            # a phone row is its (contact, number, kind): two equal ones re-key equally
+            phones = await tx.fetchall("SELECT DISTINCT contact_id, number, is_mobile"
+                                       " FROM contact_phones WHERE account_id = ?", (row["id"],))
+            await tx.executemany(
+                "UPDATE contact_phones SET number = ? WHERE contact_id = ? AND number = ?"
+                " AND is_mobile = ?",
+                [(new, r["contact_id"], r["number"], r["is_mobile"]) for r in phones
+                 if (new := _rekey(r["number"], region)) != r["number"]])
             # The call log's outside numbers are keyed the same way (its `number` filter): a
             # batch at a time, by rid, so a long history never sits in memory whole.
             last = 0

@@ -155,7 +155,7 @@ async def relatel_update(request):
     body = await parse_body(request, RelatelBody)
     account = account_of(request)
     svc = _svc(request)
-    uuid = await svc.update_values(account, "id", str(contact_id), body.contact.values(only_set=True))
+    uuid = await svc.update_values(account, "id", contact_id, body.contact.values(only_set=True))
     return json_ok(RelatelOne(contact=contact(await svc.row(account, uuid), account)))
 
 

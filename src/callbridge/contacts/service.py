@@ -325,7 +325,7 @@ class ContactService:
         async with self.db.transaction() as tx:
             return await self._insert(tx, account, values, keys, list(group_uuids), created_by)
 
-    async def update_values(self, account: Account, key: str, value: str, changes: dict,
+    async def update_values(self, account: Account, key: str, value: str | int, changes: dict,
                             group_uuids: list[str] | None = None) -> str:
         """Changes the fields given of the contact whose `key` column is `value`; its uuid."""
         _numbers(changes, account.region)

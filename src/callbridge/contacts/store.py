@@ -21,10 +21,13 @@ FIELDS = ("firstname", "lastname", "organization", "organization_flag", "user_id
           "mobile_phone", "email", "address", "city", "state", "zip", "country", "note",
           "profile_url", "external_id", "crm_id", "crm_source", "created_by")
 
-_COLS = "c.id, c.uuid, " + ", ".join(f"c.{f}" for f in FIELDS) + \
-    ", c.version, c.created_at, c.updated_at, (" \
-    "SELECT group_concat(g.uuid) FROM contact_groups cg JOIN groups g ON g.id = cg.group_id" \
+_COLS_OF = {  # the columns of a contact, by engine: only the name of string aggregation differs
+    engine: "c.id, c.uuid, " + ", ".join(f"c.{f}" for f in FIELDS) +
+    f", c.version, c.created_at, c.updated_at, (SELECT {concat}"
+    " FROM contact_groups cg JOIN groups g ON g.id = cg.group_id"
     " WHERE cg.contact_id = c.id) AS group_uuids"
+    for engine, concat in (("sqlite", "group_concat(g.uuid)"),
+                           ("postgresql", "string_agg(g.uuid, ',')"))}
 
 
 # CROSS JOIN pins the trigram index as the outer loop. With a plain JOIN the planner walks the
@@ -60,6 +63,11 @@ def _key_range(column: str, prefix: str, low: str, high: str, params: dict[str, 
     return f"(c.{column} >= :{low} AND c.{column} < :{high})"
 
 
+def like_pattern(text: str) -> str:
+    """'%text%' for LIKE with backslash escapes (the default escape of PostgreSQL's LIKE)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 def fts_phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
@@ -73,7 +81,7 @@ def _rows(rows: Sequence[sqlite3.Row]) -> list[dict[str, Any]]:
     keys again; this halves the cost of a 1,000-contact sync page)."""
     if not rows:
         return []
-    names = rows[0].keys()
+    names = list(rows[0].keys())
     return [_row_from_dict(dict(zip(names, r))) for r in rows]
 
 
@@ -111,13 +119,15 @@ class ContactStore:
     # ---- reads ---------------------------------------------------------------------------
 
     async def _select(self, where: str, params: Sequence[Any], tail: str = "") -> list[dict]:
-        rows = await self.db.fetchall(f"SELECT {_COLS} FROM contacts c WHERE {where} {tail}", params)
+        rows = await self.db.fetchall(
+            f"SELECT {_COLS_OF[self.db.engine]} FROM contacts c WHERE {where} {tail}", params)
         return _rows(rows)
 
     async def _first(self, where: str, params: Sequence[Any]) -> dict | None:
         """The first contact matching an indexed equality: a point lookup (see Database.lookup)."""
         rows = await self.db.lookup(
-            f"SELECT {_COLS} FROM contacts c WHERE {where} ORDER BY c.id LIMIT 1", params)
+            f"SELECT {_COLS_OF[self.db.engine]} FROM contacts c WHERE {where} ORDER BY c.id LIMIT 1",
+            params)
         return _row(rows[0]) if rows else None
 
     async def get(self, account_id: int, uuid: str) -> dict | None:
@@ -154,7 +164,7 @@ class ContactStore:
         marks = ",".join("?" * len(numbers))
         kind = "" if mobile is None else f" AND p.is_mobile = {int(mobile)}"
         rows = await self.db.fetchall(
-            f"SELECT DISTINCT p.number AS matched, {_COLS} FROM contact_phones p"
+            f"SELECT DISTINCT p.number AS matched, {_COLS_OF[self.db.engine]} FROM contact_phones p"
             f" JOIN contacts c ON c.id = p.contact_id"
             f" WHERE p.account_id = ? AND p.number IN ({marks}){kind} ORDER BY c.id",
             (account_id, *numbers))
@@ -187,19 +197,26 @@ class ContactStore:
             either.append(_key_range("firstname_key", first, "fl", "fh", params) + " AND "
                           + _key_range("lastname_key", last, "ll", "lh", params))
         rows = await self.db.fetchall(
-            f"SELECT {_COLS} FROM contacts c WHERE c.account_id = :a AND ({' OR '.join(either)})"
+            f"SELECT {_COLS_OF[self.db.engine]} FROM contacts c WHERE c.account_id = :a"
+            f" AND ({' OR '.join(either)})"
             " ORDER BY c.lastname_key, c.firstname_key, c.id LIMIT :n", params)
         return _rows(rows)
 
     async def search_mobile_substring(self, account_id: int, digits: str, limit: int) -> list[dict]:
+        if self.db.engine == "postgresql":  # pg_trgm's index on mobile_phone serves LIKE
+            rows = await self.db.fetchall(
+                f"SELECT {_COLS_OF['postgresql']} FROM contacts c WHERE c.account_id = ?"
+                " AND c.mobile_phone LIKE ? LIMIT ?", (account_id, like_pattern(digits), limit))
+            return _rows(rows)
+        columns = _COLS_OF["sqlite"]
         if len(digits) >= 3:  # trigram index
             rows = await self.db.fetchall(
-                f"SELECT {_COLS} FROM {_MOBILE_FTS_FIRST} WHERE contacts_mobile_fts MATCH ?"
+                f"SELECT {columns} FROM {_MOBILE_FTS_FIRST} WHERE contacts_mobile_fts MATCH ?"
                 " AND c.account_id = ? LIMIT ?",
                 (fts_phrase(digits), account_id, limit))
         else:  # too short for trigrams: a scan, but LIMIT stops it early on common digits
             rows = await self.db.fetchall(
-                f"SELECT {_COLS} FROM contacts c WHERE c.account_id = ?"
+                f"SELECT {columns} FROM contacts c WHERE c.account_id = ?"
                 " AND instr(c.mobile_phone, ?) > 0 LIMIT ?", (account_id, digits, limit))
         return _rows(rows)
 
@@ -210,7 +227,20 @@ class ContactStore:
         where = ["c.account_id = :a"]
         params: dict[str, Any] = {"a": account_id, "n": limit}
         source = "contacts c"
-        if text:
+        columns = _COLS_OF[self.db.engine]
+        if text and self.db.engine == "postgresql":
+            # search_text: SQLite's contacts_fts columns in one, under a pg_trgm index
+            params["t"] = like_pattern(text)
+            if digits and digits != text:
+                # Two index-driven halves: with one "A OR B" under a LIMIT the planner bets on
+                # a scan stopping early, which reads every row when few or none match.
+                params["d"] = like_pattern(digits)
+                where.append("c.id IN (SELECT id FROM contacts WHERE account_id = :a AND"
+                             " search_text ILIKE :t UNION SELECT id FROM contacts"
+                             " WHERE account_id = :a AND phones_text LIKE :d)")
+            else:
+                where.append("c.search_text ILIKE :t")
+        elif text:
             if len(text) >= 3 and (digits is None or len(digits) >= 3):
                 query = fts_phrase(text)
                 if digits and digits != text:
@@ -219,8 +249,7 @@ class ContactStore:
                 where.append("contacts_fts MATCH :q")
                 params["q"] = query
             else:
-                like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-                params["t"] = like
+                params["t"] = like_pattern(text)
                 cols = ["firstname_key", "lastname_key", "organization_key", "email_key", "note",
                         "mobile_phone", "phone_numbers"]
                 cond = " OR ".join(f"c.{col} LIKE :t ESCAPE '\\'" for col in cols)
@@ -235,7 +264,7 @@ class ContactStore:
                          " AND cg.group_id = :g)")
             params["g"] = group_id
         rows = await self.db.fetchall(
-            f"SELECT {_COLS} FROM {source} WHERE {' AND '.join(where)} LIMIT :n", params)
+            f"SELECT {columns} FROM {source} WHERE {' AND '.join(where)} LIMIT :n", params)
         return _rows(rows)
 
     # ---- whole-account reads: keyset batches from one snapshot (Database.snapshot) --------
@@ -261,7 +290,8 @@ class ContactStore:
                     batch: int) -> AsyncIterator[list[dict]]:
         """Contacts with low < key <= high (None: no upper end) in key order ("id": list order,
         "version": sync order), `batch` at a time."""
-        return _keyset(snap, f"SELECT {_COLS} FROM contacts c WHERE c.account_id = ?", f"c.{key}",
+        return _keyset(snap, f"SELECT {_COLS_OF[snap.engine]} FROM contacts c WHERE c.account_id = ?",
+                       f"c.{key}",
                        account_id, low, high, batch, _rows)
 
     @staticmethod
@@ -298,9 +328,9 @@ class ContactStore:
         return row["version"] - count + 1
 
     @staticmethod
-    async def row_for_update(tx: Tx, account_id: int, where: str, value: str) -> dict | None:
+    async def row_for_update(tx: Tx, account_id: int, where: str, value: str | int) -> dict | None:
         row = await tx.fetchone(
-            f"SELECT {_COLS} FROM contacts c WHERE c.account_id = ? AND c.{where} = ?",
+            f"SELECT {_COLS_OF[tx.engine]} FROM contacts c WHERE c.account_id = ? AND c.{where} = ?",
             (account_id, value))
         return _row(row) if row else None
 

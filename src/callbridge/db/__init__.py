@@ -1,4 +1,24 @@
+from pathlib import Path
+from typing import Any
+
 from callbridge.db.database import Database
 from callbridge.db.migrate import migrate
+from callbridge.db.postgres import PgDatabase, is_postgres_url, redacted
 
-__all__ = ["Database", "migrate"]
+__all__ = ["Database", "PgDatabase", "database_for", "database_shown", "is_postgres_url",
+           "migrate"]
+
+
+def database_for(target: str | Path, **options: Any) -> Database | PgDatabase:
+    """The engine CALLBRIDGE_DATABASE names: a postgresql:// URL, else a SQLite file."""
+    if is_postgres_url(str(target)):
+        return PgDatabase(str(target), **options)
+    return Database(target, **options)
+
+
+def database_shown(target: str | Path) -> str:
+    """CALLBRIDGE_DATABASE as logs show it: the SQLite file's full path, or the URL without its
+    password."""
+    if is_postgres_url(str(target)):
+        return redacted(str(target))
+    return str(Path(target).resolve())

@@ -203,6 +203,8 @@ class Database:
 class Snapshot:
     """The handle of Database.snapshot()."""
 
+    engine = "sqlite"
+
     def __init__(self, conn: sqlite3.Connection):
         self._conn = conn
 

@@ -1,0 +1,255 @@
+"""The PostgreSQL engine (CALLBRIDGE_DATABASE=postgresql://…): the interface of
+callbridge.db.database.Database over an asyncpg pool, for several callbridge instances on one
+database.
+
+The stores write their SQL once, with SQLite's placeholders (``?`` and ``:name``); this module
+numbers them ($1, $2 …) for PostgreSQL. Where the two engines' SQL really differs (substring
+search, id allocation) the store says so itself, by ``db.engine``.
+
+Writes of one process still go one at a time (as on SQLite), so a service's check-then-write
+(a group name taken?) sees no writer of its own process in between; other instances are kept
+out where it matters by row locks (the per-account counters) and transaction-scoped advisory
+locks (the call log's rids).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+import asyncpg
+
+from callbridge.errors import Unavailable
+from callbridge.logs import event
+from callbridge.settings import ConfigError
+
+log = logging.getLogger("callbridge.db")
+
+WRITE_WAIT_SECONDS = 10.0
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+# pg_advisory_lock key held while migrating: instances starting together migrate once
+MIGRATION_LOCK = 0x6362_6d67
+# Quoted text, casts and placeholders, in one pass: a ? or :name inside a string is text.
+_TOKENS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|::|\?|(?<![:\w]):([A-Za-z_]\w*)")
+
+
+def is_postgres_url(target: str) -> bool:
+    return target.startswith(("postgresql://", "postgres://"))
+
+
+def redacted(url: str) -> str:
+    """The URL without its password, for logs and /status."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@lru_cache(maxsize=2048)
+def numbered(sql: str) -> tuple[str, tuple[str, ...] | None]:
+    """(PostgreSQL SQL, names of :name parameters in $ order, or None for ? parameters)."""
+    names: list[str] = []
+    count = 0
+
+    def swap(m: re.Match) -> str:
+        nonlocal count
+        token = m.group(0)
+        if token == "?":
+            count += 1
+            return f"${count}"
+        name = m.group(1)
+        if name is None:
+            return token  # a string, a quoted name or a cast
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    out = _TOKENS.sub(swap, sql)
+    if names and count:
+        raise ValueError("one statement uses ? or :name parameters, not both")
+    return out, (tuple(names) if names else None)
+
+
+def _args(names: tuple[str, ...] | None, params: Sequence[Any] | dict[str, Any]) -> Sequence[Any]:
+    if names is None:
+        return params
+    return [params[n] for n in names]  # type: ignore[index]
+
+
+def _count(status: str) -> int:
+    """Rows a statement changed, from its command tag ("UPDATE 3", "INSERT 0 1")."""
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+class PgDatabase:
+    engine = "postgresql"
+
+    def __init__(self, url: str, write_wait: float = WRITE_WAIT_SECONDS,
+                 default_region: str = "US", pool_size: int = 10):
+        self.url = url
+        self.path = redacted(url)  # what messages name (Database.path is the SQLite file)
+        self.default_region = default_region
+        self.write_wait = write_wait
+        self.pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+        self._write_lock = asyncio.Lock()
+
+    async def open(self) -> bool:
+        """Connects and migrates; True when the schema was created now."""
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.url, min_size=1, max_size=self.pool_size,
+                # statement cache per connection: the stores' SQL is a fixed set
+                statement_cache_size=512, command_timeout=60)
+            async with self._pool.acquire() as conn:
+                created = await migrate_pg(conn)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError,
+                RuntimeError) as exc:
+            if self._pool is not None:
+                await self._pool.close()
+                self._pool = None
+            raise ConfigError(f"CALLBRIDGE_DATABASE: cannot open {self.path}: {exc}") from None
+        if created:
+            event(log, "db.created", database=self.path)
+        return created
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        assert self._pool is not None, "database not open"
+        return self._pool
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[None]:
+        try:
+            async with asyncio.timeout(self.write_wait):
+                await self._write_lock.acquire()
+        except TimeoutError:
+            raise Unavailable(f"the database stayed busy for {self.write_wait:g} s; retry",
+                              error="Database busy") from None
+        try:
+            yield
+        finally:
+            self._write_lock.release()
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[PgTx]:
+        async with self._writing(), self.pool.acquire() as conn, conn.transaction():
+            yield PgTx(conn)
+
+    loop_transaction = transaction  # no loop-thread shortcut here: asyncpg never leaves the loop
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[asyncpg.Record]:
+        text, names = numbered(sql)
+        return await self.pool.fetch(text, *_args(names, params))
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> asyncpg.Record | None:
+        text, names = numbered(sql)
+        return await self.pool.fetchrow(text, *_args(names, params))
+
+    lookup = fetchall  # a point lookup is one round trip either way
+
+    @asynccontextmanager
+    async def snapshot(self) -> AsyncIterator[PgSnapshot]:
+        """A read-only REPEATABLE READ transaction: every read sees one moment of the data."""
+        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read",
+                                                                  readonly=True):
+            yield PgSnapshot(conn)
+
+
+class PgSnapshot:
+    engine = "postgresql"
+
+    def __init__(self, conn: asyncpg.Connection):
+        self._conn = conn
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[asyncpg.Record]:
+        text, names = numbered(sql)
+        return await self._conn.fetch(text, *_args(names, params))
+
+    async def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        text, names = numbered(sql)
+        return await self._conn.fetchval(text, *_args(names, params))
+
+
+class PgTx:
+    engine = "postgresql"
+
+    def __init__(self, conn: asyncpg.Connection):
+        self.conn = conn
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        text, names = numbered(sql)
+        return _count(await self.conn.execute(text, *_args(names, params)))
+
+    async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+        """Inserts one row; returns its id (every table inserted this way has an id column)."""
+        text, names = numbered(sql + " RETURNING id")
+        return await self.conn.fetchval(text, *_args(names, params))
+
+    async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        rows = list(rows)
+        if rows:
+            text, names = numbered(sql)
+            await self.conn.executemany(text, [_args(names, r) for r in rows])
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[asyncpg.Record]:
+        text, names = numbered(sql)
+        return await self.conn.fetch(text, *_args(names, params))
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> asyncpg.Record | None:
+        text, names = numbered(sql)
+        return await self.conn.fetchrow(text, *_args(names, params))
+
+
+def available_pg_migrations() -> list[tuple[int, str, str]]:
+    files = []
+    for entry in resources.files("callbridge.db.migrations_pg").iterdir():
+        m = _MIGRATION_NAME.match(entry.name)
+        if m:
+            files.append((int(m.group(1)), entry.name, entry.read_text(encoding="utf-8")))
+    files.sort()
+    for expected, (number, name, _) in enumerate(files, start=1):
+        if number != expected:
+            raise RuntimeError(f"migration numbering gap: expected {expected:04d}, found {name}")
+    return files
+
+
+async def migrate_pg(conn: asyncpg.Connection) -> bool:
+    """Brings the schema to the newest version, each migration in one transaction with its
+    version bump; instances starting together take turns (a session advisory lock). True when
+    the schema was created now."""
+    migrations = available_pg_migrations()
+    await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
+    try:
+        await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        current = await conn.fetchval("SELECT max(version) FROM schema_version") or 0
+        newest = migrations[-1][0] if migrations else 0
+        if current > newest:
+            raise RuntimeError(
+                f"database schema version {current} is newer than this callbridge knows"
+                f" ({newest}): refusing to run an older release against it")
+        for number, name, sql in migrations:
+            if number <= current:
+                continue
+            async with conn.transaction():
+                await conn.execute(sql)
+                await conn.execute("INSERT INTO schema_version VALUES ($1)", number)
+            event(log, "db.migrated", migration=name, version=number, engine="postgresql")
+        return current == 0
+    finally:
+        await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK)
