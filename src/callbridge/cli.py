@@ -14,7 +14,8 @@ from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.service import AccountService
 from callbridge.accounts.store import AccountStore, ExtensionStore
 from callbridge.contacts.service import ContactService
-from callbridge.db import Database, PgDatabase, database_for, migrate
+from callbridge.db import (Database, PgDatabase, database_for, database_shown, is_postgres_url,
+                           migrate)
 from callbridge.errors import DomainError
 from callbridge.logs import setup_logging
 from callbridge.settings import ConfigError, Settings, env_name, load_settings
@@ -132,6 +133,43 @@ def db_migrate(ctx: click.Context) -> None:
     if created:
         click.echo(f"callbridge: created a new database {path.resolve()}", err=True)
     click.echo(f"schema version {version}")
+
+
+@db.command("copy")
+@click.argument("source", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("url")
+def db_copy(source: Path, url: str) -> None:
+    """Move an installation from the SQLite file SOURCE to the empty PostgreSQL database URL
+    (postgresql://user:password@host/db): every table in one transaction, with progress, and
+    each table's row count checked on both sides. Stop callbridge first; then point
+    CALLBRIDGE_DATABASE at URL."""
+    import asyncpg
+
+    from callbridge.db.copy import CopyError, copy_sqlite_to_pg, source_counts
+
+    if not is_postgres_url(url):
+        raise click.ClickException(f"{url!r} is not a postgresql:// URL")
+    if not source.exists():
+        raise click.ClickException(f"no SQLite database at {source}")
+    totals = source_counts(source)
+    done: dict[str, int] = {}
+    with click.progressbar(length=sum(totals.values()) or 1, label=f"copying {source.name}",
+                           file=sys.stderr) as bar:
+        def progress(table: str, rows: int) -> None:
+            bar.update(rows - done.get(table, 0))
+            done[table] = rows
+
+        try:
+            counts = _run(copy_sqlite_to_pg(source, url, progress))
+        except CopyError as exc:
+            raise click.ClickException(f"nothing copied: {exc}") from None
+        except (OSError, asyncpg.PostgresError) as exc:
+            raise click.ClickException(f"cannot copy to {database_shown(url)}: {exc}") from None
+    for table, rows in counts.items():
+        if rows:
+            click.echo(f"  {table:<20} {rows:>10,} rows")
+    click.echo(f"copied {sum(counts.values()):,} rows from {source.resolve()} to"
+               f" {database_shown(url)}; counts match")
 
 
 @db.command("backup")

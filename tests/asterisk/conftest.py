@@ -15,6 +15,7 @@ import pytest
 
 from tests.asterisk.pbx import Pbx, have_tools
 from tests.conftest import unavailable
+from tests.pg import fresh_database
 
 
 def pytest_collection_modifyitems(items):
@@ -73,7 +74,8 @@ async def callbridge_on(pbx, database: Path, *, fresh: bool = True, wait_online:
     from callbridge.web import middleware as mw
     from tests.conftest import Api
 
-    values = dict(database=database, ami_port=pbx.ami_port, cdr_csv=pbx.master_csv,
+    # the file's name, or in a PostgreSQL run the database made for it (tests.pg)
+    values = dict(database=fresh_database(database.parent, database.name), ami_port=pbx.ami_port, cdr_csv=pbx.master_csv,
                   ami_username=pbx.ami_username, ami_secret=pbx.ami_secret,
                   ami_ping_interval=0.5, ami_action_timeout=2.0, ami_reconnect_max=1.0,
                   callerid_token=pbx.callerid_token)
