@@ -12,7 +12,7 @@ from callbridge.admin.routes import EXTENSIONS
 from callbridge.app import create_app
 from callbridge.settings import Settings
 from callbridge.web import middleware as mw
-from tests.calllog.test_api import _ingest, _inbound
+from tests.calllog.test_api import _inbound, _ingest
 from tests.conftest import Api, unavailable
 from tests.pg import cluster, server_bin
 
