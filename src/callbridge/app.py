@@ -34,7 +34,7 @@ from callbridge.events.endings import CallEndings
 from callbridge.events.hub import EventHub
 from callbridge.events.journal import EventJournal, draft
 from callbridge.events.service import EventsService
-from callbridge.events.tickets import TicketBook
+from callbridge.events.tickets import SharedTicketBook, TicketBook
 from callbridge.dialer import routes as dialer_routes
 from callbridge.dialer.devices import ReachableDevices
 from callbridge.dialer.service import DialerService
@@ -47,7 +47,7 @@ from callbridge.system import routes as system_routes
 from callbridge.system.metrics import Readings, build_registry
 from callbridge.system.models import ServiceStatus
 from callbridge.web import middleware as mw
-from callbridge.web.ratelimit import FixedWindowLimiter
+from callbridge.web.ratelimit import FixedWindowLimiter, SharedWindowLimiter
 from callbridge.web.routing import openapi_document
 from callbridge.web.server import ApiRunner, tls_context
 from callbridge.webhooks import routes as webhook_routes
@@ -86,7 +86,9 @@ def create_app(settings: Settings) -> web.Application:
     app[DATABASE] = db
     accounts = AccountService(AccountStore(db))
     app[mw.ACCOUNT] = accounts
-    app[mw.LIMITER] = FixedWindowLimiter(*settings.rate_limit_parsed)
+    # several instances on PostgreSQL share one window per client; one process counts alone
+    app[mw.LIMITER] = (SharedWindowLimiter(db, *settings.rate_limit_parsed) if settings.postgres
+                       else FixedWindowLimiter(*settings.rate_limit_parsed))
     contacts = ContactService(db)
     app[contact_routes.SERVICE] = contacts
 
@@ -112,7 +114,7 @@ def create_app(settings: Settings) -> web.Application:
     journal = EventJournal(db, hub, settings.events_retention_hours * 3600)
     app[events_routes.SERVICE] = EventsService(journal, hub, settings.events_heartbeat,
                                                settings.events_client_buffer)
-    app[mw.TICKETS] = TicketBook()
+    app[mw.TICKETS] = SharedTicketBook(db) if settings.postgres else TicketBook()
     webhook_store = WebhookStore(db)
     webhooks = WebhookService(webhook_store, settings.webhook_allow_private)
     sender = WebhookSender(webhook_store, settings.webhook_allow_private)

@@ -69,27 +69,6 @@ class _Call:
     origin_seen: bool = False  # its first channel's Newchannel arrived (else: joined mid-call)
     live: set[str] = field(default_factory=set)
     ringing: dict[str, _Ringing] = field(default_factory=dict)  # extension -> its ringing
-    # the last of its events still waiting for a contact lookup: later ones queue behind it,
-    # so a call's events are stored in the order Asterisk reported them
-    pending: asyncio.Task | None = None
-
-    def then(self, emit: Callable[[], Awaitable[None] | None]) -> None:
-        """Runs emit now, or after the call's pending lookups (see pending)."""
-        before = self.pending
-        if before is None or before.done():
-            result = emit()
-            if result is None:
-                self.pending = None
-                return
-            self.pending = asyncio.ensure_future(result)
-            return
-
-        async def queued() -> None:
-            await asyncio.wait([before])
-            result = emit()
-            if result is not None:
-                await result
-        self.pending = asyncio.ensure_future(queued())
 
 
 class CallEvents:
@@ -102,6 +81,25 @@ class CallEvents:
         self.ring_context = ring_context
         self.dialed_number = dialed_number  # the number a click-to-dial call dials, by call id
         self._calls: OrderedDict[str, _Call] = OrderedDict()
+        # the last event still waiting for a contact lookup: later ones queue behind it, so
+        # events are stored in the order Asterisk reported them (with SQLite's lookups, which
+        # never wait, nothing ever queues)
+        self._pending: asyncio.Task | None = None
+
+    def _then(self, emit: Callable[[], Awaitable[None] | None]) -> None:
+        """Runs emit now, or after the pending lookups (see _pending)."""
+        before = self._pending
+        if before is None or before.done():
+            result = emit()
+            self._pending = None if result is None else asyncio.ensure_future(result)
+            return
+
+        async def queued() -> None:
+            await asyncio.wait([before])
+            result = emit()
+            if result is not None:
+                await result
+        self._pending = asyncio.ensure_future(queued())
 
     def _call(self, lid: str) -> _Call:
         call = self._calls.get(lid)
@@ -191,7 +189,7 @@ class CallEvents:
                                      CallAnswered(call_id=call.linkedid, direction=call.direction,
                                                   extension=extension, device=device),
                                      extension=extension, at=event_time(ev))
-                    call.then(lambda: self.journal.emit(answered))
+                    self._then(lambda: self.journal.emit(answered))
             if not ringing.answered:
                 # stopped ringing there; kept for the answer's device lookup otherwise
                 del ringing.devices[dest_uid]
@@ -203,11 +201,11 @@ class CallEvents:
         owner = self.extensions.owner(extension) if state else None
         if owner is None:
             return
-        self.journal.emit(draft(
-            owner.account_id, "device.state",
-            DeviceState(extension=extension, device=ev.get("URI", ""), state=state,
-                        reason=ev.get("ContactStatus", "")),
-            extension=extension, at=event_time(ev)))
+        changed = draft(owner.account_id, "device.state",
+                        DeviceState(extension=extension, device=ev.get("URI", ""), state=state,
+                                    reason=ev.get("ContactStatus", "")),
+                        extension=extension, at=event_time(ev))
+        self._then(lambda: self.journal.emit(changed))
 
     # ---- events --------------------------------------------------------------------------------
 
@@ -237,7 +235,7 @@ class CallEvents:
                                     extension=extension, at=ringing.time))
 
         if number:
-            call.then(with_card)
+            self._then(with_card)
         else:
-            call.then(lambda: self.journal.emit(draft(owner.account_id, "call.ringing", data,
+            self._then(lambda: self.journal.emit(draft(owner.account_id, "call.ringing", data,
                                                       extension=extension, at=ringing.time)))

@@ -47,7 +47,7 @@ async def ticket(request):
     set the key header on a WebSocket or EventSource.
     """
     book = request.app[TICKETS]
-    issued = book.issue(account_of(request), request[REQUEST_KEY_ID])
+    issued = await book.issue(account_of(request), request[REQUEST_KEY_ID])
     return json_ok(Ticket(ticket=issued, expires_in=TTL_SECONDS))
 
 

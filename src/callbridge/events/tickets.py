@@ -1,12 +1,16 @@
 """One-time tickets for browsers, which can't set the key header on a WebSocket or an
 EventSource: POST /events/ticket (with the key) gives a ticket that opens one stream within
-TTL seconds. In memory: a ticket is a few seconds' bridge, not worth a database row."""
+TTL seconds. One process keeps them in memory (a ticket is a few seconds' bridge, not worth a
+database row); several instances on PostgreSQL share them in a table, since the stream may be
+opened at another instance than the one that issued the ticket."""
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from callbridge.accounts.models import Account
 
@@ -26,7 +30,7 @@ class TicketBook:
         self.ttl = ttl
         self._open: dict[str, _Issued] = {}
 
-    def issue(self, account: Account, key_id: str) -> str:
+    async def issue(self, account: Account, key_id: str) -> str:
         now = time.monotonic()
         if len(self._open) >= MAX_OPEN:
             self._open = {t: i for t, i in self._open.items() if i.expires > now}
@@ -36,9 +40,40 @@ class TicketBook:
         self._open[ticket] = _Issued(account, key_id, now + self.ttl)
         return ticket
 
-    def redeem(self, ticket: str) -> tuple[Account, str] | None:
+    async def redeem(self, ticket: str) -> tuple[Account, str] | None:
         """The account and key id of a valid ticket, which is used up; None otherwise."""
         issued = self._open.pop(ticket, None)
         if issued is None or issued.expires < time.monotonic():
             return None
         return issued.account, issued.key_id
+
+
+class SharedTicketBook:
+    """TicketBook in PostgreSQL (event_tickets): only a hash of the ticket is stored, and
+    redeeming deletes the row, so a ticket opens one stream at whichever instance."""
+
+    def __init__(self, db: Any, ttl: float = TTL_SECONDS):
+        self.db = db
+        self.ttl = ttl
+
+    async def issue(self, account: Account, key_id: str) -> str:
+        ticket = "tk_" + secrets.token_urlsafe(24)
+        async with self.db.pool.acquire() as conn:
+            await conn.execute("DELETE FROM event_tickets WHERE expires_at < $1", time.time())
+            await conn.execute("INSERT INTO event_tickets(ticket_hash, account_id, key_id,"
+                               " expires_at) VALUES ($1, $2, $3, $4)",
+                               _hash(ticket), account.id, key_id, time.time() + self.ttl)
+        return ticket
+
+    async def redeem(self, ticket: str) -> tuple[Account, str] | None:
+        row = await self.db.pool.fetchrow(
+            "WITH used AS (DELETE FROM event_tickets WHERE ticket_hash = $1 AND expires_at >= $2"
+            " RETURNING account_id, key_id) SELECT a.id, a.name, a.region, a.uuid, used.key_id"
+            " FROM used JOIN accounts a ON a.id = used.account_id", _hash(ticket), time.time())
+        if row is None:
+            return None
+        return Account(row["id"], row["name"], row["region"], row["uuid"]), row["key_id"]
+
+
+def _hash(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode()).hexdigest()

@@ -10,18 +10,18 @@ from aiohttp import web
 from callbridge.accounts.models import Account, Admin
 from callbridge.accounts.service import AccountService
 from callbridge.errors import DomainError
-from callbridge.events.tickets import TicketBook
+from callbridge.events.tickets import SharedTicketBook, TicketBook
 from callbridge.logs import event
 from callbridge.system.metrics import HttpMetrics
 from callbridge.timeutil import utc_now_iso
-from callbridge.web.ratelimit import FixedWindowLimiter
+from callbridge.web.ratelimit import FixedWindowLimiter, SharedWindowLimiter
 from callbridge.web.routing import PRE_HEADERS
 
 log = logging.getLogger("callbridge.http")
 
 ACCOUNT = web.AppKey("account_service", AccountService)
-LIMITER = web.AppKey("rate_limiter", FixedWindowLimiter)
-TICKETS = web.AppKey("event_tickets", TicketBook)  # GET /events?ticket= (browsers)
+LIMITER = web.AppKey("rate_limiter", FixedWindowLimiter | SharedWindowLimiter)
+TICKETS = web.AppKey("event_tickets", TicketBook | SharedTicketBook)  # GET /events?ticket= (browsers)
 HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)
 # The authenticated account of a request; handlers read it through account_of().
 REQUEST_ACCOUNT = web.RequestKey("account", Account)
@@ -144,9 +144,9 @@ async def _authorized(request: web.Request, handler):
     account = await request.app[ACCOUNT].authenticate(key) if key else None
     if key is None and "ticket" in request.query and getattr(route_handler, "accepts_ticket",
                                                                False):
-        redeemed = request.app[TICKETS].redeem(request.query["ticket"])
+        redeemed = await request.app[TICKETS].redeem(request.query["ticket"])
         if redeemed is None:
-            limiter.hit("ip:" + (request.remote or "?"))
+            await limiter.admit("ip:" + (request.remote or "?"))
             return _error(403, {"error": "Invalid ticket",
                                 "message": "The ticket is unknown, used or expired:"
                                            " ask POST /events/ticket for a new one"})
@@ -154,7 +154,7 @@ async def _authorized(request: web.Request, handler):
         return await _admitted(request, handler, limiter, account, key_id)
     if account is None:
         # Invalid keys count against the client IP, so random keys can't dodge the limit.
-        verdict = limiter.hit("ip:" + (request.remote or "?"))
+        verdict = await limiter.admit("ip:" + (request.remote or "?"))
         headers = _rate_headers(verdict)
         if not verdict.allowed:
             return _too_many(verdict, "Too many requests from this IP, please try again later.")
@@ -172,7 +172,7 @@ async def _authorized(request: web.Request, handler):
     if isinstance(account, Admin) != admin_route:
         # Two roles that never overlap: an admin key manages accounts and reads no account's
         # data; an account key never manages.
-        limiter.hit("key:" + key[3:15])
+        await limiter.admit("key:" + key[3:15])
         if admin_route:
             return _error(403, {"error": "Admin key required",
                                 "message": "this route manages accounts: use a key made with"
@@ -183,11 +183,12 @@ async def _authorized(request: web.Request, handler):
     return await _admitted(request, handler, limiter, account, key[3:15])  # cb_<key id>_…
 
 
-async def _admitted(request: web.Request, handler, limiter: FixedWindowLimiter,
+async def _admitted(request: web.Request, handler,
+                    limiter: FixedWindowLimiter | SharedWindowLimiter,
                     account: Account | Admin, key_id: str):
     """An authenticated request: the key's rate limit, then the handler."""
     request[REQUEST_KEY_ID] = key_id
-    verdict = limiter.hit("key:" + key_id)
+    verdict = await limiter.admit("key:" + key_id)
     if not verdict.allowed:
         return _too_many(verdict, "Too many requests for this API key, please try again later.")
     request[REQUEST_ACCOUNT] = account

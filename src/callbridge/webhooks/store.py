@@ -8,6 +8,8 @@ from typing import Any
 from callbridge.db import Database
 from callbridge.db.database import Row, Tx
 
+# How long a claimed delivery is another instance's (PostgreSQL): past the send timeout.
+CLAIM_SECONDS = 15.0
 _HOOK_COLS = ("id, uuid, account_id, url, types, created_at, last_success_at, disabled_at,"
               " disabled_reason")
 _DELIVERY_COLS = ("d.id, d.webhook_id, d.msg_id, d.event_type, d.payload, d.status, d.attempts,"
@@ -80,6 +82,25 @@ class WebhookStore:
                                    " VALUES (?, ?, ?, ?, ?, ?)", row)
 
     async def due(self, now: float, limit: int) -> list[dict]:
+        """Deliveries due now. On PostgreSQL, where several instances send, each is claimed: its
+        next attempt moves CLAIM_SECONDS ahead in the same statement (rows another instance is
+        claiming are skipped), so one instance sends it; if that instance dies mid-send, the
+        claim runs out and another sends it (at least once, as after a crash of one process)."""
+        if self.db.engine == "postgresql":
+            async with self.db.transaction() as tx:
+                rows = await tx.fetchall(
+                    "UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id IN ("
+                    " SELECT id FROM webhook_deliveries WHERE status = 'pending'"
+                    " AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?"
+                    " FOR UPDATE SKIP LOCKED) RETURNING id", (now + CLAIM_SECONDS, now, limit))
+                if not rows:
+                    return []
+                claimed = [r["id"] for r in rows]
+                return [dict(r) for r in await tx.fetchall(
+                    f"SELECT {_DELIVERY_COLS}, w.url, w.secret FROM webhook_deliveries d"
+                    " JOIN webhooks w ON w.id = d.webhook_id"
+                    f" WHERE d.id IN ({', '.join('?' * len(claimed))})"
+                    " ORDER BY d.id", claimed)]
         return [dict(r) for r in await self.db.fetchall(
             f"SELECT {_DELIVERY_COLS}, w.url, w.secret FROM webhook_deliveries d"
             " JOIN webhooks w ON w.id = d.webhook_id WHERE d.status = 'pending'"

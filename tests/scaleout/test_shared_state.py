@@ -1,0 +1,51 @@
+"""What one process kept in memory, shared by the instances through PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from tests.scaleout.conftest import pytestmark  # noqa: F401 - PostgreSQL runs only
+from tests.webhooks.receiver import Receiver
+from tests.webhooks.test_webhooks import wait_for
+
+
+async def test_the_rate_limit_is_one_window_for_all_instances(instances):
+    a, b = await instances(2, rate_limit="6/1m")
+    statuses = []
+    for api in (a, b, a, b, a, b, a, b):  # a limit of 6 a minute, across both
+        statuses.append((await api.call("GET", "/contacts/groups"))[0])
+    assert statuses == [200] * 6 + [429, 429]
+    # another key has its own window at both
+    assert (await b.call("GET", "/contacts/groups", account="globex"))[0] == 200
+
+
+async def test_a_ticket_issued_by_one_instance_opens_a_stream_at_the_other(two):
+    a, b = two
+    ticket = (await a.ok("POST", "/events/ticket"))["ticket"]
+    async with b.client.get(f"/events?ticket={ticket}",
+                            headers={"Accept": "text/event-stream"}) as resp:
+        assert resp.status == 200
+    again = await b.client.get(f"/events?ticket={ticket}", headers={"Accept": "text/event-stream"})
+    assert again.status == 403  # used up, at whichever instance
+
+
+async def test_each_webhook_delivery_is_sent_by_one_instance(two):
+    a, b = two
+    receiver = await Receiver(delay=0.05).start()
+    try:
+        status, hook = await a.call("POST", "/webhooks", json={"url": receiver.url,
+                                                              "types": ["call.*"]})
+        assert status == 201, hook
+        queued = []
+        for i in range(40):
+            api = a if i % 2 else b
+            status, body = await api.call("POST", f"/webhooks/{hook['id']}/test", account="acme")
+            assert status in (200, 202), body
+            queued.append(body["msg_id"])
+        await wait_for(lambda: set(queued) <= receiver.ids(), timeout=20, what="every delivery")
+        await asyncio.sleep(0.5)  # anything sent twice would have arrived by now
+        sent = Counter(got.headers["webhook-id"] for got in receiver.got)
+        assert set(sent) == set(queued) and max(sent.values()) == 1, sent.most_common(3)
+    finally:
+        await receiver.stop()
