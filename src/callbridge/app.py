@@ -193,7 +193,7 @@ def create_app(settings: Settings) -> web.Application:
         await db.open()  # a database that can't be opened: ConfigError naming the setting
         await extensions.load()
         directory = asyncio.create_task(extensions.directory.follow())
-        journal.start()
+        await journal.start()
         sender.start()  # what the outbox held at the last stop (or crash) goes out now
         await calllog.start()
         if ami_configured:

@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
+import pytest
+
+from callbridge.admin.routes import EXTENSIONS
+from tests.events.test_stream import inbound_call_rings, next_event
 from tests.scaleout.conftest import pytestmark  # noqa: F401 - PostgreSQL runs only
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_webhooks import wait_for
@@ -49,3 +53,26 @@ async def test_each_webhook_delivery_is_sent_by_one_instance(two):
         assert set(sent) == set(queued) and max(sent.values()) == 1, sent.most_common(3)
     finally:
         await receiver.stop()
+
+
+async def test_events_stored_by_either_instance_reach_followers_of_both_in_order(two):
+    """A follower at each instance; calls ring at both: each follower gets every event, ids
+    1..n in order, no gap and no repeat, whichever instance stored them."""
+    a, b = two
+    await a.app[EXTENSIONS].add("acme", "309")
+    await b.app[EXTENSIONS].load()  # seen within a second anyway; now, for the test
+    followers = [await api.client.ws_connect("/events", headers={"x-api-key": api.keys["acme"]})
+                 for api in (a, b)]
+    try:
+        for i in range(30):
+            inbound_call_rings((a if i % 2 else b).app, lid=f"20.{i}")
+            if i % 7 == 0:
+                await asyncio.sleep(0.01)
+        for ws in followers:
+            ids = [(await next_event(ws))["id"] for _ in range(30)]
+            assert ids == list(range(1, 31))
+            with pytest.raises(asyncio.TimeoutError):
+                await ws.receive(timeout=0.3)
+    finally:
+        for ws in followers:
+            await ws.close()

@@ -23,6 +23,7 @@ from pydantic import BaseModel
 from callbridge.aio import cancel_and_wait
 from callbridge.db import Database
 from callbridge.db.database import Tx
+from callbridge.events.fanin import CHANNEL, SharedFanIn, notice
 from callbridge.events.hub import EventHub, StoredEvent
 from callbridge.events.store import EventStore
 from callbridge.logs import event
@@ -71,6 +72,8 @@ class EventJournal:
         self.store = EventStore(db)
         self.retention_seconds = retention_seconds
         self.in_transaction: list[InTransaction] = []
+        # several instances (PostgreSQL): what any of them stores reaches every one's clients
+        self.fanin = SharedFanIn(db.url, self.store, hub) if db.engine == "postgresql" else None
         self._pending: list[Draft] = []
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -104,12 +107,18 @@ class EventJournal:
         await self.store.insert(tx, rows)
         for hook in self.in_transaction:
             await hook(tx, stored)
+        if self.fanin is not None:  # the other instances hear of them at the commit
+            await tx.execute("SELECT pg_notify(?, ?)", (CHANNEL, notice(self.fanin.instance,
+                                                                        stored)))
         return stored
 
     def published(self, events: list[StoredEvent]) -> None:
         """After the commit that stored them: to the live clients, in id order."""
         self.stored += len(events)
-        self.hub.publish(events)
+        if self.fanin is not None:
+            self.fanin.local(events)
+        else:
+            self.hub.publish(events)
 
     async def flush(self) -> None:
         drafts, self._pending = self._pending, []
@@ -158,7 +167,9 @@ class EventJournal:
 
     # ---- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        if self.fanin is not None:
+            await self.fanin.start()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._write_loop(), name="events-writer"),
                        loop.create_task(self._prune_loop(), name="events-prune")]
@@ -168,6 +179,8 @@ class EventJournal:
             await cancel_and_wait(task)
         self._tasks = []
         await self.flush()
+        if self.fanin is not None:
+            await self.fanin.close()
 
     # ---- reading -------------------------------------------------------------------------
 
