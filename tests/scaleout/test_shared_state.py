@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import Counter
 
 import pytest
 
 from callbridge.admin.routes import EXTENSIONS
+from callbridge.callerid.routes import SERVICE as CALLERID
+from callbridge.contacts.routes import SERVICE as CONTACTS
 from tests.events.test_stream import inbound_call_rings, next_event
 from tests.scaleout.conftest import pytestmark  # noqa: F401 - PostgreSQL runs only
 from tests.webhooks.receiver import Receiver
@@ -76,3 +79,40 @@ async def test_events_stored_by_either_instance_reach_followers_of_both_in_order
     finally:
         for ws in followers:
             await ws.close()
+
+
+async def test_a_contact_changed_at_one_instance_names_callers_at_the_other_within_a_second(two):
+    """Caller ID at b answers from b's lookup cache; a contact created, renamed and deleted
+    through a is what b's next lookups say, within a second each time."""
+    a, b = two
+    await a.app[EXTENSIONS].add("acme", "309")
+    await b.app[EXTENSIONS].load()
+    service = b.app[CALLERID]
+
+    async def b_says() -> str:
+        return await service.name_for("309", "+1 212 555 0142")
+
+    async def within_a_second(expected: str) -> None:
+        deadline = time.monotonic() + 1.0
+        while (said := await b_says()) != expected:
+            assert time.monotonic() < deadline, f"b still says {said!r}, not {expected!r}"
+            await asyncio.sleep(0.01)
+
+    assert await b_says() == ""  # cached at b: nobody holds the number
+    assert await b_says() == "" and b.app[CONTACTS].cache.hits >= 1
+    created = await a.ok("POST", "/contacts/contacts",
+                         json={"firstname": "Ada", "lastname": "Lovelace",
+                               "phone_numbers": ["(212) 555-0142"]})
+    await within_a_second("Ada Lovelace")
+    await a.ok("PUT", f"/contacts/contacts/{created['uuid']}", json={"firstname": "Augusta"})
+    await within_a_second("Augusta Lovelace")
+    await a.ok("DELETE", f"/contacts/contacts/{created['uuid']}")
+    await within_a_second("")
+
+
+async def test_text_postgresql_cannot_store_is_a_400_not_a_500(two):
+    a, _ = two
+    status, body = await a.call("GET", "/contacts/contacts/external/a%00b")
+    assert status == 400 and body["error"] == "Invalid text", body
+    status, body = await a.call("POST", "/contacts/contacts", json={"firstname": "Nul\u0000"})
+    assert status == 400 and body["error"], body

@@ -12,13 +12,16 @@ import uuid as uuidlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import asyncpg
 from pydantic import TypeAdapter
 
 from callbridge.accounts.models import Account
 from callbridge.contacts import models as m
 from callbridge.contacts.phone import digits_of, display, looks_like_phone, phone_key
+from callbridge.contacts.cache import MISS, LookupCache
 from callbridge.contacts.store import ContactStore
 from callbridge.db import Database
+from callbridge.db.database import Tx
 from callbridge.errors import Conflict, DomainError, InvalidInput, NotFound
 from callbridge.text import fold
 from callbridge.timeutil import utc_now_iso
@@ -116,6 +119,19 @@ class ContactService:
     def __init__(self, db: Database, store: ContactStore | None = None):
         self.db = db
         self.store = store or ContactStore(db)
+        # which contact holds a number, in memory (PostgreSQL only: see contacts.cache)
+        self.cache = LookupCache(db.listener) if db.engine == "postgresql" else None
+
+    @asynccontextmanager
+    async def _writing(self, account: Account, loop: bool = False) -> AsyncIterator[Tx]:
+        """A write transaction on the account's contacts; the lookup cache forgets the account
+        after it (the other instances hear of it from PostgreSQL)."""
+        try:
+            async with (self.db.loop_transaction() if loop else self.db.transaction()) as tx:
+                yield tx
+        finally:
+            if self.cache is not None:
+                self.cache.forget(account.id)
 
     # ---- reads ---------------------------------------------------------------------------
 
@@ -232,7 +248,16 @@ class ContactService:
             key = phone_key(number, region)
         except ValueError:
             return None
-        return await self.store.first_holding(account_id, key) if key else None
+        if not key:
+            return None
+        if self.cache is None:
+            return await self.store.first_holding(account_id, key)
+        found = self.cache.get(account_id, key)
+        if found is MISS:
+            token = self.cache.token(account_id)
+            found = await self.store.first_holding(account_id, key)
+            self.cache.put(account_id, key, found, token)
+        return dict(found) if found is not None else None  # callers add to it
 
     async def name_for(self, account_id: int, region: str, number: str) -> tuple[str, str] | None:
         """(display name, uuid) of the contact holding this number (mobile or any phone, in any
@@ -322,14 +347,14 @@ class ContactService:
         """Creates a contact; returns its uuid."""
         keys = _numbers(values, account.region)
         _require_identity(values)
-        async with self.db.transaction() as tx:
+        async with self._writing(account) as tx:
             return await self._insert(tx, account, values, keys, list(group_uuids), created_by)
 
     async def update_values(self, account: Account, key: str, value: str | int, changes: dict,
                             group_uuids: list[str] | None = None) -> str:
         """Changes the fields given of the contact whose `key` column is `value`; its uuid."""
         _numbers(changes, account.region)
-        async with self.db.transaction() as tx:
+        async with self._writing(account) as tx:
             current = await self.store.row_for_update(tx, account.id, key, value)
             if current is None:
                 raise _not_found()
@@ -343,7 +368,7 @@ class ContactService:
         the contact with this CRM identity, in one transaction: deliveries of the same CRM
         contact at once make one contact. Returns (created, uuid)."""
         identity = {"crm_source": crm_source, "crm_id": crm_id}
-        async with self.db.transaction() as tx:
+        async with self._writing(account) as tx:
             owner = await self.store.crm_owner(tx, account.id, crm_source, crm_id)
             if owner is None:
                 new = {**(on_create if on_create is not None else values), **identity}
@@ -363,7 +388,7 @@ class ContactService:
         (a duplicate CRM id, no name …) is rolled back alone (a savepoint) and reported; the
         others are written. Returns (line, "created" | "updated" | "rejected", reason)."""
         out: list[tuple[int, str, str | None]] = []
-        async with self.db.loop_transaction() as tx:
+        async with self._writing(account, loop=True) as tx:
             for line, body in items:
                 await tx.execute("SAVEPOINT item")
                 try:
@@ -428,7 +453,7 @@ class ContactService:
         return await self._delete(account, "external_id", external_id)
 
     async def _delete(self, account: Account, key: str, value: str) -> m.Deleted:
-        async with self.db.transaction() as tx:
+        async with self._writing(account) as tx:
             current = await self.store.row_for_update(tx, account.id, key, value)
             if current is None:
                 raise _not_found()
@@ -472,7 +497,7 @@ class ContactService:
         """A constraint the checks above missed (a race with the CLI, say) is a 409, not a 500."""
         try:
             return await write
-        except sqlite3.IntegrityError as exc:
+        except (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError) as exc:
             raise Conflict(f"the change conflicts with stored data ({exc})") from None
 
     # ---- groups --------------------------------------------------------------------------
@@ -482,7 +507,7 @@ class ContactService:
 
     async def create_group(self, account: Account, body: m.GroupCreate) -> m.Created:
         new_uuid = str(uuidlib.uuid4())
-        async with self.db.transaction() as tx:
+        async with self._writing(account) as tx:
             if await self.store.group_name_taken(tx, account.id, body.name):
                 raise Conflict(f"a group named {body.name!r} already exists",
                                error="Group already exists", field="name")
@@ -491,7 +516,7 @@ class ContactService:
         return m.Created(uuid=new_uuid)
 
     async def delete_group(self, account: Account, group_uuid: str) -> m.GroupDeleted:
-        async with self.db.transaction() as tx:
+        async with self._writing(account) as tx:
             group_id = await self.store.tx_group_id(tx, account.id, _uuid(group_uuid))
             if group_id is None:
                 raise _not_found(GROUP_NOT_FOUND)
@@ -510,7 +535,7 @@ class ContactService:
         return [_contact(d) for d in await self.store.in_group(group_id)]
 
     async def add_to_group(self, account: Account, body: m.Membership) -> m.MembershipAdded:
-        async with self.db.transaction() as tx:
+        async with self._writing(account) as tx:
             contact_id, group_id = await self._membership_ends(tx, account, body)
             existing = await self.store.membership_id(tx, contact_id, group_id)
             if existing is not None:  # already a member: idempotent, nothing changes
@@ -521,7 +546,7 @@ class ContactService:
         return m.MembershipAdded(id=membership)
 
     async def remove_from_group(self, account: Account, body: m.Membership) -> m.MembershipRemoved:
-        async with self.db.transaction() as tx:
+        async with self._writing(account) as tx:
             contact_id, group_id = await self._membership_ends(tx, account, body)
             changes = await self.store.remove_membership(tx, contact_id, group_id)
             if changes:

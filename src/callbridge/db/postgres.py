@@ -26,7 +26,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from callbridge.errors import Unavailable
+from callbridge.db.listener import PgListener
+from callbridge.errors import InvalidInput, Unavailable
 from callbridge.logs import event
 from callbridge.settings import ConfigError
 
@@ -80,9 +81,24 @@ def numbered(sql: str) -> tuple[str, tuple[str, ...] | None]:
 
 
 def _args(names: tuple[str, ...] | None, params: Sequence[Any] | dict[str, Any]) -> Sequence[Any]:
-    if names is None:
-        return params
-    return [params[n] for n in names]  # type: ignore[index]
+    args = params if names is None else [params[n] for n in names]  # type: ignore[index]
+    for value in args:
+        if isinstance(value, str) and not _storable(value):
+            # SQLite stores a NUL; PostgreSQL's text can't, nor can UTF-8 a lone surrogate.
+            # Whatever request carried it is refused, as an unknown name would be.
+            raise InvalidInput("text must not contain NUL characters or lone surrogates",
+                               error="Invalid text")
+    return args
+
+
+def _storable(text: str) -> bool:
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _count(status: str) -> int:
@@ -103,6 +119,8 @@ class PgDatabase:
         self.pool_size = pool_size
         self._pool: asyncpg.Pool | None = None
         self._write_lock = asyncio.Lock()
+        # the instance's LISTEN connection: rooms register their channels before open()
+        self.listener = PgListener(url)
 
     async def open(self) -> bool:
         """Connects and migrates; True when the schema was created now."""
@@ -121,9 +139,11 @@ class PgDatabase:
             raise ConfigError(f"CALLBRIDGE_DATABASE: cannot open {self.path}: {exc}") from None
         if created:
             event(log, "db.created", database=self.path)
+        await self.listener.start()
         return created
 
     async def close(self) -> None:
+        await self.listener.close()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None

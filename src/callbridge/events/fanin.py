@@ -21,17 +21,14 @@ import logging
 import uuid
 from collections.abc import Iterable
 
-import asyncpg
-
 from callbridge.aio import cancel_and_wait
+from callbridge.db.listener import PgListener
 from callbridge.events.hub import EventHub, StoredEvent
 from callbridge.events.store import EventStore
-from callbridge.logs import event
 
 log = logging.getLogger("callbridge.events")
 CHANNEL = "callbridge_events"
 READ_BATCH = 500
-RECONNECT_SECONDS = 1.0
 
 
 def notice(instance: str, events: Iterable[StoredEvent]) -> str:
@@ -44,15 +41,15 @@ def notice(instance: str, events: Iterable[StoredEvent]) -> str:
 
 
 class SharedFanIn:
-    def __init__(self, url: str, store: EventStore, hub: EventHub):
-        self.url = url
+    def __init__(self, listener: PgListener, store: EventStore, hub: EventHub):
         self.store = store
         self.hub = hub
         self.instance = uuid.uuid4().hex[:12]  # this process, in the notifications it sends
         self.seen: dict[int, int] = {}  # account -> the last id handed to the hub here
         self._queue: asyncio.Queue = asyncio.Queue()
-        self._tasks: list[asyncio.Task] = []
-        self._listening = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        listener.on(CHANNEL, self._notified)
+        listener.on_reconnect(self._resync)
 
     # ---- what comes in ---------------------------------------------------------------------
 
@@ -64,13 +61,19 @@ class SharedFanIn:
         for account_id, stored in by_account.items():
             self._queue.put_nowait((account_id, stored[0].id, stored[-1].id, stored))
 
-    def _notified(self, _conn, _pid, _channel, payload: str) -> None:
+    def _notified(self, payload: str) -> None:
         instance, _, spans = payload.partition(" ")
         if instance == self.instance:
             return  # ours: already queued by local()
         for span in spans.split():
             account, first, last = (int(x) for x in span.split(":"))
             self._queue.put_nowait((account, first, last, None))
+
+    async def _resync(self) -> None:
+        """After the listening connection came back: notifications may have gone by."""
+        for account_id in list(self.seen):
+            last, _ = await self.store.counters(account_id)
+            self._queue.put_nowait((account_id, last, last, None))
 
     # ---- to the hub, in order --------------------------------------------------------------
 
@@ -103,44 +106,10 @@ class SharedFanIn:
             after = min(rows[-1]["id"], last)
             self.seen[account_id] = after
 
-    # ---- the listening connection ----------------------------------------------------------
-
-    async def _listen_loop(self) -> None:
-        first = True
-        while True:
-            conn = None
-            try:
-                conn = await asyncpg.connect(self.url)
-                lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c: lost.set())
-                await conn.add_listener(CHANNEL, self._notified)
-                if not first:  # notifications may have gone by meanwhile: read up to date
-                    for account_id in list(self.seen):
-                        last, _ = await self.store.counters(account_id)
-                        self._queue.put_nowait((account_id, last, last, None))
-                    event(log, "events.fanin_reconnected", accounts=len(self.seen))
-                first = False
-                self._listening.set()
-                await lost.wait()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                event(log, "events.fanin_unavailable", logging.WARNING, error=str(exc))
-            finally:
-                self._listening.clear()
-                if conn is not None and not conn.is_closed():
-                    await conn.close()
-            await asyncio.sleep(RECONNECT_SECONDS)
-
-    async def start(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._publish_loop(), name="events-fanin"),
-                       loop.create_task(self._listen_loop(), name="events-listen")]
-        try:  # listening before the first event is stored here, when the database answers
-            async with asyncio.timeout(5):
-                await self._listening.wait()
-        except TimeoutError:
-            pass
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._publish_loop(),
+                                                            name="events-fanin")
 
     async def close(self) -> None:
-        for task in self._tasks:
-            await cancel_and_wait(task)
-        self._tasks = []
+        await cancel_and_wait(self._task)
+        self._task = None

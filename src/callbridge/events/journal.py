@@ -73,7 +73,8 @@ class EventJournal:
         self.retention_seconds = retention_seconds
         self.in_transaction: list[InTransaction] = []
         # several instances (PostgreSQL): what any of them stores reaches every one's clients
-        self.fanin = SharedFanIn(db.url, self.store, hub) if db.engine == "postgresql" else None
+        self.fanin = (SharedFanIn(db.listener, self.store, hub) if db.engine == "postgresql"
+                      else None)
         self._pending: list[Draft] = []
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
@@ -169,7 +170,7 @@ class EventJournal:
 
     async def start(self) -> None:
         if self.fanin is not None:
-            await self.fanin.start()
+            self.fanin.start()
         loop = asyncio.get_running_loop()
         self._tasks = [loop.create_task(self._write_loop(), name="events-writer"),
                        loop.create_task(self._prune_loop(), name="events-prune")]

@@ -1,0 +1,92 @@
+"""One LISTEN connection per instance (PostgreSQL): the channels the rooms listen on
+(callbridge.events.fanin, the contact lookup cache), reconnected when it drops.
+
+A notification is a hint that something committed; a listener must not rely on receiving every
+one. While the connection is down nothing is heard, so `listening` is False then (the lookup
+cache stops trusting itself) and every on_reconnect callback runs once it is back (the event
+fan-in reads what went by meanwhile).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+
+from callbridge.aio import cancel_and_wait
+from callbridge.logs import event
+
+log = logging.getLogger("callbridge.db")
+RECONNECT_SECONDS = 1.0
+Callback = Callable[[str], None]  # the payload
+
+
+class PgListener:
+    def __init__(self, url: str):
+        self.url = url
+        self._channels: dict[str, list[Callback]] = {}
+        self._reconnected: list[Callable[[], Awaitable[None] | None]] = []
+        self._task: asyncio.Task | None = None
+        self._up = asyncio.Event()
+
+    def on(self, channel: str, callback: Callback) -> None:
+        self._channels.setdefault(channel, []).append(callback)
+
+    def on_reconnect(self, callback: Callable[[], Awaitable[None] | None]) -> None:
+        self._reconnected.append(callback)
+
+    @property
+    def listening(self) -> bool:
+        return self._up.is_set()
+
+    def _dispatch(self, _conn, _pid, channel: str, payload: str) -> None:
+        for callback in self._channels.get(channel, ()):
+            try:
+                callback(payload)
+            except Exception:
+                log.exception("db.notification_failed")
+
+    async def _run(self) -> None:
+        first = True
+        while True:
+            conn = None
+            try:
+                conn = await asyncpg.connect(self.url)
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _c: lost.set())
+                for channel in self._channels:
+                    await conn.add_listener(channel, self._dispatch)
+                self._up.set()
+                if not first:
+                    event(log, "db.listener_reconnected")
+                    for callback in self._reconnected:
+                        result = callback()
+                        if result is not None:
+                            await result
+                first = False
+                await lost.wait()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                event(log, "db.listener_unavailable", logging.WARNING, error=str(exc))
+            finally:
+                self._up.clear()
+                if conn is not None and not conn.is_closed():
+                    await conn.close()
+            await asyncio.sleep(RECONNECT_SECONDS)
+
+    async def start(self, wait: float = 5.0) -> None:
+        """Starts listening; waits up to `wait` seconds for the connection (a database that
+        doesn't answer yet is retried in the background). Nothing to hear: no connection."""
+        if not self._channels:
+            return
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="db-listener")
+        try:
+            async with asyncio.timeout(wait):
+                await self._up.wait()
+        except TimeoutError:
+            pass
+
+    async def close(self) -> None:
+        await cancel_and_wait(self._task)
+        self._task = None
