@@ -131,3 +131,25 @@ def fresh_database(tmp_path: Path, name: str = "callbridge.db") -> str:
     if path not in _databases:
         _databases[path] = cluster().new_database()
     return _databases[path]
+
+
+def query(target: str, sql: str) -> list[tuple]:
+    """Rows of one read on a test's database (SQLite file or PostgreSQL URL), from a test that
+    isn't running an event loop: what an operator's psql or sqlite3 would show."""
+    if target.startswith("postgresql://"):
+        import asyncio
+
+        import asyncpg
+
+        async def read() -> list[tuple]:
+            conn = await asyncpg.connect(target)
+            try:
+                return [tuple(r) for r in await conn.fetch(sql)]
+            finally:
+                await conn.close()
+        return asyncio.run(read())
+    import sqlite3
+    if not Path(target).exists():
+        return []
+    with sqlite3.connect(f"file:{target}?mode=ro", uri=True, timeout=10) as c:
+        return c.execute(sql).fetchall()

@@ -16,6 +16,7 @@ from callbridge.accounts import routes as extension_routes
 from callbridge.admin import routes as admin_routes
 from callbridge.accounts.extensions import ExtensionService
 from callbridge.aio import cancel_and_wait
+from callbridge.ami.lease import NodeLease, SoleLease, while_held
 from callbridge.accounts.service import AccountService
 from callbridge.accounts.store import AccountStore, ExtensionStore
 from callbridge.ami.link import AmiLink, AmiSettings
@@ -127,18 +128,28 @@ def create_app(settings: Settings) -> web.Application:
         call.account_id, "dial.progress", call.view(), extension=call.extension)))
     calls = CallEvents(journal, extensions, contacts, settings.ring_context,
                        dialed_number=tracker.number_of)
-    link.on("Newchannel", calls.on_newchannel)
-    link.on("DialBegin", calls.on_dial_begin)
-    link.on("DialEnd", calls.on_dial_end)
-    link.on("Hangup", calls.on_hangup)
-    link.on("ContactStatus", calls.on_contact_status)
+    # One instance at a time turns the node's events into call-log rows and call events (the
+    # lease holder: callbridge.ami.lease); every instance follows its own click-to-dial calls.
+    node = "default"
+    lease = NodeLease(db, node=node) if settings.postgres else SoleLease(node)
+    calllog.leading = lambda: lease.held
+    link.on("Newchannel", while_held(lease, calls.on_newchannel))
+    link.on("DialBegin", while_held(lease, calls.on_dial_begin))
+    link.on("DialEnd", while_held(lease, calls.on_dial_end))
+    link.on("Hangup", while_held(lease, calls.on_hangup))
+    link.on("ContactStatus", while_held(lease, calls.on_contact_status))
     for name in ("Newchannel", "DialBegin", "DialEnd", "Hangup"):
         link.on(name, tracker.on_event)
     for name in ("Newchannel", "DialEnd", "Hangup"):
-        link.on(name, calllog.on_channel)
-    link.on("Cdr", calllog.on_cdr)
+        link.on(name, while_held(lease, calllog.on_channel))
+    link.on("Cdr", while_held(lease, calllog.on_cdr))
 
-    link.on_connect(lambda: calllog.catch_up(link))
+    async def catch_up() -> None:  # after each connect, and when this instance takes the lease
+        if lease.held:
+            await calllog.catch_up(link)
+
+    link.on_connect(catch_up)
+    lease.on_acquired(catch_up)
     devices = ReachableDevices(link)
     link.on("ContactStatus", devices.on_contact_status)
 
@@ -166,7 +177,8 @@ def create_app(settings: Settings) -> web.Application:
                                                            "last_error": ami_disabled})
         return ServiceStatus(status="online" if st.state == "online" else "offline", detail={
             "ami": st.state, "since": st.since, "asterisk_version": st.asterisk_version,
-            "last_error": st.last_error, "host": f"{settings.ami_host}:{settings.ami_port}"})
+            "last_error": st.last_error, "host": f"{settings.ami_host}:{settings.ami_port}",
+            "ingest": lease.status()})
 
     dialer = app[dialer_routes.SERVICE]
     limiter = app[mw.LIMITER]
@@ -193,6 +205,7 @@ def create_app(settings: Settings) -> web.Application:
         await db.open()  # a database that can't be opened: ConfigError naming the setting
         await extensions.load()
         directory = asyncio.create_task(extensions.directory.follow())
+        lease.start()
         await journal.start()
         sender.start()  # what the outbox held at the last stop (or crash) goes out now
         await calllog.start()
@@ -203,6 +216,7 @@ def create_app(settings: Settings) -> web.Application:
                   reason=f"{ami_disabled}: the dialer answers 503")
         yield
         await link.close()
+        await lease.close()
         await cancel_and_wait(directory)
         await calllog.close()
         await journal.close()

@@ -341,6 +341,19 @@ class Pbx:
         return subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               timeout=timeout + 10).returncode
 
+    def call_load(self, caller: str, to: str, *, calls: int, rate: float, talk_ms: int = 1000,
+                  limit: int = 60) -> subprocess.Popen:
+        """`calls` PSTN calls from `caller` to `to`, `rate` new ones a second (at most `limit`
+        at once), in the background: SIPp's process (exit code 0 when every call completed)."""
+        tag = f"load-{caller}-{time.monotonic_ns()}"
+        log = self.root / "sipp" / f"{tag}.log"
+        log.parent.mkdir(exist_ok=True)
+        cmd = self._sipp(SIPP_DIR / "uac_inbound.xml", free_port(socket.SOCK_DGRAM), log,
+                         "-s", to, "-key", "caller", caller, "-key", "caller_name",
+                         f"PSTN {caller}", "-m", str(calls), "-r", str(rate), "-l", str(limit),
+                         "-d", str(talk_ms), "-timeout", "300", f"127.0.0.1:{self.sip_port}")
+        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
     def wait_devices(self, extension: str, count: int, timeout: float = 20.0) -> None:
         """Until `count` devices of the extension are Avail. Registration triggers a qualify
         that can race the UAS taking over the port, and a restarted Asterisk qualifies late:

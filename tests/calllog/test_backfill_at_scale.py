@@ -5,7 +5,6 @@ call log exactly once. callbridge runs as the operator runs it (`callbridge serv
 from __future__ import annotations
 
 import signal
-import sqlite3
 import subprocess
 import time
 from pathlib import Path
@@ -15,6 +14,7 @@ from click.testing import CliRunner
 from callbridge.cli import main
 from tests.calllog.master_csv import inbound, write_history
 from tests.conftest import serve_process
+from tests.pg import fresh_database, query
 
 MIB = 2**20
 
@@ -25,9 +25,9 @@ def _serve(tmp_path: Path, csv: Path, port: int) -> subprocess.Popen:
                          CALLBRIDGE_LOG_LEVEL="WARNING")
 
 
-def _rows(db: Path) -> tuple[int, int]:
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as c:
-        return c.execute("SELECT count(*), count(DISTINCT linkedid) FROM call_log").fetchone()
+def _rows(db: str) -> tuple[int, int]:
+    found = query(db, "SELECT count(*), count(DISTINCT linkedid) FROM call_log")
+    return found[0] if found else (0, 0)
 
 
 def _wait(what: str, predicate, timeout: float, proc: subprocess.Popen, log: Path):
@@ -42,7 +42,7 @@ def _wait(what: str, predicate, timeout: float, proc: subprocess.Popen, log: Pat
 
 
 def test_a_100_mib_master_csv_and_calls_while_down_are_each_recorded_once(tmp_path, free_port):
-    db, csv, log = tmp_path / "cb.db", tmp_path / "Master.csv", tmp_path / "serve.log"
+    db, csv, log = fresh_database(tmp_path, "cb.db"), tmp_path / "Master.csv", tmp_path / "serve.log"
     older = write_history(csv, 100 * MIB)
     assert csv.stat().st_size >= 100 * MIB
     result = CliRunner().invoke(main, ["extensions", "add", "--account", "acme", "309"],
@@ -51,7 +51,7 @@ def test_a_100_mib_master_csv_and_calls_while_down_are_each_recorded_once(tmp_pa
 
     first = _serve(tmp_path, csv, free_port())
     try:
-        _wait("a fifth of the history imported", lambda: db.exists() and _rows(db)[0] > older // 5,
+        _wait("a fifth of the history imported", lambda: _rows(db)[0] > older // 5,
               240, first, log)
     finally:
         first.send_signal(signal.SIGKILL)
@@ -69,11 +69,10 @@ def test_a_100_mib_master_csv_and_calls_while_down_are_each_recorded_once(tmp_pa
         time.sleep(2)  # anything counted twice would show up now
         rows, distinct = _rows(db)
         assert rows == distinct == expected
-        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as c:
-            down = c.execute("SELECT count(*), count(DISTINCT linkedid) FROM call_log"
-                             " WHERE linkedid LIKE 'down%' AND account_id IS NOT NULL").fetchone()
-            raw_dupes = c.execute("SELECT count(*) FROM (SELECT 1 FROM cdrs GROUP BY uniqueid,"
-                                  " sequence, start HAVING count(*) > 1)").fetchone()[0]
+        down = query(db, "SELECT count(*), count(DISTINCT linkedid) FROM call_log"
+                         " WHERE linkedid LIKE 'down%' AND account_id IS NOT NULL")[0]
+        raw_dupes = query(db, "SELECT count(*) FROM (SELECT 1 FROM cdrs GROUP BY uniqueid,"
+                              " sequence, start HAVING count(*) > 1) AS twice")[0][0]
         assert down == (900, 900) and raw_dupes == 0
     finally:
         second.terminate()

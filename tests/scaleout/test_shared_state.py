@@ -11,7 +11,10 @@ import pytest
 from callbridge.admin.routes import EXTENSIONS
 from callbridge.callerid.routes import SERVICE as CALLERID
 from callbridge.contacts.routes import SERVICE as CONTACTS
-from tests.events.test_stream import inbound_call_rings, next_event
+from callbridge.events.journal import draft
+from callbridge.events.routes import SERVICE as EVENTS
+from callbridge.web import middleware as mw
+from tests.events.test_stream import next_event
 from tests.scaleout.conftest import pytestmark  # noqa: F401 - PostgreSQL runs only
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_webhooks import wait_for
@@ -59,21 +62,25 @@ async def test_each_webhook_delivery_is_sent_by_one_instance(two):
 
 
 async def test_events_stored_by_either_instance_reach_followers_of_both_in_order(two):
-    """A follower at each instance; calls ring at both: each follower gets every event, ids
-    1..n in order, no gap and no repeat, whichever instance stored them."""
+    """A follower at each instance; both instances store events (a's calls, since a holds the
+    node's lease, and b's own, as b's click-to-dial progress would be): each follower gets
+    every event, ids 1..n in order, no gap and no repeat, whichever instance stored them."""
     a, b = two
     await a.app[EXTENSIONS].add("acme", "309")
-    await b.app[EXTENSIONS].load()  # seen within a second anyway; now, for the test
+    account_id = (await a.app[mw.ACCOUNT].store.find_account("acme")).id
     followers = [await api.client.ws_connect("/events", headers={"x-api-key": api.keys["acme"]})
                  for api in (a, b)]
     try:
         for i in range(30):
-            inbound_call_rings((a if i % 2 else b).app, lid=f"20.{i}")
+            journal = (a if i % 2 else b).app[EVENTS].journal
+            journal.emit(draft(account_id, "dial.progress", {"call_id": f"c{i}", "state": "ringing"},
+                               extension="309"))
             if i % 7 == 0:
                 await asyncio.sleep(0.01)
         for ws in followers:
-            ids = [(await next_event(ws))["id"] for _ in range(30)]
-            assert ids == list(range(1, 31))
+            got = [await next_event(ws) for _ in range(30)]
+            assert [e["id"] for e in got] == list(range(1, 31))
+            assert sorted(e["data"]["call_id"] for e in got) == sorted(f"c{i}" for i in range(30))
             with pytest.raises(asyncio.TimeoutError):
                 await ws.receive(timeout=0.3)
     finally:

@@ -100,6 +100,9 @@ class CallLogService:
         # Told of every row written, inside its transaction and after the commit (the call.ended
         # events of callbridge.events.endings are stored with their rows).
         self.row_listener: RowListener | None = None
+        # Whether this instance reads the node's calls (callbridge.ami.lease): Master.csv is
+        # read, and ownerless rows adopted, only then (the lease holder's catch-up reads it).
+        self.leading: Callable[[], bool] = lambda: True
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -119,7 +122,10 @@ class CallLogService:
         await self.flush(final=True)
 
     def start_backfill(self) -> None:
-        """A backfill in the background, unless one is running (it reads to the end anyway)."""
+        """A backfill in the background, unless one is running (it reads to the end anyway)
+        or another instance reads the node's calls."""
+        if not self.leading():
+            return
         if self._backfill_task is None or self._backfill_task.done():
             self._backfill_task = asyncio.get_running_loop().create_task(
                 self._backfill_logged(), name="calllog-backfill")
@@ -148,7 +154,7 @@ class CallLogService:
                 next_poll = now + CSV_POLL_SECONDS
                 if not self.ami_online():  # no live events: Master.csv is the source meanwhile
                     self.start_backfill()
-            if now >= next_adopt:
+            if now >= next_adopt and self.leading():
                 next_adopt = now + ADOPT_EVERY_SECONDS
                 try:
                     await self.adopt_rows()
@@ -317,6 +323,7 @@ class CallLogService:
                         for lid in fresh
                         for draft in build_rows(raw.get(lid, []), ring_context=self.ring_context,
                                                 dialed=dialed.get(lid), far_end=far_end.get(lid))]
+                await self._name_all(rows)
                 written = await store.upsert_rows(tx, rows) if rows else []
                 await store.mark_built(tx, fresh)
                 if written and self.row_listener is not None:
@@ -359,8 +366,23 @@ class CallLogService:
                "cidnumber_inside": inside_number(d.extension, owner.did if owner else None,
                                                  self.region),
                "contact_uuid": None, "uniqueid": d.uniqueid, "call_id": d.call_id}
-        await self._name(row, region)
         return row
+
+    async def _name_all(self, rows: list[dict]) -> None:
+        """The outside party's name on each row from its account's contacts: one lookup per
+        account for the whole batch (a round trip per row would be most of a flush's time on
+        PostgreSQL)."""
+        by_account: dict[int, list[dict]] = {}
+        for row in rows:
+            if row["account_id"] is not None and row["number_outside"]:
+                by_account.setdefault(row["account_id"], []).append(row)
+        for account_id, named in by_account.items():
+            # number_outside is already the matching key, in the account's region
+            found = await self.contacts.names_for(account_id, [r["number_outside"] for r in named])
+            for row in named:
+                hit = found.get(row["number_outside"])
+                if hit:
+                    row["cidname_outside"], row["contact_uuid"] = hit
 
     async def _name(self, row: dict, region: str) -> None:
         """The outside party's name from the row's account's contacts, when one holds the number."""

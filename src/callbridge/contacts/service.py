@@ -259,6 +259,27 @@ class ContactService:
             self.cache.put(account_id, key, found, token)
         return dict(found) if found is not None else None  # callers add to it
 
+    async def names_for(self, account_id: int, keys: list[str]) -> dict[str, tuple[str, str]]:
+        """name_for of many number keys (callbridge.contacts.phone.phone_key) of one account at
+        once: key -> (display name, uuid), keys no contact holds absent. One query for what the
+        cache doesn't answer (the call log names a whole flush of rows this way)."""
+        found: dict[str, dict | None] = {}
+        ask = []
+        for key in dict.fromkeys(keys):
+            cached = self.cache.get(account_id, key) if self.cache is not None else MISS
+            if cached is MISS:
+                ask.append(key)
+            else:
+                found[key] = cached
+        if ask:
+            token = self.cache.token(account_id) if self.cache is not None else None
+            held = await self.store.first_holding_each(account_id, ask)
+            for key in ask:
+                found[key] = held.get(key)
+                if self.cache is not None:
+                    self.cache.put(account_id, key, found[key], token)
+        return {k: (_display(d), d["uuid"]) for k, d in found.items() if d is not None}
+
     async def name_for(self, account_id: int, region: str, number: str) -> tuple[str, str] | None:
         """(display name, uuid) of the contact holding this number (mobile or any phone, in any
         written form) in the account, for the dialer, screen-pop and the call log: an index point

@@ -101,6 +101,15 @@ def _storable(text: str) -> bool:
     return True
 
 
+async def _reset(conn: asyncpg.Connection) -> None:
+    """What a connection needs before the pool hands it out again. asyncpg's default (RESET
+    ALL, UNLISTEN, advisory unlocks: a round trip on every release) undoes session state the
+    stores never set: they take only transaction-scoped locks and LISTEN on a connection of
+    their own (db.listener)."""
+    if conn.is_in_transaction():
+        await conn.execute("ROLLBACK")
+
+
 def _count(status: str) -> int:
     """Rows a statement changed, from its command tag ("UPDATE 3", "INSERT 0 1")."""
     last = status.rsplit(" ", 1)[-1]
@@ -126,7 +135,7 @@ class PgDatabase:
         """Connects and migrates; True when the schema was created now."""
         try:
             self._pool = await asyncpg.create_pool(
-                self.url, min_size=1, max_size=self.pool_size,
+                self.url, min_size=1, max_size=self.pool_size, reset=_reset,
                 # statement cache per connection: the stores' SQL is a fixed set
                 statement_cache_size=512, command_timeout=60)
             async with self._pool.acquire() as conn:
