@@ -54,6 +54,7 @@ class CallRecord(BaseModel):
     uniqueid: str | None
     linkedid: str
     call_id: str | None
+    node: str = Field("default", description="the Asterisk node the call was on (CALLBRIDGE_AMI)")
 
 
 class RecordsPage(BaseModel):

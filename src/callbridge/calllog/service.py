@@ -67,8 +67,11 @@ class CallLogService:
     def __init__(self, db: Database, contacts: ContactService, extensions: ExtensionService, *,
                  ring_context: str, csv_path: Path | None, region: str = "US",
                  csv_history: str = "import", ami_online: Callable[[], bool] = lambda: False,
-                 flush_interval: float = 0.1, grace: float = 0.5, store: CallLogStore | None = None):
+                 flush_interval: float = 0.1, grace: float = 0.5, store: CallLogStore | None = None,
+                 node: str = "default", adopts: bool = True):
         self.db = db
+        self.node = node  # the Asterisk node whose calls this service reads (CALLBRIDGE_AMI)
+        self.adopts = adopts  # one node's service adopts ownerless rows (of every node)
         self.store = store or CallLogStore(db)
         self.contacts = contacts
         self.extensions = extensions
@@ -109,7 +112,7 @@ class CallLogService:
     async def start(self) -> None:
         """Starts the writer, and the Master.csv catch-up in the background: a large file is read
         while the service already answers (it never holds up start-up)."""
-        for lid in await self.store.unbuilt_linkedids():  # raw CDRs a crash left unbuilt
+        for lid in await self.store.unbuilt_linkedids(self.node):  # raw CDRs a crash left unbuilt
             self._pending.setdefault(lid, 0.0)
         self._task = asyncio.get_running_loop().create_task(self._run(), name="calllog-writer")
         self.start_backfill()
@@ -154,7 +157,7 @@ class CallLogService:
                 next_poll = now + CSV_POLL_SECONDS
                 if not self.ami_online():  # no live events: Master.csv is the source meanwhile
                     self.start_backfill()
-            if now >= next_adopt and self.leading():
+            if now >= next_adopt and self.adopts and self.leading():
                 next_adopt = now + ADOPT_EVERY_SECONDS
                 try:
                     await self.adopt_rows()
@@ -266,7 +269,7 @@ class CallLogService:
 
                 async with self.db.loop_transaction() as tx:
                     if records:
-                        await store.insert_cdrs(tx, records)
+                        await store.insert_cdrs(tx, self.node, records)
                     await store.save_csv_position(tx, path, position)
                 for record in records:
                     self._pending.setdefault(record["linkedid"], 0.0)
@@ -308,24 +311,24 @@ class CallLogService:
                 """One transaction (one fsync): what arrived, then the rows of the calls that are
                 over. Naming and ownership are index point lookups on other connections."""
                 if batch:
-                    await store.insert_cdrs(tx, batch)
+                    await store.insert_cdrs(tx, self.node, batch)
                 for lid, (answered, ended) in far.items():
-                    await store.save_far_end(tx, lid, answered, ended)
+                    await store.save_far_end(tx, self.node, lid, answered, ended)
                 if not linkedids:
                     return 0
                 # Only calls with CDRs not yet built: a call already stored (over AMI or by an
                 # earlier backfill) is never built, nor published, again.
-                fresh = await store.with_unbuilt(tx, linkedids)
+                fresh = await store.with_unbuilt(tx, self.node, linkedids)
                 if not fresh:
                     return 0
-                raw, dialed, far_end = await store.inputs_of(tx, fresh)
+                raw, dialed, far_end = await store.inputs_of(tx, self.node, fresh)
                 rows = [await self._row(lid, draft, dialed.get(lid))
                         for lid in fresh
                         for draft in build_rows(raw.get(lid, []), ring_context=self.ring_context,
                                                 dialed=dialed.get(lid), far_end=far_end.get(lid))]
                 await self._name_all(rows)
-                written = await store.upsert_rows(tx, rows) if rows else []
-                await store.mark_built(tx, fresh)
+                written = await store.upsert_rows(tx, self.node, rows) if rows else []
+                await store.mark_built(tx, self.node, fresh)
                 if written and self.row_listener is not None:
                     published.append(await self.row_listener.in_transaction(tx, written))
                 return len(written)
@@ -356,7 +359,8 @@ class CallLogService:
             key = phone_key(d.number_outside or "", region) or None
         except ValueError:
             key = None
-        row = {"account_id": account_id, "linkedid": linkedid, "extension": d.extension,
+        row = {"account_id": account_id, "node": self.node, "linkedid": linkedid,
+               "extension": d.extension,
                "call_timestamp": d.call_timestamp, "answer_timestamp": d.answer_timestamp,
                "end_timestamp": d.end_timestamp, "duration": d.duration, "billsec": d.billsec,
                "direction": d.direction, "disposition": d.disposition,

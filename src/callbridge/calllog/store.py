@@ -14,7 +14,7 @@ from callbridge.calllog.cdr import FIELDS
 from callbridge.db import Database
 from callbridge.db.database import Tx
 
-ROW_FIELDS = ("account_id", "linkedid", "extension", "call_timestamp", "answer_timestamp",
+ROW_FIELDS = ("account_id", "node", "linkedid", "extension", "call_timestamp", "answer_timestamp",
               "end_timestamp", "duration", "billsec", "direction", "disposition",
               "cidname_outside", "cidnumber_outside", "number_outside", "cidext_inside",
               "cidnumber_inside", "contact_uuid", "uniqueid", "call_id")
@@ -22,7 +22,7 @@ ROW_FIELDS = ("account_id", "linkedid", "extension", "call_timestamp", "answer_t
 _NAMED_AT_FIRST_BUILD = ("cidname_outside", "contact_uuid")
 # "end" is a keyword of PostgreSQL's SQL (and quoting is the same in SQLite's)
 _CDR_COLUMNS = ", ".join(f'"{f}"' if f == "end" else f for f in FIELDS)
-_CDR_INSERT = (f"INSERT INTO cdrs({_CDR_COLUMNS}) VALUES ({', '.join('?' * len(FIELDS))})"
+_CDR_INSERT = (f"INSERT INTO cdrs(node, {_CDR_COLUMNS}) VALUES (?, {', '.join('?' * len(FIELDS))})"
                " ON CONFLICT DO NOTHING")  # a CDR read again (Master.csv after AMI) is ignored
 
 
@@ -30,7 +30,7 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
-def _chunks(items: list[str], size: int = 500) -> list[list[str]]:
+def _chunks(items: list[str], size: int = 400) -> list[list[str]]:
     """SQLite caps the parameters of one statement: IN lists go 500 at a time."""
     return [items[i:i + size] for i in range(0, len(items), size)]
 
@@ -75,56 +75,57 @@ class CallLogStore:
     # ---- the writer's transaction (Database.loop_transaction) -------------------------------
 
     @staticmethod
-    async def insert_cdrs(tx: Tx, cdrs: list[dict]) -> None:
-        await tx.executemany(_CDR_INSERT, [tuple(c[f] for f in FIELDS) for c in cdrs])
+    async def insert_cdrs(tx: Tx, node: str, cdrs: list[dict]) -> None:
+        await tx.executemany(_CDR_INSERT, [(node, *(c[f] for f in FIELDS)) for c in cdrs])
 
     @staticmethod
-    async def save_far_end(tx: Tx, linkedid: str, answered_at: str | None,
+    async def save_far_end(tx: Tx, node: str, linkedid: str, answered_at: str | None,
                            ended_at: str | None) -> None:
         await tx.execute(
-            "INSERT INTO far_end_times(linkedid, answered_at, ended_at) VALUES (?, ?, ?)"
-            " ON CONFLICT(linkedid) DO UPDATE SET"
+            "INSERT INTO far_end_times(node, linkedid, answered_at, ended_at) VALUES (?, ?, ?, ?)"
+            " ON CONFLICT(node, linkedid) DO UPDATE SET"
             " answered_at = coalesce(far_end_times.answered_at, excluded.answered_at),"
             " ended_at = coalesce(excluded.ended_at, far_end_times.ended_at)",
-            (linkedid, answered_at, ended_at))
+            (node, linkedid, answered_at, ended_at))
 
     @staticmethod
-    async def inputs_of(tx: Tx, linkedids: list[str]) -> tuple[dict, dict, dict]:
+    async def inputs_of(tx: Tx, node: str, linkedids: list[str]) -> tuple[dict, dict, dict]:
         """(raw CDRs, dialed call, far-end times) of each linkedid."""
         raw: dict[str, list[dict]] = {}
         dialed: dict[str, dict] = {}
         far: dict[str, dict] = {}
         for chunk in _chunks(linkedids):
             marks = _marks(len(chunk))
-            for r in await tx.fetchall(f"SELECT * FROM cdrs WHERE linkedid IN ({marks})", chunk):
+            for r in await tx.fetchall(f"SELECT * FROM cdrs WHERE node = ? AND linkedid IN ({marks})",
+                                       (node, *chunk)):
                 raw.setdefault(r["linkedid"], []).append(dict(r))
             for r in await tx.fetchall("SELECT call_id, account_id, extension, number"
                                        f" FROM dialed_calls WHERE call_id IN ({marks})", chunk):
                 dialed[r["call_id"]] = dict(r)
-            for r in await tx.fetchall(f"SELECT * FROM far_end_times WHERE linkedid IN ({marks})",
-                                       chunk):
+            for r in await tx.fetchall(f"SELECT * FROM far_end_times WHERE node = ?"
+                                       f" AND linkedid IN ({marks})", (node, *chunk)):
                 far[r["linkedid"]] = dict(r)
         return raw, dialed, far
 
     @staticmethod
-    async def with_unbuilt(tx: Tx, linkedids: list[str]) -> list[str]:
+    async def with_unbuilt(tx: Tx, node: str, linkedids: list[str]) -> list[str]:
         """Those of linkedids that have a raw CDR not yet built into rows: the only calls worth
         (re)building. A CDR read again from Master.csv was ignored at insert, so it makes none."""
         out: set[str] = set()
         for chunk in _chunks(linkedids):
             out.update(r[0] for r in await tx.fetchall(
-                f"SELECT DISTINCT linkedid FROM cdrs WHERE built = 0 AND linkedid IN"
-                f" ({_marks(len(chunk))})", chunk))
+                f"SELECT DISTINCT linkedid FROM cdrs WHERE node = ? AND built = 0 AND linkedid IN"
+                f" ({_marks(len(chunk))})", (node, *chunk)))
         return [lid for lid in linkedids if lid in out]
 
     @staticmethod
-    async def mark_built(tx: Tx, linkedids: list[str]) -> None:
+    async def mark_built(tx: Tx, node: str, linkedids: list[str]) -> None:
         for chunk in _chunks(linkedids):
-            await tx.execute(f"UPDATE cdrs SET built = 1 WHERE built = 0 AND linkedid IN"
-                             f" ({_marks(len(chunk))})", chunk)
+            await tx.execute(f"UPDATE cdrs SET built = 1 WHERE node = ? AND built = 0 AND linkedid IN"
+                             f" ({_marks(len(chunk))})", (node, *chunk))
 
     @staticmethod
-    async def upsert_rows(tx: Tx, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def upsert_rows(tx: Tx, node: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Inserts new rows; a row that differs from the stored one for the same call and party
         (more of its CDRs arrived) replaces it under a new rid, so cursor-following clients see
         the change; identical rows are left alone. The outside party's name is the one the row
@@ -133,7 +134,8 @@ class CallLogStore:
         current: dict[tuple[str, str], dict] = {}
         for chunk in _chunks(sorted({r["linkedid"] for r in rows})):
             for r in await tx.fetchall(f"SELECT rid, {', '.join(ROW_FIELDS)} FROM call_log"
-                                       f" WHERE linkedid IN ({_marks(len(chunk))})", chunk):
+                                       f" WHERE node = ? AND linkedid IN ({_marks(len(chunk))})",
+                                       (node, *chunk)):
                 current[(r["linkedid"], r["extension"])] = dict(r)
         stale, fresh = [], []
         for row in sorted(rows, key=lambda r: (r["call_timestamp"], r["linkedid"], r["extension"])):
@@ -180,8 +182,9 @@ class CallLogStore:
                              " ON CONFLICT DO NOTHING",
                              (call_id, account_id, extension, number, created_at))
 
-    async def unbuilt_linkedids(self) -> list[str]:
-        rows = await self.db.fetchall("SELECT DISTINCT linkedid FROM cdrs WHERE built = 0")
+    async def unbuilt_linkedids(self, node: str) -> list[str]:
+        rows = await self.db.fetchall("SELECT DISTINCT linkedid FROM cdrs WHERE node = ?"
+                                      " AND built = 0", (node,))
         return [r[0] for r in rows]
 
     async def csv_position(self, path: str) -> "CsvPosition | None":
