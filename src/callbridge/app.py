@@ -7,6 +7,7 @@ import gc
 import logging
 import os
 import ssl
+from dataclasses import dataclass
 
 import aiohttp_cors
 from aiohttp import web
@@ -38,11 +39,11 @@ from callbridge.events.service import EventsService
 from callbridge.events.tickets import SharedTicketBook, TicketBook
 from callbridge.dialer import routes as dialer_routes
 from callbridge.dialer.devices import ReachableDevices
-from callbridge.dialer.service import DialerService
+from callbridge.dialer.service import DialerService, DialNode
 from callbridge.dialer.tracker import CallTracker
 from callbridge.logs import event
 from callbridge.screenpop import routes as screenpop_routes
-from callbridge.settings import ConfigError, Settings
+from callbridge.settings import AmiNode, ConfigError, Settings
 from callbridge.system import docs as docs_routes
 from callbridge.system import routes as system_routes
 from callbridge.system.metrics import Readings, build_registry
@@ -62,7 +63,8 @@ MAX_BODY_BYTES = 1024 * 1024
 DATABASE = web.AppKey("database", Database | PgDatabase)
 SETTINGS = web.AppKey("settings", Settings)
 
-AMI_LINK = web.AppKey("ami_link", AmiLink)
+AMI_LINK = web.AppKey("ami_link", AmiLink)  # the first node's
+NODES = web.AppKey("nodes", list)  # every node (Node), in CALLBRIDGE_AMI's order
 
 ROUTE_TABLES = [system_routes.routes, transfer_routes.routes, contact_routes.routes, agentvoice.routes, relatel.routes,
                 dialer_routes.routes, calllog_routes.routes, callerid_routes.routes,
@@ -70,68 +72,52 @@ ROUTE_TABLES = [system_routes.routes, transfer_routes.routes, contact_routes.rou
                 screenpop_routes.routes, admin_routes.routes, docs_routes.routes]
 
 
-def build_ami_link(settings: Settings) -> AmiLink:
+def build_ami_link(settings: Settings, node: AmiNode | None = None) -> AmiLink:
+    node = node or settings.nodes()[0]
     return AmiLink(AmiSettings(
-        host=settings.ami_host, port=settings.ami_port, username=settings.ami_username,
-        secret=settings.ami_secret.get_secret_value(), action_timeout=settings.ami_action_timeout,
-        ping_interval=settings.ami_ping_interval, reconnect_max=settings.ami_reconnect_max))
+        host=node.host, port=node.port, username=node.username, secret=node.secret,
+        action_timeout=settings.ami_action_timeout, ping_interval=settings.ami_ping_interval,
+        reconnect_max=settings.ami_reconnect_max))
 
 
-def create_app(settings: Settings) -> web.Application:
-    app = web.Application(
-        client_max_size=MAX_BODY_BYTES,
-        middlewares=[mw.api_middleware],
-    )
-    db = database_for(settings.database, default_region=settings.region)
-    app[SETTINGS] = settings
-    app[DATABASE] = db
-    accounts = AccountService(AccountStore(db))
-    app[mw.ACCOUNT] = accounts
-    # several instances on PostgreSQL share one window per client; one process counts alone
-    app[mw.LIMITER] = (SharedWindowLimiter(db, *settings.rate_limit_parsed) if settings.postgres
-                       else FixedWindowLimiter(*settings.rate_limit_parsed))
-    contacts = ContactService(db)
-    app[contact_routes.SERVICE] = contacts
+@dataclass
+class Node:
+    """One Asterisk node as the app runs it."""
 
-    link = build_ami_link(settings)
-    app[AMI_LINK] = link
-    ami_configured = bool(settings.ami_secret.get_secret_value())
-    ami_disabled = (f"no CALLBRIDGE_AMI_SECRET and no [{settings.ami_username}] user in"
-                    f" {settings.ami_manager_conf}")
-    extensions = ExtensionService(ExtensionStore(db), accounts)
-    accounts.changed.append(extensions.directory.refresh)
-    app[extension_routes.SERVICE] = extensions
-    app[admin_routes.ACCOUNTS] = accounts
-    app[admin_routes.EXTENSIONS] = extensions
+    name: str
+    settings: AmiNode
+    link: AmiLink
+    calllog: CallLogService
+    lease: NodeLease | SoleLease
+    devices: ReachableDevices
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.settings.secret)
+
+    def status(self, disabled_reason: str) -> dict:
+        if not self.configured:
+            return {"ami": "disabled", "last_error": disabled_reason}
+        st = self.link.status()
+        return {"ami": st.state, "since": st.since, "asterisk_version": st.asterisk_version,
+                "last_error": st.last_error, "host": f"{self.settings.host}:{self.settings.port}",
+                "ingest": self.lease.status()}
+
+
+def _node(settings: Settings, node: AmiNode, db, contacts: ContactService,
+          extensions: ExtensionService, journal: EventJournal, tracker: CallTracker, *,
+          first: bool) -> Node:
+    link = build_ami_link(settings, node)
     calllog = CallLogService(db, contacts, extensions, ring_context=settings.ring_context,
-                             csv_path=settings.cdr_csv, region=settings.region,
-                             csv_history=settings.cdr_csv_history,
-                             ami_online=lambda: link.online)
-    app[calllog_routes.SERVICE] = calllog
-    app[callerid_routes.SERVICE] = CallerIdService(contacts, extensions,
-                                                   settings.callerid_keep_trunk_names)
-    app[callerid_routes.TOKEN] = settings.callerid_token.get_secret_value()
-    hub = EventHub()
-    journal = EventJournal(db, hub, settings.events_retention_hours * 3600)
-    app[events_routes.SERVICE] = EventsService(journal, hub, settings.events_heartbeat,
-                                               settings.events_client_buffer)
-    app[mw.TICKETS] = SharedTicketBook(db) if settings.postgres else TicketBook()
-    webhook_store = WebhookStore(db)
-    webhooks = WebhookService(webhook_store, settings.webhook_allow_private)
-    sender = WebhookSender(webhook_store, settings.webhook_allow_private)
-    webhooks.wake = sender.wake
-    journal.in_transaction.append(webhooks.enqueue_in)  # an event and its deliveries: one commit
-    app[webhook_routes.SERVICE] = webhooks
-    app[webhook_routes.SENDER] = sender
+                             csv_path=node.cdr_csv, region=settings.region,
+                             csv_history=settings.cdr_csv_history, ami_online=lambda: link.online,
+                             node=node.name, adopts=first)
     calllog.row_listener = CallEndings(journal)  # call.ended / call.missed, stored with the rows
-    tracker = CallTracker(on_change=lambda call: journal.emit(draft(
-        call.account_id, "dial.progress", call.view(), extension=call.extension)))
     calls = CallEvents(journal, extensions, contacts, settings.ring_context,
                        dialed_number=tracker.number_of)
     # One instance at a time turns the node's events into call-log rows and call events (the
     # lease holder: callbridge.ami.lease); every instance follows its own click-to-dial calls.
-    node = "default"
-    lease = NodeLease(db, node=node) if settings.postgres else SoleLease(node)
+    lease = NodeLease(db, node=node.name) if settings.postgres else SoleLease(node.name)
     calllog.leading = lambda: lease.held
     link.on("Newchannel", while_held(lease, calls.on_newchannel))
     link.on("DialBegin", while_held(lease, calls.on_dial_begin))
@@ -154,11 +140,68 @@ def create_app(settings: Settings) -> web.Application:
     link.on("ContactStatus", devices.on_contact_status)
 
     async def prewarm_devices() -> None:  # after each connect: first clicks need no Getvar
-        await devices.prewarm([e.extension for e in await extensions.list()])
+        await devices.prewarm([e.extension for e in await extensions.list()
+                               if (e.node or None) in ((node.name,) + ((None,) if first else ()))])
 
     link.on_connect(prewarm_devices)
+    return Node(node.name, node, link, calllog, lease, devices)
+
+
+def create_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        client_max_size=MAX_BODY_BYTES,
+        middlewares=[mw.api_middleware],
+    )
+    db = database_for(settings.database, default_region=settings.region)
+    app[SETTINGS] = settings
+    app[DATABASE] = db
+    accounts = AccountService(AccountStore(db))
+    app[mw.ACCOUNT] = accounts
+    # several instances on PostgreSQL share one window per client; one process counts alone
+    app[mw.LIMITER] = (SharedWindowLimiter(db, *settings.rate_limit_parsed) if settings.postgres
+                       else FixedWindowLimiter(*settings.rate_limit_parsed))
+    contacts = ContactService(db)
+    app[contact_routes.SERVICE] = contacts
+
+    extensions = ExtensionService(ExtensionStore(db), accounts,
+                                  nodes=[n.name for n in settings.nodes()])
+    accounts.changed.append(extensions.directory.refresh)
+    app[extension_routes.SERVICE] = extensions
+    app[admin_routes.ACCOUNTS] = accounts
+    app[admin_routes.EXTENSIONS] = extensions
+    app[callerid_routes.SERVICE] = CallerIdService(contacts, extensions,
+                                                   settings.callerid_keep_trunk_names)
+    app[callerid_routes.TOKEN] = settings.callerid_token.get_secret_value()
+    hub = EventHub()
+    journal = EventJournal(db, hub, settings.events_retention_hours * 3600)
+    app[events_routes.SERVICE] = EventsService(journal, hub, settings.events_heartbeat,
+                                               settings.events_client_buffer)
+    app[mw.TICKETS] = SharedTicketBook(db) if settings.postgres else TicketBook()
+    webhook_store = WebhookStore(db)
+    webhooks = WebhookService(webhook_store, settings.webhook_allow_private)
+    sender = WebhookSender(webhook_store, settings.webhook_allow_private)
+    webhooks.wake = sender.wake
+    journal.in_transaction.append(webhooks.enqueue_in)  # an event and its deliveries: one commit
+    app[webhook_routes.SERVICE] = webhooks
+    app[webhook_routes.SENDER] = sender
+    tracker = CallTracker(on_change=lambda call: journal.emit(draft(
+        call.account_id, "dial.progress", call.view(), extension=call.extension)))
+
+    # Each Asterisk node: its AMI link, its call log (its Master.csv), its call events and the
+    # lease saying which instance reads it (callbridge.ami.lease).
+    nodes = [_node(settings, n, db, contacts, extensions, journal, tracker, first=i == 0)
+             for i, n in enumerate(settings.nodes())]
+    app[NODES] = nodes
+    first = nodes[0]
+    link, calllog = first.link, first.calllog
+    app[AMI_LINK] = link
+    app[calllog_routes.SERVICE] = calllog  # reads the rows of every node
+    ami_disabled = (f"no CALLBRIDGE_AMI_SECRET and no [{settings.ami_username}] user in"
+                    f" {settings.ami_manager_conf}")
     app[dialer_routes.SERVICE] = DialerService(
-        link, extensions, contacts, tracker, calllog=calllog, devices=devices,
+        link, extensions, contacts, tracker, calllog=calllog, devices=first.devices,
+        nodes={n.name: DialNode(n.link, n.devices, n.calllog) for n in nodes},
+        default_node=first.name,
         ring_context=settings.ring_context, outbound_context=settings.outbound_context,
         originate_timeout=settings.originate_timeout, action_timeout=settings.ami_action_timeout)
 
@@ -171,19 +214,16 @@ def create_app(settings: Settings) -> web.Application:
             return ServiceStatus(status="offline", detail={"error": type(exc).__name__})
 
     async def dialer_probe() -> ServiceStatus:
-        st = link.status()
-        if not ami_configured:
-            return ServiceStatus(status="offline", detail={"ami": "disabled",
-                                                           "last_error": ami_disabled})
-        return ServiceStatus(status="online" if st.state == "online" else "offline", detail={
-            "ami": st.state, "since": st.since, "asterisk_version": st.asterisk_version,
-            "last_error": st.last_error, "host": f"{settings.ami_host}:{settings.ami_port}",
-            "ingest": lease.status()})
+        """The first node's link at the top (as with one node), every node under `nodes`."""
+        shown = {n.name: n.status(ami_disabled) for n in nodes}
+        online = all(d["ami"] == "online" for d in shown.values())
+        return ServiceStatus(status="online" if online else "offline",
+                             detail={**shown[first.name], "nodes": shown})
 
     dialer = app[dialer_routes.SERVICE]
     limiter = app[mw.LIMITER]
     registry, http_metrics = build_registry(Readings(
-        link_state=lambda: link.status().state if ami_configured else "disabled",
+        link_state=lambda: link.status().state if first.configured else "disabled",
         link_connects=lambda: link.status().connects, ami_events=lambda: link.events_handled,
         originates=lambda: dict(dialer.outcomes), calllog_rows=lambda: calllog.rows_written,
         rate_limited=lambda: limiter.rejected, webhook_deliveries=lambda: dict(sender.outcomes),
@@ -193,7 +233,9 @@ def create_app(settings: Settings) -> web.Application:
     app[mw.HTTP_METRICS] = http_metrics
 
     app[system_routes.PROBES] = {"contacts": contacts_probe, "dialer": dialer_probe}
-    app[system_routes.PBX_STATE] = lambda: link.status().state if ami_configured else "disabled"
+    app[system_routes.PBX_STATE] = lambda: link.status().state if first.configured else "disabled"
+    app[system_routes.LINK_STATES] = lambda: {
+        n.name: n.link.status().state if n.configured else "disabled" for n in nodes}
 
     for table in ROUTE_TABLES:
         table.mount(app)
@@ -205,20 +247,24 @@ def create_app(settings: Settings) -> web.Application:
         await db.open()  # a database that can't be opened: ConfigError naming the setting
         await extensions.load()
         directory = asyncio.create_task(extensions.directory.follow())
-        lease.start()
+        for n in nodes:
+            n.lease.start()
         await journal.start()
         sender.start()  # what the outbox held at the last stop (or crash) goes out now
-        await calllog.start()
-        if ami_configured:
-            link.start()  # in the background: the HTTP API serves while Asterisk is down
-        else:
-            event(log, "ami.disabled", logging.WARNING,
-                  reason=f"{ami_disabled}: the dialer answers 503")
+        for n in nodes:
+            await n.calllog.start()
+            if n.configured:
+                n.link.start()  # in the background: the HTTP API serves while Asterisk is down
+            else:
+                event(log, "ami.disabled", logging.WARNING, node=n.name,
+                      reason=f"{ami_disabled}: the dialer answers 503")
         yield
-        await link.close()
-        await lease.close()
+        for n in nodes:
+            await n.link.close()
+            await n.lease.close()
         await cancel_and_wait(directory)
-        await calllog.close()
+        for n in nodes:
+            await n.calllog.close()
         await journal.close()
         await sender.close()
         await db.close()

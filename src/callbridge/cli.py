@@ -60,7 +60,8 @@ async def _with_accounts(settings: Settings, fn):
 
 async def _with_extensions(settings: Settings, fn):
     return await _with_db(settings,
-                          lambda db: fn(ExtensionService(ExtensionStore(db), _accounts(db))))
+                          lambda db: fn(ExtensionService(ExtensionStore(db), _accounts(db),
+                                                         [n.name for n in settings.nodes()])))
 
 
 @click.group(context_settings=CONTEXT)
@@ -264,13 +265,17 @@ def extensions() -> None:
 @click.option("--mobile", default=None, help="Mobile number rung together with the devices.")
 @click.option("--name", default=None, help="Display name of the extension's user.")
 @click.option("--did", default=None, help="Its direct number, shown in the call log.")
+@click.option("--node", default=None, help="The Asterisk node serving it (a name in"
+              " CALLBRIDGE_AMI); default: the first.")
 @click.pass_context
 def extensions_add(ctx, account: str, extension: str, mobile: str | None, name: str | None,
-                   did: str | None) -> None:
+                   did: str | None, node: str | None) -> None:
     """Give EXTENSION to an account."""
-    ext = _run(_with_extensions(_settings(ctx), lambda s: s.add(account, extension, mobile, name, did)))
+    ext = _run(_with_extensions(_settings(ctx),
+                                lambda s: s.add(account, extension, mobile, name, did, node)))
     click.echo(f"extension {ext.extension} -> account {ext.account}"
-               + (f", mobile {ext.mobile}" if ext.mobile else ""))
+               + (f", mobile {ext.mobile}" if ext.mobile else "")
+               + (f", node {ext.node}" if ext.node else ""))
 
 
 @extensions.command("list")

@@ -12,7 +12,9 @@ import os
 import re
 import tomllib
 from pathlib import Path
+from dataclasses import dataclass, field
 from typing import ClassVar
+from urllib.parse import unquote, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -76,6 +78,10 @@ class Settings(BaseSettings):
                                                              " secret from ami_manager_conf")
     ami_manager_conf: Path | None = Field(Path("/etc/asterisk/manager.conf"),
                                           description="where a local Asterisk's AMI users are")
+    ami: SecretStr = Field(SecretStr(""), description="several Asterisk nodes, separated by"
+                           " spaces: name=ami://user:secret@host:port/path/to/Master.csv (the"
+                           " path optional); empty: one node, 'default', from the ami_* settings"
+                           " and cdr_csv")
     ami_action_timeout: float = Field(5.0, gt=0, description="seconds an AMI action may take")
     ami_ping_interval: float = Field(5.0, gt=0, description="seconds between link checks")
     ami_reconnect_max: float = Field(30.0, gt=0, description="longest wait between reconnects")
@@ -123,6 +129,20 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, v):
         """CALLBRIDGE_CDR_CSV= (empty) means none, not the current directory."""
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("ami")
+    @classmethod
+    def _check_nodes(cls, v: SecretStr) -> SecretStr:
+        parse_nodes(v.get_secret_value())  # a bad list is an error at start, naming the entry
+        return v
+
+    def nodes(self) -> list[AmiNode]:
+        """The Asterisk nodes: CALLBRIDGE_AMI's, or the one the ami_* settings describe."""
+        listed = parse_nodes(self.ami.get_secret_value())
+        if listed:
+            return listed
+        return [AmiNode("default", self.ami_host, self.ami_port, self.ami_username,
+                        self.ami_secret.get_secret_value(), self.cdr_csv)]
 
     @field_validator("database", mode="before")
     @classmethod
@@ -176,6 +196,49 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+_NODE_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+@dataclass(frozen=True)
+class AmiNode:
+    """One Asterisk node: its AMI login and its Master.csv (None: not read)."""
+
+    name: str
+    host: str
+    port: int
+    username: str
+    secret: str = field(repr=False)
+    cdr_csv: Path | None
+
+    @property
+    def where(self) -> str:
+        return f"{self.username}@{self.host}:{self.port}"
+
+
+def parse_nodes(text: str) -> list[AmiNode]:
+    """CALLBRIDGE_AMI: 'name=ami://user:secret@host:port/path/Master.csv …'. Errors never
+    repeat the secret."""
+    nodes: list[AmiNode] = []
+    for entry in text.split():
+        name, sep, url = entry.partition("=")
+        if not sep or not _NODE_NAME.match(name):
+            raise ValueError(f"{name[:32]!r}: each node is name=ami://user:secret@host:port/path,"
+                             " the name 1-32 of a-z 0-9 _ -")
+        if any(n.name == name for n in nodes):
+            raise ValueError(f"node {name!r} is listed twice")
+        parts = urlsplit(url)
+        try:
+            port = parts.port or 5038
+        except ValueError:
+            raise ValueError(f"node {name!r}: the port is not a number") from None
+        if parts.scheme != "ami" or not parts.hostname or not parts.username or not parts.password:
+            raise ValueError(f"node {name!r}: expected ami://user:secret@host:port/path")
+        nodes.append(AmiNode(name, parts.hostname, port, unquote(parts.username),
+                             unquote(parts.password), Path(unquote(parts.path)) if parts.path
+                             and parts.path != "/" else None))
+    return nodes
+
+
 def local_ami_user(manager_conf: Path, username: str) -> tuple[int, str] | None:
     """(port, secret) of `username` in an Asterisk manager.conf, if it has that user.
     A file that exists but can't be read is a ConfigError, not "no AMI"."""
@@ -224,7 +287,7 @@ def _toml_keys(config: Path) -> list[str]:
 def _explain(exc: ValidationError) -> ConfigError:
     first = exc.errors(include_url=False)[0]
     name = str(first["loc"][0]) if first["loc"] else "?"
-    shown = "" if name == "ami_secret" else f" (got {first.get('input')!r})"
+    shown = "" if name in ("ami_secret", "ami") else f" (got {first.get('input')!r})"
     return ConfigError(f"{env_name(name)}: {first['msg']}{shown}")
 
 

@@ -34,9 +34,11 @@ def valid_extension(text: str) -> bool:
 
 
 class ExtensionService:
-    def __init__(self, store: ExtensionStore, accounts: AccountService):
+    def __init__(self, store: ExtensionStore, accounts: AccountService,
+                 nodes: list[str] | None = None):
         self.store = store
         self.accounts = accounts
+        self.nodes = nodes  # the configured Asterisk nodes' names (None: not checked)
         # who owns an extension, answered from memory (see ExtensionDirectory): load() first
         self.directory = ExtensionDirectory(store)
 
@@ -45,7 +47,8 @@ class ExtensionService:
         await self.directory.refresh()
 
     async def add(self, account_name: str, extension: str, mobile: str | None = None,
-                  name: str | None = None, did: str | None = None) -> Extension:
+                  name: str | None = None, did: str | None = None,
+                  node: str | None = None) -> Extension:
         if not valid_extension(extension):
             raise InvalidInput("an extension is 2-10 digits", field="extension")
         mobile = _digits(mobile, "mobile")
@@ -54,12 +57,16 @@ class ExtensionService:
         did = _digits(did, "did")
         if name is not None and not _NAME_RE.match(name):
             raise InvalidInput("a name is 1-40 letters, digits, spaces or . ' -", field="name")
+        if node is not None and self.nodes is not None and node not in self.nodes:
+            raise InvalidInput(f"no Asterisk node {node!r}; CALLBRIDGE_AMI names"
+                               f" {', '.join(self.nodes)}", field="node")
         account = await self.store.add(self.accounts.validate_account_name(account_name),
-                                       extension, mobile, name, did)
+                                       extension, mobile, name, did, node)
         if account is None:
             raise Conflict(f"extension {extension} already exists", error="Extension exists")
         await self.directory.refresh()
-        return Extension(extension, account.name, account.id, mobile, name, did)
+        return Extension(extension, account.name, account.id, mobile, name, did, account.region,
+                         node)
 
     async def remove(self, extension: str) -> None:
         if not await self.store.remove(extension):

@@ -34,3 +34,4 @@ class Extension:
     name: str | None
     did: str | None = None
     region: str = "US"  # the owning account's
+    node: str | None = None  # the Asterisk node serving it (CALLBRIDGE_AMI); None: the first

@@ -180,10 +180,10 @@ class ExtensionStore:
         self.db = db
 
     _SELECT = ("SELECT e.extension, a.name AS account, a.id AS account_id, e.mobile, e.name, e.did,"
-               " a.region FROM extensions e JOIN accounts a ON a.id = e.account_id")
+               " a.region, e.node FROM extensions e JOIN accounts a ON a.id = e.account_id")
 
     async def add(self, account_name: str, extension: str, mobile: str | None, name: str | None,
-                  did: str | None = None) -> Account | None:
+                  did: str | None = None, node: str | None = None) -> Account | None:
         """Gives extension to the account (created if new), in one transaction: None, and no
         new account left behind, when the extension already exists (in any account)."""
         async with self.db.transaction() as tx:
@@ -191,8 +191,9 @@ class ExtensionStore:
                 return None
             account = await AccountStore.account_in(tx, account_name, self.db.default_region)
             await tx.execute(
-                "INSERT INTO extensions(account_id, extension, mobile, name, did, created_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)", (account.id, extension, mobile, name, did, utc_now_iso()))
+                "INSERT INTO extensions(account_id, extension, mobile, name, did, node, created_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (account.id, extension, mobile, name, did, node, utc_now_iso()))
         return account
 
     async def remove(self, extension: str) -> bool:

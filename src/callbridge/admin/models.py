@@ -51,6 +51,8 @@ class ExtensionCreate(BaseModel):
     mobile: Annotated[str, Field(max_length=32)] | None = None
     name: Annotated[str, Field(max_length=100)] | None = None
     did: Annotated[str, Field(max_length=32)] | None = None
+    node: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")] | None = Field(
+        None, description="the Asterisk node serving it (CALLBRIDGE_AMI); default: the first")
 
 
 class ExtensionView(BaseModel):
@@ -60,6 +62,7 @@ class ExtensionView(BaseModel):
     mobile: str | None = None
     name: str | None = None
     did: str | None = None
+    node: str | None = None
 
 
 class ExtensionsQuery(BaseModel):

@@ -100,7 +100,7 @@ async def revoke_key(request):
 async def _extension_view(request, e: Extension) -> m.ExtensionView:
     owner = await request.app[ACCOUNTS].get_account(e.account)
     return m.ExtensionView(extension=e.extension, account=owner.uuid, account_name=e.account,
-                           mobile=e.mobile, name=e.name, did=e.did)
+                           mobile=e.mobile, name=e.name, did=e.did, node=e.node)
 
 
 @routes.route("GET", "/admin/extensions", summary="Extensions and their owner accounts",
@@ -123,7 +123,7 @@ async def add_extension(request):
     body = await parse_body(request, m.ExtensionCreate)
     owner = await request.app[ACCOUNTS].by_uuid(body.account)
     e = await request.app[EXTENSIONS].add(owner.name, body.extension, body.mobile, body.name,
-                                          body.did)
+                                          body.did, body.node)
     return json_ok(await _extension_view(request, e), status=201)
 
 

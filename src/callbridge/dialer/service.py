@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
+from dataclasses import dataclass
+from typing import Any
 
 from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.models import Account
@@ -43,13 +45,26 @@ def _unavailable(message: str) -> Unavailable:
     return Unavailable(message, error="Dialer service unavailable")
 
 
+@dataclass(frozen=True)
+class DialNode:
+    """What the dialer needs of one Asterisk node: its link, its devices, its call log."""
+
+    link: AmiLink
+    devices: ReachableDevices
+    calllog: Any = None
+
+
 class DialerService:
     def __init__(self, link: AmiLink, extensions: ExtensionService, contacts: ContactService,
                  tracker: CallTracker, *, ring_context: str, outbound_context: str,
                  originate_timeout: float, action_timeout: float, calllog=None,
-                 devices: ReachableDevices | None = None):
-        self.link = link
+                 devices: ReachableDevices | None = None, nodes: dict[str, DialNode] | None = None,
+                 default_node: str = "default"):
+        self.link = link  # the first node's (the only one, unless CALLBRIDGE_AMI lists several)
         self.devices = devices or ReachableDevices(link)
+        # each extension is dialled on the node serving it (Extension.node; None: the first)
+        self.nodes = nodes or {default_node: DialNode(self.link, self.devices, calllog)}
+        self.default_node = default_node
         self.extensions = extensions
         self.contacts = contacts
         self.tracker = tracker
@@ -75,14 +90,19 @@ class DialerService:
         if ext is None:
             raise InvalidInput("invalid extension", field="extension", error="Invalid extension")
         number = dialable(request.phonenumber)
-        if not self.link.online:
-            state = self.link.status().state
+        node = self.nodes.get(ext.node or self.default_node)
+        if node is None:
+            raise _unavailable(f"extension {ext.extension} is served by Asterisk node {ext.node!r},"
+                               " which CALLBRIDGE_AMI doesn't list")
+        link = node.link
+        if not link.online:
+            state = link.status().state
             if state == "login_failed":
                 raise _unavailable("PBX login refused: Asterisk rejected callbridge's AMI user or"
                                    " secret (CALLBRIDGE_AMI_USERNAME / CALLBRIDGE_AMI_SECRET)")
             raise _unavailable(f"the PBX link is {state}")
         try:
-            devices = await self.devices.contacts(ext.extension)
+            devices = await node.devices.contacts(ext.extension)
         except (AmiUnavailable, AmiLinkLost) as exc:
             raise _unavailable(str(exc)) from None
         except AmiError as exc:
@@ -106,7 +126,7 @@ class DialerService:
             "Variable": [f"{k}={v}" for k, v in variables.items()],
         }
         try:
-            await self.link.action(originate, first_answer_only=True, timeout=self.action_timeout,
+            await link.action(originate, first_answer_only=True, timeout=self.action_timeout,
                                    on_final=lambda msg: self.tracker.on_originate_response(call_id, msg))
         except AmiUnavailable as exc:
             self.tracker.fail(call_id, "PBX link unavailable")
@@ -123,8 +143,8 @@ class DialerService:
         except AmiError as exc:
             self.tracker.fail(call_id, "rejected by the PBX")
             raise DialFailed(str(exc)) from None
-        if self.calllog is not None:  # after the Originate: not on the click's critical path
-            await self.calllog.record_dial(call_id, account, ext.extension, number)
+        if node.calllog is not None:  # after the Originate: not on the click's critical path
+            await node.calllog.record_dial(call_id, account, ext.extension, number)
         event(log, "dial.queued", call_id=call_id, account=account.name, extension=ext.extension,
               number=number, contact=bool(found))
         return DialAccepted(call_id=call_id)

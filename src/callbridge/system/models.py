@@ -12,6 +12,8 @@ class Health(BaseModel):
     pbx: str = Field(description="the AMI link: online, connecting, offline, login_failed"
                                  " (Asterisk refused callbridge's AMI user or secret) or disabled"
                                  " (no AMI user configured)")
+    links: dict[str, str] = Field(default_factory=dict,
+                                  description="each Asterisk node's AMI link state, by node name")
 
 
 class ServiceStatus(BaseModel):

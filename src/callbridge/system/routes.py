@@ -22,6 +22,7 @@ PROBES = web.AppKey("status_probes", dict)
 OPENAPI = web.AppKey("openapi", dict)
 # () -> the AMI link's state for /health; set by the app factory.
 PBX_STATE = web.AppKey("pbx_state", Callable[[], str])
+LINK_STATES = web.AppKey("link_states", Callable[[], dict])  # node -> its AMI link state
 METRICS = web.AppKey("metrics_registry", CollectorRegistry)
 METRICS_TOKEN = web.AppKey("metrics_token", str)
 
@@ -37,7 +38,7 @@ async def health(request):
     (online, offline, connecting, login_failed, disabled).
     """
     return json_ok(Health(timestamp=utc_now_iso(), services=sorted(request.app[PROBES]),
-                          pbx=request.app[PBX_STATE]()))
+                          pbx=request.app[PBX_STATE](), links=request.app[LINK_STATES]()))
 
 
 @routes.route("GET", "/status", summary="Status of every backend service", response=Status)
