@@ -6,9 +6,11 @@ import asyncio
 import time
 from collections import Counter
 
+import asyncpg
 import pytest
 
 from callbridge.admin.routes import EXTENSIONS
+from callbridge.app import DATABASE
 from callbridge.callerid.routes import SERVICE as CALLERID
 from callbridge.contacts.routes import SERVICE as CONTACTS
 from callbridge.events.journal import draft
@@ -123,3 +125,21 @@ async def test_text_postgresql_cannot_store_is_a_400_not_a_500(two):
     assert status == 400 and body["error"] == "Invalid text", body
     status, body = await a.call("POST", "/contacts/contacts", json={"firstname": "Nul\u0000"})
     assert status == 400 and body["error"], body
+
+
+async def test_a_database_out_of_reach_is_a_503_and_the_next_request_after_it_works(two, free_port):
+    a, _ = two
+    db = a.app[DATABASE]
+    working = db._pool
+    # a pool whose database is gone (nothing listens there): connections are refused
+    db._pool = await asyncpg.create_pool(f"postgresql://nobody@127.0.0.1:{free_port()}/gone",
+                                         min_size=0, max_size=1)
+    try:
+        status, body = await a.call("GET", "/contacts/contacts/external/x")
+        assert status == 503 and body["error"] == "Database unavailable", body
+        status, body = await a.call("POST", "/contacts/contacts", json={"firstname": "Ann"})
+        assert status == 503, body
+    finally:
+        await db._pool.close()
+        db._pool = working
+    assert (await a.call("POST", "/contacts/contacts", json={"firstname": "Ann"}))[0] == 200

@@ -101,6 +101,21 @@ def _storable(text: str) -> bool:
     return True
 
 
+@asynccontextmanager
+async def _reachable() -> AsyncIterator[None]:
+    """The database gone (refused, reset, restarting, out of connections): a 503 the client may
+    retry, not a 500. A failed transaction was rolled back by PostgreSQL: nothing half-written."""
+    try:
+        yield
+    except (OSError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError,
+            asyncpg.TooManyConnectionsError, asyncpg.AdminShutdownError) as exc:
+        if isinstance(exc, asyncpg.DataError) or (
+                isinstance(exc, asyncpg.InterfaceError) and "another operation" in str(exc)):
+            raise  # a programming error, not an outage
+        raise Unavailable("the database is unreachable; retry",
+                          error="Database unavailable") from exc
+
+
 async def _reset(conn: asyncpg.Connection) -> None:
     """What a connection needs before the pool hands it out again. asyncpg's default (RESET
     ALL, UNLISTEN, advisory unlocks: a round trip on every release) undoes session state the
@@ -177,26 +192,29 @@ class PgDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgTx]:
-        async with self._writing(), self.pool.acquire() as conn, conn.transaction():
+        async with _reachable(), self._writing(), self.pool.acquire() as conn, \
+                conn.transaction():
             yield PgTx(conn)
 
     loop_transaction = transaction  # no loop-thread shortcut here: asyncpg never leaves the loop
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[asyncpg.Record]:
         text, names = numbered(sql)
-        return await self.pool.fetch(text, *_args(names, params))
+        async with _reachable():
+            return await self.pool.fetch(text, *_args(names, params))
 
     async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> asyncpg.Record | None:
         text, names = numbered(sql)
-        return await self.pool.fetchrow(text, *_args(names, params))
+        async with _reachable():
+            return await self.pool.fetchrow(text, *_args(names, params))
 
     lookup = fetchall  # a point lookup is one round trip either way
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[PgSnapshot]:
         """A read-only REPEATABLE READ transaction: every read sees one moment of the data."""
-        async with self.pool.acquire() as conn, conn.transaction(isolation="repeatable_read",
-                                                                  readonly=True):
+        async with _reachable(), self.pool.acquire() as conn, \
+                conn.transaction(isolation="repeatable_read", readonly=True):
             yield PgSnapshot(conn)
 
 
