@@ -114,7 +114,7 @@ def _node(settings: Settings, node: AmiNode, db, contacts: ContactService,
                              node=node.name, adopts=first)
     calllog.row_listener = CallEndings(journal)  # call.ended / call.missed, stored with the rows
     calls = CallEvents(journal, extensions, contacts, settings.ring_context,
-                       dialed_number=tracker.number_of)
+                       dialed_number=tracker.number_of, node=node.name)
     # One instance at a time turns the node's events into call-log rows and call events (the
     # lease holder: callbridge.ami.lease); every instance follows its own click-to-dial calls.
     lease = NodeLease(db, node=node.name) if settings.postgres else SoleLease(node.name)

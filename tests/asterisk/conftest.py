@@ -99,3 +99,34 @@ async def dialer_api(running_pbx, tmp_path):
     """callbridge wired to the bench's Asterisk, with acme owning 309 and 310, globex 320."""
     async with callbridge_on(running_pbx, tmp_path / "callbridge.db") as api:
         yield api
+
+
+@pytest.fixture
+def node_b(tmp_path):
+    """A second private Asterisk: the trunk, and a desk phone registered as 310."""
+    pbx = Pbx(tmp_path / "pbx-b")
+    pbx.render()
+    pbx.start()
+    try:
+        pbx.start_phone("trunk", answer_ms=1000, hangup_ms=3000, port=pbx.trunk_port)
+        pbx.start_phone("desk310", answer_ms=1000, hangup_ms=600_000, register_as="310")
+        pbx.wait_devices("310", 1)
+        yield pbx
+    finally:
+        pbx.stop_phones()
+        pbx.stop()
+
+
+def ami_url(pbx: Pbx) -> str:
+    """The node's entry in CALLBRIDGE_AMI (without its name=)."""
+    return f"ami://{pbx.ami_username}:{pbx.ami_secret}@127.0.0.1:{pbx.ami_port}{pbx.master_csv}"
+
+
+def calls_in_csv(pbx: Pbx, since: int, matching) -> set[str]:
+    """Linkedids of the calls the node's Master.csv got after byte `since` with a CDR
+    matching(cdr)."""
+    from callbridge.calllog.cdr import from_csv_text
+
+    with pbx.master_csv.open(encoding="utf-8", errors="replace") as f:
+        f.seek(since)
+        return {c["linkedid"] for c in from_csv_text(f.read()) if matching(c)}

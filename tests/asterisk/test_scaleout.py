@@ -1,9 +1,11 @@
-"""Two callbridge instances on one PostgreSQL database, beside the real Asterisk: the instance
-reading the PBX (the lease holder) is killed with SIGKILL in the middle of a SIPp call load.
-The other takes over within 5 s, and afterwards every call in Master.csv is in the call log
-exactly once, every click-to-dial rang the far end once, and the event followers (one at each
-instance; the killed one's resumes at the survivor with after=) saw every event id, in order,
-no gap and no repeat. callbridge runs as the operator runs it (`callbridge serve`)."""
+"""Two callbridge instances on one PostgreSQL database and two real Asterisk nodes (309 on a,
+310 on b): the instance reading node a (its lease holder) is killed with SIGKILL in the middle
+of a SIPp call load on both nodes. The other takes over every node it read within 5 s, and
+afterwards every call in either node's Master.csv is in the call log exactly once (under its
+node), every click-to-dial rang its own node's far end once, and the event followers (one at
+each instance; the killed one's resumes at the survivor with after=) saw every event id, in
+order, no gap and no repeat, and no call's events twice. callbridge runs as the operator runs
+it (`callbridge serve`)."""
 
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from callbridge.calllog.cdr import from_csv_text
+from tests.asterisk.conftest import ami_url, calls_in_csv
 from tests.asterisk.pbx import free_port
 from tests.pg import engine, fresh_database, query
 
@@ -28,16 +30,16 @@ pytestmark = [pytest.mark.skipif(engine() != "postgresql",
                                  reason="several instances need PostgreSQL (TEST_ENGINE)"),
               pytest.mark.timeout(420)]
 
-LOAD_CALLS = 150
+LOAD_CALLS = 150    # on node a
+LOAD_CALLS_B = 60   # on node b
 LOAD_RATE = 10  # new calls a second
 TAKEOVER_LIMIT = 5.0
 
 
-def _env(pbx, url: str) -> dict[str, str]:
+def _env(pbx, pbx_b, url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
-    env.update({"CALLBRIDGE_DATABASE": url, "CALLBRIDGE_AMI_PORT": str(pbx.ami_port),
-                "CALLBRIDGE_AMI_USERNAME": pbx.ami_username, "CALLBRIDGE_AMI_SECRET": pbx.ami_secret,
-                "CALLBRIDGE_CDR_CSV": str(pbx.master_csv),
+    env.update({"CALLBRIDGE_DATABASE": url,
+                "CALLBRIDGE_AMI": f"a={ami_url(pbx)} b={ami_url(pbx_b)}",
                 "CALLBRIDGE_CALLERID_TOKEN": pbx.callerid_token,
                 "CALLBRIDGE_AMI_PING_INTERVAL": "0.5", "CALLBRIDGE_AMI_RECONNECT_MAX": "1",
                 "CALLBRIDGE_RATE_LIMIT": "100000/15m", "CALLBRIDGE_LOG_LEVEL": "WARNING"})
@@ -63,12 +65,13 @@ class Instance:
         async with s.get(self.base + "/status") as r:
             return await r.json()
 
-    async def ingesting(self, s: aiohttp.ClientSession) -> bool:
+    async def reads(self, s: aiohttp.ClientSession) -> set[str]:
+        """The nodes this instance reads (holds the lease of, with the link online)."""
         try:
-            detail = (await self.status(s))["services"]["dialer"]["detail"]
+            nodes = (await self.status(s))["services"]["dialer"]["detail"]["nodes"]
         except (aiohttp.ClientError, KeyError):
-            return False
-        return detail.get("ami") == "online" and detail["ingest"]["held"]
+            return set()
+        return {n for n, d in nodes.items() if d.get("ami") == "online" and d["ingest"]["held"]}
 
 
 class Follower:
@@ -117,19 +120,22 @@ async def _until(what: str, predicate, timeout: float, step: float = 0.2):
 
 
 async def test_killing_the_ingesting_instance_under_load_loses_and_doubles_nothing(
-        running_pbx, tmp_path):
+        running_pbx, node_b, tmp_path):
     pbx = running_pbx
+    pbxs = {"a": pbx, "b": node_b}
     url = fresh_database(tmp_path, "cb.db")
-    env = _env(pbx, url)
-    _cli(env, "extensions", "add", "--account", "acme", "309")
+    env = _env(pbx, node_b, url)
+    _cli(env, "extensions", "add", "--account", "acme", "--node", "a", "309")
+    _cli(env, "extensions", "add", "--account", "acme", "--node", "b", "310")
     key = _cli(env, "keys", "create", "--account", "acme").strip().splitlines()[-1]
-    csv_before = pbx.master_csv.stat().st_size if pbx.master_csv.exists() else 0
+    csv_before = {n: p.master_csv.stat().st_size if p.master_csv.exists() else 0
+                  for n, p in pbxs.items()}
     # a: on the port the dialplan asks for caller names; b: another
     a = Instance("a", env, pbx.callbridge_port, tmp_path / "a.log")
     b = Instance("b", env, free_port(), tmp_path / "b.log")
     instances = [a, b]
     caller = f"1555{uuid.uuid4().int % 10**7:07d}"
-    dialed: list[str] = []
+    dialed: dict[str, list[str]] = {"a": [], "b": []}  # node -> numbers dialled there
     async with aiohttp.ClientSession(headers={"x-api-key": key}) as s:
         try:
             async def both_up():
@@ -138,85 +144,93 @@ async def test_killing_the_ingesting_instance_under_load_loses_and_doubles_nothi
                         st = await inst.status(s)
                     except aiohttp.ClientError:
                         return False
-                    if st["services"]["dialer"]["detail"].get("ami") != "online":
+                    nodes = st["services"]["dialer"]["detail"]["nodes"]
+                    if any(d.get("ami") != "online" for d in nodes.values()):
                         return False
                 return True
             await _until("both instances up, AMI online", both_up, 30)
-            leader = await _until("a lease holder", lambda: _holder(s, instances), 10)
+            leader = await _until("node a's lease holder", lambda: _holder(s, instances), 10)
             other = b if leader is a else a
+            held = await leader.reads(s)  # node a's, perhaps node b's too
             followers = [Follower(s, key), Follower(s, key)]
             tasks = [asyncio.create_task(followers[0].follow([leader, other])),
                      asyncio.create_task(followers[1].follow([other]))]
             await asyncio.sleep(0.5)  # both streams open
 
-            async def click(inst: Instance) -> None:
+            async def click(inst: Instance, node: str) -> None:
                 number = f"1777{uuid.uuid4().int % 10**7:07d}"
+                extension = {"a": "309", "b": "310"}[node]
                 async with s.post(inst.base + "/dialer/call", headers={"x-api-key": key},
-                                  json={"extension": "309", "phonenumber": number}) as r:
+                                  json={"extension": extension, "phonenumber": number}) as r:
                     assert r.status == 200, await r.text()
-                dialed.append(number)
+                dialed[node].append(number)
 
-            load = pbx.call_load(caller, "309", calls=LOAD_CALLS, rate=LOAD_RATE, talk_ms=1000)
-            for inst in (leader, other, leader, other):
-                await click(inst)
+            loads = [pbx.call_load(caller, "309", calls=LOAD_CALLS, rate=LOAD_RATE, talk_ms=1000),
+                     node_b.call_load(caller, "310", calls=LOAD_CALLS_B, rate=LOAD_RATE / 2,
+                                      talk_ms=1000)]
+            for inst, node in ((leader, "a"), (other, "b"), (leader, "b"), (other, "a")):
+                await click(inst, node)
                 await asyncio.sleep(1.0)
             await asyncio.sleep(LOAD_CALLS / LOAD_RATE / 3)  # about a third of the load started
             leader.proc.send_signal(signal.SIGKILL)
             killed_at = time.monotonic()
             leader.proc.wait(10)
-            await _until("the survivor taking the node over", lambda: other.ingesting(s),
-                         TAKEOVER_LIMIT + 5, step=0.05)
+            await _until("the survivor taking the nodes over",
+                         lambda: _reads_all(other, s, held), TAKEOVER_LIMIT + 5, step=0.05)
             takeover = time.monotonic() - killed_at
-            for _ in range(3):
-                await click(other)
+            for node in ("a", "b", "a"):
+                await click(other, node)
                 await asyncio.sleep(1.0)
-            assert await asyncio.to_thread(load.wait, 300) == 0, "SIPp: not every call completed"
+            for load in loads:
+                assert await asyncio.to_thread(load.wait, 300) == 0, "SIPp: a call failed"
 
-            # every call Master.csv got during the test, once in the call log
-            def calls_in_csv() -> set[str]:
-                with pbx.master_csv.open(encoding="utf-8", errors="replace") as f:
-                    f.seek(csv_before)
-                    cdrs = from_csv_text(f.read())
-                return {c["linkedid"] for c in cdrs
-                        if c["src"] == caller or c["dst"] in dialed}
+            # every call the nodes' Master.csv got during the test, once in the call log
+            def expected_calls() -> set[tuple[str, str]]:
+                return {(n, lid) for n, p in pbxs.items() for lid in calls_in_csv(
+                    p, csv_before[n], lambda c, n=n: c["src"] == caller or c["dst"] in dialed[n])}
 
-            expected: set[str] = set()
+            expected: set[tuple[str, str]] = set()
+            count_sql = ("SELECT node, linkedid, count(*) FROM call_log"
+                         " WHERE extension IN ('309', '310') GROUP BY node, linkedid")
 
             async def all_logged():
                 nonlocal expected
-                expected = calls_in_csv()
-                rows = await asyncio.to_thread(
-                    query, url, "SELECT linkedid, count(*) FROM call_log WHERE extension = '309'"
-                                " GROUP BY linkedid")
-                got = dict(rows)
-                return (len(expected) == LOAD_CALLS + len(dialed)
-                        and all(got.get(lid) for lid in expected))
+                expected = expected_calls()
+                got = {(n, lid): c for n, lid, c in await asyncio.to_thread(query, url, count_sql)}
+                want = LOAD_CALLS + LOAD_CALLS_B + sum(map(len, dialed.values()))
+                return len(expected) == want and all(got.get(k) for k in expected)
             await _until("every call of Master.csv in the call log", all_logged, 90, step=1)
             await asyncio.sleep(2)  # anything stored twice would show now
-            counts = dict(await asyncio.to_thread(
-                query, url, "SELECT linkedid, count(*) FROM call_log WHERE extension = '309'"
-                            " GROUP BY linkedid"))
-            twice = {lid: n for lid, n in counts.items() if lid in expected and n != 1}
+            counts = {(n, lid): c for n, lid, c in await asyncio.to_thread(query, url, count_sql)}
+            twice = {k: c for k, c in counts.items() if k in expected and c != 1}
             assert not twice, twice
 
-            # every click-to-dial rang the far end once
-            invites = pbx.phones["trunk"].invites()
-            far_end = {n: sum(n in inv for inv in invites) for n in dialed}
-            assert len(dialed) == 7 and set(far_end.values()) == {1}, far_end
+            # every click-to-dial rang its own node's far end once, the other node's never
+            for node, numbers in dialed.items():
+                here = pbxs[node].phones["trunk"].invites()
+                there = pbxs["b" if node == "a" else "a"].phones["trunk"].invites()
+                far_end = {n: sum(n in inv for inv in here) for n in numbers}
+                assert set(far_end.values()) == {1}, far_end
+                assert not any(n in inv for n in numbers for inv in there)
+            assert sum(map(len, dialed.values())) == 7
 
             # the followers: every id once, in order, from their first; every call ended
             await asyncio.sleep(1)
             for f in followers:
                 ids = f.ids()
                 assert ids and ids == list(range(ids[0], ids[0] + len(ids))), ids[:50]
-                ended = Counter(e["data"]["call_id"] for e in f.events if e["type"] == "call.ended")
-                assert expected <= set(ended), len(expected - set(ended))
-                # one instance at a time turned the PBX's events into events: none twice
-                rang = Counter(e["data"]["call_id"] for e in f.events if e["type"] == "call.ringing")
+                def calls(kind: str) -> Counter:
+                    return Counter((e["data"]["node"], e["data"]["call_id"]) for e in f.events
+                                   if e["type"] == kind)
+                ended = calls("call.ended")
+                missing = expected - set(ended)
+                assert not missing, len(missing)
+                # one instance at a time turned a node's events into events: none twice
+                rang = calls("call.ringing")
                 assert max(ended.values()) == 1 and max(rang.values()) == 1, (
                     ended.most_common(2), rang.most_common(2))
             assert followers[0].resumed >= 1  # the killed instance's follower moved over
-            print(f"takeover {takeover:.2f} s; {len(expected)} calls; events"
+            print(f"takeover of {sorted(held)} {takeover:.2f} s; {len(expected)} calls; events"
                   f" {len(followers[1].events)}")
             assert takeover < TAKEOVER_LIMIT, takeover
             for t in tasks:
@@ -230,6 +244,10 @@ async def test_killing_the_ingesting_instance_under_load_loses_and_doubles_nothi
 
 async def _holder(s: aiohttp.ClientSession, instances: list[Instance]) -> Instance | None:
     for inst in instances:
-        if await inst.ingesting(s):
+        if "a" in await inst.reads(s):
             return inst
     return None
+
+
+async def _reads_all(inst: Instance, s: aiohttp.ClientSession, nodes: set[str]) -> bool:
+    return nodes <= await inst.reads(s)

@@ -261,7 +261,8 @@ async def test_device_state_and_dial_progress(events_api):
         dev = await next_event(ws)
         assert dev["type"] == "device.state"
         assert dev["data"] == {"extension": "309", "device": "sip:309@127.0.0.1:5071",
-                               "state": "unreachable", "reason": "Unreachable"}
+                               "state": "unreachable", "reason": "Unreachable",
+                               "node": "default"}
         ami(api.app, "ContactStatus", AOR="310", URI="sip:310@x", ContactStatus="Reachable")
         tracker = api.app[dialer_routes.SERVICE].tracker
         tracker.start("c-1", 1, "309", "5551234")

@@ -74,11 +74,13 @@ class _Call:
 class CallEvents:
     def __init__(self, journal: EventJournal, extensions: ExtensionService,
                  contacts: ContactService, ring_context: str,
-                 dialed_number: Callable[[str], str | None] = lambda call_id: None):
+                 dialed_number: Callable[[str], str | None] = lambda call_id: None,
+                 node: str = "default"):
         self.journal = journal
         self.extensions = extensions
         self.contacts = contacts
         self.ring_context = ring_context
+        self.node = node  # the Asterisk node whose events these are
         self.dialed_number = dialed_number  # the number a click-to-dial call dials, by call id
         self._calls: OrderedDict[str, _Call] = OrderedDict()
         # the last event still waiting for a contact lookup: later ones queue behind it, so
@@ -186,7 +188,7 @@ class CallEvents:
                     if not ringing.announced:  # answered within the coalescing window
                         self._announce(call, extension, ringing)
                     answered = draft(owner.account_id, "call.answered",
-                                     CallAnswered(call_id=call.linkedid, direction=call.direction,
+                                     CallAnswered(call_id=call.linkedid, direction=call.direction, node=self.node,
                                                   extension=extension, device=device),
                                      extension=extension, at=event_time(ev))
                     self._then(lambda: self.journal.emit(answered))
@@ -202,7 +204,7 @@ class CallEvents:
         if owner is None:
             return
         changed = draft(owner.account_id, "device.state",
-                        DeviceState(extension=extension, device=ev.get("URI", ""), state=state,
+                        DeviceState(extension=extension, device=ev.get("URI", ""), state=state, node=self.node,
                                     reason=ev.get("ContactStatus", "")),
                         extension=extension, at=event_time(ev))
         self._then(lambda: self.journal.emit(changed))
@@ -219,6 +221,7 @@ class CallEvents:
         number = call.caller if call.direction == "inbound" else (
             call.called if call.direction == "outbound" else None)
         data = CallRinging(call_id=call.linkedid, direction=call.direction, extension=extension,
+                           node=self.node,
                            devices=sorted(set(ringing.devices.values())), caller=call.caller,
                            caller_name=call.caller_name, called=call.called or extension,
                            number=number or None, contact=None)

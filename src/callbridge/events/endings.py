@@ -38,7 +38,8 @@ class CallEndings:
             if row["account_id"] is None or _epoch(row["end_timestamp"] or
                                                    row["call_timestamp"]) < oldest:
                 continue
-            data = CallEnded(call_id=row["linkedid"], extension=row["extension"],
+            data = CallEnded(call_id=row["linkedid"], node=row.get("node", "default"),
+                             extension=row["extension"],
                              direction=row["direction"], disposition=row["disposition"],
                              duration=row["duration"] or 0, billsec=row["billsec"] or 0,
                              number=row["cidnumber_outside"], name=row["cidname_outside"],

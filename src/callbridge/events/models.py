@@ -38,6 +38,8 @@ class CallRinging(BaseModel):
     called: str = Field(description="the number or extension called")
     number: str | None = Field(None, description="the outside party's number, when there is one")
     contact: ContactCard | None = None
+    node: str = Field("default", description="the Asterisk node of the call (CALLBRIDGE_AMI):"
+                      " call_id is unique per node")
 
 
 class CallAnswered(BaseModel):
@@ -45,6 +47,8 @@ class CallAnswered(BaseModel):
     direction: Direction
     extension: str
     device: str = Field(description="the device that answered (SIP URI), or 'mobile'")
+    node: str = Field("default", description="the Asterisk node of the call (CALLBRIDGE_AMI):"
+                      " call_id is unique per node")
 
 
 class CallEnded(BaseModel):
@@ -60,6 +64,8 @@ class CallEnded(BaseModel):
     contact_uuid: str | None = None
     rid: int = Field(description="the call-log row's id")
     call_timestamp: str
+    node: str = Field("default", description="the Asterisk node of the call (CALLBRIDGE_AMI):"
+                      " call_id is unique per node")
 
 
 class DeviceState(BaseModel):
@@ -67,6 +73,7 @@ class DeviceState(BaseModel):
     device: str = Field(description="the device's contact URI")
     state: Literal["registered", "unreachable"]
     reason: str = Field(description="Asterisk's ContactStatus: Created, Reachable, Removed …")
+    node: str = Field("default", description="the Asterisk node the device registers with")
 
 
 class Event(BaseModel):
