@@ -43,17 +43,18 @@ async def measure(db_path: Path, count: int, lookups: int) -> dict:
     try:
         accounts = AccountService(AccountStore(db))
         extensions = ExtensionService(ExtensionStore(db), accounts)
+        await extensions.load()
         if extensions.owner("309") is None:
             await extensions.add("bench", "309")
         callerid = CallerIdService(ContactService(db), extensions)
         numbers = [f"+1 555 {i // 10000 % 1000:03d} {i % 10000:04d}"
                    for i in (random.randrange(count) for _ in range(lookups))]
         for n in numbers[:1000]:  # warm the page cache
-            callerid.name_for("309", n)
+            await callerid.name_for("309", n)
         ours, names = [], 0
         for n in numbers:
             t0 = time.perf_counter()
-            names += bool(callerid.name_for("309", n))
+            names += bool(await callerid.name_for("309", n))
             ours.append((time.perf_counter() - t0) * 1000)
     finally:
         await db.close()

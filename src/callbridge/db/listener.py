@@ -30,9 +30,20 @@ class PgListener:
         self._reconnected: list[Callable[[], Awaitable[None] | None]] = []
         self._task: asyncio.Task | None = None
         self._up = asyncio.Event()
+        self._conn: asyncpg.Connection | None = None
+        self._started = False
 
     def on(self, channel: str, callback: Callback) -> None:
+        """Calls callback(payload) for each notification on channel. A channel added while
+        listening is listened to at once (the first one starts the connection)."""
+        new = channel not in self._channels
         self._channels.setdefault(channel, []).append(callback)
+        if not (new and self._started):
+            return
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run(), name="db-listener")
+        elif self._conn is not None and not self._conn.is_closed():
+            asyncio.get_running_loop().create_task(self._conn.add_listener(channel, self._dispatch))
 
     def on_reconnect(self, callback: Callable[[], Awaitable[None] | None]) -> None:
         self._reconnected.append(callback)
@@ -53,7 +64,7 @@ class PgListener:
         while True:
             conn = None
             try:
-                conn = await asyncpg.connect(self.url)
+                conn = self._conn = await asyncpg.connect(self.url)
                 lost = asyncio.Event()
                 conn.add_termination_listener(lambda _c: lost.set())
                 for channel in self._channels:
@@ -71,13 +82,16 @@ class PgListener:
                 event(log, "db.listener_unavailable", logging.WARNING, error=str(exc))
             finally:
                 self._up.clear()
+                self._conn = None
                 if conn is not None and not conn.is_closed():
                     await conn.close()
             await asyncio.sleep(RECONNECT_SECONDS)
 
     async def start(self, wait: float = 5.0) -> None:
         """Starts listening; waits up to `wait` seconds for the connection (a database that
-        doesn't answer yet is retried in the background). Nothing to hear: no connection."""
+        doesn't answer yet is retried in the background). Nothing to hear: no connection (until
+        a channel is added)."""
+        self._started = True
         if not self._channels:
             return
         self._task = asyncio.get_running_loop().create_task(self._run(), name="db-listener")
@@ -88,5 +102,6 @@ class PgListener:
             pass
 
     async def close(self) -> None:
+        self._started = False
         await cancel_and_wait(self._task)
         self._task = None
