@@ -14,22 +14,25 @@ from aiohttp import web
 
 from callbridge import __version__
 from callbridge.accounts import routes as extension_routes
-from callbridge.admin import routes as admin_routes
 from callbridge.accounts.extensions import ExtensionService
-from callbridge.aio import cancel_and_wait
-from callbridge.ami.lease import NodeLease, SoleLease, while_held
 from callbridge.accounts.service import AccountService
 from callbridge.accounts.store import AccountStore, ExtensionStore
+from callbridge.admin import routes as admin_routes
+from callbridge.aio import cancel_and_wait
+from callbridge.ami.lease import NodeLease, SoleLease, while_held
 from callbridge.ami.link import AmiLink, AmiSettings
 from callbridge.callerid import routes as callerid_routes
 from callbridge.callerid.service import CallerIdService
 from callbridge.calllog import routes as calllog_routes
 from callbridge.calllog.service import CallLogService
-from callbridge.contacts import agentvoice, relatel
+from callbridge.contacts import agentvoice, relatel, transfer_routes
 from callbridge.contacts import routes as contact_routes
-from callbridge.contacts import transfer_routes
 from callbridge.contacts.service import ContactService
 from callbridge.db import Database, PgDatabase, database_for, database_shown
+from callbridge.dialer import routes as dialer_routes
+from callbridge.dialer.devices import ReachableDevices
+from callbridge.dialer.service import DialerService, DialNode
+from callbridge.dialer.tracker import CallTracker
 from callbridge.events import routes as events_routes
 from callbridge.events.calls import CallEvents
 from callbridge.events.endings import CallEndings
@@ -37,10 +40,6 @@ from callbridge.events.hub import EventHub
 from callbridge.events.journal import EventJournal, draft
 from callbridge.events.service import EventsService
 from callbridge.events.tickets import SharedTicketBook, TicketBook
-from callbridge.dialer import routes as dialer_routes
-from callbridge.dialer.devices import ReachableDevices
-from callbridge.dialer.service import DialerService, DialNode
-from callbridge.dialer.tracker import CallTracker
 from callbridge.logs import event
 from callbridge.screenpop import routes as screenpop_routes
 from callbridge.settings import AmiNode, ConfigError, Settings
@@ -201,7 +200,7 @@ def create_app(settings: Settings) -> web.Application:
     app[dialer_routes.SERVICE] = DialerService(
         link, extensions, contacts, tracker, calllog=calllog, devices=first.devices,
         nodes={n.name: DialNode(n.link, n.devices, n.calllog) for n in nodes},
-        default_node=first.name,
+        default_node=first.name, stored_progress=journal.latest_progress,
         ring_context=settings.ring_context, outbound_context=settings.outbound_context,
         originate_timeout=settings.originate_timeout, action_timeout=settings.ami_action_timeout)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections import Counter
 
 import asyncpg
@@ -13,6 +14,7 @@ from callbridge.admin.routes import EXTENSIONS
 from callbridge.app import DATABASE
 from callbridge.callerid.routes import SERVICE as CALLERID
 from callbridge.contacts.routes import SERVICE as CONTACTS
+from callbridge.dialer.routes import SERVICE as DIALER
 from callbridge.events.journal import draft
 from callbridge.events.routes import SERVICE as EVENTS
 from callbridge.web import middleware as mw
@@ -143,3 +145,19 @@ async def test_a_database_out_of_reach_is_a_503_and_the_next_request_after_it_wo
         await db._pool.close()
         db._pool = working
     assert (await a.call("POST", "/contacts/contacts", json={"firstname": "Ann"}))[0] == 200
+
+
+async def test_a_click_to_dials_progress_is_answered_by_any_instance(two):
+    """GET /dialer/calls/{id} at b for a call a dialled: from the journal's dial.progress."""
+    a, b = two
+    await a.app[EXTENSIONS].add("acme", "309")
+    account_id = (await a.app[mw.ACCOUNT].store.find_account("acme")).id
+    call_id = str(uuid.uuid4())
+    tracker = a.app[DIALER].tracker  # what a's dialer does for a click it sends
+    tracker.start(call_id, account_id, "309", "+15808675309")
+    await a.app[EVENTS].journal.flush()
+    here = await a.ok("GET", f"/dialer/calls/{call_id}")
+    there = await b.ok("GET", f"/dialer/calls/{call_id}")
+    assert there == here and there["state"] == "queued" and there["extension"] == "309"
+    assert (await b.call("GET", f"/dialer/calls/{uuid.uuid4()}"))[0] == 404
+    assert (await b.call("GET", f"/dialer/calls/{call_id}", account="globex"))[0] == 404

@@ -39,4 +39,5 @@ async def call_progress(request):
     """Where a click-to-dial is: queued, ringing, answered (which device), connected, ended,
     with timestamps and a failure reason.
     """
-    return json_ok(request.app[SERVICE].progress(account_of(request), request.match_info["call_id"]))
+    return json_ok(await request.app[SERVICE].progress(account_of(request),
+                                                       request.match_info["call_id"]))

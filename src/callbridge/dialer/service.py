@@ -8,6 +8,7 @@ ringing devices show comes from the contacts store and is filtered too.
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections import Counter
 from dataclasses import dataclass
@@ -15,7 +16,13 @@ from typing import Any
 
 from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.models import Account
-from callbridge.ami.link import AmiError, AmiLink, AmiLinkLost, AmiTimeout, AmiUnavailable
+from callbridge.ami.link import (
+    AmiError,
+    AmiLink,
+    AmiLinkLost,
+    AmiTimeout,
+    AmiUnavailable,
+)
 from callbridge.contacts.service import ContactService
 from callbridge.dialer.devices import ReachableDevices
 from callbridge.dialer.models import CallProgress, DialAccepted, DialRequest
@@ -38,6 +45,7 @@ class DialFailed(DomainError):
 
 
 # A refused click's status -> its outcome label in the metrics
+_CALL_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _OUTCOMES = {400: "invalid", 409: "no_devices", 503: "pbx_unavailable"}
 
 
@@ -59,12 +67,15 @@ class DialerService:
                  tracker: CallTracker, *, ring_context: str, outbound_context: str,
                  originate_timeout: float, action_timeout: float, calllog=None,
                  devices: ReachableDevices | None = None, nodes: dict[str, DialNode] | None = None,
-                 default_node: str = "default"):
+                 default_node: str = "default", stored_progress=None):
         self.link = link  # the first node's (the only one, unless CALLBRIDGE_AMI lists several)
         self.devices = devices or ReachableDevices(link)
         # each extension is dialled on the node serving it (Extension.node; None: the first)
         self.nodes = nodes or {default_node: DialNode(self.link, self.devices, calllog)}
         self.default_node = default_node
+        # (account id, call id) -> the call's last stored dial.progress: a call another instance
+        # dialled (the journal is shared on PostgreSQL); None: only this process's calls
+        self.stored_progress = stored_progress
         self.extensions = extensions
         self.contacts = contacts
         self.tracker = tracker
@@ -149,8 +160,12 @@ class DialerService:
               number=number, contact=bool(found))
         return DialAccepted(call_id=call_id)
 
-    def progress(self, account: Account, call_id: str) -> CallProgress:
+    async def progress(self, account: Account, call_id: str) -> CallProgress:
         call = self.tracker.get(call_id, account.id)
-        if call is None:
-            raise NotFound(error="Call not found")
-        return call.view()
+        if call is not None:
+            return call.view()
+        if self.stored_progress is not None and _CALL_ID.match(call_id):
+            stored = await self.stored_progress(account.id, call_id)
+            if stored is not None:
+                return CallProgress.model_validate(stored)
+        raise NotFound(error="Call not found")

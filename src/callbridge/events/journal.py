@@ -199,5 +199,10 @@ class EventJournal:
                    for r in rows]
             after = rows[-1]["id"]
 
+    async def latest_progress(self, account_id: int, call_id: str) -> dict | None:
+        """The newest dial.progress of a click-to-dial, as stored (whichever instance sent it)."""
+        body = await self.store.latest_of_call(account_id, "dial.progress", call_id)
+        return json.loads(body)["data"] if body else None
+
     async def last_id(self, account_id: int) -> int:
         return (await self.store.counters(account_id))[0]

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-
 from callbridge.db import Database
 from callbridge.db.database import Row, Tx
 
@@ -49,6 +48,16 @@ class EventStore:
         return await self.db.fetchall(
             "SELECT id, type, extension, body FROM events WHERE account_id = ? AND id > ?"
             " ORDER BY id LIMIT ?", (account_id, after_id, limit))
+
+    async def latest_of_call(self, account_id: int, type_: str, call_id: str) -> str | None:
+        """The body of the account's newest event of this type about this call (newest first
+        along the primary key, so a recent call is found after a few rows)."""
+        if not call_id or any(c not in "0123456789abcdef-" for c in call_id):
+            return None  # a call id is a UUID: nothing else can match (nor reach LIKE)
+        row = await self.db.fetchone(
+            "SELECT body FROM events WHERE account_id = ? AND type = ? AND body LIKE ?"
+            " ORDER BY id DESC LIMIT 1", (account_id, type_, f'%"call_id":"{call_id}"%'))
+        return row[0] if row else None
 
     async def counters(self, account_id: int) -> tuple[int, int]:
         """(last id, pruned through) of the account."""
