@@ -45,6 +45,9 @@ CSV_STEP = 128 * 1024
 CSV_POLL_SECONDS = 5.0    # Master.csv is followed this often while the AMI link is down
 ADOPT_EVERY_SECONDS = 60.0  # ownerless rows are checked for a new owner this often
 MAX_BUILD = 100           # calls built into rows per flush (~10 ms): a 50k-call catch-up is 500 flushes
+# PostgreSQL: a flush costs some fifteen round trips whatever its size, and awaits them without
+# holding the loop, so it builds more calls at a time.
+MAX_BUILD_PG = 500
 # Between the flushes of a catch-up the loop gets this long to itself: a request needs several loop
 # turns (accept, read, answer), and without a pause each turn would wait for a whole flush.
 BACKLOG_PAUSE = 0.004
@@ -71,6 +74,7 @@ class CallLogService:
                  node: str = "default", adopts: bool = True):
         self.db = db
         self.node = node  # the Asterisk node whose calls this service reads (CALLBRIDGE_AMI)
+        self.max_build = MAX_BUILD_PG if db.engine == "postgresql" else MAX_BUILD
         self.adopts = adopts  # one node's service adopts ownerless rows (of every node)
         self.store = store or CallLogStore(db)
         self.contacts = contacts
@@ -283,7 +287,7 @@ class CallLogService:
     # ---- writing -----------------------------------------------------------------------------
 
     async def flush(self, final: bool = False) -> bool:
-        """Writes what arrived and builds the calls that are over (MAX_BUILD at most, unless
+        """Writes what arrived and builds the calls that are over (max_build at most, unless
         final); True when calls that are ready were left for the next flush."""
         async with self._flush_lock:
             batch, self._queue = self._queue, []
@@ -298,7 +302,7 @@ class CallLogService:
             for lid, last in self._pending.items():
                 if ((lid not in self._live and (quiet or now - last >= self.grace))
                         or (last and now - last >= STALE_SECONDS)):
-                    if len(ready) >= MAX_BUILD and not final:  # the rest: the next flushes
+                    if len(ready) >= self.max_build and not final:  # the rest: the next flushes
                         backlog = True
                         break
                     ready[lid] = last
