@@ -213,6 +213,15 @@ async def test_killing_the_ingesting_instance_under_load_loses_and_doubles_nothi
                 assert set(far_end.values()) == {1}, far_end
                 assert not any(n in inv for n in numbers for inv in there)
             assert sum(map(len, dialed.values())) == 7
+            # talk time from the far end answering, whichever instance sent the click (the
+            # reading instance follows clicks it didn't send): a's trunk talks 4 s, b's 3 s
+            rows = await asyncio.to_thread(
+                query, url, "SELECT node, number_outside, billsec FROM call_log"
+                            " WHERE direction = 'OUTGOING'")
+            talk = {"a": 4, "b": 3}
+            for node, number, billsec in rows:
+                if any(number.endswith(n[1:]) for n in dialed[node]):
+                    assert talk[node] - 1 <= billsec <= talk[node], (node, number, billsec)
 
             # the followers: every id once, in order, from their first; every call ended
             await asyncio.sleep(1)
@@ -251,3 +260,61 @@ async def _holder(s: aiohttp.ClientSession, instances: list[Instance]) -> Instan
 
 async def _reads_all(inst: Instance, s: aiohttp.ClientSession, nodes: set[str]) -> bool:
     return nodes <= await inst.reads(s)
+
+
+async def test_a_frozen_ingesting_instance_is_replaced_and_stands_down_when_it_wakes(
+        running_pbx, node_b, tmp_path):
+    """SIGSTOP, not SIGKILL: the frozen instance keeps its database connections open. The other
+    takes its nodes over within 5 s; woken with SIGCONT, it stops reading at once (its lease ran
+    out by its own clock) and asks again, and no call is stored twice."""
+    pbx = running_pbx
+    url = fresh_database(tmp_path, "cb.db")
+    env = _env(pbx, node_b, url)
+    _cli(env, "extensions", "add", "--account", "acme", "--node", "a", "309")
+    key = _cli(env, "keys", "create", "--account", "acme").strip().splitlines()[-1]
+    since = pbx.master_csv.stat().st_size if pbx.master_csv.exists() else 0
+    a = Instance("a", env, pbx.callbridge_port, tmp_path / "a.log")
+    b = Instance("b", env, free_port(), tmp_path / "b.log")
+    caller = f"1555{uuid.uuid4().int % 10**7:07d}"
+    async with aiohttp.ClientSession(headers={"x-api-key": key}) as s:
+        try:
+            leader = await _until("node a's lease holder", lambda: _holder(s, [a, b]), 30)
+            other = b if leader is a else a
+            held = await leader.reads(s)
+            leader.proc.send_signal(signal.SIGSTOP)
+            frozen_at = time.monotonic()
+            await _until("the other instance taking over", lambda: _reads_all(other, s, held),
+                         TAKEOVER_LIMIT + 5, step=0.05)
+            takeover = time.monotonic() - frozen_at
+            load = pbx.call_load(caller, "309", calls=20, rate=10, talk_ms=500)
+            assert await asyncio.to_thread(load.wait, 120) == 0
+            leader.proc.send_signal(signal.SIGCONT)
+            await asyncio.sleep(3)  # it wakes, finds the lease gone, and stays out
+            assert await leader.reads(s) == set()
+            assert held <= await other.reads(s)
+            load = pbx.call_load(caller, "309", calls=20, rate=10, talk_ms=500)
+            assert await asyncio.to_thread(load.wait, 120) == 0
+
+            expected: set[str] = set()
+
+            async def all_logged():
+                nonlocal expected
+                expected = calls_in_csv(pbx, since, lambda c: c["src"] == caller)
+                got = dict(await asyncio.to_thread(
+                    query, url, "SELECT linkedid, count(*) FROM call_log WHERE node = 'a'"
+                                " GROUP BY linkedid"))
+                return len(expected) == 40 and all(got.get(lid) for lid in expected)
+            await _until("every call in the call log", all_logged, 60, step=1)
+            await asyncio.sleep(2)
+            got = dict(await asyncio.to_thread(
+                query, url, "SELECT linkedid, count(*) FROM call_log WHERE node = 'a'"
+                            " GROUP BY linkedid"))
+            assert all(got[lid] == 1 for lid in expected)
+            print(f"takeover from a frozen instance {takeover:.2f} s")
+            assert takeover < TAKEOVER_LIMIT, takeover
+        finally:
+            for inst in (a, b):
+                if inst.proc.poll() is None:
+                    inst.proc.send_signal(signal.SIGCONT)
+                    inst.proc.terminate()
+                    inst.proc.wait(20)

@@ -28,7 +28,7 @@ from callbridge.accounts.models import Account
 from callbridge.aio import cancel_and_wait
 from callbridge.ami.link import AmiError, AmiLink
 from callbridge.calllog import cdr as cdrs
-from callbridge.calllog.builder import TS, RowDraft, build_rows
+from callbridge.calllog.builder import TS, RowDraft, build_rows, parse_channel
 from callbridge.calllog.format import display_number, inside_number
 from callbridge.calllog.store import CallLogStore, CsvPosition
 from callbridge.contacts.phone import phone_key
@@ -197,6 +197,13 @@ class CallLogService:
         name, uid = ev.get("Event"), ev.get("Uniqueid", "")
         if name == "Newchannel":
             self._live.setdefault(lid, set()).add(uid)
+            if uid == lid and lid not in self._dialed:
+                # a click-to-dial another instance sent (its Originate's first channel is the
+                # ring leg, Local/<ext>@ring_context): this instance reads the node, so it
+                # follows the far end's answer and hangup as for its own clicks
+                ch = parse_channel(ev.get("Channel"))
+                if ch is not None and ch.tech == "Local" and ch.context == self.ring_context:
+                    self._remember_dial(lid)
         elif name == "Hangup":
             self._hung_up.add(uid)
             live = self._live.get(lid)
@@ -234,11 +241,14 @@ class CallLogService:
             self._live = live
         self.start_backfill()
 
-    async def record_dial(self, call_id: str, account: Account, extension: str, number: str) -> None:
-        """Called by the dialer for every click-to-dial it started."""
+    def _remember_dial(self, call_id: str) -> None:
         if len(self._dialed) >= MAX_RECENT_DIALS:  # the oldest go one by one, not all at once
             del self._dialed[next(iter(self._dialed))]
         self._dialed[call_id] = None
+
+    async def record_dial(self, call_id: str, account: Account, extension: str, number: str) -> None:
+        """Called by the dialer for every click-to-dial it started."""
+        self._remember_dial(call_id)
         await self.store.record_dial(call_id, account.id, extension, number,
                                      utc_now().strftime(TS))
 
