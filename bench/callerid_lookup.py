@@ -37,16 +37,23 @@ def pct(values: list[float], p: float) -> float:
     return round(values[min(len(values) - 1, int(len(values) * p))], 4)
 
 
+async def callerid_on(db) -> CallerIdService:
+    """The caller-ID service on an open database, with extension 309 for account "bench" (the
+    seeded contacts' account)."""
+    accounts = AccountService(AccountStore(db))
+    contacts = ContactService(db)  # before its lookup cache listens (PostgreSQL)
+    extensions = ExtensionService(ExtensionStore(db), accounts)
+    await extensions.load()
+    if extensions.owner("309") is None:
+        await extensions.add("bench", "309")
+    return CallerIdService(contacts, extensions)
+
+
 async def measure(db_path: Path, count: int, lookups: int) -> dict:
     db = Database(db_path)
     await db.open()
     try:
-        accounts = AccountService(AccountStore(db))
-        extensions = ExtensionService(ExtensionStore(db), accounts)
-        await extensions.load()
-        if extensions.owner("309") is None:
-            await extensions.add("bench", "309")
-        callerid = CallerIdService(ContactService(db), extensions)
+        callerid = await callerid_on(db)
         numbers = [f"+1 555 {i // 10000 % 1000:03d} {i % 10000:04d}"
                    for i in (random.randrange(count) for _ in range(lookups))]
         for n in numbers[:1000]:  # warm the page cache

@@ -34,13 +34,9 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
+from callerid_lookup import callerid_on  # noqa: E402
 from contacts_http import OUT, VENV_BIN, free_port, seeded, serve_env, wait_port  # noqa: E402
 
-from callbridge.accounts.extensions import ExtensionService  # noqa: E402
-from callbridge.accounts.service import AccountService  # noqa: E402
-from callbridge.accounts.store import AccountStore, ExtensionStore  # noqa: E402
-from callbridge.callerid.service import CallerIdService  # noqa: E402
-from callbridge.contacts.service import ContactService  # noqa: E402
 from callbridge.db import database_for  # noqa: E402
 from tests.calllog.master_csv import write_history  # noqa: E402
 from tests.pg import cluster, query  # noqa: E402
@@ -56,12 +52,7 @@ async def lookups(target: str, numbers: list[str], passes: int) -> list[dict]:
     db = database_for(target)
     await db.open()
     try:
-        accounts = AccountService(AccountStore(db))
-        extensions = ExtensionService(ExtensionStore(db), accounts)
-        await extensions.load()
-        if extensions.owner("309") is None:
-            await extensions.add("bench", "309")
-        callerid = CallerIdService(ContactService(db), extensions)
+        callerid = await callerid_on(db)
         out = []
         for _ in range(passes):
             took, named = [], 0

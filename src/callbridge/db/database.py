@@ -121,19 +121,8 @@ class Database:
             else:
                 await self._writer.execute("COMMIT")
 
-    @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[None]:
-        """The write lock, waited for at most write_wait seconds."""
-        try:
-            async with asyncio.timeout(self.write_wait):
-                await self._write_lock.acquire()
-        except TimeoutError:
-            raise Unavailable(f"the database stayed busy for {self.write_wait:g} s; retry",
-                              error="Database busy") from None
-        try:
-            yield
-        finally:
-            self._write_lock.release()
+    def _writing(self):
+        return write_turn(self._write_lock, self.write_wait)
 
     @asynccontextmanager
     async def loop_transaction(self) -> AsyncIterator["LoopTx"]:
@@ -198,6 +187,22 @@ class Database:
             yield Snapshot(conn)
         finally:
             await asyncio.to_thread(conn.close)  # closing ends the read transaction
+
+
+@asynccontextmanager
+async def write_turn(lock: asyncio.Lock, wait: float) -> AsyncIterator[None]:
+    """This process's one writer at a time (either engine), waited for at most `wait` seconds:
+    nothing awaits a stalled writer forever."""
+    try:
+        async with asyncio.timeout(wait):
+            await lock.acquire()
+    except TimeoutError:
+        raise Unavailable(f"the database stayed busy for {wait:g} s; retry",
+                          error="Database busy") from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 class Snapshot:

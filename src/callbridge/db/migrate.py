@@ -22,10 +22,11 @@ log = logging.getLogger(__name__)
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
-def available_migrations() -> list[tuple[int, str, str]]:
-    """(number, filename, sql) for every packaged migration, in order; numbers must be 1..N."""
+def available_migrations(package: str = "callbridge.db.migrations") -> list[tuple[int, str, str]]:
+    """(number, filename, sql) for every migration in the package (SQLite's, or PostgreSQL's:
+    callbridge.db.migrations_pg), in order; numbers must be 1..N."""
     files = []
-    for entry in resources.files("callbridge.db.migrations").iterdir():
+    for entry in resources.files(package).iterdir():
         m = _NAME.match(entry.name)
         if m:
             files.append((int(m.group(1)), entry.name, entry.read_text(encoding="utf-8")))

@@ -20,13 +20,14 @@ import re
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
+from callbridge.db.database import write_turn
 from callbridge.db.listener import PgListener
+from callbridge.db.migrate import available_migrations
 from callbridge.errors import InvalidInput, Unavailable
 from callbridge.logs import event
 from callbridge.settings import ConfigError
@@ -34,7 +35,6 @@ from callbridge.settings import ConfigError
 log = logging.getLogger("callbridge.db")
 
 WRITE_WAIT_SECONDS = 10.0
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # pg_advisory_lock key held while migrating: instances starting together migrate once
 MIGRATION_LOCK = 0x6362_6d67
 # Quoted text, casts and placeholders, in one pass: a ? or :name inside a string is text.
@@ -177,18 +177,8 @@ class PgDatabase:
         assert self._pool is not None, "database not open"
         return self._pool
 
-    @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[None]:
-        try:
-            async with asyncio.timeout(self.write_wait):
-                await self._write_lock.acquire()
-        except TimeoutError:
-            raise Unavailable(f"the database stayed busy for {self.write_wait:g} s; retry",
-                              error="Database busy") from None
-        try:
-            yield
-        finally:
-            self._write_lock.release()
+    def _writing(self):
+        return write_turn(self._write_lock, self.write_wait)
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgTx]:
@@ -263,24 +253,11 @@ class PgTx:
         return await self.conn.fetchrow(text, *_args(names, params))
 
 
-def available_pg_migrations() -> list[tuple[int, str, str]]:
-    files = []
-    for entry in resources.files("callbridge.db.migrations_pg").iterdir():
-        m = _MIGRATION_NAME.match(entry.name)
-        if m:
-            files.append((int(m.group(1)), entry.name, entry.read_text(encoding="utf-8")))
-    files.sort()
-    for expected, (number, name, _) in enumerate(files, start=1):
-        if number != expected:
-            raise RuntimeError(f"migration numbering gap: expected {expected:04d}, found {name}")
-    return files
-
-
 async def migrate_pg(conn: asyncpg.Connection) -> bool:
     """Brings the schema to the newest version, each migration in one transaction with its
     version bump; instances starting together take turns (a session advisory lock). True when
     the schema was created now."""
-    migrations = available_pg_migrations()
+    migrations = available_migrations("callbridge.db.migrations_pg")
     await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK)
     try:
         await conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
