@@ -161,3 +161,15 @@ async def test_a_click_to_dials_progress_is_answered_by_any_instance(two):
     assert there == here and there["state"] == "queued" and there["extension"] == "309"
     assert (await b.call("GET", f"/dialer/calls/{uuid.uuid4()}"))[0] == 404
     assert (await b.call("GET", f"/dialer/calls/{call_id}", account="globex"))[0] == 404
+
+
+async def test_two_instances_racing_to_create_the_same_thing_give_a_409_not_a_500(two):
+    """Each instance checks "is the name free?" under its own write lock; two instances can
+    both see it free. The loser's insert meets the unique constraint: a 409."""
+    a, b = two
+    for attempt in range(5):
+        name = f"Team {attempt}"
+        got = await asyncio.gather(
+            a.call("POST", "/contacts/groups", json={"name": name}),
+            b.call("POST", "/contacts/groups", json={"name": name}))
+        assert sorted(status for status, _ in got) == [200, 409], got

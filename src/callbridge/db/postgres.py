@@ -28,7 +28,7 @@ import asyncpg
 from callbridge.db.database import write_turn
 from callbridge.db.listener import PgListener
 from callbridge.db.migrate import available_migrations
-from callbridge.errors import InvalidInput, Unavailable
+from callbridge.errors import Conflict, InvalidInput, Unavailable
 from callbridge.logs import event
 from callbridge.settings import ConfigError
 
@@ -182,9 +182,16 @@ class PgDatabase:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgTx]:
-        async with _reachable(), self._writing(), self.pool.acquire() as conn, \
-                conn.transaction():
-            yield PgTx(conn)
+        try:
+            async with _reachable(), self._writing(), self.pool.acquire() as conn, \
+                    conn.transaction():
+                yield PgTx(conn)
+        except asyncpg.IntegrityConstraintViolationError as exc:
+            # a row another instance wrote between this one's check and its write (one process
+            # checks and writes under its own write lock; instances don't share it)
+            kind = type(exc).__name__
+            raise Conflict(f"the change conflicts with data written meanwhile ({kind});"
+                           " retry") from None
 
     loop_transaction = transaction  # no loop-thread shortcut here: asyncpg never leaves the loop
 
