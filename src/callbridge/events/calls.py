@@ -188,7 +188,8 @@ class CallEvents:
                     if not ringing.announced:  # answered within the coalescing window
                         self._announce(call, extension, ringing)
                     answered = draft(owner.account_id, "call.answered",
-                                     CallAnswered(call_id=call.linkedid, direction=call.direction, node=self.node,
+                                     CallAnswered(call_id=call.linkedid, node=self.node,
+                                                  direction=call.direction,
                                                   extension=extension, device=device),
                                      extension=extension, at=event_time(ev))
                     self._then(lambda: self.journal.emit(answered))
@@ -204,7 +205,8 @@ class CallEvents:
         if owner is None:
             return
         changed = draft(owner.account_id, "device.state",
-                        DeviceState(extension=extension, device=ev.get("URI", ""), state=state, node=self.node,
+                        DeviceState(extension=extension, device=ev.get("URI", ""), state=state,
+                                    node=self.node,
                                     reason=ev.get("ContactStatus", "")),
                         extension=extension, at=event_time(ev))
         self._then(lambda: self.journal.emit(changed))
