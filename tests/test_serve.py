@@ -59,6 +59,20 @@ def test_startup_line_names_url_database_ami_and_version(tmp_path, free_port):
     assert started["ami"] == "disabled"
 
 
+def test_the_startup_line_names_each_asterisk_node_never_its_secret(tmp_path, free_port):
+    port = free_port()
+    proc = serve_process(tmp_path, CALLBRIDGE_PORT=str(port),
+                         CALLBRIDGE_AMI="pbx1=ami://cb:s3cret1@127.0.0.1:1/x.csv"
+                                        " pbx2=ami://cb:s3cret2@127.0.0.1:2")
+    try:
+        started = _started(proc)
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=20)
+    assert started["ami"] == "pbx1=cb@127.0.0.1:1 pbx2=cb@127.0.0.1:2"
+    assert "s3cret" not in err
+
+
 def test_a_database_url_is_shown_without_its_password():
     shown = database_shown("postgresql://cb:s3cret@db.example.net:5433/callbridge")
     assert shown == "postgresql://cb:***@db.example.net:5433/callbridge"

@@ -313,8 +313,9 @@ async def run(settings: Settings) -> None:
         # dialer tail, 3.3-7.6 ms -> 1.5-3.7 ms; docs/benchmarks.md).
         gc.freeze()
         scheme = "https" if ssl_context else "http"
-        ami = (f"{settings.ami_username}@{settings.ami_host}:{settings.ami_port}"
-               if settings.ami_secret.get_secret_value() else "disabled")
+        nodes = [n for n in settings.nodes() if n.secret]
+        ami = (" ".join(n.where if n.name == "default" else f"{n.name}={n.where}" for n in nodes)
+               or "disabled")  # user@host:port of each node, never its secret
         event(log, "service.started", url=f"{scheme}://{settings.host}:{settings.port}",
               database=database_shown(settings.database), ami=ami, version=__version__)
         await asyncio.Event().wait()
