@@ -84,7 +84,7 @@ class PgListener:
                 self._up.clear()
                 self._conn = None
                 if conn is not None and not conn.is_closed():
-                    await conn.close()
+                    conn.terminate()  # nothing to finish on a listening connection
             await asyncio.sleep(RECONNECT_SECONDS)
 
     async def start(self, wait: float = 5.0) -> None:

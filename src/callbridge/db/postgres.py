@@ -35,6 +35,7 @@ from callbridge.settings import ConfigError
 log = logging.getLogger("callbridge.db")
 
 WRITE_WAIT_SECONDS = 10.0
+CLOSE_WAIT = 5.0
 # pg_advisory_lock key held while migrating: instances starting together migrate once
 MIGRATION_LOCK = 0x6362_6d67
 # Quoted text, casts and placeholders, in one pass: a ? or :name inside a string is text.
@@ -167,10 +168,15 @@ class PgDatabase:
         return created
 
     async def close(self) -> None:
+        """Closes every connection: gracefully for CLOSE_WAIT seconds, then by force (a
+        connection some task still holds must not keep the process from exiting)."""
         await self.listener.close()
         if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+            pool, self._pool = self._pool, None
+            try:
+                await asyncio.wait_for(pool.close(), CLOSE_WAIT)
+            except (TimeoutError, asyncpg.PostgresError, OSError):
+                pool.terminate()
 
     @property
     def pool(self) -> asyncpg.Pool:
