@@ -83,7 +83,6 @@ class DialerService:
         self.outbound_context = outbound_context
         self.originate_timeout = originate_timeout
         self.action_timeout = action_timeout
-        self.calllog = calllog  # CallLogService: told of every call, for its call-log row
         self.outcomes: Counter[str] = Counter()
 
     async def dial(self, account: Account, request: DialRequest) -> DialAccepted:
