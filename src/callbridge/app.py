@@ -89,6 +89,7 @@ class Node:
     calllog: CallLogService
     lease: NodeLease | SoleLease
     devices: ReachableDevices
+    calls: CallEvents
 
     @property
     def configured(self) -> bool:
@@ -143,7 +144,7 @@ def _node(settings: Settings, node: AmiNode, db, contacts: ContactService,
                                if (e.node or None) in ((node.name,) + ((None,) if first else ()))])
 
     link.on_connect(prewarm_devices)
-    return Node(node.name, node, link, calllog, lease, devices)
+    return Node(node.name, node, link, calllog, lease, devices, calls)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -261,6 +262,7 @@ def create_app(settings: Settings) -> web.Application:
         for n in nodes:
             await n.link.close()
             await n.lease.close()
+            await n.calls.drain()  # events still waiting for a contact lookup reach the journal
         await cancel_and_wait(directory)
         for n in nodes:
             await n.calllog.close()

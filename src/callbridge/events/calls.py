@@ -87,6 +87,8 @@ class CallEvents:
         # events are stored in the order Asterisk reported them (with SQLite's lookups, which
         # never wait, nothing ever queues)
         self._pending: asyncio.Task | None = None
+        # ringings inside their coalescing window, announced by a timer (drain() announces them)
+        self._coalescing: dict[asyncio.TimerHandle, tuple[_Call, str, _Ringing]] = {}
 
     def _then(self, emit: Callable[[], Awaitable[None] | None]) -> None:
         """Runs emit now, or after the pending lookups (see _pending)."""
@@ -102,6 +104,24 @@ class CallEvents:
             if result is not None:
                 await result
         self._pending = asyncio.ensure_future(queued())
+
+    def _announce_soon(self, call: _Call, extension: str, ringing: _Ringing) -> None:
+        def due() -> None:
+            del self._coalescing[handle]
+            self._announce(call, extension, ringing)
+        handle = asyncio.get_running_loop().call_later(RING_COALESCE, due)
+        self._coalescing[handle] = (call, extension, ringing)
+
+    async def drain(self) -> None:
+        """At shutdown (the AMI link closed): announces the ringings still inside their
+        coalescing window and waits for the events queued behind a contact lookup, so the
+        journal, closed next, stores them all."""
+        for handle, (call, extension, ringing) in list(self._coalescing.items()):
+            handle.cancel()
+            del self._coalescing[handle]
+            self._announce(call, extension, ringing)
+        while self._pending is not None and not self._pending.done():
+            await asyncio.wait([self._pending])
 
     def _call(self, lid: str) -> _Call:
         call = self._calls.get(lid)
@@ -168,8 +188,7 @@ class CallEvents:
         ringing = call.ringing.get(extension)
         if ringing is None or (not ringing.devices and not ringing.answered):
             ringing = call.ringing[extension] = _Ringing(time=event_time(ev))
-            asyncio.get_running_loop().call_later(RING_COALESCE, self._announce, call,
-                                                  extension, ringing)
+            self._announce_soon(call, extension, ringing)
         ringing.devices[ev.get("DestUniqueid", "")] = device
 
     def on_dial_end(self, ev: dict) -> None:
