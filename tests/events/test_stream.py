@@ -40,6 +40,19 @@ def inbound_call_rings(app, lid: str = LID, number: str = "5551234", ext: str = 
             DestUniqueid=uid, DialString=f"{ext}/{contact}", Timestamp=f"{time.time():.6f}")
 
 
+async def stored_through(app, last: int, account_id: int = 1, timeout: float = 5.0) -> None:
+    """Waits until the journal has stored the account's events up to id `last` (the ringing is
+    announced after its coalescing window and, with a number, a contact lookup)."""
+    journal = app[events_routes.SERVICE].journal
+    deadline = time.monotonic() + timeout
+    while True:
+        await journal.flush()
+        if await journal.last_id(account_id) >= last:
+            return
+        assert time.monotonic() < deadline, f"event {last} was never stored"
+        await asyncio.sleep(0.01)
+
+
 @pytest.fixture
 async def events_api(tmp_path):
     app = create_app(make_settings(tmp_path, events_heartbeat=0.5))
@@ -126,8 +139,7 @@ async def test_resume_replays_what_was_missed_over_sse_and_websocket(events_api)
     api = events_api
     for i in range(5):
         inbound_call_rings(api.app, lid=f"10.{i}")
-    await asyncio.sleep(0.05)
-    await api.app[events_routes.SERVICE].journal.flush()
+    await stored_through(api.app, 5)
     async with api.client.ws_connect("/events?after=2", headers={"x-api-key": api.keys["acme"]}) as ws:
         got = [await next_event(ws) for _ in range(3)]
     assert [e["id"] for e in got] == [3, 4, 5]
@@ -215,11 +227,10 @@ async def test_expired_events_are_said_then_the_stream_goes_on(events_api):
     for i in range(3):
         inbound_call_rings(api.app, lid=f"40.{i}")
     journal = api.app[events_routes.SERVICE].journal
-    await asyncio.sleep(0.05)
-    await journal.flush()
+    await stored_through(api.app, 3)
     await journal.prune(now=time.time() + journal.retention_seconds + 1)
     inbound_call_rings(api.app, lid="40.9")
-    await asyncio.sleep(0.05)
+    await stored_through(api.app, 4)
     async with api.client.ws_connect("/events?after=1", headers={"x-api-key": api.keys["acme"]}) as ws:
         problem = await next_event(ws)
         assert problem["type"] == "error" and problem["data"]["error"] == "events_expired"

@@ -26,6 +26,18 @@ async def wait_for(predicate, timeout: float = 5.0, what: str = "condition"):
         await asyncio.sleep(0.02)
 
 
+async def recorded(api, hook: dict, done, timeout: float = 5.0) -> list[dict]:
+    """The endpoint's deliveries once the newest satisfies done (the sender records an answer
+    just after the receiver has it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        deliveries = await api.ok("GET", f"/webhooks/{hook['id']}/deliveries")
+        if deliveries and done(deliveries[0]):
+            return deliveries
+        assert time.monotonic() < deadline, f"the delivery was never recorded: {deliveries}"
+        await asyncio.sleep(0.02)
+
+
 @pytest.fixture
 async def hooks_api(tmp_path):
     app = create_app(make_settings(tmp_path, webhook_allow_private=True))
@@ -61,8 +73,7 @@ async def test_events_arrive_signed_per_the_standard(hooks_api, receiver):
     # listed without its secret; deliveries say delivered
     listed = await api.ok("GET", "/webhooks")
     assert listed == [{k: v for k, v in hook.items() if k != "secret"}]
-    await asyncio.sleep(0.1)  # the sender records the answer just after it
-    deliveries = await api.ok("GET", f"/webhooks/{hook['id']}/deliveries")
+    deliveries = await recorded(api, hook, lambda d: d["status"] == "delivered")
     assert deliveries[0]["msg_id"] == got.headers["webhook-id"]
     assert deliveries[0]["status"] == "delivered" and deliveries[0]["last_status"] == 200
 
@@ -124,17 +135,16 @@ async def test_redirects_are_not_followed_and_bodies_are_capped(hooks_api, recei
     hook = (await api.call("POST", "/webhooks", json={"url": receiver.url, "types": ["call.*"]}))[1]
     await api.ok("POST", f"/webhooks/{hook['id']}/test")
     await wait_for(lambda: receiver.got, what="a try")
+    d = (await recorded(api, hook, lambda d: d["last_status"] is not None))[0]
     await asyncio.sleep(0.2)
     assert len(receiver.got) == 1  # /elsewhere never asked
-    d = (await api.ok("GET", f"/webhooks/{hook['id']}/deliveries"))[0]
     assert d["status"] == "pending" and d["attempts"] == 1 and d["last_status"] == 302
     assert "redirects are not followed" in d["last_error"]
     receiver.location = None
     receiver.status = 500
     await api.ok("POST", f"/webhooks/{hook['id']}/test")
     await wait_for(lambda: len(receiver.got) == 2, what="the second try")
-    await asyncio.sleep(0.2)
-    d = (await api.ok("GET", f"/webhooks/{hook['id']}/deliveries"))[0]
+    d = (await recorded(api, hook, lambda d: d["last_status"] not in (None, 302)))[0]
     assert d["last_status"] == 500 and len(d["last_response"]) == 1024
 
 
