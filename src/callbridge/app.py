@@ -45,7 +45,7 @@ from callbridge.screenpop import routes as screenpop_routes
 from callbridge.settings import AmiNode, ConfigError, Settings
 from callbridge.system import docs as docs_routes
 from callbridge.system import routes as system_routes
-from callbridge.system.metrics import Readings, build_registry
+from callbridge.system.metrics import NodeReading, Readings, build_registry
 from callbridge.system.models import ServiceStatus
 from callbridge.web import middleware as mw
 from callbridge.web.ratelimit import FixedWindowLimiter, SharedWindowLimiter
@@ -94,6 +94,11 @@ class Node:
     @property
     def configured(self) -> bool:
         return bool(self.settings.secret)
+
+    def reading(self) -> NodeReading:
+        st = self.link.status()
+        return NodeReading(self.name, st.state if self.configured else "disabled", st.connects,
+                           self.link.events_handled, self.calllog.rows_written, self.lease.held)
 
     def status(self, disabled_reason: str) -> dict:
         if not self.configured:
@@ -223,9 +228,7 @@ def create_app(settings: Settings) -> web.Application:
     dialer = app[dialer_routes.SERVICE]
     limiter = app[mw.LIMITER]
     registry, http_metrics = build_registry(Readings(
-        link_state=lambda: link.status().state if first.configured else "disabled",
-        link_connects=lambda: link.status().connects, ami_events=lambda: link.events_handled,
-        originates=lambda: dict(dialer.outcomes), calllog_rows=lambda: calllog.rows_written,
+        nodes=lambda: [n.reading() for n in nodes], originates=lambda: dict(dialer.outcomes),
         rate_limited=lambda: limiter.rejected, webhook_deliveries=lambda: dict(sender.outcomes),
         stream_clients=hub.client_count, events_stored=lambda: journal.stored))
     app[system_routes.METRICS] = registry

@@ -100,9 +100,9 @@ async def test_click_to_dial_reports_its_progress(running_pbx, tmp_path):
         # and /metrics saw it: the link online, the originate queued, AMI events processed
         from tests.system.test_metrics import samples
         m = samples(await (await api.client.get("/metrics")).text())
-        assert m[("callbridge_ami_link_state", (("state", "online"),))] == 1
+        assert m[("callbridge_ami_link_state", (("node", "default"), ("state", "online")))] == 1
         assert m[("callbridge_originates_total", (("result", "queued"),))] == 1
-        assert m[("callbridge_ami_events_total", ())] > 10
+        assert m[("callbridge_ami_events_total", (("node", "default"),))] > 10
         assert m[("callbridge_events_stored_total", ())] >= 6
 
 

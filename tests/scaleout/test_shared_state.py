@@ -173,3 +173,28 @@ async def test_two_instances_racing_to_create_the_same_thing_give_a_409_not_a_50
             a.call("POST", "/contacts/groups", json={"name": name}),
             b.call("POST", "/contacts/groups", json={"name": name}))
         assert sorted(status for status, _ in got) == [200, 409], got
+
+
+async def test_one_instance_at_a_time_says_it_reads_each_node_and_the_other_takes_over(instances):
+    from tests.system.test_metrics import samples
+    nodes = ("east=ami://cb:secret-east-1234@127.0.0.1:9/ "
+             "west=ami://cb:secret-west-1234@127.0.0.1:19/")
+    a, b = await instances(2, ami=nodes)
+
+    async def ingesting(api) -> dict[str, float]:
+        m = samples(await (await api.client.get("/metrics")).text())
+        return {n: m[("callbridge_ami_ingesting", (("node", n),))] for n in ("east", "west")}
+
+    deadline = time.monotonic() + 5
+    while True:
+        got_a, got_b = await ingesting(a), await ingesting(b)
+        if all(got_a[n] + got_b[n] == 1 for n in ("east", "west")):
+            break
+        assert time.monotonic() < deadline, f"each node read by one instance: {got_a} {got_b}"
+        await asyncio.sleep(0.1)
+    holder, other = (a, b) if got_a["east"] else (b, a)
+    await holder.client.close()  # a clean stop gives its leases up: the other needn't wait 3 s
+    deadline = time.monotonic() + 2
+    while (await ingesting(other)) != {"east": 1, "west": 1}:
+        assert time.monotonic() < deadline, "a stopped instance's leases were not taken over"
+        await asyncio.sleep(0.1)

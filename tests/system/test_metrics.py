@@ -43,7 +43,7 @@ async def test_metrics_count_requests_originates_and_rejections(tmp_path):
                   (("route", "/contacts/contacts"),))] == 3
         assert m[("callbridge_originates_total", (("result", "invalid"),))] == 1
         assert m[("callbridge_rate_limit_rejections_total", ())] == 1
-        assert m[("callbridge_ami_link_state", (("state", "disabled"),))] == 1
+        assert m[("callbridge_ami_link_state", (("node", "default"), ("state", "disabled")))] == 1
         assert m[("callbridge_event_stream_clients", ())] == 1
         assert ("callbridge_webhook_deliveries_total", ()) not in m  # no results yet: no series
         # a 404's path never becomes a label
@@ -61,3 +61,21 @@ async def test_metrics_token(tmp_path):
         assert r.status == 401
         r = await client.get("/metrics", headers={"Authorization": "Bearer s3cret-metrics-token"})
         assert r.status == 200 and "callbridge_ami_link_state" in await r.text()
+
+
+async def test_every_asterisk_node_has_its_own_series(tmp_path):
+    # two nodes on ports nothing listens on: both links keep trying, this instance reads both
+    app = create_app(make_settings(
+        tmp_path, ami="east=ami://cb:secret-east-1234@127.0.0.1:9/ "
+                      "west=ami://cb:secret-west-1234@127.0.0.1:19/"))
+    async with TestClient(TestServer(app)) as client:
+        text = await (await client.get("/metrics")).text()
+        m = samples(text)
+    for node in ("east", "west"):
+        states = {s: m[("callbridge_ami_link_state", (("node", node), ("state", s)))]
+                  for s in ("online", "connecting", "offline", "login_failed", "disabled")}
+        assert sum(states.values()) == 1 and states["online"] == 0 and states["disabled"] == 0
+        assert m[("callbridge_ami_ingesting", (("node", node),))] == 1  # one process: it reads
+        assert m[("callbridge_call_log_rows_total", (("node", node),))] == 0
+        assert ("callbridge_ami_events_total", (("node", node),)) in m
+    assert "secret-east" not in text and "secret-west" not in text

@@ -2,9 +2,9 @@
 
 HTTP requests are counted as they happen (the web middleware's access line calls
 HttpMetrics.observe). Everything else is read at scrape time from the counters the rooms
-already keep (the AMI link's state and connects, the dialer's outcomes, the call log's rows, the
-limiter's rejections, the webhook sender's results, the event hub's clients), so the hot paths
-pay nothing for metrics they don't own.
+already keep (each Asterisk node's link state, connects, events and call-log rows and whether
+this instance reads it, the dialer's outcomes, the limiter's rejections, the webhook sender's
+results, the event hub's clients), so the hot paths pay nothing for metrics they don't own.
 """
 
 from __future__ import annotations
@@ -33,13 +33,21 @@ class HttpMetrics:
 
 
 @dataclass
+class NodeReading:
+    """One Asterisk node's figures as this instance sees them."""
+    name: str
+    link_state: str
+    link_connects: int
+    ami_events: int
+    calllog_rows: int
+    ingesting: bool  # this instance holds the node's lease: it writes the node's call log
+
+
+@dataclass
 class Readings:
     """Where the scrape reads each figure; every callable is cheap and never raises."""
-    link_state: Callable[[], str]
-    link_connects: Callable[[], int]
-    ami_events: Callable[[], int]
+    nodes: Callable[[], list[NodeReading]]
     originates: Callable[[], dict[str, int]]
-    calllog_rows: Callable[[], int]
     rate_limited: Callable[[], int]
     webhook_deliveries: Callable[[], dict[str, int]]
     stream_clients: Callable[[], int]
@@ -51,23 +59,30 @@ class ServiceCollector:
         self.r = readings
 
     def collect(self) -> Iterable[Metric]:
-        state = self.r.link_state()
-        up = GaugeMetricFamily("callbridge_ami_link_state", "1 for the AMI link's current state",
-                               labels=("state",))
-        for s in LINK_STATES:
-            up.add_metric((s,), 1.0 if s == state else 0.0)
-        yield up
-        yield CounterMetricFamily("callbridge_ami_reconnects", "AMI logins after the first",
-                                  value=max(0, self.r.link_connects() - 1))
-        yield CounterMetricFamily("callbridge_ami_events", "AMI events processed",
-                                  value=self.r.ami_events())
+        nodes = self.r.nodes()
+        up = GaugeMetricFamily("callbridge_ami_link_state", "1 for each node's AMI link's current"
+                               " state", labels=("node", "state"))
+        reconnects = CounterMetricFamily("callbridge_ami_reconnects", "AMI logins after the"
+                                         " first", labels=("node",))
+        events = CounterMetricFamily("callbridge_ami_events", "AMI events processed",
+                                     labels=("node",))
+        rows = CounterMetricFamily("callbridge_call_log_rows", "call-log rows written here",
+                                   labels=("node",))
+        ingesting = GaugeMetricFamily("callbridge_ami_ingesting", "1 while this instance reads"
+                                      " the node's events (holds its lease)", labels=("node",))
+        for n in nodes:
+            for s in LINK_STATES:
+                up.add_metric((n.name, s), 1.0 if s == n.link_state else 0.0)
+            reconnects.add_metric((n.name,), max(0, n.link_connects - 1))
+            events.add_metric((n.name,), n.ami_events)
+            rows.add_metric((n.name,), n.calllog_rows)
+            ingesting.add_metric((n.name,), 1.0 if n.ingesting else 0.0)
+        yield from (up, reconnects, events, rows, ingesting)
         originates = CounterMetricFamily("callbridge_originates", "click-to-dial requests by"
                                          " result", labels=("result",))
         for result, n in sorted(self.r.originates().items()):
             originates.add_metric((result,), n)
         yield originates
-        yield CounterMetricFamily("callbridge_call_log_rows", "call-log rows written",
-                                  value=self.r.calllog_rows())
         yield CounterMetricFamily("callbridge_rate_limit_rejections", "requests answered 429",
                                   value=self.r.rate_limited())
         deliveries = CounterMetricFamily("callbridge_webhook_deliveries", "webhook delivery"
