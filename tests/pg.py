@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 
 ENGINE_VARIABLE = "TEST_ENGINE"
+PREFIX = "callbridge-pg-"
 TEMPLATE = "callbridge_template"
 
 
@@ -44,7 +45,9 @@ class Cluster:
         if bindir is None:
             raise RuntimeError("no PostgreSQL server: run scripts/install-postgresql.sh")
         self.bindir = bindir
-        self.dir = Path(tempfile.mkdtemp(prefix="callbridge-pg-"))
+        _reap_abandoned(bindir)
+        self.dir = Path(tempfile.mkdtemp(prefix=PREFIX))
+        (self.dir / "owner.pid").write_text(str(os.getpid()))
         self.port = _free_port()
         self.host = "127.0.0.1"
         # initdb refuses to run as root: the cluster belongs to the postgres user then
@@ -99,6 +102,26 @@ class Cluster:
             except subprocess.CalledProcessError:
                 pass  # already stopped
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _reap_abandoned(bindir: Path) -> None:
+    """Stops and removes the clusters of earlier test runs that were killed before their atexit
+    (a SIGKILLed or timed-out pytest), so they don't pile up holding memory and ports."""
+    for owner in Path(tempfile.gettempdir()).glob(PREFIX + "*/owner.pid"):
+        try:
+            os.kill(int(owner.read_text()), 0)
+            continue  # its pytest still runs
+        except ProcessLookupError:
+            pass
+        except (ValueError, OSError):
+            continue  # not ours to judge (unreadable, another user's)
+        data = owner.parent / "data"
+        if (data / "postmaster.pid").exists():
+            argv = [str(bindir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"]
+            if os.geteuid() == 0:
+                argv = ["runuser", "-u", "postgres", "--", *argv]
+            subprocess.run(argv, capture_output=True)
+        shutil.rmtree(owner.parent, ignore_errors=True)
 
 
 def _free_port() -> int:
