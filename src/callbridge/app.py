@@ -157,7 +157,8 @@ def create_app(settings: Settings) -> web.Application:
         client_max_size=MAX_BODY_BYTES,
         middlewares=[mw.api_middleware],
     )
-    db = database_for(settings.database, default_region=settings.region)
+    db = database_for(settings.database, default_region=settings.region,
+                      pool_size=settings.database_pool_size)
     app[SETTINGS] = settings
     app[DATABASE] = db
     accounts = AccountService(AccountStore(db))

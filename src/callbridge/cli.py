@@ -39,7 +39,8 @@ def _run(coro):
 async def _with_db(settings: Settings, fn):
     """fn(db) on the configured database; says so when that file did not exist yet (an
     operator running a command outside the checkout would otherwise fill a new, empty one)."""
-    db = database_for(settings.database, default_region=settings.region)
+    db = database_for(settings.database, default_region=settings.region,
+                      pool_size=settings.database_pool_size)
     if await db.open():
         where = db.path if settings.postgres else Path(settings.database).resolve()
         click.echo(f"callbridge: created a new database {where} ({env_name('database')})",

@@ -57,6 +57,11 @@ class Settings(BaseSettings):
                           description="SQLite file, or postgresql://user:password@host/db for"
                                       " several instances on one database; created and"
                                       " migrated on start")
+    database_pool_size: int = Field(10, ge=2, le=100,
+                                    description="PostgreSQL only: connections each instance"
+                                                " pools (it opens one more to listen); the"
+                                                " server's max_connections must cover"
+                                                " instances x (this + 1)")
     host: str = Field("127.0.0.1", description="HTTP listen address")
     port: int = Field(2343, ge=1, le=65535, description="HTTP listen port")
     rate_limit: str = Field("1000/15m", description="requests per window per API key"

@@ -198,3 +198,13 @@ async def test_one_instance_at_a_time_says_it_reads_each_node_and_the_other_take
     while (await ingesting(other)) != {"east": 1, "west": 1}:
         assert time.monotonic() < deadline, "a stopped instance's leases were not taken over"
         await asyncio.sleep(0.1)
+
+
+async def test_the_pool_holds_as_many_connections_as_the_setting_says(instances):
+    (a,) = await instances(1, database_pool_size=3)
+    pool = a.app[DATABASE]._pool
+    assert pool.get_max_size() == 3
+    # ten requests at once share those three connections, and all are answered
+    results = await asyncio.gather(*(a.call("GET", "/contacts/contacts") for _ in range(10)))
+    assert [status for status, _ in results] == [200] * 10
+    assert pool.get_size() <= 3

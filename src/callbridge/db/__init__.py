@@ -9,10 +9,12 @@ __all__ = ["Database", "PgDatabase", "database_for", "database_shown", "is_postg
            "migrate"]
 
 
-def database_for(target: str | Path, **options: Any) -> Database | PgDatabase:
-    """The engine CALLBRIDGE_DATABASE names: a postgresql:// URL, else a SQLite file."""
+def database_for(target: str | Path, pool_size: int = 10, **options: Any
+                 ) -> Database | PgDatabase:
+    """The engine CALLBRIDGE_DATABASE names: a postgresql:// URL (pool_size connections), else
+    a SQLite file."""
     if is_postgres_url(str(target)):
-        return PgDatabase(str(target), **options)
+        return PgDatabase(str(target), pool_size=pool_size, **options)
     return Database(target, **options)
 
 
