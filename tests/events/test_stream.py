@@ -10,8 +10,9 @@ import time
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from callbridge.app import AMI_LINK, create_app
+from callbridge.app import AMI_LINK, NODES, create_app
 from callbridge.dialer import routes as dialer_routes
+from callbridge.events import calls as calls_module
 from callbridge.events import routes as events_routes
 from callbridge.events.hub import StoredEvent
 from callbridge.events.models import StreamQuery
@@ -172,6 +173,25 @@ async def test_the_journal_survives_a_restart(tmp_path):
             inbound_call_rings(app, lid="20.2")
             second = await next_event(ws)
             assert second["id"] == 2 and second["data"]["call_id"] == "20.2"  # ids go on
+
+
+async def test_a_lookup_that_hangs_holds_the_stop_a_bounded_time(tmp_path, monkeypatch, caplog):
+    monkeypatch.setattr(calls_module, "DRAIN_SECONDS", 0.3)
+    app = create_app(make_settings(tmp_path))
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    await app[dialer_routes.SERVICE].extensions.add("acme", "309")
+    await app[mw.ACCOUNT].create_key("acme")
+    node = app[NODES][0]
+
+    async def hangs(*args):  # the database out of reach, its timeout far off
+        await asyncio.Event().wait()
+    monkeypatch.setattr(node.calls.contacts, "card_for", hangs)
+    inbound_call_rings(app, lid="21.1")
+    started = time.monotonic()
+    await client.close()
+    assert time.monotonic() - started < 3
+    assert any(r.getMessage() == "events.drain_timeout" for r in caplog.records)
 
 
 async def test_filters_by_type_and_extension(events_api):

@@ -32,12 +32,14 @@ from callbridge.calllog.builder import parse_channel
 from callbridge.contacts.service import ContactService
 from callbridge.events.journal import EventJournal, draft
 from callbridge.events.models import CallAnswered, CallRinging, ContactCard, DeviceState
+from callbridge.logs import event
 from callbridge.timeutil import iso
 
 log = logging.getLogger("callbridge.events")
 # s: the DialBegins of one Dial() arrive together (one AMI read, measured); a short wait names
 # every device in one call.ringing without holding the pop back noticeably
 RING_COALESCE = 0.003
+DRAIN_SECONDS = 5.0  # s: at most this long at shutdown for events waiting on a contact lookup
 MAX_CALLS = 10_000
 _REGISTERED = {"Created": "registered", "Reachable": "registered",
                "Removed": "unreachable", "Unreachable": "unreachable"}
@@ -115,13 +117,20 @@ class CallEvents:
     async def drain(self) -> None:
         """At shutdown (the AMI link closed): announces the ringings still inside their
         coalescing window and waits for the events queued behind a contact lookup, so the
-        journal, closed next, stores them all."""
+        journal, closed next, stores them all. A lookup that hangs (the database out of reach)
+        holds the stop DRAIN_SECONDS at most."""
         for handle, (call, extension, ringing) in list(self._coalescing.items()):
             handle.cancel()
             del self._coalescing[handle]
             self._announce(call, extension, ringing)
+        deadline = asyncio.get_running_loop().time() + DRAIN_SECONDS
         while self._pending is not None and not self._pending.done():
-            await asyncio.wait([self._pending])
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                event(log, "events.drain_timeout", logging.WARNING, node=self.node)
+                self._pending.cancel()
+                return
+            await asyncio.wait([self._pending], timeout=left)
 
     def _call(self, lid: str) -> _Call:
         call = self._calls.get(lid)
