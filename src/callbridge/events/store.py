@@ -33,7 +33,9 @@ class EventStore:
         highest id deleted. Returns how many were deleted."""
         gone = await tx.fetchall("SELECT account_id, max(id) FROM (SELECT account_id, id"
                                  " FROM events WHERE stored_at < ? ORDER BY stored_at LIMIT ?) AS old"
-                                 " GROUP BY account_id", (before, limit))
+                                 " GROUP BY account_id ORDER BY account_id", (before, limit))
+        # accounts in one order: instances pruning at once (each does, on PostgreSQL) lock the
+        # same rows in the same order, so one waits for the other rather than deadlocking
         deleted = 0
         for account_id, through in gone:
             deleted += await tx.execute("DELETE FROM events WHERE account_id = ? AND id <= ?",
