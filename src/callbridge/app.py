@@ -252,7 +252,7 @@ def create_app(settings: Settings) -> web.Application:
         await extensions.load()
         directory = asyncio.create_task(extensions.directory.follow())
         for n in nodes:
-            n.lease.start()
+            await n.lease.start()  # the first ask before the link's first event
         await journal.start()
         sender.start()  # what the outbox held at the last stop (or crash) goes out now
         for n in nodes:

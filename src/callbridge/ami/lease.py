@@ -56,7 +56,7 @@ class SoleLease:
     def on_acquired(self, callback: Callable[[], Awaitable[None]]) -> None:
         pass  # held from the start: the link's on_connect catch-up covers it
 
-    def start(self) -> None:
+    async def start(self) -> None:
         pass
 
     async def close(self) -> None:
@@ -116,16 +116,23 @@ class NodeLease:
                 asyncio.get_running_loop().create_task(callback(), name="lease-acquired")
         return True
 
+    async def _try(self) -> None:
+        try:
+            await self.renew()
+        except Exception as exc:  # the database unreachable: the lease runs out by itself
+            event(log, "ami.lease_renew_failed", logging.WARNING, node=self.node,
+                  error=type(exc).__name__)
+
     async def _run(self) -> None:
         while True:
-            try:
-                await self.renew()
-            except Exception as exc:  # the database unreachable: the lease runs out by itself
-                event(log, "ami.lease_renew_failed", logging.WARNING, node=self.node,
-                      error=type(exc).__name__)
             await asyncio.sleep(RENEW_SECONDS)
+            await self._try()
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Asks for the lease once now, so an instance that gets it holds it before its AMI
+        link's first event (else that event would be dropped as the holder's to handle), then
+        keeps renewing (or asking) every RENEW_SECONDS in the background."""
+        await self._try()
         self._task = asyncio.get_running_loop().create_task(self._run(), name=f"lease-{self.node}")
 
     async def close(self) -> None:
