@@ -12,6 +12,11 @@ seeded SQLite file (bench/out/contacts-<count>.db), which is timed too.
   same random numbers on both engines. PostgreSQL twice: cold (every number asked for the first
   time: a round trip each) and warm (the same numbers again: the lookup cache answers).
   Target (issue 14): PostgreSQL with the cache within 0.8x of SQLite's lookups/s.
+- http: `callbridge serve` on each engine under wrk (--duration s, --connections): GET /callerid
+  as the dialplan asks it, for random numbers of all the contacts (on PostgreSQL mostly cache
+  misses) and for 2,000 numbers that call again (cache hits); and POST
+  /contacts/contacts/search/mobile with an API key (a database query on either engine, and on
+  PostgreSQL the shared rate-limit window's upsert).
 - ingest: `callbridge serve` beside a Master.csv of --mib MiB (older calls, every one a row),
   from start to the last row; rows/s on each engine.
 Writes bench/out/postgres.json.
@@ -35,7 +40,8 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 from callerid_lookup import callerid_on  # noqa: E402
-from contacts_http import OUT, VENV_BIN, free_port, seeded, serve_env, wait_port  # noqa: E402
+from contacts_http import (OUT, VENV_BIN, create_key, free_port, seeded, serve_env,  # noqa: E402
+                           wait_port, wrk)
 
 from callbridge.db import database_for  # noqa: E402
 from tests.calllog.master_csv import write_history  # noqa: E402
@@ -70,6 +76,37 @@ async def lookups(target: str, numbers: list[str], passes: int) -> list[dict]:
         await db.close()
 
 
+HTTP_TOKEN = "bench-callerid-token-0123456789"
+REPEAT_CALLERS = 2000
+
+
+def http(target: str, count: int, duration: int, connections: int) -> dict:
+    """wrk against `callbridge serve` on target: caller-ID (all numbers, then repeat callers)
+    and the mobile search, req/s and latency each."""
+    port = free_port()
+    no_ami = OUT / "manager-none.conf"  # no AMI user in it: the bench measures HTTP alone
+    no_ami.write_text("[general]\n")
+    env = serve_env(Path("unused.db"), port, CALLBRIDGE_CALLERID_TOKEN=HTTP_TOKEN,
+                    CALLBRIDGE_AMI_MANAGER_CONF=str(no_ami))
+    env["CALLBRIDGE_DATABASE"] = target
+    wenv = {"BENCH_KEY": create_key(env), "BENCH_COUNT": str(count), "BENCH_TOKEN": HTTP_TOKEN}
+    serve = subprocess.Popen([str(VENV_BIN / "callbridge"), "serve"], env=env)
+    try:
+        wait_port(port)
+        print(f"[bench] http on {target[:24]}…", file=sys.stderr)
+        wrk(port, "mobile_exact.lua", wenv, 2, connections)  # warm-up
+        return {
+            "callerid_all_numbers": wrk(port, "callerid.lua", wenv, duration, connections),
+            "callerid_repeat_callers": wrk(port, "callerid.lua",
+                                           {**wenv, "BENCH_DISTINCT": str(REPEAT_CALLERS)},
+                                           duration, connections),
+            "search_mobile": wrk(port, "mobile_exact.lua", wenv, duration, connections),
+        }
+    finally:
+        serve.terminate()
+        serve.wait()
+
+
 def ingest(target: str, csv: Path, calls: int, work: Path) -> dict:
     (work / "manager.conf").write_text("[general]\n")
     port = free_port()
@@ -100,6 +137,8 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=1_000_000)
     ap.add_argument("--lookups", type=int, default=20_000)
     ap.add_argument("--mib", type=int, default=100, help="Master.csv size for ingest (0: skip)")
+    ap.add_argument("--duration", type=int, default=10, help="seconds of each wrk run (0: skip)")
+    ap.add_argument("--connections", type=int, default=32)
     a = ap.parse_args()
     source = seeded(a.count)
     pg = cluster()
@@ -120,6 +159,13 @@ def main() -> None:
     result["lookups"] = {"sqlite": sqlite, "postgresql_cold": cold, "postgresql_cached": warm,
                          "ratio_cold": round(cold["lookups_per_s"] / sqlite["lookups_per_s"], 2),
                          "ratio_cached": round(warm["lookups_per_s"] / sqlite["lookups_per_s"], 2)}
+
+    if a.duration:
+        lite = http(str(source), a.count, a.duration, a.connections)
+        post = http(url, a.count, a.duration, a.connections)
+        result["http"] = {"connections": a.connections, "duration_s": a.duration,
+                          "sqlite": lite, "postgresql": post,
+                          "ratio": {k: round(post[k]["rps"] / lite[k]["rps"], 2) for k in lite}}
 
     if a.mib:
         work = OUT / "postgres_ingest"
