@@ -16,7 +16,8 @@ seeded SQLite file (bench/out/contacts-<count>.db), which is timed too.
   as the dialplan asks it, for random numbers of all the contacts (on PostgreSQL mostly cache
   misses) and for 2,000 numbers that call again (cache hits); and POST
   /contacts/contacts/search/mobile with an API key (a database query on either engine, and on
-  PostgreSQL the shared rate-limit window's upsert).
+  PostgreSQL the shared rate-limit window's upsert); the search once more on PostgreSQL with
+  each process counting its own windows (bench/local_limit_serve.py), what the upsert costs.
 - ingest: `callbridge serve` beside a Master.csv of --mib MiB (older calls, every one a row),
   from start to the last row; rows/s on each engine.
 Writes bench/out/postgres.json.
@@ -80,9 +81,12 @@ HTTP_TOKEN = "bench-callerid-token-0123456789"
 REPEAT_CALLERS = 2000
 
 
-def http(target: str, count: int, duration: int, connections: int) -> dict:
+def http(target: str, count: int, duration: int, connections: int,
+         local_limit: bool = False) -> dict:
     """wrk against `callbridge serve` on target: caller-ID (all numbers, then repeat callers)
-    and the mobile search, req/s and latency each."""
+    and the mobile search, req/s and latency each. local_limit: the mobile search alone, each
+    process counting its own rate-limit windows (bench/local_limit_serve.py), to show what the
+    shared window costs."""
     port = free_port()
     no_ami = OUT / "manager-none.conf"  # no AMI user in it: the bench measures HTTP alone
     no_ami.write_text("[general]\n")
@@ -90,11 +94,15 @@ def http(target: str, count: int, duration: int, connections: int) -> dict:
                     CALLBRIDGE_AMI_MANAGER_CONF=str(no_ami))
     env["CALLBRIDGE_DATABASE"] = target
     wenv = {"BENCH_KEY": create_key(env), "BENCH_COUNT": str(count), "BENCH_TOKEN": HTTP_TOKEN}
-    serve = subprocess.Popen([str(VENV_BIN / "callbridge"), "serve"], env=env)
+    serve = subprocess.Popen([sys.executable, str(HERE / "local_limit_serve.py")] if local_limit
+                             else [str(VENV_BIN / "callbridge"), "serve"], env=env)
     try:
         wait_port(port)
-        print(f"[bench] http on {target[:24]}…", file=sys.stderr)
+        print(f"[bench] http on {target[:24]}…{' (local limit)' if local_limit else ''}",
+              file=sys.stderr)
         wrk(port, "mobile_exact.lua", wenv, 2, connections)  # warm-up
+        if local_limit:
+            return {"search_mobile": wrk(port, "mobile_exact.lua", wenv, duration, connections)}
         return {
             "callerid_all_numbers": wrk(port, "callerid.lua", wenv, duration, connections),
             "callerid_repeat_callers": wrk(port, "callerid.lua",
@@ -163,9 +171,13 @@ def main() -> None:
     if a.duration:
         lite = http(str(source), a.count, a.duration, a.connections)
         post = http(url, a.count, a.duration, a.connections)
+        local = http(url, a.count, a.duration, a.connections, local_limit=True)
         result["http"] = {"connections": a.connections, "duration_s": a.duration,
                           "sqlite": lite, "postgresql": post,
-                          "ratio": {k: round(post[k]["rps"] / lite[k]["rps"], 2) for k in lite}}
+                          "postgresql_per_process_limit": local,
+                          "ratio": {k: round(post[k]["rps"] / lite[k]["rps"], 2) for k in lite},
+                          "ratio_search_per_process_limit": round(
+                              local["search_mobile"]["rps"] / lite["search_mobile"]["rps"], 2)}
 
     if a.mib:
         work = OUT / "postgres_ingest"
