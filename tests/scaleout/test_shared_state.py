@@ -208,3 +208,25 @@ async def test_the_pool_holds_as_many_connections_as_the_setting_says(instances)
     results = await asyncio.gather(*(a.call("GET", "/contacts/contacts") for _ in range(10)))
     assert [status for status, _ in results] == [200] * 10
     assert pool.get_size() <= 3
+
+
+async def test_a_client_over_its_limit_is_refused_from_memory_until_its_window_ends(two):
+    from callbridge.web.ratelimit import SharedWindowLimiter
+    a, b = two
+    now = [1_000_020.0]  # inside the window [1_000_020, 1_000_080) of a 60 s limit
+    at_a = SharedWindowLimiter(a.app[DATABASE], 3, 60, clock=lambda: now[0])
+    at_b = SharedWindowLimiter(b.app[DATABASE], 3, 60, clock=lambda: now[0])
+
+    async def hits() -> int:
+        return await a.app[DATABASE].pool.fetchval(
+            "SELECT hits FROM rate_windows WHERE client = 'key:flood' AND window_index = $1",
+            int(now[0] // 60))
+
+    verdicts = [await at_a.admit("key:flood") for _ in range(10)]
+    assert [v.allowed for v in verdicts] == [True] * 3 + [False] * 7
+    assert [v.remaining for v in verdicts] == [2, 1, 0] + [0] * 7
+    assert 0 < verdicts[-1].reset_after <= 60 and at_a.rejected == 7
+    assert await hits() == 4  # the first refusal was counted; the six after it never asked
+    assert not (await at_b.admit("key:flood")).allowed  # the other instance: the same window
+    now[0] += 60  # the next window: asked again, and allowed
+    assert (await at_a.admit("key:flood")).allowed and await hits() == 1

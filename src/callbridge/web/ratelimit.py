@@ -55,12 +55,14 @@ class FixedWindowLimiter:
 
 class SharedWindowLimiter:
     """The same fixed windows, counted in PostgreSQL: several instances behind a load balancer
-    share one window per client, not one each. One upsert per request (~0.2 ms on a LAN) in an
+    share one window per client, not one each. One upsert per admitted request (~0.2 ms on a
+    LAN; a client already over its limit is refused from memory until its window ends) in an
     UNLOGGED table (a database crash forgets the current windows, which only relaxes them).
     With the database unreachable a request is let through: the limit is not worth an outage,
     and the request will meet the same database a moment later anyway."""
 
     PRUNE_EVERY = 500  # requests between deletions of ended windows
+    EXHAUSTED_MAX = 10_000  # clients remembered as over their limit, at most
 
     def __init__(self, db: Any, limit: int, window_seconds: int, clock=time.time):
         self.db = db
@@ -69,11 +71,18 @@ class SharedWindowLimiter:
         self._clock = clock
         self._since_prune = 0
         self.rejected = 0
+        # client -> the window this instance saw it go over the limit in: a window's count only
+        # grows, so the rest of that window is refused here without asking the database (a
+        # client flooding 429s costs no round trips)
+        self._exhausted: dict[str, int] = {}
 
     async def admit(self, client: str) -> Verdict:
         now = self._clock()
         index = int(now // self.window)
         reset_after = max(1, int((index + 1) * self.window - now + 0.999))
+        if self._exhausted.get(client) == index:
+            self.rejected += 1
+            return Verdict(False, self.limit, 0, reset_after)
         try:
             count = await self.db.pool.fetchval(
                 "INSERT INTO rate_windows(client, window_index, hits) VALUES ($1, $2, 1)"
@@ -89,4 +98,9 @@ class SharedWindowLimiter:
             return Verdict(True, self.limit, self.limit, reset_after)
         if count > self.limit:
             self.rejected += 1
+            if len(self._exhausted) >= self.EXHAUSTED_MAX:
+                self._exhausted = {c: i for c, i in self._exhausted.items() if i == index}
+                if len(self._exhausted) >= self.EXHAUSTED_MAX:
+                    self._exhausted.clear()  # that many floods at once: ask the database again
+            self._exhausted[client] = index
         return Verdict(count <= self.limit, self.limit, max(0, self.limit - count), reset_after)
