@@ -272,6 +272,7 @@ def create_app(settings: Settings) -> web.Application:
             await n.calllog.close()
         await journal.close()
         await sender.close()
+        await app[mw.LIMITER].close()  # hits admitted from memory reach the shared windows
         await db.close()
         event(log, "service.stopped")
 

@@ -230,3 +230,35 @@ async def test_a_client_over_its_limit_is_refused_from_memory_until_its_window_e
     assert not (await at_b.admit("key:flood")).allowed  # the other instance: the same window
     now[0] += 60  # the next window: asked again, and allowed
     assert (await at_a.admit("key:flood")).allowed and await hits() == 1
+
+
+async def window_hits(api, client: str) -> int:
+    return await api.app[DATABASE].pool.fetchval(
+        "SELECT coalesce(sum(hits), 0) FROM rate_windows WHERE client = $1", client)
+
+
+async def test_far_from_its_limit_a_client_is_counted_in_memory_and_synced_in_batches(two):
+    from callbridge.web.ratelimit import SharedWindowLimiter
+    a, _ = two
+    limiter = SharedWindowLimiter(a.app[DATABASE], 100_000, 900)
+    verdicts = [await limiter.admit("key:busy") for _ in range(500)]
+    assert all(v.allowed for v in verdicts) and verdicts[-1].remaining == 100_000 - 500
+    assert await window_hits(a, "key:busy") < 500  # not an upsert per request
+    await asyncio.sleep(limiter.SYNC_SECONDS * 3)
+    assert await window_hits(a, "key:busy") == 500  # all of them, within a sync
+    for _ in range(50):
+        await limiter.admit("key:busy")
+    await limiter.close()  # a stopping instance adds what it admitted from memory
+    assert await window_hits(a, "key:busy") == 550
+
+
+async def test_a_burst_through_two_instances_overshoots_the_limit_by_at_most_one_percent(two):
+    from callbridge.web.ratelimit import SharedWindowLimiter
+    a, b = two
+    at = [SharedWindowLimiter(api.app[DATABASE], 1000, 900) for api in (a, b)]
+    allowed = 0
+    for i in range(3000):  # alternating, as fast as the instances answer
+        allowed += (await at[i % 2].admit("key:burst")).allowed
+    assert 1000 <= allowed <= 1000 + 10
+    for limiter in at:
+        await limiter.close()

@@ -7,14 +7,17 @@ that ended are dropped whenever the table grows past a threshold.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
+from callbridge.aio import cancel_and_wait
 from callbridge.logs import event
 
 log = logging.getLogger("callbridge.http")
+CLOSE_SECONDS = 5.0  # at shutdown, the last sync waits this long at most
 
 
 @dataclass(slots=True)
@@ -52,17 +55,40 @@ class FixedWindowLimiter:
     async def admit(self, client: str) -> Verdict:
         return self.hit(client)
 
+    async def close(self) -> None:
+        pass  # nothing kept anywhere else
+
+
+@dataclass(slots=True)
+class _Seen:
+    """One client's current window as this instance knows it."""
+    index: int
+    shared: int = 0  # the window's count in the database, as last read (our flushed hits too)
+    pending: int = 0  # hits admitted here and not yet added to the database
+    synced: bool = False  # shared was read in this window
+
 
 class SharedWindowLimiter:
     """The same fixed windows, counted in PostgreSQL: several instances behind a load balancer
-    share one window per client, not one each. One upsert per admitted request (~0.2 ms on a
-    LAN; a client already over its limit is refused from memory until its window ends) in an
-    UNLOGGED table (a database crash forgets the current windows, which only relaxes them).
-    With the database unreachable a request is let through: the limit is not worth an outage,
-    and the request will meet the same database a moment later anyway."""
+    share one window per client, not one each, in an UNLOGGED table (a database crash forgets
+    the current windows, which only relaxes them).
 
-    PRUNE_EVERY = 500  # requests between deletions of ended windows
-    EXHAUSTED_MAX = 10_000  # clients remembered as over their limit, at most
+    A request is counted in the database at once (one upsert, ~0.2 ms on a LAN) unless its
+    client is far from its limit: then this instance admits it from memory and adds its hits to
+    the window every SYNC_SECONDS, one upsert for every client at once (what Kong's rate limit
+    calls sync_rate). "Far" is both: below the limit by more than a tenth of it (HEADROOM), and
+    fewer than LOCAL_SHARE of the limit admitted here since the last sync. So near its limit a
+    client is counted exactly, a limit under 100 is always counted at once, and a burst spread
+    over N instances can overshoot by at most (N-1) x 1% of the limit before every instance
+    sees the window full. A client over its limit is refused from memory until its window ends
+    (the count only grows). With the database unreachable a request is let through: the limit
+    is not worth an outage, and the request will meet the same database a moment later."""
+
+    SYNC_SECONDS = 0.1
+    HEADROOM = 0.1  # of the limit: closer than this, every request is counted at once
+    LOCAL_SHARE = 0.01  # of the limit: admitted here between syncs, at most
+    PRUNE_EVERY = 500  # syncs between deletions of ended windows
+    REMEMBERED_MAX = 10_000  # clients remembered, at most
 
     def __init__(self, db: Any, limit: int, window_seconds: int, clock=time.time):
         self.db = db
@@ -71,36 +97,103 @@ class SharedWindowLimiter:
         self._clock = clock
         self._since_prune = 0
         self.rejected = 0
-        # client -> the window this instance saw it go over the limit in: a window's count only
-        # grows, so the rest of that window is refused here without asking the database (a
-        # client flooding 429s costs no round trips)
-        self._exhausted: dict[str, int] = {}
+        self._local_cap = int(limit * self.LOCAL_SHARE)  # 0: every request counted at once
+        self._local_below = limit - max(1, int(limit * self.HEADROOM))
+        self._seen: dict[str, _Seen] = {}
+        self._sync: asyncio.Task | None = None
 
     async def admit(self, client: str) -> Verdict:
         now = self._clock()
         index = int(now // self.window)
         reset_after = max(1, int((index + 1) * self.window - now + 0.999))
-        if self._exhausted.get(client) == index:
+        seen = self._seen.get(client)
+        if seen is None or seen.index != index:
+            if len(self._seen) >= self.REMEMBERED_MAX and seen is None:
+                self._seen = {c: w for c, w in self._seen.items() if w.index == index}
+                if len(self._seen) >= self.REMEMBERED_MAX:
+                    self._seen.clear()  # that many clients at once: they are counted at once
+            seen = self._seen[client] = _Seen(index)
+        if seen.synced and seen.shared > self.limit:
             self.rejected += 1
-            return Verdict(False, self.limit, 0, reset_after)
+            return self._verdict(seen.shared, reset_after)
+        if (seen.synced and seen.pending < self._local_cap
+                and seen.shared + seen.pending < self._local_below):
+            seen.pending += 1
+            self._sync_soon()
+            return self._verdict(seen.shared + seen.pending, reset_after)
+        hits, seen.pending = seen.pending + 1, 0
         try:
-            count = await self.db.pool.fetchval(
-                "INSERT INTO rate_windows(client, window_index, hits) VALUES ($1, $2, 1)"
-                " ON CONFLICT (client, window_index) DO UPDATE"
-                " SET hits = rate_windows.hits + 1 RETURNING hits", client, index)
+            count = await self._add({(client, index): hits})
+        except BaseException as exc:  # any database failure: let the request through
+            seen.pending += hits  # the next sync tries to add them
+            if not isinstance(exc, Exception):
+                raise  # cancelled (the client went away): the hits are kept all the same
+            event(log, "ratelimit.unavailable", logging.WARNING, error=type(exc).__name__)
+            return Verdict(True, self.limit, self.limit, reset_after)
+        seen.shared, seen.synced = max(seen.shared, count[(client, index)]), True
+        if seen.shared > self.limit:
+            self.rejected += 1
+        return self._verdict(seen.shared, reset_after)
+
+    def _verdict(self, count: int, reset_after: int) -> Verdict:
+        return Verdict(count <= self.limit, self.limit, max(0, self.limit - count), reset_after)
+
+    async def _add(self, hits: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
+        """Adds hits to their windows in one statement: the windows' counts after it."""
+        keys = list(hits)
+        rows = await self.db.pool.fetch(
+            "INSERT INTO rate_windows(client, window_index, hits)"
+            " SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])"
+            " ON CONFLICT (client, window_index) DO UPDATE"
+            " SET hits = rate_windows.hits + excluded.hits RETURNING client, window_index, hits",
+            [c for c, _ in keys], [i for _, i in keys], [hits[k] for k in keys])
+        return {(r[0], r[1]): r[2] for r in rows}
+
+    def _sync_soon(self) -> None:
+        if self._sync is None or self._sync.done():
+            self._sync = asyncio.get_running_loop().create_task(self._sync_after(),
+                                                                name="ratelimit-sync")
+
+    async def _sync_after(self) -> None:
+        await asyncio.sleep(self.SYNC_SECONDS)
+        await self.sync()
+
+    async def sync(self) -> None:
+        """Adds the hits admitted from memory to the shared windows (and reads the windows'
+        counts back: what the other instances added)."""
+        index = int(self._clock() // self.window)
+        taken = {}
+        for client, seen in self._seen.items():
+            if seen.pending and seen.index == index:  # an ended window's hits no longer matter
+                taken[(client, seen.index)] = seen.pending
+                seen.pending = 0
+        if not taken:
+            return
+        try:
+            counts = await self._add(taken)
             self._since_prune += 1
             if self._since_prune >= self.PRUNE_EVERY:
                 self._since_prune = 0
                 await self.db.pool.execute("DELETE FROM rate_windows WHERE window_index < $1",
                                            index)
-        except Exception as exc:  # noqa: BLE001 - any database failure: let the request through
+        except BaseException as exc:  # kept for the next sync
+            for (client, i), n in taken.items():
+                seen = self._seen.get(client)
+                if seen is not None and seen.index == i:
+                    seen.pending += n
+            if not isinstance(exc, Exception):
+                raise
             event(log, "ratelimit.unavailable", logging.WARNING, error=type(exc).__name__)
-            return Verdict(True, self.limit, self.limit, reset_after)
-        if count > self.limit:
-            self.rejected += 1
-            if len(self._exhausted) >= self.EXHAUSTED_MAX:
-                self._exhausted = {c: i for c, i in self._exhausted.items() if i == index}
-                if len(self._exhausted) >= self.EXHAUSTED_MAX:
-                    self._exhausted.clear()  # that many floods at once: ask the database again
-            self._exhausted[client] = index
-        return Verdict(count <= self.limit, self.limit, max(0, self.limit - count), reset_after)
+            return
+        for (client, i), count in counts.items():
+            seen = self._seen.get(client)
+            if seen is not None and seen.index == i:
+                seen.shared = max(seen.shared, count)
+
+    async def close(self) -> None:
+        """At shutdown: what was admitted from memory is added, so the others count it."""
+        await cancel_and_wait(self._sync)
+        try:
+            await asyncio.wait_for(self.sync(), CLOSE_SECONDS)
+        except asyncio.TimeoutError:  # the database out of reach: the windows run a bit short
+            event(log, "ratelimit.unsynced", logging.WARNING)
