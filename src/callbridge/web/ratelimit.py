@@ -111,7 +111,9 @@ class SharedWindowLimiter:
             if len(self._seen) >= self.REMEMBERED_MAX and seen is None:
                 self._seen = {c: w for c, w in self._seen.items() if w.index == index}
                 if len(self._seen) >= self.REMEMBERED_MAX:
-                    self._seen.clear()  # that many clients at once: they are counted at once
+                    # that many clients at once: start again (each forgets at most its 1%
+                    # admitted since the last sync)
+                    self._seen.clear()
             seen = self._seen[client] = _Seen(index)
         if seen.synced and seen.shared > self.limit:
             self.rejected += 1
