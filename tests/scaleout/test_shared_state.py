@@ -262,3 +262,23 @@ async def test_a_burst_through_two_instances_overshoots_the_limit_by_at_most_one
     assert 1000 <= allowed <= 1000 + 10
     for limiter in at:
         await limiter.close()
+
+
+async def test_an_extension_added_at_one_instance_is_known_at_the_other_at_once(instances,
+                                                                                 monkeypatch):
+    """PostgreSQL announces a directory change at its commit: b knows a's new extension well
+    before its once-a-second poll (turned off here) would have read it."""
+    from callbridge.accounts.store import ExtensionDirectory
+    monkeypatch.setattr(ExtensionDirectory, "POLL_SECONDS", 3600.0)
+    a, b = await instances(2)
+    await a.app[EXTENSIONS].add("acme", "412")
+    deadline = time.monotonic() + 0.5
+    while b.app[EXTENSIONS].owner("412") is None:
+        assert time.monotonic() < deadline, "b never heard of extension 412"
+        await asyncio.sleep(0.01)
+    assert b.app[EXTENSIONS].owner("412").account == "acme"
+    await a.app[EXTENSIONS].remove("412")
+    deadline = time.monotonic() + 0.5
+    while b.app[EXTENSIONS].owner("412") is not None:
+        assert time.monotonic() < deadline, "b still has extension 412"
+        await asyncio.sleep(0.01)

@@ -41,6 +41,8 @@ class ExtensionService:
         self.nodes = nodes  # the configured Asterisk nodes' names (None: not checked)
         # who owns an extension, answered from memory (see ExtensionDirectory): load() first
         self.directory = ExtensionDirectory(store)
+        if store.db.engine == "postgresql":  # another instance's change: heard, not polled
+            self.directory.listen(store.db.listener)
 
     async def load(self) -> None:
         """Reads the directory; the owner lookups answer from it from now on."""

@@ -7,6 +7,7 @@ import logging
 import uuid as uuidlib
 
 from callbridge.accounts.models import Account, ApiKeyInfo, Extension
+from callbridge.aio import cancel_and_wait
 from callbridge.contacts.phone import phone_key
 from callbridge.db import Database
 from callbridge.db.database import Tx
@@ -225,9 +226,11 @@ class ExtensionDirectory:
 
     Kept current by the directory_version counter (triggers on extensions and accounts): reloaded
     right after this process changes it, and when a poll every POLL_SECONDS sees it move (the CLI
-    or another instance changed it)."""
+    or another instance changed it). On PostgreSQL the trigger also announces the change
+    (listen()), so other instances reload at once; the poll stays as the fallback."""
 
     POLL_SECONDS = 1.0
+    CHANNEL = "callbridge_directory"
 
     def __init__(self, store: ExtensionStore):
         self.store = store
@@ -235,6 +238,25 @@ class ExtensionDirectory:
         self._by_extension: dict[str, Extension] = {}
         self._by_did: dict[str, Extension] = {}
         self._reload_lock = asyncio.Lock()
+        self._reloads: set[asyncio.Task] = set()  # announced changes being reloaded
+
+    def listen(self, listener) -> None:
+        """Reloads when PostgreSQL announces a change (at its commit), and when the listening
+        connection comes back (announcements may have gone by)."""
+        listener.on(self.CHANNEL, lambda _payload: self._reload_soon())
+        listener.on_reconnect(self._reload_soon)
+
+    def _reload_soon(self) -> None:
+        task = asyncio.get_running_loop().create_task(self._refresh_logged(),
+                                                      name="directory-reload")
+        self._reloads.add(task)
+        task.add_done_callback(self._reloads.discard)
+
+    async def _refresh_logged(self) -> None:
+        try:
+            await self.refresh()
+        except Exception:  # the database briefly unreachable: the poll tries again
+            log.warning("extensions.directory_refresh_failed", exc_info=True)
 
     def get(self, extension: str) -> Extension | None:
         return self._by_extension.get(extension)
@@ -260,9 +282,10 @@ class ExtensionDirectory:
 
     async def follow(self) -> None:
         """Polls for changes made elsewhere until cancelled."""
-        while True:
-            await asyncio.sleep(self.POLL_SECONDS)
-            try:
-                await self.refresh()
-            except Exception:  # the database briefly unreachable: the next poll tries again
-                log.warning("extensions.directory_refresh_failed", exc_info=True)
+        try:
+            while True:
+                await asyncio.sleep(self.POLL_SECONDS)
+                await self._refresh_logged()
+        finally:
+            for task in list(self._reloads):
+                await cancel_and_wait(task)
