@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +57,20 @@ def unavailable(message: str) -> None:
     if os.environ.get("CI") == "true":
         pytest.fail(f"CI requires it: {message}")
     pytest.skip(message)
+
+
+async def eventually(check, timeout: float, what: str, every: float = 0.01) -> Any:
+    """check()'s first truthy answer (check may be async), asked every `every` seconds; fails
+    naming `what` (and the last answer) after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if inspect.isawaitable(got):
+            got = await got
+        if got:
+            return got
+        assert time.monotonic() < deadline, f"timed out after {timeout} s: {what} (last: {got!r})"
+        await asyncio.sleep(every)
 
 
 def make_settings(tmp_path, **overrides) -> Settings:

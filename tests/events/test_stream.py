@@ -18,7 +18,7 @@ from callbridge.events.hub import StoredEvent
 from callbridge.events.models import StreamQuery
 from callbridge.events.service import Problem
 from callbridge.web import middleware as mw
-from tests.conftest import Api, make_settings
+from tests.conftest import Api, eventually, make_settings
 
 LID = "1700000000.10"
 
@@ -41,17 +41,15 @@ def inbound_call_rings(app, lid: str = LID, number: str = "5551234", ext: str = 
             DestUniqueid=uid, DialString=f"{ext}/{contact}", Timestamp=f"{time.time():.6f}")
 
 
-async def stored_through(app, last: int, account_id: int = 1, timeout: float = 5.0) -> None:
+async def stored_through(app, last: int, account_id: int = 1) -> None:
     """Waits until the journal has stored the account's events up to id `last` (the ringing is
     announced after its coalescing window and, with a number, a contact lookup)."""
     journal = app[events_routes.SERVICE].journal
-    deadline = time.monotonic() + timeout
-    while True:
+
+    async def stored() -> bool:
         await journal.flush()
-        if await journal.last_id(account_id) >= last:
-            return
-        assert time.monotonic() < deadline, f"event {last} was never stored"
-        await asyncio.sleep(0.01)
+        return await journal.last_id(account_id) >= last
+    await eventually(stored, 5.0, f"event {last} stored")
 
 
 @pytest.fixture

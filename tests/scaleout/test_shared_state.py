@@ -18,6 +18,7 @@ from callbridge.dialer.routes import SERVICE as DIALER
 from callbridge.events.journal import draft
 from callbridge.events.routes import SERVICE as EVENTS
 from callbridge.web import middleware as mw
+from tests.conftest import eventually
 from tests.events.test_stream import next_event
 from tests.scaleout.conftest import pytestmark  # noqa: F401 - PostgreSQL runs only
 from tests.webhooks.receiver import Receiver
@@ -185,19 +186,16 @@ async def test_one_instance_at_a_time_says_it_reads_each_node_and_the_other_take
         m = samples(await (await api.client.get("/metrics")).text())
         return {n: m[("callbridge_ami_ingesting", (("node", n),))] for n in ("east", "west")}
 
-    deadline = time.monotonic() + 5
-    while True:
-        got_a, got_b = await ingesting(a), await ingesting(b)
-        if all(got_a[n] + got_b[n] == 1 for n in ("east", "west")):
-            break
-        assert time.monotonic() < deadline, f"each node read by one instance: {got_a} {got_b}"
-        await asyncio.sleep(0.1)
+    async def each_read_once() -> tuple[dict, dict] | None:
+        got = await ingesting(a), await ingesting(b)
+        return got if all(got[0][n] + got[1][n] == 1 for n in ("east", "west")) else None
+    got_a, _ = await eventually(each_read_once, 5, "each node read by one instance", every=0.1)
     holder, other = (a, b) if got_a["east"] else (b, a)
     await holder.client.close()  # a clean stop gives its leases up: the other needn't wait 3 s
-    deadline = time.monotonic() + 2
-    while (await ingesting(other)) != {"east": 1, "west": 1}:
-        assert time.monotonic() < deadline, "a stopped instance's leases were not taken over"
-        await asyncio.sleep(0.1)
+
+    async def other_reads_both() -> bool:
+        return await ingesting(other) == {"east": 1, "west": 1}
+    await eventually(other_reads_both, 2, "the stopped instance's leases taken over", every=0.1)
 
 
 async def test_the_pool_holds_as_many_connections_as_the_setting_says(instances):
@@ -272,13 +270,8 @@ async def test_an_extension_added_at_one_instance_is_known_at_the_other_at_once(
     monkeypatch.setattr(ExtensionDirectory, "POLL_SECONDS", 3600.0)
     a, b = await instances(2)
     await a.app[EXTENSIONS].add("acme", "412")
-    deadline = time.monotonic() + 0.5
-    while b.app[EXTENSIONS].owner("412") is None:
-        assert time.monotonic() < deadline, "b never heard of extension 412"
-        await asyncio.sleep(0.01)
-    assert b.app[EXTENSIONS].owner("412").account == "acme"
+    known = await eventually(lambda: b.app[EXTENSIONS].owner("412"), 0.5, "b knows extension 412")
+    assert known.account == "acme"
     await a.app[EXTENSIONS].remove("412")
-    deadline = time.monotonic() + 0.5
-    while b.app[EXTENSIONS].owner("412") is not None:
-        assert time.monotonic() < deadline, "b still has extension 412"
-        await asyncio.sleep(0.01)
+    await eventually(lambda: b.app[EXTENSIONS].owner("412") is None, 0.5,
+                     "b forgets extension 412")

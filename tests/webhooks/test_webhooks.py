@@ -14,7 +14,7 @@ from callbridge.app import create_app
 from callbridge.dialer import routes as dialer_routes
 from callbridge.web import middleware as mw
 from callbridge.webhooks import routes as webhook_routes
-from tests.conftest import Api, make_settings
+from tests.conftest import Api, eventually, make_settings
 from tests.events.test_stream import inbound_call_rings
 from tests.webhooks.receiver import Receiver
 
@@ -26,16 +26,13 @@ async def wait_for(predicate, timeout: float = 5.0, what: str = "condition"):
         await asyncio.sleep(0.02)
 
 
-async def recorded(api, hook: dict, done, timeout: float = 5.0) -> list[dict]:
+async def recorded(api, hook: dict, done) -> list[dict]:
     """The endpoint's deliveries once the newest satisfies done (the sender records an answer
     just after the receiver has it)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        deliveries = await api.ok("GET", f"/webhooks/{hook['id']}/deliveries")
-        if deliveries and done(deliveries[0]):
-            return deliveries
-        assert time.monotonic() < deadline, f"the delivery was never recorded: {deliveries}"
-        await asyncio.sleep(0.02)
+    async def deliveries() -> list[dict] | None:
+        listed = await api.ok("GET", f"/webhooks/{hook['id']}/deliveries")
+        return listed if listed and done(listed[0]) else None
+    return await eventually(deliveries, 5.0, "the delivery recorded")
 
 
 @pytest.fixture
