@@ -28,6 +28,16 @@ class Verdict:
     reset_after: int  # seconds until the current window ends
 
 
+def _window(now: float, seconds: int) -> tuple[int, int]:
+    """(the index of the window `now` is in, whole seconds until it ends)."""
+    index = int(now // seconds)
+    return index, max(1, int((index + 1) * seconds - now + 0.999))
+
+
+def _verdict(limit: int, count: int, reset_after: int) -> Verdict:
+    return Verdict(count <= limit, limit, max(0, limit - count), reset_after)
+
+
 class FixedWindowLimiter:
     def __init__(self, limit: int, window_seconds: int, clock=time.time, prune_at: int = 50_000):
         self.limit = limit
@@ -38,8 +48,7 @@ class FixedWindowLimiter:
         self.rejected = 0  # requests refused with a 429, for the metrics
 
     def hit(self, client: str) -> Verdict:
-        now = self._clock()
-        index = int(now // self.window)
+        index, reset_after = _window(self._clock(), self.window)
         window, count = self._counts.get(client, (index, 0))
         if window != index:
             count = 0
@@ -47,10 +56,9 @@ class FixedWindowLimiter:
         if len(self._counts) >= self._prune_at and client not in self._counts:
             self._counts = {k: v for k, v in self._counts.items() if v[0] == index}
         self._counts[client] = (index, count)
-        reset_after = max(1, int((index + 1) * self.window - now + 0.999))
         if count > self.limit:
             self.rejected += 1
-        return Verdict(count <= self.limit, self.limit, max(0, self.limit - count), reset_after)
+        return _verdict(self.limit, count, reset_after)
 
     async def admit(self, client: str) -> Verdict:
         return self.hit(client)
@@ -65,7 +73,11 @@ class _Seen:
     index: int
     shared: int = 0  # the window's count in the database, as last read (our flushed hits too)
     pending: int = 0  # hits admitted here and not yet added to the database
-    synced: bool = False  # shared was read in this window
+
+    @property
+    def synced(self) -> bool:
+        """shared was read in this window (a read count includes this instance's hit)."""
+        return self.shared > 0
 
 
 class SharedWindowLimiter:
@@ -103,9 +115,7 @@ class SharedWindowLimiter:
         self._sync: asyncio.Task | None = None
 
     async def admit(self, client: str) -> Verdict:
-        now = self._clock()
-        index = int(now // self.window)
-        reset_after = max(1, int((index + 1) * self.window - now + 0.999))
+        index, reset_after = _window(self._clock(), self.window)
         seen = self._seen.get(client)
         if seen is None or seen.index != index:
             if len(self._seen) >= self.REMEMBERED_MAX and seen is None:
@@ -115,14 +125,14 @@ class SharedWindowLimiter:
                     # admitted since the last sync)
                     self._seen.clear()
             seen = self._seen[client] = _Seen(index)
-        if seen.synced and seen.shared > self.limit:
+        if seen.shared > self.limit:  # over it, as last read: the count only grows
             self.rejected += 1
-            return self._verdict(seen.shared, reset_after)
+            return _verdict(self.limit, seen.shared, reset_after)
         if (seen.synced and seen.pending < self._local_cap
                 and seen.shared + seen.pending < self._local_below):
             seen.pending += 1
             self._sync_soon()
-            return self._verdict(seen.shared + seen.pending, reset_after)
+            return _verdict(self.limit, seen.shared + seen.pending, reset_after)
         hits, seen.pending = seen.pending + 1, 0
         try:
             count = await self._add({(client, index): hits})
@@ -132,13 +142,10 @@ class SharedWindowLimiter:
                 raise  # cancelled (the client went away): the hits are kept all the same
             event(log, "ratelimit.unavailable", logging.WARNING, error=type(exc).__name__)
             return Verdict(True, self.limit, self.limit, reset_after)
-        seen.shared, seen.synced = max(seen.shared, count[(client, index)]), True
+        seen.shared = max(seen.shared, count[(client, index)])
         if seen.shared > self.limit:
             self.rejected += 1
-        return self._verdict(seen.shared, reset_after)
-
-    def _verdict(self, count: int, reset_after: int) -> Verdict:
-        return Verdict(count <= self.limit, self.limit, max(0, self.limit - count), reset_after)
+        return _verdict(self.limit, seen.shared, reset_after)
 
     async def _add(self, hits: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
         """Adds hits to their windows in one statement: the windows' counts after it."""
