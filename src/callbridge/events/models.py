@@ -12,6 +12,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+# the node a call's event comes from: several models carry it
+CallNode = Annotated[str, Field(description="the Asterisk node of the call (CALLBRIDGE_AMI):"
+                                            " call_id is unique per node")]
+
 EVENT_TYPES = ("call.ringing", "call.answered", "call.ended", "call.missed", "dial.progress",
                "device.state")
 Direction = Literal["inbound", "outbound", "internal"]
@@ -38,8 +42,7 @@ class CallRinging(BaseModel):
     called: str = Field(description="the number or extension called")
     number: str | None = Field(None, description="the outside party's number, when there is one")
     contact: ContactCard | None = None
-    node: str = Field("default", description="the Asterisk node of the call (CALLBRIDGE_AMI):"
-                      " call_id is unique per node")
+    node: CallNode = "default"
 
 
 class CallAnswered(BaseModel):
@@ -47,8 +50,7 @@ class CallAnswered(BaseModel):
     direction: Direction
     extension: str
     device: str = Field(description="the device that answered (SIP URI), or 'mobile'")
-    node: str = Field("default", description="the Asterisk node of the call (CALLBRIDGE_AMI):"
-                      " call_id is unique per node")
+    node: CallNode = "default"
 
 
 class CallEnded(BaseModel):
@@ -64,8 +66,7 @@ class CallEnded(BaseModel):
     contact_uuid: str | None = None
     rid: int = Field(description="the call-log row's id")
     call_timestamp: str
-    node: str = Field("default", description="the Asterisk node of the call (CALLBRIDGE_AMI):"
-                      " call_id is unique per node")
+    node: CallNode = "default"
 
 
 class DeviceState(BaseModel):
