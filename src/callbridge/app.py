@@ -95,9 +95,13 @@ class Node:
     def configured(self) -> bool:
         return bool(self.settings.secret)
 
+    @property
+    def link_state(self) -> str:
+        """The AMI link's state, or disabled when the node has no secret."""
+        return self.link.status().state if self.configured else "disabled"
+
     def reading(self) -> NodeReading:
-        st = self.link.status()
-        return NodeReading(self.name, st.state if self.configured else "disabled", st.connects,
+        return NodeReading(self.name, self.link_state, self.link.status().connects,
                            self.link.events_handled, self.calllog.rows_written, self.lease.held)
 
     def status(self, disabled_reason: str) -> dict:
@@ -237,9 +241,8 @@ def create_app(settings: Settings) -> web.Application:
     app[mw.HTTP_METRICS] = http_metrics
 
     app[system_routes.PROBES] = {"contacts": contacts_probe, "dialer": dialer_probe}
-    app[system_routes.PBX_STATE] = lambda: link.status().state if first.configured else "disabled"
-    app[system_routes.LINK_STATES] = lambda: {
-        n.name: n.link.status().state if n.configured else "disabled" for n in nodes}
+    app[system_routes.PBX_STATE] = lambda: first.link_state
+    app[system_routes.LINK_STATES] = lambda: {n.name: n.link_state for n in nodes}
 
     for table in ROUTE_TABLES:
         table.mount(app)
