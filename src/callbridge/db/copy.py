@@ -18,6 +18,7 @@ import asyncpg
 
 from callbridge.db.migrate import migrate
 from callbridge.db.postgres import migrate_pg
+from callbridge.db.sqlite_thread import ThreadConnection
 
 # Parents before children (foreign keys). The FTS tables are SQLite's own: PostgreSQL indexes
 # the contacts themselves (pg_trgm).
@@ -57,9 +58,11 @@ async def copy_sqlite_to_pg(source: Path, url: str,
         if await conn.fetchval("SELECT count(*) FROM accounts"):
             raise CopyError("the PostgreSQL database already holds accounts: copy into an empty"
                             " one (callbridge db copy never merges)")
-        lite = sqlite3.connect(f"file:{source}?mode=ro", uri=True, check_same_thread=False)
+        # on a thread of its own: an interrupted copy (Ctrl-C) closes it behind the read in flight
+        lite = ThreadConnection(lambda: sqlite3.connect(
+            f"file:{source}?mode=ro", uri=True, check_same_thread=False), name="db-copy")
         try:
-            lite.execute("BEGIN")  # one snapshot of the source for the whole copy
+            await lite.run(lambda c: c.execute("BEGIN"))  # one snapshot of the whole source
             counts: dict[str, int] = {}
             async with conn.transaction():
                 for table in TABLES:
@@ -74,25 +77,27 @@ async def copy_sqlite_to_pg(source: Path, url: str,
                         raise CopyError(f"{table}: {copied} rows read, {stored} stored")
             return counts
         finally:
-            lite.close()
+            await lite.aclose()
     finally:
         await conn.close()
 
 
-async def _copy_table(lite: sqlite3.Connection, conn: asyncpg.Connection, table: str,
+async def _copy_table(lite: ThreadConnection, conn: asyncpg.Connection, table: str,
                       progress: Callable[[str, int], None]) -> int:
     target = [r["column_name"] for r in await conn.fetch(
         "SELECT column_name FROM information_schema.columns WHERE table_name = $1"
         " AND table_schema = current_schema() AND is_generated = 'NEVER' ORDER BY ordinal_position",
         table)]
-    have = {r[1] for r in lite.execute(f"PRAGMA table_info({table})")}
+    have = {r[1] for r in await lite.run(
+        lambda c: c.execute(f"PRAGMA table_info({table})").fetchall())}
     columns = [c for c in target if c in have]
     if table in SINGLE_ROW:
         await conn.execute(f"DELETE FROM {table}")
-    cursor = lite.execute(f"SELECT {', '.join(map(_quoted, columns))} FROM {table}")
+    cursor = await lite.run(
+        lambda c: c.execute(f"SELECT {', '.join(map(_quoted, columns))} FROM {table}"))
     copied = 0
     while True:
-        rows = await asyncio.to_thread(cursor.fetchmany, BATCH)
+        rows = await lite.run(lambda c: cursor.fetchmany(BATCH))
         if not rows:
             break
         try:

@@ -18,6 +18,7 @@ from typing import Any
 import aiosqlite
 
 from callbridge.db.migrate import migrate
+from callbridge.db.sqlite_thread import ThreadConnection
 from callbridge.errors import Unavailable
 from callbridge.logs import event
 from callbridge.settings import ConfigError
@@ -85,8 +86,10 @@ class Database:
         self._writer = await self._connect()
         self._reader = await self._connect()
         await self._reader.execute("PRAGMA query_only=ON")
+        # the loop thread's own (check_same_thread stays on: another thread's use is an error,
+        # never a silent race)
         self._point_reader = _plain_connection(self.path, "PRAGMA query_only=ON",
-                                               check_same_thread=False, cached_statements=256)
+                                               cached_statements=256)
         return created
 
     async def _connect(self) -> aiosqlite.Connection:
@@ -179,14 +182,19 @@ class Database:
         streamed for seconds while writes go on). Reads run in a worker thread, never on the loop."""
         # No memory map and a small page cache: a whole-account read touches every page once, so
         # mmap would only put the whole file into this process's RSS (pread + 8 MiB is as fast).
-        conn = await asyncio.to_thread(_plain_connection, self.path, "PRAGMA query_only=ON",
-                                       "PRAGMA mmap_size=0", "PRAGMA cache_size=-8192",
-                                       check_same_thread=False)
+        # Its own thread (ThreadConnection): a stream cancelled mid-read must not close the
+        # connection while a worker still steps a statement on it.
+        conn = ThreadConnection(lambda: _plain_connection(
+            self.path, "PRAGMA query_only=ON", "PRAGMA mmap_size=0", "PRAGMA cache_size=-8192",
+            check_same_thread=False), name="snapshot")
         try:
-            await asyncio.to_thread(conn.execute, "BEGIN")
+            await conn.run(lambda c: c.execute("BEGIN"))
             yield Snapshot(conn)
         finally:
-            await asyncio.to_thread(conn.close)  # closing ends the read transaction
+            # closing ends the read transaction; awaited only while the caller isn't cancelled
+            # (close() alone already orders it behind any read in flight)
+            conn.close()
+            await conn.aclose()
 
 
 @asynccontextmanager
@@ -210,11 +218,11 @@ class Snapshot:
 
     engine = "sqlite"
 
-    def __init__(self, conn: sqlite3.Connection):
+    def __init__(self, conn: ThreadConnection):
         self._conn = conn
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        return await asyncio.to_thread(lambda: self._conn.execute(sql, params).fetchall())
+        return await self._conn.run(lambda c: c.execute(sql, params).fetchall())
 
     async def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
         rows = await self.fetchall(sql, params)
