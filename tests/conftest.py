@@ -20,6 +20,7 @@ from callbridge.app import create_app
 from callbridge.settings import Settings
 from callbridge.web import middleware as mw
 from tests.pg import engine, fresh_database
+from tests.reaper import spawn
 
 
 @dataclass
@@ -94,8 +95,8 @@ def serve_process(tmp_path: Path, stderr=subprocess.PIPE, **env: str) -> subproc
     (tmp_path / "manager.conf").write_text("[general]\n")
     environ.update({"CALLBRIDGE_DATABASE": fresh_database(tmp_path, "cb.db"), "CALLBRIDGE_CDR_CSV": "",
                     "CALLBRIDGE_AMI_MANAGER_CONF": str(tmp_path / "manager.conf"), **env})
-    return subprocess.Popen([sys.executable, "-m", "callbridge", "serve"], env=environ,
-                            stdout=subprocess.DEVNULL, stderr=stderr, text=True)
+    return spawn([sys.executable, "-m", "callbridge", "serve"], env=environ,
+                 stdout=subprocess.DEVNULL, stderr=stderr, text=True)
 
 
 @pytest.fixture

@@ -2,7 +2,8 @@
 
 Everything binds to 127.0.0.1 on free ports, in a temp folder with its own astdb, so a run never
 touches (or is touched by) a system Asterisk. Processes start in their own session and are stopped
-SIGTERM-then-SIGKILL, also from an atexit hook, so an interrupted run leaves nothing behind.
+SIGTERM-then-SIGKILL, also from an atexit hook, so an interrupted run leaves nothing behind; a run
+killed outright (SIGKILL, a crash) is cleaned up by tests/reaper.py.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from callbridge.asterisk.conf import render, repo_conf_dir
+from tests.reaper import spawn
 
 SIPP_DIR = Path(__file__).parent / "sipp"
 _LIVE: set[subprocess.Popen] = set()
@@ -91,8 +93,7 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
 
 def start_process(cmd: list[str], log: Path, cwd: Path | None = None) -> subprocess.Popen:
     out = open(log, "ab")
-    proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            cwd=cwd, start_new_session=True)
+    proc = spawn(cmd, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
     out.close()
     _LIVE.add(proc)
     return proc
@@ -352,7 +353,7 @@ class Pbx:
                          "-s", to, "-key", "caller", caller, "-key", "caller_name",
                          f"PSTN {caller}", "-m", str(calls), "-r", str(rate), "-l", str(limit),
                          "-d", str(talk_ms), "-timeout", "300", f"127.0.0.1:{self.sip_port}")
-        return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return spawn(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def wait_devices(self, extension: str, count: int, timeout: float = 20.0) -> None:
         """Until `count` devices of the extension are Avail. Registration triggers a qualify

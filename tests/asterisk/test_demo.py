@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from tests.asterisk.pbx import have_tools
+from tests.reaper import spawn
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,9 +33,8 @@ def test_the_demo_tour_passes(pbx):  # pbx: the bench's tools are there (CI fail
 
 
 def test_ctrl_c_stops_everything_the_demo_started(pbx):
-    proc = subprocess.Popen(["bash", str(ROOT / "scripts" / "demo")], env=_env(),
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True, start_new_session=True)
+    proc = spawn(["bash", str(ROOT / "scripts" / "demo")], env=_env(), stdin=subprocess.PIPE,
+                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     lines = []
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

@@ -25,6 +25,7 @@ import pytest
 from tests.asterisk.conftest import ami_url, calls_in_csv
 from tests.asterisk.pbx import free_port
 from tests.pg import engine, fresh_database, query
+from tests.reaper import spawn
 
 pytestmark = [pytest.mark.skipif(engine() != "postgresql",
                                  reason="several instances need PostgreSQL (TEST_ENGINE)"),
@@ -57,9 +58,9 @@ class Instance:
     def __init__(self, name: str, env: dict, port: int, log: Path):
         self.name, self.port = name, port
         self.base = f"http://127.0.0.1:{port}"
-        self.proc = subprocess.Popen([sys.executable, "-m", "callbridge", "serve"],
-                                     env={**env, "CALLBRIDGE_PORT": str(port)},
-                                     stdout=subprocess.DEVNULL, stderr=log.open("ab"))
+        self.proc = spawn([sys.executable, "-m", "callbridge", "serve"],
+                          env={**env, "CALLBRIDGE_PORT": str(port)},
+                          stdout=subprocess.DEVNULL, stderr=log.open("ab"))
 
     async def status(self, s: aiohttp.ClientSession) -> dict:
         async with s.get(self.base + "/status") as r:

@@ -17,6 +17,7 @@ import pytest
 from tests.asterisk.conftest import callbridge_on, wait_until
 from tests.asterisk.pbx import free_port, stop_process
 from tests.conftest import unavailable
+from tests.reaper import spawn
 
 
 def _contacts(pbx) -> int:
@@ -44,8 +45,8 @@ def baresip(running_pbx, tmp_path):
         f";auth_pass={pbx.ext_secrets['309']};regint=300\n")
     before = _contacts(pbx)
     log = open(tmp_path / "baresip.log", "w")
-    proc = subprocess.Popen(["baresip", "-f", str(conf)], stdin=subprocess.PIPE, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = spawn(["baresip", "-f", str(conf)], stdin=subprocess.PIPE, stdout=log,
+                 stderr=subprocess.STDOUT)
     try:
         wait_until(lambda: _contacts(pbx) == before + 1, 10, "baresip registered as 309")
         yield proc, tmp_path / "baresip.log"
