@@ -1,4 +1,15 @@
-"""Sends the outbox: due deliveries POSTed, signed, with at most CONCURRENCY in flight.
+"""Sends the outbox: due deliveries POSTed, signed, each endpoint in a lane of its own.
+
+Each endpoint (webhook) has at most PER_ENDPOINT deliveries in flight and none waiting in
+memory: a pass asks the outbox for at most the free places of each endpoint's lane, so the
+outbox is the queue, never RAM. A slow or failing endpoint fills its own lane and no other: an
+endpoint taking seconds per answer, or one of another account, never delays a healthy one
+(they once shared 16 slots, and the slow one's backlog waited in memory ahead of everyone's).
+At most MAX_IN_FLIGHT deliveries are sent at once in all.
+
+A delivery is dispatched once per due time: besides those in flight, the ids that finished while
+a pass read the outbox are skipped by that pass (its read may predate their recorded answer:
+they were once sent twice).
 
 Each attempt: no redirects followed (a 3xx is a failure), SEND_TIMEOUT s in all, at most 1 KiB
 of the response body kept. A failure is retried after BACKOFF[attempts] seconds (0 s, 5 s,
@@ -29,21 +40,24 @@ log = logging.getLogger("callbridge.webhooks")
 BACKOFF = (5, 300, 1800, 7200, 18000, 36000, 36000)  # s after the 1st, 2nd … failed try
 SEND_TIMEOUT = 10.0
 RESPONSE_KEEP = 1024
-CONCURRENCY = 16
+PER_ENDPOINT = 4      # deliveries in flight to one endpoint (its connection pool's size too)
+MAX_IN_FLIGHT = 64    # in flight in all, over every endpoint
 IDLE_POLL = 1.0
 
 
 class WebhookSender:
     def __init__(self, store: WebhookStore, allow_private: bool = False,
-                 backoff: tuple[float, ...] = BACKOFF, timeout: float = SEND_TIMEOUT):
+                 backoff: tuple[float, ...] = BACKOFF, timeout: float = SEND_TIMEOUT,
+                 per_endpoint: int = PER_ENDPOINT):
         self.store = store
         self.allow_private = allow_private
         self.backoff = backoff
         self.timeout = timeout
+        self.per_endpoint = per_endpoint
         self._wake = asyncio.Event()
-        self._in_flight: set[int] = set()
+        self._lanes: dict[int, set[int]] = {}  # webhook id -> delivery ids in flight
+        self._finished: set[int] = set()       # finished since the current pass began reading
         self._sends: set[asyncio.Task] = set()
-        self._slots = asyncio.Semaphore(CONCURRENCY)
         self._task: asyncio.Task | None = None
         self._session: aiohttp.ClientSession | None = None
         self.sent = 0
@@ -53,7 +67,8 @@ class WebhookSender:
         self._wake.set()
 
     def start(self) -> None:
-        connector = aiohttp.TCPConnector(resolver=SafeResolver(self.allow_private), limit=CONCURRENCY)
+        connector = aiohttp.TCPConnector(resolver=SafeResolver(self.allow_private),
+                                         limit=MAX_IN_FLIGHT, limit_per_host=self.per_endpoint)
         self._session = aiohttp.ClientSession(
             connector=connector, timeout=aiohttp.ClientTimeout(total=self.timeout),
             headers={"User-Agent": f"callbridge/{__version__}"})
@@ -65,6 +80,10 @@ class WebhookSender:
             await cancel_and_wait(task)
         if self._session is not None:
             await self._session.close()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._sends)
 
     async def _run(self) -> None:
         while True:
@@ -80,23 +99,38 @@ class WebhookSender:
             self._wake.clear()
 
     async def _dispatch_due(self) -> None:
-        due = await self.store.due(time.time(), CONCURRENCY * 4 + len(self._in_flight))
+        room = MAX_IN_FLIGHT - len(self._sends)
+        if room <= 0:
+            return
+        busy = {hook: len(ids) for hook, ids in self._lanes.items() if ids}
+        full = [hook for hook, n in busy.items() if n >= self.per_endpoint]
+        self._finished.clear()  # what finishes from here on, this read may not have seen
+        due = await self.store.due(time.time(), self.per_endpoint, full, room)
+        skip = self._finished
         for d in due:
-            if d["id"] in self._in_flight:
+            lane = self._lanes.setdefault(d["webhook_id"], set())
+            if d["id"] in lane or d["id"] in skip or len(lane) >= self.per_endpoint:
                 continue
-            self._in_flight.add(d["id"])
+            if len(self._sends) >= MAX_IN_FLIGHT:
+                break
+            lane.add(d["id"])
             task = asyncio.get_running_loop().create_task(self._send(d))
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
 
     async def _send(self, d: dict) -> None:
         try:
-            async with self._slots:
-                await self._attempt(d)
+            await self._attempt(d)
         except Exception:
             log.exception("webhooks.send_failed")
         finally:
-            self._in_flight.discard(d["id"])
+            lane = self._lanes.get(d["webhook_id"])
+            if lane is not None:
+                lane.discard(d["id"])
+                if not lane:
+                    del self._lanes[d["webhook_id"]]
+            self._finished.add(d["id"])
+            self._wake.set()  # a free place in its lane: the next due one may go
 
     async def _attempt(self, d: dict) -> None:
         assert self._session is not None

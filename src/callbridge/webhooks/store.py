@@ -81,18 +81,31 @@ class WebhookStore:
                                    " payload, next_attempt_at, created_at)"
                                    " VALUES (?, ?, ?, ?, ?, ?)", row)
 
-    async def due(self, now: float, limit: int) -> list[dict]:
-        """Deliveries due now. On PostgreSQL, where several instances send, each is claimed: its
-        next attempt moves CLAIM_SECONDS ahead in the same statement (rows another instance is
-        claiming are skipped), so one instance sends it; if that instance dies mid-send, the
-        claim runs out and another sends it (at least once, as after a crash of one process)."""
+    async def due(self, now: float, per_endpoint: int, skip: list[int], limit: int) -> list[dict]:
+        """Deliveries due now: at most `per_endpoint` of each endpoint (oldest first), none of the
+        endpoints in `skip` (their lanes are full), at most `limit` in all, the endpoints whose
+        oldest due delivery waited longest first. One endpoint's backlog is never read whole.
+
+        On PostgreSQL, where several instances send, each is claimed: its next attempt moves
+        CLAIM_SECONDS ahead in the same statement (rows another instance is claiming are
+        skipped), so one instance sends it; if that instance dies mid-send, the claim runs out
+        and another sends it (at least once, as after a crash of one process)."""
+        skipping = f" AND w.id NOT IN ({', '.join('?' * len(skip))})" if skip else ""
+        # per endpoint: its first due rows by the (webhook_id, status, next_attempt_at) index
+        pick = ("SELECT d.id FROM webhooks w JOIN webhook_deliveries d ON d.id IN ("
+                " SELECT id FROM webhook_deliveries WHERE webhook_id = w.id"
+                " AND status = 'pending' AND next_attempt_at <= ?"
+                " ORDER BY next_attempt_at, id LIMIT ?)"
+                f" WHERE w.disabled_at IS NULL{skipping}"
+                " ORDER BY d.next_attempt_at, d.id LIMIT ?")
+        params = (now, per_endpoint, *skip, limit)
         if self.db.engine == "postgresql":
             async with self.db.transaction() as tx:
                 rows = await tx.fetchall(
                     "UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id IN ("
-                    " SELECT id FROM webhook_deliveries WHERE status = 'pending'"
-                    " AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?"
-                    " FOR UPDATE SKIP LOCKED) RETURNING id", (now + CLAIM_SECONDS, now, limit))
+                    f" SELECT id FROM webhook_deliveries WHERE id IN ({pick})"
+                    " AND status = 'pending' FOR UPDATE SKIP LOCKED) RETURNING id",
+                    (now + CLAIM_SECONDS, *params))
                 if not rows:
                     return []
                 claimed = [r["id"] for r in rows]
@@ -103,8 +116,8 @@ class WebhookStore:
                     " ORDER BY d.id", claimed)]
         return [dict(r) for r in await self.db.fetchall(
             f"SELECT {_DELIVERY_COLS}, w.url, w.secret FROM webhook_deliveries d"
-            " JOIN webhooks w ON w.id = d.webhook_id WHERE d.status = 'pending'"
-            " AND d.next_attempt_at <= ? ORDER BY d.next_attempt_at, d.id LIMIT ?", (now, limit))]
+            f" JOIN webhooks w ON w.id = d.webhook_id WHERE d.id IN ({pick})"
+            " ORDER BY d.next_attempt_at, d.id", params)]
 
     async def next_due(self) -> float | None:
         row = await self.db.fetchone("SELECT min(next_attempt_at) FROM webhook_deliveries"
