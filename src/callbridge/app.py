@@ -32,7 +32,7 @@ from callbridge.db import Database, PgDatabase, database_for, database_shown
 from callbridge.dialer import routes as dialer_routes
 from callbridge.dialer.devices import ReachableDevices
 from callbridge.dialer.service import DialerService, DialNode
-from callbridge.dialer.tracker import CallTracker
+from callbridge.dialer.tracker import CallTracker, LostCalls
 from callbridge.events import routes as events_routes
 from callbridge.events.calls import CallEvents
 from callbridge.events.endings import CallEndings
@@ -90,6 +90,7 @@ class Node:
     lease: NodeLease | SoleLease
     devices: ReachableDevices
     calls: CallEvents
+    lost_calls: LostCalls
 
     @property
     def configured(self) -> bool:
@@ -153,7 +154,11 @@ def _node(settings: Settings, node: AmiNode, db, contacts: ContactService,
                                if (e.node or None) in ((node.name,) + ((None,) if first else ()))])
 
     link.on_connect(prewarm_devices)
-    return Node(node.name, node, link, calllog, lease, devices, calls)
+    # this instance's click-to-dials on the node end when the node is lost, not only on a Hangup
+    lost_calls = LostCalls(tracker, node.name, link)
+    link.on_disconnect(lost_calls.link_down)
+    link.on_connect(lost_calls.link_up)
+    return Node(node.name, node, link, calllog, lease, devices, calls, lost_calls)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -268,6 +273,7 @@ def create_app(settings: Settings) -> web.Application:
         yield
         for n in nodes:
             await n.link.close()
+            await n.lost_calls.close()
             await n.lease.close()
             await n.calls.drain()  # events still waiting for a contact lookup reach the journal
         await cancel_and_wait(directory)

@@ -10,6 +10,7 @@ import time
 from callbridge.admin.routes import EXTENSIONS
 from callbridge.app import AMI_LINK
 from callbridge.dialer.routes import SERVICE as DIALER
+from callbridge.events.routes import SERVICE as EVENTS
 from tests.asterisk.ami_client import ami
 from tests.asterisk.conftest import wait_until
 from tests.asterisk.pbx import stop_process
@@ -195,3 +196,61 @@ async def test_a_device_that_leaves_is_not_rung_and_with_none_left_a_click_is_40
                                         hangup_ms=600_000, register_as="309")
         await asyncio.to_thread(pbx.wait_devices, "309", 2)
 
+
+
+async def _calls_in_flight(api) -> dict[str, str]:
+    """Five clicks: two connected to the far end, three still ringing 309's devices."""
+    clicks = {}
+    for _ in range(2):
+        clicks[(await api.ok("POST", "/dialer/call", json=DIAL))["call_id"]] = "connected"
+    for cid in list(clicks):
+        await _wait_state(api, cid, "connected")
+    for _ in range(3):
+        clicks[(await api.ok("POST", "/dialer/call", json=DIAL))["call_id"]] = "ringing"
+    for cid, state in clicks.items():
+        if state == "ringing":
+            await _wait_state(api, cid, "ringing")
+    return clicks
+
+
+async def _all_end_with_a_reason(api, clicks: dict[str, str], within: float,
+                                 why: tuple[str, ...] = ("failure_reason",)) -> None:
+    """Every click ended within `within` seconds, its progress saying why (one of `why`), in GET
+    /dialer/calls/{id} and in the dial.progress apps were sent."""
+    journal = api.app[EVENTS].journal
+    deadline = time.monotonic() + within
+    for cid in clicks:
+        body = await _wait_state(api, cid, "ended", timeout=max(0.1, deadline - time.monotonic()))
+        assert any(body[w] for w in why), body
+        stored = await journal.latest_progress(1, cid)
+        assert stored["state"] == "ended" and any(stored[w] for w in why), stored
+
+
+async def test_clicks_in_flight_end_with_a_reason_when_asterisk_is_killed(dialer_api, running_pbx):
+    """Measured before: Asterisk killed with 2 clicks connected and 3 ringing, all five still
+    connected/ringing 35 s later (a Hangup was the only thing that ended a call)."""
+    pbx, api = running_pbx, dialer_api
+    clicks = await _calls_in_flight(api)
+    pbx.kill()
+    await _all_end_with_a_reason(api, clicks, within=10)
+    await asyncio.to_thread(pbx.start)
+    await asyncio.to_thread(pbx.wait_devices, "309", 2)
+    assert await api.app[AMI_LINK].wait_online(10)
+    for cid in clicks:  # still ended once the PBX is back: nothing revives them
+        assert (await api.ok("GET", f"/dialer/calls/{cid}"))["state"] == "ended"
+
+
+async def test_clicks_in_flight_end_with_a_reason_when_asterisk_restarts(dialer_api, running_pbx):
+    pbx, api = running_pbx, dialer_api
+    clicks = await _calls_in_flight(api)
+    pbx.cli("core restart now")
+    # a restart hangs its channels up (Hangup events) before it closes AMI: the connected calls
+    # end as hung up, the ringing ones as never answered, or all as lost when the link went first
+    connected = {c: s for c, s in clicks.items() if s == "connected"}
+    await _all_end_with_a_reason(api, connected, within=10,
+                                 why=("hangup_cause", "failure_reason"))
+    ringing = {c: s for c, s in clicks.items() if s == "ringing"}
+    await _all_end_with_a_reason(api, ringing, within=10)
+    await asyncio.to_thread(pbx.wait_devices, "309", 2, 30)
+    assert await api.app[AMI_LINK].wait_online(10)
+    assert "0 active calls" in pbx.cli("core show channels count")

@@ -231,6 +231,7 @@ class AmiLink:
         self._handlers: dict[str, list[EventHandler]] = defaultdict(list)
         self._table: dict[str, tuple[EventHandler, ...]] = {}
         self._on_connect: list[Callable[[], Awaitable[None]]] = []
+        self._on_disconnect: list[Callable[[], None]] = []
         self._manager: _Manager | None = None
         self._lost: asyncio.Event | None = None
         self._task: asyncio.Task | None = None
@@ -254,6 +255,10 @@ class AmiLink:
     def on_connect(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Runs after each successful login (e.g. to backfill what happened while offline)."""
         self._on_connect.append(callback)
+
+    def on_disconnect(self, callback: Callable[[], None]) -> None:
+        """Calls callback() each time an online link goes down (synchronously, once a drop)."""
+        self._on_disconnect.append(callback)
 
     @property
     def online(self) -> bool:
@@ -442,11 +447,18 @@ class AmiLink:
 
     def _set_state(self, state: str) -> None:
         if state != self._state:
+            was_online = self._state == "online"
             self._state = state
             self._since = utc_now_iso()
             if state == "online":
                 self._online.set()
             event(log, "ami.state", state=state, error=self._last_error)
+            if was_online:
+                for callback in self._on_disconnect:
+                    try:
+                        callback()
+                    except Exception:  # one listener's bug must not stop the link's supervision
+                        log.exception("ami.on_disconnect_failed")
 
     # ---- events ------------------------------------------------------------------------------
 

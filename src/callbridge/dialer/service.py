@@ -124,7 +124,8 @@ class DialerService:
         variables = {"CB_CALL_ID": call_id, "CB_MOBILE": ext.mobile or "",
                      "CB_SHOW_NAME": show_name or number, "CB_SHOW_NUMBER": number.lstrip("+"),
                      "CDR(userfield)": call_id}
-        self.tracker.start(call_id, account.id, ext.extension, number)
+        self.tracker.start(call_id, account.id, ext.extension, number,
+                           node=ext.node or self.default_node)
         originate = {
             "Action": "Originate", "Channel": f"Local/{ext.extension}@{self.ring_context}",
             "Context": self.outbound_context, "Exten": number, "Priority": "1",

@@ -7,7 +7,8 @@ dict lookup per event decides whether it is ours. The walk:
     ringing    the ring context dialled the extension's devices (DialBegin on the ;2 leg)
     answered   a device answered (DialEnd ANSWER on the ;2 leg): `device` says which
     connected  the far end answered (DialEnd ANSWER on the ;1 leg's Dial to the number)
-    ended      every channel of the call hung up; failure_reason says why when it never connected
+    ended      every channel of the call hung up; failure_reason says why when it never connected,
+               or that the PBX was lost while the call was followed (LostCalls)
 
 Memory is bounded: at most `max_calls` calls are kept, ended ones age out after `keep_seconds`,
 and the oldest are dropped first when the table is full.
@@ -15,13 +16,20 @@ and the oldest are dropped first when the table is full.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from callbridge.aio import cancel_and_wait
+from callbridge.ami.link import AmiError, AmiLink
 from callbridge.dialer.models import CallProgress
+from callbridge.logs import event
 from callbridge.timeutil import utc_now_iso
+
+log = logging.getLogger("callbridge.dialer")
 
 _ORIGINATE_REASONS = {"0": "failed: no reachable device or dialplan error", "1": "hung up",
                       "3": "no answer", "5": "busy", "8": "congestion"}
@@ -37,6 +45,7 @@ class TrackedCall:
     account_id: int
     extension: str
     phonenumber: str
+    node: str = "default"
     state: str = "queued"
     device: str | None = None
     failure_reason: str | None = None
@@ -61,6 +70,13 @@ class TrackedCall:
             self.ended_at = time.monotonic()
             self.advance("ended")
 
+    def lose(self, reason: str) -> None:
+        """Ends a call callbridge can no longer follow (its PBX went away): whatever it had
+        reached, connected included, the reason says why it ended without a hang-up seen."""
+        if self.state != "ended":
+            self.failure_reason = reason
+            self.end()
+
     def view(self) -> CallProgress:
         return CallProgress(call_id=self.call_id, extension=self.extension,
                             phonenumber=self.phonenumber, state=self.state, device=self.device,
@@ -81,9 +97,11 @@ class CallTracker:
     def __len__(self) -> int:
         return len(self._calls)
 
-    def start(self, call_id: str, account_id: int, extension: str, phonenumber: str) -> TrackedCall:
+    def start(self, call_id: str, account_id: int, extension: str, phonenumber: str,
+              node: str = "default") -> TrackedCall:
         self._prune()
-        call = TrackedCall(call_id, account_id, extension, phonenumber, on_change=self.on_change)
+        call = TrackedCall(call_id, account_id, extension, phonenumber, node,
+                           on_change=self.on_change)
         call.timestamps["queued"] = utc_now_iso()
         self._calls[call_id] = call
         if self.on_change is not None:
@@ -102,6 +120,10 @@ class CallTracker:
         call = self._calls.get(call_id)
         if call is not None:
             call.end(reason)
+
+    def unended(self, node: str) -> list[TrackedCall]:
+        """The node's calls that have not ended."""
+        return [c for c in self._calls.values() if c.node == node and c.state != "ended"]
 
     def _prune(self) -> None:
         now = time.monotonic()
@@ -157,3 +179,60 @@ class CallTracker:
                 elif call.state == "answered":
                     reason = call.failure_reason or "far end not reached"
                 call.end(reason)
+
+
+class LostCalls:
+    """A node's click-to-dial calls end when callbridge loses sight of them, instead of staying
+    "ringing" or "connected" for ever: a Hangup is the only other thing that ends a call, and a
+    PBX that died (or restarted) sends none.
+
+    - The link down for LOST_AFTER seconds: every unended call of the node ends, "PBX connection
+      lost" (what happened to it can't be known from here).
+    - The link back sooner: Asterisk's live channels are asked for; a call with none left ended
+      while we weren't looking ("ended while the PBX link was down"). A brief blip with the call
+      still up changes nothing.
+    """
+
+    LOST_AFTER = 5.0
+
+    def __init__(self, tracker: CallTracker, node: str, link: AmiLink):
+        self.tracker, self.node, self.link = tracker, node, link
+        self._timer: asyncio.Task | None = None
+
+    def link_down(self) -> None:
+        if self.tracker.unended(self.node) and self._timer is None:
+            self._timer = asyncio.get_running_loop().create_task(self._lose_after())
+
+    async def _lose_after(self) -> None:
+        try:
+            await asyncio.sleep(self.LOST_AFTER)
+            if not self.link.online:
+                self._end(self.tracker.unended(self.node), "PBX connection lost")
+        finally:
+            self._timer = None
+
+    async def link_up(self) -> None:
+        """After each (re)connect."""
+        await cancel_and_wait(self._timer)
+        followed = self.tracker.unended(self.node)
+        if not followed:
+            return
+        try:
+            reply = await self.link.action({"Action": "CoreShowChannels"}, timeout=10)
+        except AmiError as exc:  # can't tell: the link is down again, and link_down ends them
+            event(log, "dialer.reconcile_failed", logging.WARNING, node=self.node, error=str(exc))
+            return
+        alive = {ch.get("Linkedid") for ch in (reply if isinstance(reply, list) else [])
+                 if ch.get("Event") == "CoreShowChannel"}
+        self._end([c for c in followed if c.call_id not in alive],
+                  "ended while the PBX link was down")
+
+    def _end(self, calls: list[TrackedCall], reason: str) -> None:
+        for call in calls:
+            call.lose(reason)
+        if calls:
+            event(log, "dialer.calls_lost", logging.WARNING, node=self.node, calls=len(calls),
+                  reason=reason)
+
+    async def close(self) -> None:
+        await cancel_and_wait(self._timer)
