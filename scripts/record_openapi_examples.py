@@ -85,6 +85,7 @@ async def record() -> dict:
                 return answer
 
             await call("GET", "/health")
+            await call("GET", "/ready")
             await call("GET", "/status")
             ada = (await call("POST", "/contacts/contacts", body=ADA))["uuid"]
             await call("POST", "/contacts/contacts", body={

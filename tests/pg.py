@@ -60,12 +60,11 @@ class Cluster:
                         "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8", "-N"])
         # durability of the test cluster's own files is not under test (a kill -9 of callbridge
         # is, and PostgreSQL keeps a committed row however it syncs): skip the fsyncs
-        self._as_owner([str(bindir / "pg_ctl"), "-D", str(self.data), "-w", "-l",
-                        str(self.dir / "server.log"), "-o",
-                        f"-p {self.port} -c listen_addresses={self.host}"
-                        f" -c unix_socket_directories={self.dir} -c fsync=off"
-                        " -c synchronous_commit=off -c full_page_writes=off"
-                        " -c max_connections=300", "start"])
+        self._options = (f"-p {self.port} -c listen_addresses={self.host}"
+                         f" -c unix_socket_directories={self.dir} -c fsync=off"
+                         " -c synchronous_commit=off -c full_page_writes=off"
+                         " -c max_connections=300")
+        self.server("start")
         atexit.register(self.stop)
         self._psql(f"CREATE DATABASE {TEMPLATE}")
         # the schema, once: each test's database is a copy
@@ -93,6 +92,14 @@ class Cluster:
         name = f"t{os.getpid()}_{next(self._names)}"
         self._psql(f"CREATE DATABASE {name} TEMPLATE {TEMPLATE}")
         return self.url(name)
+
+    def server(self, action: str, mode: str = "immediate") -> None:
+        """pg_ctl stop / start / restart of this cluster's server (-m immediate: as a crash)."""
+        argv = [str(self.bindir / "pg_ctl"), "-D", str(self.data), "-w", "-l",
+                str(self.dir / "server.log"), "-o", self._options, action]
+        if action != "start":
+            argv += ["-m", mode]
+        self._as_owner(argv)
 
     def stop(self) -> None:
         if self.data.exists():

@@ -46,7 +46,7 @@ from callbridge.settings import AmiNode, ConfigError, Settings
 from callbridge.system import docs as docs_routes
 from callbridge.system import routes as system_routes
 from callbridge.system.metrics import NodeReading, Readings, build_registry
-from callbridge.system.models import ServiceStatus
+from callbridge.system.models import Ready, ServiceStatus
 from callbridge.web import middleware as mw
 from callbridge.web.ratelimit import FixedWindowLimiter, SharedWindowLimiter
 from callbridge.web.routing import openapi_document
@@ -59,6 +59,7 @@ from callbridge.webhooks.store import WebhookStore
 log = logging.getLogger("callbridge")
 
 MAX_BODY_BYTES = 1024 * 1024
+READY_WAIT = 1.0  # /ready: how long the database may take to answer SELECT 1
 DATABASE = web.AppKey("database", Database | PgDatabase)
 SETTINGS = web.AppKey("settings", Settings)
 
@@ -245,7 +246,21 @@ def create_app(settings: Settings) -> web.Application:
     app[system_routes.METRICS_TOKEN] = settings.metrics_token.get_secret_value()
     app[mw.HTTP_METRICS] = http_metrics
 
+    async def readiness() -> Ready:
+        try:
+            async with asyncio.timeout(READY_WAIT):
+                await db.fetchone("SELECT 1")
+            database = "reachable"
+        except Exception:  # noqa: BLE001 - any failure to answer is "unreachable"
+            database = "unreachable"
+        configured = [n for n in nodes if n.configured]
+        pbx = ("disabled" if not configured else
+               "online" if any(n.link.online for n in configured) else "unreachable")
+        return Ready(ready=database == "reachable" and pbx != "unreachable", database=database,
+                     pbx=pbx)
+
     app[system_routes.PROBES] = {"contacts": contacts_probe, "dialer": dialer_probe}
+    app[system_routes.READINESS] = readiness
     app[system_routes.PBX_STATE] = lambda: first.link_state
     app[system_routes.LINK_STATES] = lambda: {n.name: n.link_state for n in nodes}
 

@@ -49,3 +49,11 @@ class Conflict(DomainError):
 class Unavailable(DomainError):
     status = 503
     error = "Service unavailable"
+
+
+class StorageFull(DomainError):
+    """The database's disk is full: nothing was written (the transaction rolled back); reads go
+    on, and writes succeed again once space is freed."""
+
+    status = 507
+    error = "Storage full"

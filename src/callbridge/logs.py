@@ -52,3 +52,25 @@ def setup_logging(level: str = "INFO") -> None:
 def event(logger: logging.Logger, name: str, level: int = logging.INFO, **fields) -> None:
     if logger.isEnabledFor(level):
         logger.log(level, name, extra={"fields": fields})
+
+
+REPEAT_QUIET = 30.0
+_last_said: dict[str, float] = {}
+
+
+def background_failure(logger: logging.Logger, name: str, exc: BaseException, **fields) -> None:
+    """A background writer's pass failed and will be tried again. Expected failures are one
+    WARNING line naming the cause: a dependency away (the database unreachable or busy, the disk
+    full: a DomainError with a 5xx status) or a write another instance made first (a unique
+    violation: the next pass sees it done). Anything else is a bug: ERROR with its traceback."""
+    status = getattr(exc, "status", None)
+    if (isinstance(status, int) and status >= 500) or getattr(exc, "sqlstate", None) == "23505":
+        # an outage fails every pass: said once per REPEAT_QUIET seconds, at DEBUG in between
+        now = time.monotonic()
+        quiet = now - _last_said.get(name, -REPEAT_QUIET) < REPEAT_QUIET
+        if not quiet:
+            _last_said[name] = now
+        event(logger, name, logging.DEBUG if quiet else logging.WARNING,
+              error=f"{type(exc).__name__}: {exc}"[:300], retry=True, **fields)
+    else:
+        logger.error(name, exc_info=exc, extra={"fields": {"retry": True, **fields}})

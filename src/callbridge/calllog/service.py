@@ -35,7 +35,7 @@ from callbridge.contacts.phone import phone_key
 from callbridge.contacts.service import ContactService
 from callbridge.db import Database
 from callbridge.db.database import Tx
-from callbridge.logs import event
+from callbridge.logs import background_failure, event
 from callbridge.timeutil import utc_now
 
 log = logging.getLogger("callbridge.calllog")
@@ -140,8 +140,8 @@ class CallLogService:
     async def _backfill_logged(self) -> None:
         try:
             await self.backfill()
-        except Exception:
-            log.exception("calllog.backfill_failed")
+        except Exception as exc:
+            background_failure(log, "calllog.backfill_failed", exc, node=self.node)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -153,9 +153,9 @@ class CallLogService:
             await asyncio.sleep(BACKLOG_PAUSE if backlog else self.flush_interval)
             try:
                 backlog = await self.flush()
-            except Exception:  # keep the writer alive; the events stay queued for the next pass
+            except Exception as exc:  # the writer lives on; the events stay queued for the next pass
                 backlog = False
-                log.exception("calllog.flush_failed")
+                background_failure(log, "calllog.flush_failed", exc, node=self.node)
             now = loop.time()
             if now >= next_poll:
                 next_poll = now + CSV_POLL_SECONDS
@@ -165,8 +165,8 @@ class CallLogService:
                 next_adopt = now + ADOPT_EVERY_SECONDS
                 try:
                     await self.adopt_rows()
-                except Exception:
-                    log.exception("calllog.adopt_failed")
+                except Exception as exc:
+                    background_failure(log, "calllog.adopt_failed", exc, node=self.node)
 
     # ---- AMI events (registered on the link by the app factory) --------------------------
 

@@ -19,7 +19,7 @@ import aiosqlite
 
 from callbridge.db.migrate import migrate
 from callbridge.db.sqlite_thread import ThreadConnection
-from callbridge.errors import Unavailable
+from callbridge.errors import StorageFull, Unavailable
 from callbridge.logs import event
 from callbridge.settings import ConfigError
 
@@ -114,15 +114,17 @@ class Database:
     async def transaction(self) -> AsyncIterator["Tx"]:
         """One write transaction. Everything inside commits together or not at all."""
         assert self._writer is not None, "database not open"
-        async with self._writing():
-            await self._writer.execute("BEGIN IMMEDIATE")
+        writer = self._writer
+        async with self._writing(), _disk_full_is_507():
+            await writer.execute("BEGIN IMMEDIATE")
             try:
-                yield Tx(self._writer)
+                yield Tx(writer)
+                await writer.execute("COMMIT")
             except BaseException:
-                await self._writer.execute("ROLLBACK")
+                # (a failed COMMIT leaves the transaction open; SQLITE_FULL may have ended it)
+                if writer.in_transaction:
+                    await writer.execute("ROLLBACK")
                 raise
-            else:
-                await self._writer.execute("COMMIT")
 
     def _writing(self):
         return write_turn(self._write_lock, self.write_wait)
@@ -139,17 +141,18 @@ class Database:
         releases it around every row of an executemany, and each re-take can wait the 5 ms
         switch interval (one 300-row flush took 1.8 s). Keep each transaction small (bounded
         batches, indexed lookups): it holds the loop."""
-        async with self._writing():
+        async with self._writing(), _disk_full_is_507():
             if self._batch_conn is None:
                 self._batch_conn = _plain_connection(self.path)
             conn = self._batch_conn
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield LoopTx(conn)
+                conn.execute("COMMIT")
             except BaseException:
-                conn.execute("ROLLBACK")
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
                 raise
-            conn.execute("COMMIT")
 
     def _close_batch_conn(self) -> None:
         if self._batch_conn is not None:
@@ -195,6 +198,20 @@ class Database:
             # (close() alone already orders it behind any read in flight)
             conn.close()
             await conn.aclose()
+
+
+@asynccontextmanager
+async def _disk_full_is_507() -> AsyncIterator[None]:
+    """SQLITE_FULL (the disk, or a quota, is full) is a StorageFull the client is told of (507),
+    not a 500: the transaction was rolled back, nothing is half-written, reads go on, and the
+    next write succeeds once space is freed. The writers in the background retry meanwhile."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_FULL:
+            raise
+        raise StorageFull("the database's disk is full: nothing was written; free space and"
+                          " retry") from None
 
 
 @asynccontextmanager

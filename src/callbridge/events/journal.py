@@ -26,7 +26,7 @@ from callbridge.db.database import Tx
 from callbridge.events.fanin import CHANNEL, SharedFanIn, notice
 from callbridge.events.hub import EventHub, StoredEvent
 from callbridge.events.store import EventStore
-from callbridge.logs import event
+from callbridge.logs import background_failure, event
 from callbridge.timeutil import utc_now_iso
 
 log = logging.getLogger("callbridge.events")
@@ -139,8 +139,8 @@ class EventJournal:
             self._wake.clear()
             try:
                 await self.flush()
-            except Exception:
-                log.exception("events.store_failed")
+            except Exception as exc:
+                background_failure(log, "events.store_failed", exc)
                 await asyncio.sleep(RETRY_SECONDS)
                 self._wake.set()
 
@@ -148,8 +148,8 @@ class EventJournal:
         while True:
             try:
                 await self.prune()
-            except Exception:
-                log.exception("events.prune_failed")
+            except Exception as exc:
+                background_failure(log, "events.prune_failed", exc)
             await asyncio.sleep(PRUNE_EVERY_SECONDS)
 
     async def prune(self, now: float | None = None) -> int:

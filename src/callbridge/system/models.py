@@ -25,3 +25,11 @@ class Status(BaseModel):
     status: str
     timestamp: str
     services: dict[str, ServiceStatus]
+
+
+class Ready(BaseModel):
+    ready: bool = Field(description="true: send this instance traffic")
+    database: str = Field(description="reachable, or unreachable (no answer within a second)")
+    pbx: str = Field(description="online (at least one Asterisk node's AMI link is up),"
+                                 " unreachable (every configured link is down) or disabled"
+                                 " (no AMI user configured: the PBX doesn't count)")

@@ -10,7 +10,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 
 from callbridge.errors import DomainError
 
-from callbridge.system.models import Health, ServiceStatus, Status
+from callbridge.system.models import Health, Ready, ServiceStatus, Status
 from callbridge.timeutil import utc_now_iso
 from callbridge.web.routing import RouteTable, json_ok
 
@@ -23,8 +23,14 @@ OPENAPI = web.AppKey("openapi", dict)
 # () -> the AMI link's state for /health; set by the app factory.
 PBX_STATE = web.AppKey("pbx_state", Callable[[], str])
 LINK_STATES = web.AppKey("link_states", Callable[[], dict])  # node -> its AMI link state
+READINESS = web.AppKey("readiness", Callable[[], Awaitable[Ready]])
 METRICS = web.AppKey("metrics_registry", CollectorRegistry)
 METRICS_TOKEN = web.AppKey("metrics_token", str)
+
+
+class NotReady(DomainError):
+    status = 503
+    error = "Not ready"
 
 
 class MetricsUnauthorized(DomainError):
@@ -39,6 +45,25 @@ async def health(request):
     """
     return json_ok(Health(timestamp=utc_now_iso(), services=sorted(request.app[PROBES]),
                           pbx=request.app[PBX_STATE](), links=request.app[LINK_STATES]()))
+
+
+@routes.route("GET", "/ready", summary="Can this instance serve requests", response=Ready,
+              public=True, errors=(503,))
+async def ready(request):
+    """Readiness for load balancers: no key needed, answered within about a second. 503 while the
+    database doesn't answer, or while every configured Asterisk link is down: an instance cut
+    off from PostgreSQL (or from every PBX) should get no traffic, though it is alive. /health
+    stays the liveness probe: it never asks the database, so a restart is not triggered by a
+    database outage. docs/operator.md says which to use where.
+    """
+    state = await request.app[READINESS]()
+    if not state.ready:
+        why = [what for what, bad in (("the database does not answer",
+                                       state.database != "reachable"),
+                                      ("every Asterisk link is down", state.pbx == "unreachable"))
+               if bad]
+        raise NotReady(" and ".join(why), database=state.database, pbx=state.pbx)
+    return json_ok(state)
 
 
 @routes.route("GET", "/status", summary="Status of every backend service", response=Status)

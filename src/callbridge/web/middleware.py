@@ -45,8 +45,10 @@ def _error(status: int, body: dict, headers=None) -> web.Response:
 # The status logged (and counted) when the client hung up before its request was read: the
 # client's doing, not a server error (nginx's convention; no response reaches anyone anyway).
 CLIENT_CLOSED = 499
-# Load balancers poll /health every few seconds: its access lines are DEBUG, not INFO.
-_QUIET_PATHS = frozenset({"/health"})
+# Load balancers poll /health and /ready every few seconds: its access lines are DEBUG, not INFO.
+_QUIET_PATHS = frozenset({"/health", "/ready"})
+# 503 (the database or the PBX away, the writer busy) and 507 (the disk full): answered on purpose
+_OUTAGES = frozenset({503, 507})
 
 
 @web.middleware
@@ -88,12 +90,14 @@ def _access_line(request: web.Request, status: int, started: float) -> None:
     metrics = request.app.get(HTTP_METRICS)
     if metrics is not None:
         metrics.observe(route, request.method, status, time.perf_counter() - started)
-    if status >= 500:
-        level = logging.ERROR
-    elif status in (401, 403):
-        level = logging.WARNING  # failed authentication: who tried, from where
+    if status >= 500 and status not in _OUTAGES:
+        level = logging.ERROR  # a bug of ours
     elif request.path in _QUIET_PATHS:
         level = logging.DEBUG
+    elif status in (401, 403) or status in _OUTAGES:
+        # failed authentication (who tried, from where), or a refusal while a dependency is
+        # away: worth seeing, not an error of callbridge's (the outage itself is logged once)
+        level = logging.WARNING
     else:
         level = logging.INFO
     if not log.isEnabledFor(level):

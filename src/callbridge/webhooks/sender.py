@@ -30,7 +30,7 @@ from yarl import URL
 
 from callbridge import __version__
 from callbridge.aio import cancel_and_wait
-from callbridge.logs import event
+from callbridge.logs import background_failure, event
 from callbridge.timeutil import utc_now_iso
 from callbridge.webhooks.signing import sign
 from callbridge.webhooks.store import WebhookStore
@@ -89,8 +89,8 @@ class WebhookSender:
         while True:
             try:
                 await self._dispatch_due()
-            except Exception:
-                log.exception("webhooks.dispatch_failed")
+            except Exception as exc:
+                background_failure(log, "webhooks.dispatch_failed", exc)
             try:
                 async with asyncio.timeout(IDLE_POLL):
                     await self._wake.wait()
@@ -121,8 +121,8 @@ class WebhookSender:
     async def _send(self, d: dict) -> None:
         try:
             await self._attempt(d)
-        except Exception:
-            log.exception("webhooks.send_failed")
+        except Exception as exc:
+            background_failure(log, "webhooks.send_failed", exc, delivery=d["id"])
         finally:
             lane = self._lanes.get(d["webhook_id"])
             if lane is not None:
