@@ -238,7 +238,7 @@ def create_app(settings: Settings) -> web.Application:
 
     dialer = app[dialer_routes.SERVICE]
     limiter = app[mw.LIMITER]
-    registry, http_metrics = build_registry(Readings(
+    registry, http_metrics, loop_lag = build_registry(Readings(
         nodes=lambda: [n.reading() for n in nodes], originates=lambda: dict(dialer.outcomes),
         rate_limited=lambda: limiter.rejected, webhook_deliveries=lambda: dict(sender.outcomes),
         stream_clients=hub.client_count, events_stored=lambda: journal.stored))
@@ -278,6 +278,7 @@ def create_app(settings: Settings) -> web.Application:
             await n.lease.start()  # the first ask before the link's first event
         await journal.start()
         sender.start()  # what the outbox held at the last stop (or crash) goes out now
+        loop_lag.start()
         for n in nodes:
             await n.calllog.start()
             if n.configured:
@@ -297,6 +298,7 @@ def create_app(settings: Settings) -> web.Application:
         await journal.close()
         await sender.close()
         await app[mw.LIMITER].close()  # hits admitted from memory reach the shared windows
+        await loop_lag.close()
         await db.close()
         event(log, "service.stopped")
 

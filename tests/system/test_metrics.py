@@ -79,3 +79,21 @@ async def test_every_asterisk_node_has_its_own_series(tmp_path):
         assert m[("callbridge_call_log_rows_total", (("node", node),))] == 0
         assert ("callbridge_ami_events_total", (("node", node),)) in m
     assert "secret-east" not in text and "secret-west" not in text
+
+
+async def test_loop_lag_tasks_and_threads_are_measured(tmp_path):
+    import asyncio
+    import time
+
+
+    app = create_app(make_settings(tmp_path))
+    async with TestClient(TestServer(app)) as client:
+
+        await asyncio.sleep(0.3)
+        time.sleep(0.4)  # the loop held longer than the watch's interval: a wake-up >= 150 ms late
+        await asyncio.sleep(0.6)
+        m = samples(await (await client.get("/metrics")).text())
+    count = m[("callbridge_event_loop_lag_seconds_count", ())]
+    under_100ms = m[("callbridge_event_loop_lag_seconds_bucket", (("le", "0.1"),))]
+    assert count >= 3 and count - under_100ms >= 1  # the stall was seen
+    assert m[("callbridge_asyncio_tasks", ())] >= 3 and m[("callbridge_threads", ())] >= 1

@@ -9,11 +9,16 @@ results, the event hub's clients), so the hot paths pay nothing for metrics they
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
+from callbridge.aio import cancel_and_wait
 
 LINK_STATES = ("online", "connecting", "offline", "login_failed", "disabled")
 
@@ -30,6 +35,32 @@ class HttpMetrics:
         route = route or "unmatched"  # a 404's path is the client's text: never a label
         self.requests.labels(route, method, str(status)).inc()
         self.latency.labels(route).observe(seconds)
+
+
+class LoopLag:
+    """How late the event loop runs what is due: a task asks to wake every INTERVAL seconds and
+    records how much later it did (callbridge_event_loop_lag_seconds). Everything the service does
+    shares this loop, so a lag here is every request's and every AMI event's."""
+
+    INTERVAL = 0.25
+
+    def __init__(self, registry: CollectorRegistry):
+        self.lag = Histogram("callbridge_event_loop_lag_seconds", "how late the event loop woke a"
+                             " task due every 0.25 s", registry=registry,
+                             buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 5))
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._watch(), name="loop-lag")
+
+    async def _watch(self) -> None:
+        while True:
+            due = time.perf_counter() + self.INTERVAL
+            await asyncio.sleep(self.INTERVAL)
+            self.lag.observe(max(0.0, time.perf_counter() - due))
+
+    async def close(self) -> None:
+        await cancel_and_wait(self._task)
 
 
 @dataclass
@@ -94,10 +125,15 @@ class ServiceCollector:
                                 " clients", value=self.r.stream_clients())
         yield CounterMetricFamily("callbridge_events_stored", "call events stored in the journal",
                                   value=self.r.events_stored())
+        # what a leak would grow: read at scrape time, on the loop's own thread
+        yield GaugeMetricFamily("callbridge_asyncio_tasks", "asyncio tasks alive",
+                                value=len(asyncio.all_tasks()))
+        yield GaugeMetricFamily("callbridge_threads", "threads alive",
+                                value=threading.active_count())
 
 
-def build_registry(readings: Readings) -> tuple[CollectorRegistry, HttpMetrics]:
+def build_registry(readings: Readings) -> tuple[CollectorRegistry, HttpMetrics, LoopLag]:
     registry = CollectorRegistry(auto_describe=True)
     http = HttpMetrics(registry)
     registry.register(ServiceCollector(readings))
-    return registry, http
+    return registry, http, LoopLag(registry)
