@@ -61,8 +61,8 @@ def running_pbx(pbx):
 
 
 @asynccontextmanager
-async def callbridge_on(pbx, database: Path, *, fresh: bool = True, wait_online: bool = True,
-                        **overrides):
+async def callbridge_on(pbx, database: Path | str, *, fresh: bool = True,
+                        wait_online: bool = True, **overrides):
     """A callbridge app on the bench's Asterisk (and its Master.csv). With fresh, acme gets
     extensions 309 and 310 and globex 320; keys are made for both either way. overrides are
     settings (e.g. a wrong ami_secret, with wait_online=False)."""
@@ -75,7 +75,10 @@ async def callbridge_on(pbx, database: Path, *, fresh: bool = True, wait_online:
     from tests.conftest import Api
 
     # the file's name, or in a PostgreSQL run the database made for it (tests.pg)
-    values = dict(database=fresh_database(database.parent, database.name), ami_port=pbx.ami_port, cdr_csv=pbx.master_csv,
+    # (a postgresql:// URL as it is)
+    target = database if isinstance(database, str) else fresh_database(database.parent,
+                                                                        database.name)
+    values = dict(database=target, ami_port=pbx.ami_port, cdr_csv=pbx.master_csv,
                   ami_username=pbx.ami_username, ami_secret=pbx.ami_secret,
                   ami_ping_interval=0.5, ami_action_timeout=2.0, ami_reconnect_max=1.0,
                   callerid_token=pbx.callerid_token)

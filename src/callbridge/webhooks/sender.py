@@ -30,6 +30,7 @@ from yarl import URL
 
 from callbridge import __version__
 from callbridge.aio import cancel_and_wait
+from callbridge.errors import DomainError
 from callbridge.logs import background_failure, event
 from callbridge.timeutil import utc_now_iso
 from callbridge.webhooks.signing import sign
@@ -160,8 +161,8 @@ class WebhookSender:
                   "last_error": error, "last_response": response, "last_ms": ms}
         if status is not None and 200 <= status < 300:
             values["status"] = "delivered"
-            await self.store.record_attempt(d["id"], values)
-            await self.store.succeeded(d["webhook_id"], now)
+            await self._saved(self.store.record_attempt, d["id"], values)
+            await self._saved(self.store.succeeded, d["webhook_id"], now)
             self.sent += 1
             self.outcomes["delivered"] += 1
             return
@@ -170,13 +171,29 @@ class WebhookSender:
                                     if 300 <= status < 400 else f"HTTP {status}")
         if attempts <= len(self.backoff):
             values["next_attempt_at"] = time.time() + self.backoff[attempts - 1]
-            await self.store.record_attempt(d["id"], values)
+            await self._saved(self.store.record_attempt, d["id"], values)
             self.outcomes["retry"] += 1
             return
         values["status"] = "failed"
-        await self.store.record_attempt(d["id"], values)
+        await self._saved(self.store.record_attempt, d["id"], values)
         self.outcomes["failed"] += 1
         await self._maybe_disable(d, values["last_error"])
+
+    async def _saved(self, write, *args) -> None:
+        """An attempt's outcome written down, however long the database is away: the endpoint
+        has its answer, and a delivery whose answer was lost would be sent again. Meanwhile it
+        stays in its lane, so this instance doesn't send it again either."""
+        delay = 0.2
+        while True:
+            try:
+                await write(*args)
+                return
+            except DomainError as exc:
+                if exc.status < 500:
+                    raise
+                background_failure(log, "webhooks.record_failed", exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
     async def _maybe_disable(self, d: dict, last_error: str) -> None:
         last_success = await self.store.last_success(d["webhook_id"])
