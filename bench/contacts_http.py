@@ -104,6 +104,20 @@ def create_key(env: dict, account: str = "bench") -> str:
     return out.strip().splitlines()[-1]
 
 
+async def pbx_online(http, base: str, timeout: float = 20.0) -> None:
+    """Waits until the service at base says its AMI link is online (/health)."""
+    import aiohttp
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            async with http.get(f"{base}/health") as r:
+                if (await r.json()).get("pbx") == "online":
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.2)
+
+
 def rss_mb(pid: int) -> dict:
     """VmRSS split: anonymous memory is the process's own; file pages are the mmapped database,
     shared with the OS page cache and dropped under memory pressure."""

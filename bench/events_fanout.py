@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 import aiohttp  # noqa: E402
-from contacts_http import VENV_BIN, create_key, rss_mb, serve_env  # noqa: E402
+from contacts_http import VENV_BIN, create_key, pbx_online, rss_mb, serve_env  # noqa: E402
 
 from tests.asterisk.pbx import Pbx  # noqa: E402
 
@@ -99,14 +99,7 @@ async def main(clients: int, calls: int) -> dict:
     base = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:
-            for _ in range(100):
-                try:
-                    async with http.get(f"{base}/health") as r:
-                        if (await r.json()).get("pbx") == "online":
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.2)
+            await pbx_online(http, base)
         print(f"[bench] baseline: 1 client, {calls} calls", file=sys.stderr)
         baseline = await round_of(base, key, pbx, 1, calls, 0)
         print(f"[bench] {clients} clients, {calls} calls", file=sys.stderr)

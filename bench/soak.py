@@ -41,7 +41,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 import aiohttp  # noqa: E402
-from contacts_http import VENV_BIN, create_key, free_port, serve_env  # noqa: E402
+from contacts_http import VENV_BIN, create_key, free_port, pbx_online, serve_env  # noqa: E402
 
 from tests.asterisk.conftest import calls_in_csv  # noqa: E402
 from tests.asterisk.pbx import Pbx  # noqa: E402
@@ -234,14 +234,7 @@ async def main(args) -> dict:
     load = None
     try:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
-            for _ in range(150):
-                try:
-                    async with http.get(f"{base}/health") as r:
-                        if (await r.json()).get("pbx") == "online":
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.2)
+            await pbx_online(http, base, 30)
             for r in receivers:
                 async with http.post(f"{base}/webhooks", headers=h,
                                      json={"url": r.url, "types": ["*"]}) as resp:
