@@ -14,6 +14,7 @@ from callbridge.events.routes import SERVICE as EVENTS
 from tests.asterisk.ami_client import ami
 from tests.asterisk.conftest import wait_until
 from tests.asterisk.pbx import stop_process
+from tests.conftest import eventually
 
 DIAL = {"extension": "309", "phonenumber": "1 (580) 867-5309"}
 
@@ -222,8 +223,13 @@ async def _all_end_with_a_reason(api, clicks: dict[str, str], within: float,
     for cid in clicks:
         body = await _wait_state(api, cid, "ended", timeout=max(0.1, deadline - time.monotonic()))
         assert any(body[w] for w in why), body
-        stored = await journal.latest_progress(1, cid)
-        assert stored["state"] == "ended" and any(stored[w] for w in why), stored
+
+        async def stored_ended():  # the journal stores it a moment later (PostgreSQL: a trip)
+            stored = await journal.latest_progress(1, cid)
+            return stored if stored and stored["state"] == "ended" else None
+        stored = await eventually(stored_ended, max(2.0, deadline - time.monotonic()),
+                                  f"the ended dial.progress of {cid} stored")
+        assert any(stored[w] for w in why), stored
 
 
 async def test_clicks_in_flight_end_with_a_reason_when_asterisk_is_killed(dialer_api, running_pbx):

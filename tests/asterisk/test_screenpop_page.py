@@ -54,8 +54,9 @@ async def test_a_ringing_call_pops_a_card_and_the_box_dials(running_pbx, tmp_pat
                 timeout=8000)
 
             # an unknown caller: the card offers to create the contact, which then exists
+            # (ringing 4 s: on a loaded machine a 1.2 s ringing could end before the page drew it)
             call = asyncio.create_task(asyncio.to_thread(pbx.call_in, "5557770202", "309",
-                                                         cancel_after_ms=1200))
+                                                         cancel_after_ms=4000))
             unknown = await page.wait_for_selector("article.card:not(.ended) .create",
                                                    timeout=8000)
             card = await page.query_selector("article.card:not(.ended)")

@@ -203,10 +203,11 @@ class LostCalls:
         if self.tracker.unended(self.node) and self._timer is None:
             self._timer = asyncio.get_running_loop().create_task(self._lose_after())
 
-    async def _lose_after(self) -> None:
+    async def _lose_after(self, online: bool = False) -> None:
+        """online: end them even with the link up (the live channels couldn't be asked)."""
         try:
             await asyncio.sleep(self.LOST_AFTER)
-            if not self.link.online:
+            if online or not self.link.online:
                 self._end(self.tracker.unended(self.node), "PBX connection lost")
         finally:
             self._timer = None
@@ -219,8 +220,10 @@ class LostCalls:
             return
         try:
             reply = await self.link.action({"Action": "CoreShowChannels"}, timeout=10)
-        except AmiError as exc:  # can't tell: the link is down again, and link_down ends them
+        except AmiError as exc:  # can't tell: they end unless a later reconnect finds them alive
             event(log, "dialer.reconcile_failed", logging.WARNING, node=self.node, error=str(exc))
+            if self._timer is None:
+                self._timer = asyncio.get_running_loop().create_task(self._lose_after(online=True))
             return
         alive = {ch.get("Linkedid") for ch in (reply if isinstance(reply, list) else [])
                  if ch.get("Event") == "CoreShowChannel"}
