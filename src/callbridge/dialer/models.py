@@ -26,6 +26,9 @@ class CallProgress(BaseModel):
     phonenumber: str
     state: str = Field(description="queued, ringing, answered, connected or ended")
     device: str | None = Field(None, description="the device that answered (channel), or 'mobile'")
-    failure_reason: str | None = None
-    hangup_cause: str | None = None
+    failure_reason: str | None = Field(None, description=(
+        "why the call ended without connecting (e.g. 'no device answered', 'far end busy'),"
+        " or 'PBX connection lost' / 'ended while the PBX link was down' when Asterisk went"
+        " away while the call was followed (connected calls included)"))
+    hangup_cause: str | None = Field(None, description="Asterisk's hang-up cause of the call")
     timestamps: dict[str, str] = Field(description="when each state was reached (UTC, ISO 8601)")
