@@ -285,7 +285,7 @@ async def main(args) -> dict:
             until = time.monotonic() + seconds
             load = await asyncio.to_thread(pbx.call_load, "5551230000", "309",
                                            calls=int(5 * seconds), rate=5, talk_ms=1000,
-                                           limit=100)
+                                           limit=100, timeout=int(seconds) + 120)
             clients = [EventClient(base, key) for _ in range(EVENT_CLIENTS)]
             started = time.monotonic()
             workers = [asyncio.create_task(c.run(http, until, tally)) for c in clients] + [
@@ -361,6 +361,8 @@ async def main(args) -> dict:
         failures.append(f"{len(errors)} ERROR lines, first: {errors[0][:300]}")
     if tally.five_xx():
         failures.append(f"{tally.five_xx()} 5xx answers")
+    if len(expected) < 0.9 * 6 * args.minutes * 60:
+        failures.append(f"only {len(expected)} calls in Master.csv: the load stopped early")
     missing = expected - logged
     if missing:
         failures.append(f"{len(missing)} calls of Master.csv not in the call log")

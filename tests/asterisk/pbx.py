@@ -343,16 +343,17 @@ class Pbx:
                               timeout=timeout + 10).returncode
 
     def call_load(self, caller: str, to: str, *, calls: int, rate: float, talk_ms: int = 1000,
-                  limit: int = 60) -> subprocess.Popen:
+                  limit: int = 60, timeout: int = 300) -> subprocess.Popen:
         """`calls` PSTN calls from `caller` to `to`, `rate` new ones a second (at most `limit`
-        at once), in the background: SIPp's process (exit code 0 when every call completed)."""
+        at once), in the background: SIPp's process (exit code 0 when every call completed).
+        SIPp stops after `timeout` seconds whatever it has left to place."""
         tag = f"load-{caller}-{time.monotonic_ns()}"
         log = self.root / "sipp" / f"{tag}.log"
         log.parent.mkdir(exist_ok=True)
         cmd = self._sipp(SIPP_DIR / "uac_inbound.xml", free_port(socket.SOCK_DGRAM), log,
                          "-s", to, "-key", "caller", caller, "-key", "caller_name",
                          f"PSTN {caller}", "-m", str(calls), "-r", str(rate), "-l", str(limit),
-                         "-d", str(talk_ms), "-timeout", "300", f"127.0.0.1:{self.sip_port}")
+                         "-d", str(talk_ms), "-timeout", str(timeout), f"127.0.0.1:{self.sip_port}")
         return spawn(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def wait_devices(self, extension: str, count: int, timeout: float = 20.0) -> None:
