@@ -46,7 +46,7 @@ async def callerid_on(db) -> CallerIdService:
     await extensions.load()
     if extensions.owner("309") is None:
         await extensions.add("bench", "309")
-    return CallerIdService(contacts, extensions)
+    return CallerIdService(contacts.lookup, extensions)
 
 
 async def measure(db_path: Path, count: int, lookups: int) -> dict:

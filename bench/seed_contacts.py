@@ -58,7 +58,7 @@ def seed(path: str, count: int, account: str) -> int:
         print(f"\r[seed] contacts {min(count, start + batch):>9,}/{count:,}"
               f"  {time.monotonic() - t0:5.1f}s", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
-    # matching keys (callbridge.contacts.phone.phone_key) of a US account's 10-digit numbers
+    # matching keys (callbridge.phone.phone_key) of a US account's 10-digit numbers
     conn.execute("INSERT INTO contact_phones(contact_id, account_id, number, is_mobile)"
                  " SELECT id, account_id, '+1' || mobile_phone, 1 FROM contacts WHERE account_id = ?",
                  (account_id,))

@@ -27,6 +27,7 @@ from callbridge.calllog import routes as calllog_routes
 from callbridge.calllog.service import CallLogService
 from callbridge.contacts import agentvoice, relatel, transfer_routes
 from callbridge.contacts import routes as contact_routes
+from callbridge.contacts.lookup import ContactLookup
 from callbridge.contacts.service import ContactService
 from callbridge.db import Database, PgDatabase, database_for, database_shown
 from callbridge.dialer import routes as dialer_routes
@@ -38,6 +39,7 @@ from callbridge.events.calls import CallEvents
 from callbridge.events.endings import CallEndings
 from callbridge.events.hub import EventHub
 from callbridge.events.journal import EventJournal, draft
+from callbridge.events.models import asyncapi_document
 from callbridge.events.service import EventsService
 from callbridge.events.tickets import SharedTicketBook, TicketBook
 from callbridge.logs import event
@@ -66,7 +68,8 @@ SETTINGS = web.AppKey("settings", Settings)
 AMI_LINK = web.AppKey("ami_link", AmiLink)  # the first node's
 NODES = web.AppKey("nodes", list)  # every node (Node), in CALLBRIDGE_AMI's order
 
-ROUTE_TABLES = [system_routes.routes, transfer_routes.routes, contact_routes.routes, agentvoice.routes, relatel.routes,
+ROUTE_TABLES = [system_routes.routes, transfer_routes.routes, contact_routes.routes,
+                agentvoice.routes, relatel.routes,
                 dialer_routes.routes, calllog_routes.routes, callerid_routes.routes,
                 events_routes.routes, webhook_routes.routes, extension_routes.routes,
                 screenpop_routes.routes, admin_routes.routes, docs_routes.routes]
@@ -115,7 +118,7 @@ class Node:
                 "ingest": self.lease.status()}
 
 
-def _node(settings: Settings, node: AmiNode, db, contacts: ContactService,
+def _node(settings: Settings, node: AmiNode, db, contacts: ContactLookup,
           extensions: ExtensionService, journal: EventJournal, tracker: CallTracker, *,
           first: bool) -> Node:
     link = build_ami_link(settings, node)
@@ -185,7 +188,7 @@ def create_app(settings: Settings) -> web.Application:
     app[extension_routes.SERVICE] = extensions
     app[admin_routes.ACCOUNTS] = accounts
     app[admin_routes.EXTENSIONS] = extensions
-    app[callerid_routes.SERVICE] = CallerIdService(contacts, extensions,
+    app[callerid_routes.SERVICE] = CallerIdService(contacts.lookup, extensions,
                                                    settings.callerid_keep_trunk_names)
     app[callerid_routes.TOKEN] = settings.callerid_token.get_secret_value()
     hub = EventHub()
@@ -205,7 +208,7 @@ def create_app(settings: Settings) -> web.Application:
 
     # Each Asterisk node: its AMI link, its call log (its Master.csv), its call events and the
     # lease saying which instance reads it (callbridge.ami.lease).
-    nodes = [_node(settings, n, db, contacts, extensions, journal, tracker, first=i == 0)
+    nodes = [_node(settings, n, db, contacts.lookup, extensions, journal, tracker, first=i == 0)
              for i, n in enumerate(settings.nodes())]
     app[NODES] = nodes
     first = nodes[0]
@@ -215,7 +218,7 @@ def create_app(settings: Settings) -> web.Application:
     ami_disabled = (f"no CALLBRIDGE_AMI_SECRET and no [{settings.ami_username}] user in"
                     f" {settings.ami_manager_conf}")
     app[dialer_routes.SERVICE] = DialerService(
-        link, extensions, contacts, tracker, calllog=calllog, devices=first.devices,
+        link, extensions, contacts.lookup, tracker, calllog=calllog, devices=first.devices,
         nodes={n.name: DialNode(n.link, n.devices, n.calllog) for n in nodes},
         default_node=first.name, stored_progress=journal.latest_progress,
         ring_context=settings.ring_context, outbound_context=settings.outbound_context,
@@ -269,6 +272,7 @@ def create_app(settings: Settings) -> web.Application:
     if settings.cors_origin_list:
         allow_cors(app, settings.cors_origin_list)
     app[system_routes.OPENAPI] = openapi_document(ROUTE_TABLES, "callbridge", __version__)
+    app[system_routes.ASYNCAPI] = asyncapi_document("callbridge", __version__)
 
     async def lifecycle(app: web.Application):
         await db.open()  # a database that can't be opened: ConfigError naming the setting

@@ -11,8 +11,8 @@ import difflib
 import os
 import re
 import tomllib
-from pathlib import Path
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+# How Asterisk's CDRs (and so the call log) write a time: "2025-06-19 10:30:00", in UTC.
+TS = "%Y-%m-%d %H:%M:%S"
+
 
 def utc_now() -> datetime:
     return datetime.now(timezone.utc)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from callbridge.calllog.builder import build_rows, clid_name, parse_channel
+from callbridge.ami.channels import parse_channel
+from callbridge.calllog.builder import build_rows, clid_name
 
 
 def cdr(seq, src, dst, dcontext, clid, channel, dstchannel, start, answer, end, billsec, disp,

@@ -9,7 +9,7 @@ import pytest
 
 from callbridge.admin.routes import EXTENSIONS
 from callbridge.calllog.routes import SERVICE as CALLLOG
-from callbridge.contacts.phone import display, phone_key
+from callbridge.phone import display, phone_key
 from callbridge.db.migrate import available_migrations, migrate
 from callbridge.web import middleware as mw
 from tests.calllog.master_csv import inbound

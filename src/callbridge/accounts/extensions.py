@@ -7,8 +7,8 @@ import re
 from callbridge.accounts.models import Account, Extension
 from callbridge.accounts.service import AccountService
 from callbridge.accounts.store import ExtensionDirectory, ExtensionStore
-from callbridge.contacts.phone import clean
 from callbridge.errors import Conflict, InvalidInput, NotFound
+from callbridge.phone import clean
 
 # Extensions reach the dialplan (Local/<ext>@context, PJSIP_DIAL_CONTACTS(<ext>)): digits only.
 EXTENSION_RE = re.compile(r"^[0-9]{2,10}$")

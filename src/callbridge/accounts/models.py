@@ -1,19 +1,22 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 
 @dataclass(frozen=True, slots=True)
 class Account:
+    admin: ClassVar[bool] = False  # what the middleware asks of whoever a key authenticates
     id: int
     name: str
-    region: str = "US"  # home region: how its numbers are read (callbridge.contacts.phone)
+    region: str = "US"  # home region: how its numbers are read (callbridge.phone)
     uuid: str = ""      # public id (AgentVoice's organization_id)
 
 
 @dataclass(frozen=True, slots=True)
 class Admin:
     """Who an admin key authenticates: no account, only the /admin/… routes."""
+    admin: ClassVar[bool] = True
     key_id: str
 
 

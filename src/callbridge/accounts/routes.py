@@ -7,7 +7,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from callbridge.accounts.extensions import ExtensionService
-from callbridge.web.middleware import account_of
+from callbridge.accounts.http import account_of
 from callbridge.web.routing import RouteTable, json_ok
 
 SERVICE = web.AppKey("extension_service", ExtensionService)

@@ -17,8 +17,8 @@ from typing import Any
 
 from callbridge.accounts.models import Account, Admin, ApiKeyInfo
 from callbridge.accounts.store import AccountStore
-from callbridge.contacts.phone import valid_region
 from callbridge.errors import Conflict, InvalidInput, NotFound
+from callbridge.phone import valid_region
 
 _KEY_RE = re.compile(r"^cb_([0-9a-f]{12})_[A-Za-z0-9_-]{43}$")
 _ACCOUNT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

@@ -8,11 +8,10 @@ import uuid as uuidlib
 
 from callbridge.accounts.models import Account, ApiKeyInfo, Extension
 from callbridge.aio import cancel_and_wait
-from callbridge.contacts.phone import phone_key
 from callbridge.db import Database
 from callbridge.db.database import Tx
+from callbridge.phone import phone_key
 from callbridge.timeutil import utc_now_iso
-
 
 log = logging.getLogger("callbridge.accounts")
 _ACCOUNT = "id, name, region, uuid"

@@ -300,7 +300,7 @@ class AmiLink:
         timeout = timeout or self.settings.action_timeout
         act = _TrackedAction(fields, on_final=on_final)
         self._pending[id(act)] = act
-        act.future.add_done_callback(lambda _f, key=id(act): self._pending.pop(key, None))
+        act.future.add_done_callback(lambda _f, key=id(act): self._pending.pop(key, None))  # noqa: B008
         manager.send_action(act)
         waiter = act.accepted if first_answer_only else act.future
         try:

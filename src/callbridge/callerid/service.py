@@ -9,7 +9,7 @@ already supplies is kept unless it is empty or only a number (callerid_keep_trun
 from __future__ import annotations
 
 from callbridge.accounts.extensions import ExtensionService
-from callbridge.contacts.service import ContactService
+from callbridge.contacts.lookup import ContactLookup
 from callbridge.dialer.numbers import display_name
 
 
@@ -20,7 +20,7 @@ def _is_a_name(name: str, number: str) -> bool:
 
 
 class CallerIdService:
-    def __init__(self, contacts: ContactService, extensions: ExtensionService,
+    def __init__(self, contacts: ContactLookup, extensions: ExtensionService,
                  keep_trunk_names: bool = True):
         self.contacts = contacts
         self.extensions = extensions

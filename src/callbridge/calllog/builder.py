@@ -24,42 +24,10 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-_EXTENSION = re.compile(r"^[0-9]{2,10}$")
+from callbridge.ami.channels import is_extension_name, parse_channel
+
 _CLID_NAME = re.compile(r'^\s*"?(.*?)"?\s*<[^>]*>\s*$')
 _RANK = {"ANSWERED": 4, "BUSY": 3, "NO ANSWER": 2, "FAILED": 1, "CONGESTION": 1}
-TS = "%Y-%m-%d %H:%M:%S"
-
-
-@dataclass(frozen=True)
-class Channel:
-    tech: str
-    name: str                 # endpoint name, or the extension of a Local channel
-    context: str | None = None
-    half: str | None = None   # ';1' / ';2' of a Local channel
-
-    @property
-    def is_extension(self) -> bool:
-        return self.tech != "Local" and bool(_EXTENSION.match(self.name))
-
-    @property
-    def is_outside(self) -> bool:
-        return self.tech != "Local" and not self.is_extension
-
-
-def parse_channel(text: str | None) -> Channel | None:
-    """'PJSIP/309-00000004' -> PJSIP 309; 'Local/309@ring-00000000;2' -> Local 309 @ring ;2."""
-    if not text or "/" not in text:
-        return None
-    tech, rest = text.split("/", 1)
-    half = None
-    if ";" in rest:
-        rest, half = rest.rsplit(";", 1)
-    if "-" in rest:
-        rest = rest.rsplit("-", 1)[0]  # the channel's sequence suffix
-    context = None
-    if "@" in rest:
-        rest, context = rest.split("@", 1)
-    return Channel(tech, rest, context, half)
 
 
 def clid_name(clid: str | None) -> str | None:
@@ -130,7 +98,7 @@ def build_rows(cdrs: list[dict], *, ring_context: str, dialed: dict | None = Non
             callee_ext = dst.name if dst.is_extension else None
             callee_outside = dst.is_outside
         else:  # nothing was created to dial: the dialled extension, or an outside number
-            callee_ext = cdr.get("dst") if _EXTENSION.match(cdr.get("dst") or "") else None
+            callee_ext = cdr.get("dst") if is_extension_name(cdr.get("dst") or "") else None
             callee_outside = callee_ext is None and bool(cdr.get("dst"))
         from_outside = src is not None and src.is_outside
         sides: list[tuple[str, str, str | None, str | None]] = []

@@ -60,7 +60,7 @@ def from_csv_text(text: str) -> list[dict]:
     for row in csv.reader(io.StringIO(text)):
         if len(row) != len(CSV_COLUMNS):
             continue
-        r = dict(zip(CSV_COLUMNS, row))
+        r = dict(zip(CSV_COLUMNS, row, strict=True))
         if not r["uniqueid"] or not r["start"]:
             continue
         out.append({"uniqueid": r["uniqueid"], "sequence": _int(r["sequence"]), "start": r["start"],

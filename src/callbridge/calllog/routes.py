@@ -7,10 +7,10 @@ import io
 
 from aiohttp import web
 
+from callbridge.accounts.http import account_of
 from callbridge.calllog.models import CallRecord, RecordsPage, RecordsQuery
 from callbridge.calllog.service import CallLogService
 from callbridge.errors import InvalidInput
-from callbridge.web.middleware import account_of
 from callbridge.web.routing import RouteTable, json_ok, parse_model
 
 SERVICE = web.AppKey("calllog_service", CallLogService)

@@ -2,10 +2,11 @@
 
 Flow: Cdr events are queued in memory and written as raw CDRs in one transaction every
 `flush_interval` (a burst is one INSERT batch, not a transaction per event), together with the
-rows of the calls that are over. A call's rows are derived once the call is over: none of its channels is alive (Newchannel/Hangup, seeded from
-CoreShowChannels at each connect) and no CDR arrived for `grace` seconds, since a Cdr can trail
-the Hangup. Raw CDRs are unique on (uniqueid, sequence, start), so a replayed event or a line
-read again from Master.csv changes nothing; rows are unique on (linkedid, extension).
+rows of the calls that are over. A call's rows are derived once the call is over: none of its
+channels is alive (Newchannel/Hangup, seeded from CoreShowChannels at each connect) and no CDR
+arrived for `grace` seconds, since a Cdr can trail the Hangup. Raw CDRs are unique on (uniqueid,
+sequence, start), so a replayed event or a line read again from Master.csv changes nothing; rows
+are unique on (linkedid, extension).
 
 What a crash can lose is in docs/call-log.md: at most the events of the last flush interval,
 which Master.csv still has and the next start reads back.
@@ -26,17 +27,18 @@ from typing import Any, Protocol
 from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.models import Account
 from callbridge.aio import cancel_and_wait
+from callbridge.ami.channels import parse_channel
 from callbridge.ami.link import AmiError, AmiLink
 from callbridge.calllog import cdr as cdrs
-from callbridge.calllog.builder import TS, RowDraft, build_rows, parse_channel
+from callbridge.calllog.builder import RowDraft, build_rows
 from callbridge.calllog.format import display_number, inside_number
 from callbridge.calllog.store import CallLogStore, CsvPosition
-from callbridge.contacts.phone import phone_key
-from callbridge.contacts.service import ContactService
+from callbridge.contacts.lookup import ContactLookup
 from callbridge.db import Database
 from callbridge.db.database import Tx
 from callbridge.logs import background_failure, event
-from callbridge.timeutil import utc_now
+from callbridge.phone import phone_key
+from callbridge.timeutil import TS, utc_now
 
 log = logging.getLogger("callbridge.calllog")
 # Master.csv is read to its end in steps of this many bytes (~500 CDRs): each step's CDRs and the
@@ -67,7 +69,7 @@ class RowListener(Protocol):
 
 
 class CallLogService:
-    def __init__(self, db: Database, contacts: ContactService, extensions: ExtensionService, *,
+    def __init__(self, db: Database, contacts: ContactLookup, extensions: ExtensionService, *,
                  ring_context: str, csv_path: Path | None, region: str = "US",
                  csv_history: str = "import", ami_online: Callable[[], bool] = lambda: False,
                  flush_interval: float = 0.1, grace: float = 0.5, store: CallLogStore | None = None,
@@ -421,7 +423,7 @@ class CallLogService:
                 continue
             store = self.store
 
-            async def adopt(tx: Tx) -> int:
+            async def adopt(tx: Tx, extension=extension, owner=owner, store=store) -> int:
                 rows = await store.ownerless_rows(tx, extension, MAX_BUILD)
                 for row in rows:
                     row["account_id"] = owner.account_id

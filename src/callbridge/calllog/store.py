@@ -45,7 +45,7 @@ async def _insert_rows(tx: Tx, rows: list[tuple]) -> list[int]:
         rids = [r[0] for r in await tx.fetchall(
             "SELECT nextval('call_log_rid_seq') FROM generate_series(1, ?)", (len(rows),))]
         await tx.executemany(f"INSERT INTO call_log(rid, {columns}) VALUES (?, {marks})",
-                             [(rid, *row) for rid, row in zip(rids, rows)])
+                             [(rid, *row) for rid, row in zip(rids, rows, strict=True)])
         return rids
     await tx.executemany(f"INSERT INTO call_log({columns}) VALUES ({marks})", rows)
     # AUTOINCREMENT hands consecutive rids to the rows of one executemany on the one writer
@@ -150,7 +150,8 @@ class CallLogStore:
         if not fresh:
             return []
         rids = await _insert_rows(tx, fresh)
-        return [{**dict(zip(ROW_FIELDS, values)), "rid": rid} for rid, values in zip(rids, fresh)]
+        return [{**dict(zip(ROW_FIELDS, values, strict=True)), "rid": rid}
+                for rid, values in zip(rids, fresh, strict=True)]
 
     @staticmethod
     async def save_csv_position(tx: Tx, path: str, position: "CsvPosition") -> None:

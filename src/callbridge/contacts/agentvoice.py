@@ -17,14 +17,14 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from callbridge.accounts.http import account_of
 from callbridge.accounts.models import Account
 from callbridge.contacts.models import Email, Identifier, ListQuery, Phone, Text
 from callbridge.contacts.routes import SERVICE
 from callbridge.contacts.service import primary_number
 from callbridge.errors import DomainError, InvalidInput
-from callbridge.web.middleware import REQUEST_KEY_ID, account_of
-from callbridge.web.routing import (RouteTable, json_array, json_ok, parse_body, parse_model,
-                                    stream_json)
+from callbridge.web.middleware import REQUEST_KEY_ID
+from callbridge.web.routing import RouteTable, json_array, json_ok, parse_body, parse_model, stream_json
 
 UNAUTHORIZED = "Invalid API key or organization ID"
 BAD_WEBHOOK = "Invalid payload: source, data, and data.crm_id are required"

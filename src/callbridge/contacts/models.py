@@ -5,13 +5,12 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any
-
 from urllib.parse import urlsplit
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from callbridge.contacts.phone import PHONE_PATTERN, clean
+from callbridge.phone import PHONE_PATTERN, clean
 from callbridge.text import check_multiline, check_text
 
 

@@ -18,13 +18,13 @@ from typing import Annotated, Any
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from callbridge.accounts.http import account_of
 from callbridge.accounts.models import Account
 from callbridge.contacts.models import Count, Email, Phone, Text
-from callbridge.contacts.phone import national_format
 from callbridge.contacts.routes import SERVICE
 from callbridge.contacts.service import primary_number
 from callbridge.errors import InvalidInput
-from callbridge.web.middleware import account_of
+from callbridge.phone import national_format
 from callbridge.web.routing import RouteTable, json_ok, parse_body, parse_model
 
 routes = RouteTable("relatel")

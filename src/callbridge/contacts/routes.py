@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from callbridge.accounts.http import account_of
 from callbridge.contacts import models as m
 from callbridge.contacts.service import ContactService
-from callbridge.web.middleware import account_of
-from callbridge.web.routing import (RouteTable, json_array, json_ok, parse_body, parse_model,
-                                    stream_json)
+from callbridge.web.routing import RouteTable, json_array, json_ok, parse_body, parse_model, stream_json
 
 SERVICE = web.AppKey("contact_service", ContactService)
 routes = RouteTable("contacts")

@@ -17,12 +17,12 @@ from pydantic import TypeAdapter
 
 from callbridge.accounts.models import Account
 from callbridge.contacts import models as m
-from callbridge.contacts.phone import digits_of, display, looks_like_phone, phone_key
-from callbridge.contacts.cache import MISS, LookupCache
+from callbridge.contacts.lookup import ContactLookup
 from callbridge.contacts.store import ContactStore
 from callbridge.db import Database
 from callbridge.db.database import Tx
 from callbridge.errors import Conflict, DomainError, InvalidInput, NotFound
+from callbridge.phone import digits_of, display, looks_like_phone, phone_key
 from callbridge.text import fold
 from callbridge.timeutil import utc_now_iso
 
@@ -119,8 +119,10 @@ class ContactService:
     def __init__(self, db: Database, store: ContactStore | None = None):
         self.db = db
         self.store = store or ContactStore(db)
-        # which contact holds a number, in memory (PostgreSQL only: see contacts.cache)
-        self.cache = LookupCache(db.listener) if db.engine == "postgresql" else None
+        # who holds a number, for the other rooms (caller ID, screen-pop, the call log, the
+        # dialer): its cache is forgotten after every write here
+        self.lookup = ContactLookup(db, self.store)
+        self.cache = self.lookup.cache
 
     @asynccontextmanager
     async def _writing(self, account: Account, loop: bool = False) -> AsyncIterator[Tx]:
@@ -233,60 +235,6 @@ class ContactService:
             for number, d in await self.store.by_numbers(account.id, wanted):
                 by_number.setdefault(number, {})[d["uuid"]] = _contact(d)
         return {raw: list(by_number.get(n, {}).values()) for raw, n in normalized.items()}
-
-    async def card_for(self, account_id: int, region: str, number: str) -> dict | None:
-        """The screen-pop card of the contact holding this number (same rules as name_for):
-        uuid, name, organization, note, profile_url, external_id, email."""
-        d = await self._holding(account_id, region, number)
-        if d is None:
-            return None
-        d["name"] = _display(d)
-        return d
-
-    async def _holding(self, account_id: int, region: str, number: str) -> dict | None:
-        try:
-            key = phone_key(number, region)
-        except ValueError:
-            return None
-        if not key:
-            return None
-        if self.cache is None:
-            return await self.store.first_holding(account_id, key)
-        found = self.cache.get(account_id, key)
-        if found is MISS:
-            token = self.cache.token(account_id)
-            found = await self.store.first_holding(account_id, key)
-            self.cache.put(account_id, key, found, token)
-        return dict(found) if found is not None else None  # callers add to it
-
-    async def names_for(self, account_id: int, keys: list[str]) -> dict[str, tuple[str, str]]:
-        """name_for of many number keys (callbridge.contacts.phone.phone_key) of one account at
-        once: key -> (display name, uuid), keys no contact holds absent. One query for what the
-        cache doesn't answer (the call log names a whole flush of rows this way)."""
-        found: dict[str, dict | None] = {}
-        ask = []
-        for key in dict.fromkeys(keys):
-            cached = self.cache.get(account_id, key) if self.cache is not None else MISS
-            if cached is MISS:
-                ask.append(key)
-            else:
-                found[key] = cached
-        if ask:
-            token = self.cache.token(account_id) if self.cache is not None else None
-            held = await self.store.first_holding_each(account_id, ask)
-            for key in ask:
-                found[key] = held.get(key)
-                if self.cache is not None:
-                    self.cache.put(account_id, key, found[key], token)
-        return {k: (_display(d), d["uuid"]) for k, d in found.items() if d is not None}
-
-    async def name_for(self, account_id: int, region: str, number: str) -> tuple[str, str] | None:
-        """(display name, uuid) of the contact holding this number (mobile or any phone, in any
-        written form) in the account, for the dialer, screen-pop and the call log: an index point
-        lookup (Database.lookup). Several contacts with the number: the oldest (lowest id)
-        answers."""
-        d = await self._holding(account_id, region, number)
-        return (_display(d), d["uuid"]) if d is not None else None
 
     async def search_name(self, account: Account, q: m.NameQuery) -> list[m.ContactHit]:
         text = fold(" ".join(q.searchString.split()))
@@ -583,10 +531,6 @@ class ContactService:
         if group_id is None:
             raise _not_found(GROUP_NOT_FOUND)
         return contact_id, group_id
-
-
-def _display(d: dict) -> str:
-    return " ".join(p for p in (d["firstname"], d["lastname"]) if p) or d["organization"] or ""
 
 
 def _hint(d: dict, text: str | None, digits: str | None, letter: str | None) -> str:

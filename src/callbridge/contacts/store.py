@@ -82,7 +82,7 @@ def _rows(rows: Sequence[sqlite3.Row]) -> list[dict[str, Any]]:
     if not rows:
         return []
     names = list(rows[0].keys())
-    return [_row_from_dict(dict(zip(names, r))) for r in rows]
+    return [_row_from_dict(dict(zip(names, r, strict=True))) for r in rows]
 
 
 def _row_from_dict(d: dict[str, Any]) -> dict[str, Any]:
@@ -424,7 +424,7 @@ class ContactStore:
     @staticmethod
     async def replace_phones(tx: Tx, account_id: int, contact_id: int, mobile: str | None,
                              others: list[str]) -> None:
-        """The contact's matching keys (callbridge.contacts.phone.phone_key)."""
+        """The contact's matching keys (callbridge.phone.phone_key)."""
         await tx.execute("DELETE FROM contact_phones WHERE contact_id = ?", (contact_id,))
         rows = [(contact_id, account_id, n, 0) for n in others]
         if mobile:

@@ -11,11 +11,11 @@ from typing import Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from callbridge.accounts.http import account_of
 from callbridge.contacts import models as m
 from callbridge.contacts import transfer
 from callbridge.contacts.routes import SERVICE
 from callbridge.errors import DomainError, InvalidInput
-from callbridge.web.middleware import account_of
 from callbridge.web.routing import RouteTable, json_ok, parse_model, stream_body
 
 routes = RouteTable("contacts")

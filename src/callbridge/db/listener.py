@@ -66,7 +66,8 @@ class PgListener:
             try:
                 conn = self._conn = await asyncpg.connect(self.url)
                 lost = asyncio.Event()
-                conn.add_termination_listener(lambda _c: lost.set())
+                # (bound now: a connection ending later must not set the next one's event)
+                conn.add_termination_listener(lambda _c, lost=lost: lost.set())
                 for channel in self._channels:
                     await conn.add_listener(channel, self._dispatch)
                 self._up.set()

@@ -14,8 +14,8 @@ import uuid
 from importlib import resources
 from pathlib import Path
 
-from callbridge.contacts.phone import phone_key
 from callbridge.logs import event
+from callbridge.phone import phone_key
 from callbridge.text import fold
 
 log = logging.getLogger(__name__)

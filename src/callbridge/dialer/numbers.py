@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from callbridge.contacts.phone import FORMATTING
 from callbridge.errors import InvalidInput
+from callbridge.phone import FORMATTING
 
 _FORMATTING = re.compile(f"[{re.escape(FORMATTING)}]")
 _DIALABLE = re.compile(r"^\+?[0-9]{3,20}$")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from callbridge.accounts.http import account_of
 from callbridge.dialer.models import CallProgress, DialAccepted, DialRequest
 from callbridge.dialer.service import DialerService
-from callbridge.web.middleware import account_of
 from callbridge.web.routing import RouteTable, json_ok, parse_body
 
 SERVICE = web.AppKey("dialer_service", DialerService)

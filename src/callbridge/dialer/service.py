@@ -15,6 +15,7 @@ from typing import Any
 
 from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.models import Account
+from callbridge.ami.channels import ring_leg
 from callbridge.ami.link import (
     AmiError,
     AmiLink,
@@ -22,7 +23,7 @@ from callbridge.ami.link import (
     AmiTimeout,
     AmiUnavailable,
 )
-from callbridge.contacts.service import ContactService
+from callbridge.contacts.lookup import ContactLookup
 from callbridge.dialer.devices import ReachableDevices
 from callbridge.dialer.models import CallProgress, DialAccepted, DialRequest
 from callbridge.dialer.numbers import dialable, display_name
@@ -61,7 +62,7 @@ class DialNode:
 
 
 class DialerService:
-    def __init__(self, link: AmiLink, extensions: ExtensionService, contacts: ContactService,
+    def __init__(self, link: AmiLink, extensions: ExtensionService, contacts: ContactLookup,
                  tracker: CallTracker, *, ring_context: str, outbound_context: str,
                  originate_timeout: float, action_timeout: float, calllog=None,
                  devices: ReachableDevices | None = None, nodes: dict[str, DialNode] | None = None,
@@ -131,7 +132,7 @@ class DialerService:
             "Context": self.outbound_context, "Exten": number, "Priority": "1",
             "CallerID": f"<{ext.extension}>", "Account": f"cb-{account.id}",
             "Timeout": str(int(self.originate_timeout * 1000)), "Async": "true",
-            "ChannelId": call_id, "OtherChannelId": call_id + "-2",
+            "ChannelId": call_id, "OtherChannelId": ring_leg(call_id),
             "Variable": [f"{k}={v}" for k, v in variables.items()],
         }
         try:

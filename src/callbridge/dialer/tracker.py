@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from callbridge.aio import cancel_and_wait
+from callbridge.ami.channels import ring_leg
 from callbridge.ami.link import AmiError, AmiLink
 from callbridge.dialer.models import CallProgress
 from callbridge.logs import event
@@ -155,11 +156,11 @@ class CallTracker:
         if name == "Newchannel":
             call.live_channels.add(uid)
         elif name == "DialBegin":
-            if uid == call.call_id + "-2":          # the ring leg dials the devices
+            if uid == ring_leg(call.call_id):       # the ring leg dials the devices
                 call.advance("ringing")
         elif name == "DialEnd":
             status = ev.get("DialStatus", "")
-            if uid == call.call_id + "-2" and status == "ANSWER":
+            if uid == ring_leg(call.call_id) and status == "ANSWER":
                 dest = ev.get("DestChannel", "")
                 call.device = "mobile" if dest.startswith("PJSIP/trunk") else dest
                 call.advance("answered")

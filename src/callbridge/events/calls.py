@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from callbridge.accounts.extensions import ExtensionService
-from callbridge.calllog.builder import parse_channel
-from callbridge.contacts.service import ContactService
+from callbridge.ami.channels import parse_channel
+from callbridge.contacts.lookup import ContactLookup
 from callbridge.events.journal import EventJournal, draft
 from callbridge.events.models import CallAnswered, CallRinging, ContactCard, DeviceState
 from callbridge.logs import event
@@ -75,7 +75,7 @@ class _Call:
 
 class CallEvents:
     def __init__(self, journal: EventJournal, extensions: ExtensionService,
-                 contacts: ContactService, ring_context: str,
+                 contacts: ContactLookup, ring_context: str,
                  dialed_number: Callable[[str], str | None] = lambda call_id: None,
                  node: str = "default"):
         self.journal = journal
@@ -220,7 +220,7 @@ class CallEvents:
                                                   direction=call.direction,
                                                   extension=extension, device=device),
                                      extension=extension, at=event_time(ev))
-                    self._then(lambda: self.journal.emit(answered))
+                    self._then(lambda answered=answered: self.journal.emit(answered))
             if not ringing.answered:
                 # stopped ringing there; kept for the answer's device lookup otherwise
                 del ringing.devices[dest_uid]

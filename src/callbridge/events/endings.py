@@ -13,11 +13,11 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
-from callbridge.calllog.builder import TS
+from callbridge.db.database import Tx
 from callbridge.events.hub import StoredEvent
 from callbridge.events.journal import EventJournal, draft
-from callbridge.db.database import Tx
 from callbridge.events.models import CallEnded
+from callbridge.timeutil import TS
 
 
 def _epoch(ts: str | None) -> float:

@@ -25,6 +25,7 @@ from callbridge.db import Database
 from callbridge.db.database import Tx
 from callbridge.events.fanin import CHANNEL, SharedFanIn, notice
 from callbridge.events.hub import EventHub, StoredEvent
+from callbridge.events.models import CATALOGUE
 from callbridge.events.store import EventStore
 from callbridge.logs import background_failure, event
 from callbridge.timeutil import utc_now_iso
@@ -56,6 +57,13 @@ class EventsExpired(Exception):
 
 def draft(account_id: int, type_: str, data: BaseModel | dict, *, extension: str | None,
           at: str | None = None) -> Draft:
+    """An event to store. Its type must be in the catalogue (events.models.CATALOGUE), and data
+    that type's model: no event leaves callbridge without a schema saying what it holds."""
+    kind = CATALOGUE.get(type_)
+    if kind is None:
+        raise ValueError(f"{type_!r} is not in the event catalogue")
+    if isinstance(data, BaseModel) and not isinstance(data, kind.model):
+        raise TypeError(f"{type_} carries {kind.model.__name__}, not {type(data).__name__}")
     payload = data.model_dump(mode="json") if isinstance(data, BaseModel) else data
     return Draft(account_id, type_, extension, at or utc_now_iso(), payload)
 

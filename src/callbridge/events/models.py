@@ -8,16 +8,18 @@ one of the models below by type. docs/screen-pop.md lists them with examples.
 from __future__ import annotations
 
 import fnmatch
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic.json_schema import models_json_schema
+
+from callbridge.dialer.models import CallProgress
 
 # the node a call's event comes from: several models carry it
 CallNode = Annotated[str, Field(description="the Asterisk node of the call (CALLBRIDGE_AMI):"
                                             " call_id is unique per node")]
 
-EVENT_TYPES = ("call.ringing", "call.answered", "call.ended", "call.missed", "dial.progress",
-               "device.state")
 Direction = Literal["inbound", "outbound", "internal"]
 
 
@@ -77,6 +79,30 @@ class DeviceState(BaseModel):
     node: str = Field("default", description="the Asterisk node the device registers with")
 
 
+@dataclass(frozen=True)
+class EventKind:
+    model: type[BaseModel]
+    summary: str
+
+
+# The catalogue: every event type, the model of its data, and when it is sent. draft() refuses
+# a type not in it; /asyncapi.json, the stream's filters and webhook subscriptions are read from
+# it.
+CATALOGUE: dict[str, EventKind] = {
+    "call.ringing": EventKind(CallRinging, "an extension's devices ring (once per extension and"
+                                           " call, naming every device and the caller's contact)"),
+    "call.answered": EventKind(CallAnswered, "a device of the extension answered"),
+    "call.ended": EventKind(CallEnded, "the call is over for the extension: its call-log row"),
+    "call.missed": EventKind(CallEnded, "an inbound call nobody at the extension answered: its"
+                                        " call-log row (sent after call.ended)"),
+    "dial.progress": EventKind(CallProgress, "a click-to-dial reached a new state (queued,"
+                                             " ringing, answered, connected, ended)"),
+    "device.state": EventKind(DeviceState, "a device of an extension registered or became"
+                                           " unreachable"),
+}
+EVENT_TYPES = tuple(CATALOGUE)
+
+
 class Event(BaseModel):
     id: int
     type: str
@@ -127,3 +153,41 @@ class StreamQuery(BaseModel):
 
     def extension_set(self) -> frozenset[str] | None:
         return frozenset(self.extension.split(",")) if self.extension else None
+
+
+def asyncapi_document(title: str, version: str) -> dict:
+    """The events as an AsyncAPI 3.0 document, from the catalogue: one message per type, whose
+    payload is the whole event ({"id", "type", "time", "data"}) as the stream, the journal and
+    webhooks carry it."""
+    kinds = sorted({k.model for k in CATALOGUE.values()}, key=lambda m: m.__name__)
+    refs, defs = models_json_schema([(m, "serialization") for m in kinds],
+                                    ref_template="#/components/schemas/{model}")
+    schemas = dict(defs.get("$defs", {}))
+    ref_of = {m: refs[(m, "serialization")]["$ref"] for m in kinds}
+    messages = {}
+    for type_, kind in CATALOGUE.items():
+        messages[type_] = {
+            "name": type_, "summary": kind.summary, "contentType": "application/json",
+            "payload": {
+                "type": "object", "required": ["id", "type", "time", "data"],
+                "properties": {
+                    "id": {"type": "integer", "description": "per account: 1, 2, 3 … (resume"
+                                                              " with after= / Last-Event-ID)"},
+                    "type": {"const": type_},
+                    "time": {"type": "string", "description": "when it happened, UTC ISO 8601"},
+                    "data": {"$ref": ref_of[kind.model]}}}}
+    refs_list = [{"$ref": f"#/channels/events/messages/{t}"} for t in CATALOGUE]
+    return {
+        "asyncapi": "3.0.0",
+        "info": {"title": f"{title} call events", "version": version,
+                 "description": "GET /events (WebSocket, or SSE with Accept: text/event-stream)"
+                                " and webhooks (POST, Standard Webhooks signatures) carry these"
+                                " events; docs/screen-pop.md tells how to follow them."},
+        "channels": {"events": {
+            "address": "/events",
+            "messages": {t: {"$ref": f"#/components/messages/{t}"} for t in CATALOGUE}}},
+        "operations": {"receiveEvents": {"action": "receive",
+                                         "channel": {"$ref": "#/channels/events"},
+                                         "messages": refs_list}},
+        "components": {"messages": messages, "schemas": schemas},
+    }

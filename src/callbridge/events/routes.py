@@ -13,6 +13,7 @@ import logging
 
 from aiohttp import WSCloseCode, web
 
+from callbridge.accounts.http import account_of
 from callbridge.aio import cancel_and_wait
 from callbridge.errors import InvalidInput
 from callbridge.events.hub import StoredEvent
@@ -21,7 +22,7 @@ from callbridge.events.service import EventsService, Heartbeat, Problem
 from callbridge.events.tickets import TTL_SECONDS
 from callbridge.logs import event
 from callbridge.web.middleware import ACCOUNT as ACCOUNTS
-from callbridge.web.middleware import REQUEST_KEY_ID, TICKETS, account_of
+from callbridge.web.middleware import REQUEST_KEY_ID, TICKETS
 from callbridge.web.routing import PRE_HEADERS, RouteTable, json_ok, parse_model
 
 log = logging.getLogger("callbridge.events")
@@ -53,7 +54,7 @@ async def ticket(request):
 
 @routes.route("GET", "/events", summary="Live call events (WebSocket, or SSE with Accept:"
               " text/event-stream); resume with after= or Last-Event-ID", response=Event,
-              query=StreamQuery, errors=(406,))
+              query=StreamQuery, errors=(406,), ticket=True)
 async def events(request):
     """The account's call events, live: call.ringing (with the contact), call.answered,
     call.ended, call.missed, dial.progress, device.state. Open as a WebSocket or as Server-
@@ -182,5 +183,3 @@ async def _sse(request, service: EventsService, account, q: StreamQuery):
         event(log, "events.client_gone", transport="sse", account=account.name)
     return response
 
-
-events.accepts_ticket = True  # read by the web middleware: ?ticket= authenticates this route

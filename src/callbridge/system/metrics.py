@@ -15,26 +15,13 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from callbridge.aio import cancel_and_wait
+from callbridge.web.metrics import HttpMetrics
 
 LINK_STATES = ("online", "connecting", "offline", "login_failed", "disabled")
-
-
-class HttpMetrics:
-    def __init__(self, registry: CollectorRegistry):
-        self.requests = Counter("callbridge_http_requests", "HTTP requests answered",
-                                ("route", "method", "status"), registry=registry)
-        self.latency = Histogram("callbridge_http_request_duration_seconds",
-                                 "HTTP request latency", ("route",), registry=registry,
-                                 buckets=(.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5))
-
-    def observe(self, route: str | None, method: str, status: int, seconds: float) -> None:
-        route = route or "unmatched"  # a 404's path is the client's text: never a label
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route).observe(seconds)
 
 
 class LoopLag:

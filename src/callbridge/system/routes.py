@@ -1,4 +1,4 @@
-"""GET /health (no auth), GET /status, GET /openapi.json."""
+"""GET /health, /ready (no auth), GET /status, GET /openapi.json and /asyncapi.json."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from callbridge.errors import DomainError
-
 from callbridge.system.models import Health, Ready, ServiceStatus, Status
 from callbridge.timeutil import utc_now_iso
 from callbridge.web.routing import RouteTable, json_ok
@@ -20,6 +19,7 @@ routes = RouteTable("system")
 StatusProbe = Callable[[], Awaitable[ServiceStatus]]
 PROBES = web.AppKey("status_probes", dict)
 OPENAPI = web.AppKey("openapi", dict)
+ASYNCAPI = web.AppKey("asyncapi", dict)  # the call events' document (events.models.CATALOGUE)
 # () -> the AMI link's state for /health; set by the app factory.
 PBX_STATE = web.AppKey("pbx_state", Callable[[], str])
 LINK_STATES = web.AppKey("link_states", Callable[[], dict])  # node -> its AMI link state
@@ -80,6 +80,12 @@ async def status(request):
               hidden=True)
 async def openapi(request):
     return web.json_response(request.app[OPENAPI])
+
+
+@routes.route("GET", "/asyncapi.json", summary="The call events' AsyncAPI 3.0 document (GET"
+              " /events, webhooks)", public=True, hidden=True)
+async def asyncapi(request):
+    return web.json_response(request.app[ASYNCAPI])
 
 
 @routes.route("GET", "/metrics", summary="Prometheus metrics (Bearer CALLBRIDGE_METRICS_TOKEN"

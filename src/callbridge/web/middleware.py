@@ -4,32 +4,53 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any, Protocol
 
 from aiohttp import web
 
-from callbridge.accounts.models import Account, Admin
-from callbridge.accounts.service import AccountService
 from callbridge.errors import DomainError
-from callbridge.events.tickets import SharedTicketBook, TicketBook
 from callbridge.logs import event
-from callbridge.system.metrics import HttpMetrics
 from callbridge.timeutil import utc_now_iso
-from callbridge.web.ratelimit import FixedWindowLimiter, SharedWindowLimiter
-from callbridge.web.routing import PRE_HEADERS
+from callbridge.web.metrics import HttpMetrics
+from callbridge.web.ratelimit import Verdict
+from callbridge.web.routing import PRE_HEADERS, ROUTE_AUTH, Auth
 
 log = logging.getLogger("callbridge.http")
 
-ACCOUNT = web.AppKey("account_service", AccountService)
-LIMITER = web.AppKey("rate_limiter", FixedWindowLimiter | SharedWindowLimiter)
-TICKETS = web.AppKey("event_tickets", TicketBook | SharedTicketBook)  # GET /events?ticket= (browsers)
+# What the middleware needs of the rooms, as small interfaces: the web layer imports no room
+# (the app factory hands it the accounts service, the limiter and the event tickets).
+
+
+class Principal(Protocol):
+    """Whoever a key authenticates: an account, or an admin (who manages accounts only)."""
+    admin: bool
+
+
+class Authenticator(Protocol):
+    async def authenticate(self, key: str) -> Principal | None: ...
+
+
+class Limiter(Protocol):
+    rejected: int
+
+    async def admit(self, client: str) -> Verdict: ...
+
+    async def close(self) -> None: ...
+
+
+class TicketRedeemer(Protocol):
+    """GET /events?ticket= (browsers): a one-time ticket stands for the key that asked for it."""
+
+    async def redeem(self, ticket: str) -> tuple[Principal, str] | None: ...
+
+
+ACCOUNT = web.AppKey("account_service", Authenticator)  # the accounts service
+LIMITER = web.AppKey("rate_limiter", Limiter)
+TICKETS = web.AppKey("event_tickets", TicketRedeemer)
 HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)
-# The authenticated account of a request; handlers read it through account_of().
-REQUEST_ACCOUNT = web.RequestKey("account", Account)
+# The authenticated principal of a request; handlers read it through accounts.http.account_of().
+REQUEST_ACCOUNT = web.RequestKey("account", Any)
 REQUEST_KEY_ID = web.RequestKey("key_id", str)
-
-
-def account_of(request: web.Request) -> Account:
-    return request[REQUEST_ACCOUNT]
 
 _HTTP_ERRORS = {
     404: ("Not found", "No such endpoint"),
@@ -134,10 +155,13 @@ def _rate_headers(v) -> dict[str, str]:
             "RateLimit-Reset": str(v.reset_after)}
 
 
+_KEYED = Auth()  # a route mounted otherwise (aiohttp-cors' own): a key, like the rest
+
+
 async def _authorized(request: web.Request, handler):
     """Key check, then the per-key (or per-IP) rate limit. Public endpoints skip both."""
-    route_handler = request.match_info.handler
-    if getattr(route_handler, "public", False) or request.match_info.http_exception is not None:
+    auth = request.app.get(ROUTE_AUTH, {}).get(request.match_info.route, _KEYED)
+    if auth.public or request.match_info.http_exception is not None:
         return await handler(request)
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
         # A CORS preflight never carries credentials (Fetch spec): aiohttp-cors answers it,
@@ -146,8 +170,7 @@ async def _authorized(request: web.Request, handler):
     limiter = request.app[LIMITER]
     key = presented_key(request)
     account = await request.app[ACCOUNT].authenticate(key) if key else None
-    if key is None and "ticket" in request.query and getattr(route_handler, "accepts_ticket",
-                                                               False):
+    if key is None and "ticket" in request.query and auth.ticket:
         redeemed = await request.app[TICKETS].redeem(request.query["ticket"])
         if redeemed is None:
             await limiter.admit("ip:" + (request.remote or "?"))
@@ -162,9 +185,8 @@ async def _authorized(request: web.Request, handler):
         headers = _rate_headers(verdict)
         if not verdict.allowed:
             return _too_many(verdict, "Too many requests from this IP, please try again later.")
-        dialect_body = getattr(route_handler, "unauthorized", None)
-        if dialect_body is not None:
-            return _error(401, dict(dialect_body), headers)
+        if auth.unauthorized is not None:
+            return _error(401, dict(auth.unauthorized), headers)
         if key is None:
             return _error(401, {"error": "API key is required",
                                 "message": "Please provide API key in x-api-key header or"
@@ -172,8 +194,8 @@ async def _authorized(request: web.Request, handler):
         return _error(403, {"error": "Invalid API key",
                             "message": "The provided API key is not valid or has been revoked"},
                       headers)
-    admin_route = getattr(route_handler, "admin", False)
-    if isinstance(account, Admin) != admin_route:
+    admin_route = auth.admin
+    if account.admin != admin_route:
         # Two roles that never overlap: an admin key manages accounts and reads no account's
         # data; an account key never manages.
         await limiter.admit("key:" + key[3:15])
@@ -187,9 +209,8 @@ async def _authorized(request: web.Request, handler):
     return await _admitted(request, handler, limiter, account, key[3:15])  # cb_<key id>_…
 
 
-async def _admitted(request: web.Request, handler,
-                    limiter: FixedWindowLimiter | SharedWindowLimiter,
-                    account: Account | Admin, key_id: str):
+async def _admitted(request: web.Request, handler, limiter: Limiter, account: Principal,
+                    key_id: str):
     """An authenticated request: the key's rate limit, then the handler."""
     request[REQUEST_KEY_ID] = key_id
     verdict = await limiter.admit("key:" + key_id)

@@ -45,6 +45,25 @@ class Endpoint:
     path_model: type[BaseModel] | None = None  # the same for typed path values
     hidden: bool = False
     admin: bool = False  # for admin keys only (and only they may call it)
+    ticket: bool = False  # a browser's one-time ?ticket= (POST /events/ticket) stands for a key
+    unauthorized: dict | None = None  # the dialect's body for a missing or invalid key
+
+    @property
+    def auth(self) -> "Auth":
+        return Auth(self.public, self.admin, self.ticket, self.unauthorized)
+
+
+@dataclass(frozen=True)
+class Auth:
+    """How a route is authenticated, as its declaration says; the middleware reads it through
+    ROUTE_AUTH (mounted routes -> their Auth)."""
+    public: bool = False  # no key at all
+    admin: bool = False
+    ticket: bool = False
+    unauthorized: dict | None = None
+
+
+ROUTE_AUTH = web.AppKey("route_auth", dict)
 
 
 class RouteTable:
@@ -60,19 +79,20 @@ class RouteTable:
     def route(self, method: str, path: str, *, summary: str, body=None, response=None,
               public: bool = False, errors: tuple[int, ...] = (),
               query: type[BaseModel] | None = None, path_model: type[BaseModel] | None = None,
-              hidden: bool = False):
+              hidden: bool = False, ticket: bool = False):
+        """ticket: a browser may authenticate with a one-time ?ticket= instead of a key."""
         def register(handler: Handler) -> Handler:
-            handler.public = public  # read by the auth middleware
-            handler.unauthorized = self.unauthorized
-            handler.admin = self.admin
             self.endpoints.append(Endpoint(method, path, handler, summary, self.tag, body, response,
-                                           public, errors, query, path_model, hidden, self.admin))
+                                           public, errors, query, path_model, hidden, self.admin,
+                                           ticket, self.unauthorized))
             return handler
         return register
 
     def mount(self, app: web.Application) -> None:
+        if ROUTE_AUTH not in app:
+            app[ROUTE_AUTH] = {}
         for ep in self.endpoints:
-            app.router.add_route(ep.method, ep.path, ep.handler)
+            app[ROUTE_AUTH][app.router.add_route(ep.method, ep.path, ep.handler)] = ep.auth
 
 
 def _field_name(loc: tuple) -> str:

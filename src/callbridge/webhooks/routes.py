@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from callbridge.web.middleware import account_of
+from callbridge.accounts.http import account_of
 from callbridge.web.routing import RouteTable, json_ok, parse_body, parse_model
 from callbridge.webhooks import models as m
 from callbridge.webhooks.sender import WebhookSender

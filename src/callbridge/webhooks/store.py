@@ -119,11 +119,6 @@ class WebhookStore:
             f" JOIN webhooks w ON w.id = d.webhook_id WHERE d.id IN ({pick})"
             " ORDER BY d.next_attempt_at, d.id", params)]
 
-    async def next_due(self) -> float | None:
-        row = await self.db.fetchone("SELECT min(next_attempt_at) FROM webhook_deliveries"
-                                     " WHERE status = 'pending'")
-        return row[0] if row else None
-
     async def record_attempt(self, delivery_id: int, values: dict[str, Any]) -> None:
         sets = ", ".join(f"{k} = ?" for k in values)
         async with self.db.transaction() as tx:
