@@ -10,8 +10,9 @@ dict lookup per event decides whether it is ours. The walk:
     ended      every channel of the call hung up; failure_reason says why when it never connected,
                or that the PBX was lost while the call was followed (LostCalls)
 
-Memory is bounded: at most `max_calls` calls are kept, ended ones age out after `keep_seconds`,
-and the oldest are dropped first when the table is full.
+Memory is bounded: at most `max_calls` calls are kept, ended ones age out after `keep_seconds`
+(5 minutes: GET /dialer/calls/{id} then answers from the call's last dial.progress in the event
+journal, kept for its retention), and the oldest are dropped first when the table is full.
 """
 
 from __future__ import annotations
@@ -86,7 +87,7 @@ class TrackedCall:
 
 
 class CallTracker:
-    def __init__(self, max_calls: int = 10_000, keep_seconds: float = 3600.0,
+    def __init__(self, max_calls: int = 10_000, keep_seconds: float = 300.0,
                  on_change: Callable[[TrackedCall], None] | None = None):
         """on_change: told of every state a call reaches (the dial.progress events)."""
         self.on_change = on_change
