@@ -94,7 +94,9 @@ class CallLogService:
         self._far_uid: dict[str, str] = {}            # linkedid -> far end channel of a click-to-dial
         self._far_times: dict[str, list] = {}         # linkedid -> [answered_at, ended_at] to save
         self._dialed: dict[str, None] = {}            # recent click-to-dial call ids, oldest first
-        self._hung_up: set[str] = set()               # uniqueids hung up since the last catch-up
+        # uniqueids hung up while a catch-up's live-channel snapshot is asked for (None: no
+        # snapshot under way; every Hangup was once kept here until the next reconnect)
+        self._hung_up: set[str] | None = None
         # Two clocks decide when a call is over. Stream time (the events' Timestamp header): under a
         # backlog, wall time runs ahead of what has been read, and a call's last Cdr may still sit
         # unread in the socket. Wall time since the last event: when the PBX is quiet, stream time
@@ -207,14 +209,16 @@ class CallLogService:
                 if ch is not None and ch.tech == "Local" and ch.context == self.ring_context:
                     self._remember_dial(lid)
         elif name == "Hangup":
-            self._hung_up.add(uid)
+            if self._hung_up is not None:
+                self._hung_up.add(uid)
             live = self._live.get(lid)
             if live is not None:
                 live.discard(uid)
                 if not live:
                     del self._live[lid]
-            if self._far_uid.get(lid) == uid:
+            if self._far_uid.get(lid) == uid:  # the far end left: its times are complete
                 self._far_times.setdefault(lid, [None, None])[1] = cdrs.epoch_ts(ev.get("Timestamp"))
+                del self._far_uid[lid]
             if lid in self._pending:
                 self._pending[lid] = stamp
         elif name == "DialEnd" and lid in self._dialed and uid == lid:
@@ -229,7 +233,7 @@ class CallLogService:
         The live-channel snapshot replaces what we believed (events were missed while the link
         was down), minus what hung up while the snapshot was being taken.
         """
-        self._hung_up.clear()
+        hung_up = self._hung_up = set()
         try:
             reply = await link.action({"Action": "CoreShowChannels"}, timeout=10)
         except AmiError as exc:
@@ -238,9 +242,14 @@ class CallLogService:
             live: dict[str, set[str]] = {}
             for ch in reply if isinstance(reply, list) else []:
                 uid = ch.get("Uniqueid", "")
-                if ch.get("Event") == "CoreShowChannel" and ch.get("Linkedid") and uid not in self._hung_up:
+                if ch.get("Event") == "CoreShowChannel" and ch.get("Linkedid") and uid not in hung_up:
                     live.setdefault(ch["Linkedid"], set()).add(uid)
             self._live = live
+            # far ends of calls that ended unseen (the link was down) are followed no more
+            self._far_uid = {lid: uid for lid, uid in self._far_uid.items() if lid in live}
+        finally:
+            if self._hung_up is hung_up:
+                self._hung_up = None
         self.start_backfill()
 
     def _remember_dial(self, call_id: str) -> None:
