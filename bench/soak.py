@@ -317,13 +317,16 @@ async def main(args) -> dict:
             await asyncio.gather(*(c.drain(http, tally) for c in clients))
             async with http.get(f"{base}/metrics") as r:
                 lag_end = parse_metrics(await r.text())["lag_buckets"]
-            journal_last = query(database, "SELECT max(id) FROM events")[0][0] or 0
+            # (on a thread: tests.pg.query runs its own loop for PostgreSQL)
+            journal_last = (await asyncio.to_thread(
+                query, database, "SELECT max(id) FROM events"))[0][0] or 0
 
             # every call of Master.csv: one row per inside party, once
             expected = calls_in_csv(pbx, csv_start, lambda c: True)
             deadline = time.monotonic() + 60
             while True:
-                rows = query(database, "SELECT linkedid, extension, count(*) FROM call_log"
+                rows = await asyncio.to_thread(
+                    query, database, "SELECT linkedid, extension, count(*) FROM call_log"
                                        " GROUP BY linkedid, extension")
                 logged = {r[0] for r in rows}
                 if expected <= logged or time.monotonic() > deadline:

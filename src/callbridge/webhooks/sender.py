@@ -188,8 +188,8 @@ class WebhookSender:
             try:
                 await write(*args)
                 return
-            except DomainError as exc:
-                if exc.status < 500:
+            except Exception as exc:  # noqa: BLE001 - a driver's error as the server dies, too
+                if isinstance(exc, DomainError) and exc.status < 500:
                     raise
                 background_failure(log, "webhooks.record_failed", exc)
             await asyncio.sleep(delay)
