@@ -215,10 +215,32 @@ class PgDatabase:
 
     @asynccontextmanager
     async def snapshot(self) -> AsyncIterator[PgSnapshot]:
-        """A read-only REPEATABLE READ transaction: every read sees one moment of the data."""
-        async with _reachable(), self.pool.acquire() as conn, \
-                conn.transaction(isolation="repeatable_read", readonly=True):
-            yield PgSnapshot(conn)
+        """A read-only REPEATABLE READ transaction: every read sees one moment of the data.
+
+        Its end is shielded: a stream cancelled mid-read (a CRM that gave up) still rolls the
+        transaction back and returns the connection, instead of handing the pool a connection
+        in a transaction (asyncpg then logs 'Resetting connection with an active transaction'
+        as an error)."""
+        async with _reachable():
+            conn = await self.pool.acquire()
+            tx = conn.transaction(isolation="repeatable_read", readonly=True)
+            try:
+                await tx.start()
+            except BaseException:
+                await asyncio.shield(self.pool.release(conn))
+                raise
+            try:
+                yield PgSnapshot(conn)
+            finally:
+                await asyncio.shield(self._end_snapshot(conn, tx))
+
+    async def _end_snapshot(self, conn, tx) -> None:
+        try:
+            await tx.rollback()  # read only: nothing to keep
+        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+            pass  # the connection is gone: release() discards it
+        finally:
+            await self.pool.release(conn)
 
 
 class PgSnapshot:
