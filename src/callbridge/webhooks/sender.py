@@ -161,7 +161,7 @@ class WebhookSender:
                   "last_error": error, "last_response": response, "last_ms": ms}
         if status is not None and 200 <= status < 300:
             values["status"] = "delivered"
-            await self._saved(self.store.record_delivered, d["id"], values, d["webhook_id"], now)
+            await self._saved(self.store.record_attempt, d["id"], values, (d["webhook_id"], now))
             self.sent += 1
             self.outcomes["delivered"] += 1
             return

@@ -127,22 +127,17 @@ class WebhookStore:
             f" JOIN webhooks w ON w.id = d.webhook_id WHERE d.id IN ({pick})"
             " ORDER BY d.next_attempt_at, d.id", params)]
 
-    async def record_attempt(self, delivery_id: int, values: dict[str, Any]) -> None:
+    async def record_attempt(self, delivery_id: int, values: dict[str, Any],
+                             succeeded: tuple[int, str] | None = None) -> None:
+        """An attempt's outcome; succeeded = (webhook id, when): also the endpoint's last success,
+        in the same transaction (one write turn per delivery: the busiest write of an outbox)."""
         sets = ", ".join(f"{k} = ?" for k in values)
         async with self.db.transaction() as tx:
             await tx.execute(f"UPDATE webhook_deliveries SET {sets} WHERE id = ?",
                              (*values.values(), delivery_id))
-
-    async def record_delivered(self, delivery_id: int, values: dict[str, Any], webhook_id: int,
-                               at: str) -> None:
-        """A delivery answered 2xx and its endpoint's last success, in one transaction (one
-        write turn per delivery, not two: the busiest write of a loaded outbox)."""
-        sets = ", ".join(f"{k} = ?" for k in values)
-        async with self.db.transaction() as tx:
-            await tx.execute(f"UPDATE webhook_deliveries SET {sets} WHERE id = ?",
-                             (*values.values(), delivery_id))
-            await tx.execute("UPDATE webhooks SET last_success_at = ? WHERE id = ?",
-                             (at, webhook_id))
+            if succeeded is not None:
+                await tx.execute("UPDATE webhooks SET last_success_at = ? WHERE id = ?",
+                                 (succeeded[1], succeeded[0]))
 
     async def last_success(self, webhook_id: int) -> str | None:
         row = await self.db.fetchone("SELECT last_success_at FROM webhooks WHERE id = ?",
