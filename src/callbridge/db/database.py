@@ -194,9 +194,8 @@ class Database:
             await conn.run(lambda c: c.execute("BEGIN"))
             yield Snapshot(conn)
         finally:
-            # closing ends the read transaction; awaited only while the caller isn't cancelled
-            # (close() alone already orders it behind any read in flight)
-            conn.close()
+            # closing ends the read transaction: aclose() queues the close behind any read in
+            # flight before its first await, so a caller cancelled here still closes it
             await conn.aclose()
 
 
