@@ -52,7 +52,7 @@ async def test_inbound_calls_answered_missed_and_failed(dialer_api, running_pbx)
     await api.ok("POST", "/contacts/contacts", json={"firstname": "Mobile", "lastname": "Mike",
                                                      "mobile_phone": "555-222-3333"})
     assert await asyncio.to_thread(pbx.call_in, "5552223333", "309", talk_ms=1000) == 0
-    assert await asyncio.to_thread(pbx.call_in, "5553334444", "309", cancel_after_ms=600) == 0
+    assert await asyncio.to_thread(pbx.call_in, "5553334444", "309", cancel_after_ms=200) == 0
     await asyncio.to_thread(pbx.call_in, "5554445555", "310", talk_ms=500, timeout=5)
 
     [answered] = await _rows(api, since, number="5552223333")
