@@ -4,6 +4,7 @@ chooses, optionally slowly."""
 from __future__ import annotations
 
 import asyncio
+import time
 from dataclasses import dataclass, field
 
 from aiohttp import web
@@ -13,6 +14,7 @@ from aiohttp import web
 class Received:
     headers: dict
     body: bytes
+    at: float = field(default_factory=time.time)  # when it arrived (what a failure prints)
 
 
 @dataclass

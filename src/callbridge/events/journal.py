@@ -84,6 +84,9 @@ class EventJournal:
         self.fanin = (SharedFanIn(db.listener, self.store, hub) if db.engine == "postgresql"
                       else None)
         self._pending: list[Draft] = []
+        # drafts whose COMMIT failed without saying whether it happened, and what they were
+        # stored as if it did (flush settles them first)
+        self._unsure: tuple[list[Draft], list[StoredEvent]] | None = None
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
         self.stored = 0
@@ -130,16 +133,41 @@ class EventJournal:
             self.hub.publish(events)
 
     async def flush(self) -> None:
+        if self._unsure is not None:
+            await self._settle_unsure()
         drafts, self._pending = self._pending, []
         if not drafts:
             return
+        stored: list[StoredEvent] = []
         try:
             async with self.db.loop_transaction() as tx:
                 stored = await self.append_in(tx, drafts)
         except BaseException:
-            self._pending[:0] = drafts  # nothing was stored: the next pass tries again
+            if stored:
+                # The COMMIT itself failed: the server may have committed and died before it
+                # answered (PostgreSQL restarting). Storing the drafts again could store them
+                # twice, under new ids; the next pass first looks whether they are there.
+                self._unsure = (drafts, stored)
+            else:
+                self._pending[:0] = drafts  # nothing was stored: the next pass tries again
             raise
         self.published(stored)
+
+    async def _settle_unsure(self) -> None:
+        """After a COMMIT whose answer was lost: publishes the events when they were stored,
+        queues the drafts again when they were not. Raises (and stays unsure) while the
+        database is still away."""
+        assert self._unsure is not None
+        drafts, stored = self._unsure
+        first = stored[0]
+        body = await self.store.body_of(first.account_id, first.id)
+        self._unsure = None
+        if body == first.body:  # its id, time and data: these drafts, not another's
+            event(log, "events.commit_confirmed", logging.WARNING, events=len(stored),
+                  reason="the commit's answer was lost; they were stored")
+            self.published(stored)
+        else:
+            self._pending[:0] = drafts
 
     async def _write_loop(self) -> None:
         while True:

@@ -27,6 +27,11 @@ class EventStore:
         await tx.executemany("INSERT INTO events(account_id, id, type, extension, stored_at, body)"
                          " VALUES (?, ?, ?, ?, ?, ?)", rows)
 
+    async def body_of(self, account_id: int, event_id: int) -> str | None:
+        row = await self.db.fetchone("SELECT body FROM events WHERE account_id = ? AND id = ?",
+                                     (account_id, event_id))
+        return row[0] if row else None
+
     @staticmethod
     async def prune(tx: Tx, before: float, limit: int) -> int:
         """Deletes up to `limit` events stored before `before`, recording per account the
