@@ -19,6 +19,7 @@ from callbridge.accounts.service import AccountService
 from callbridge.accounts.store import AccountStore, ExtensionStore
 from callbridge.admin import routes as admin_routes
 from callbridge.aio import cancel_and_wait
+from callbridge.ami.calls import CallModel
 from callbridge.ami.lease import NodeLease, SoleLease, while_held
 from callbridge.ami.link import AmiLink, AmiSettings
 from callbridge.callerid import routes as callerid_routes
@@ -122,34 +123,27 @@ def _node(settings: Settings, node: AmiNode, db, contacts: ContactLookup,
           extensions: ExtensionService, journal: EventJournal, tracker: CallTracker, *,
           first: bool) -> Node:
     link = build_ami_link(settings, node)
-    calllog = CallLogService(db, contacts, extensions, ring_context=settings.ring_context,
+    # The node's calls, folded once from its channel events: the call log, the call events and
+    # the dialer's progress subscribe to it (callbridge.ami.calls).
+    model = CallModel(node.name, settings.ring_context)
+    model.attach(link)
+    calllog = CallLogService(db, contacts, extensions, calls=model,
                              csv_path=node.cdr_csv, region=settings.region,
                              csv_history=settings.cdr_csv_history, ami_online=lambda: link.online,
                              node=node.name, adopts=first)
     calllog.row_listener = CallEndings(journal)  # call.ended / call.missed, stored with the rows
-    calls = CallEvents(journal, extensions, contacts, settings.ring_context,
-                       dialed_number=tracker.number_of, node=node.name)
+    calls = CallEvents(journal, extensions, contacts, dialed_number=tracker.number_of,
+                       node=node.name)
     # One instance at a time turns the node's events into call-log rows and call events (the
     # lease holder: callbridge.ami.lease); every instance follows its own click-to-dial calls.
     lease = NodeLease(db, node=node.name) if settings.postgres else SoleLease(node.name)
     calllog.leading = lambda: lease.held
-    link.on("Newchannel", while_held(lease, calls.on_newchannel))
-    link.on("DialBegin", while_held(lease, calls.on_dial_begin))
-    link.on("DialEnd", while_held(lease, calls.on_dial_end))
-    link.on("Hangup", while_held(lease, calls.on_hangup))
+    model.subscribe(calls, when=lambda: lease.held)
+    model.subscribe(calllog, when=lambda: lease.held)
+    model.subscribe(tracker)
     link.on("ContactStatus", while_held(lease, calls.on_contact_status))
-    for name in ("Newchannel", "DialBegin", "DialEnd", "Hangup"):
-        link.on(name, tracker.on_event)
-    for name in ("Newchannel", "DialEnd", "Hangup"):
-        link.on(name, while_held(lease, calllog.on_channel))
     link.on("Cdr", while_held(lease, calllog.on_cdr))
-
-    async def catch_up() -> None:  # after each connect, and when this instance takes the lease
-        if lease.held:
-            await calllog.catch_up(link)
-
-    link.on_connect(catch_up)
-    lease.on_acquired(catch_up)
+    lease.on_acquired(calllog.lease_taken)
     devices = ReachableDevices(link)
     link.on("ContactStatus", devices.on_contact_status)
 
@@ -161,7 +155,7 @@ def _node(settings: Settings, node: AmiNode, db, contacts: ContactLookup,
     # this instance's click-to-dials on the node end when the node is lost, not only on a Hangup
     lost_calls = LostCalls(tracker, node.name, link)
     link.on_disconnect(lost_calls.link_down)
-    link.on_connect(lost_calls.link_up)
+    model.subscribe(lost_calls)
     return Node(node.name, node, link, calllog, lease, devices, calls, lost_calls)
 
 
@@ -218,7 +212,7 @@ def create_app(settings: Settings) -> web.Application:
     ami_disabled = (f"no CALLBRIDGE_AMI_SECRET and no [{settings.ami_username}] user in"
                     f" {settings.ami_manager_conf}")
     app[dialer_routes.SERVICE] = DialerService(
-        link, extensions, contacts.lookup, tracker, calllog=calllog, devices=first.devices,
+        link, extensions, contacts.lookup, tracker, recorder=calllog, devices=first.devices,
         nodes={n.name: DialNode(n.link, n.devices, n.calllog) for n in nodes},
         default_node=first.name, stored_progress=journal.latest_progress,
         ring_context=settings.ring_context, outbound_context=settings.outbound_context,

@@ -127,14 +127,16 @@ async def test_what_the_call_log_follows_of_calls_is_forgotten_when_they_end(log
         await service.record_dial(lid, account, "309", "15808675309")
         events = [("Newchannel", lid, lid), ("Newchannel", f"{lid}-2", lid),
                   ("Newchannel", f"far-{n}", lid)]
+        model = service.calls  # the node's call model, which tells the call log
         for name, uid, linked in events:
-            service.on_channel({"Event": name, "Uniqueid": uid, "Linkedid": linked,
-                                "Channel": "PJSIP/trunk-1", "Timestamp": "1700000000.0"})
-        service.on_channel({"Event": "DialEnd", "Uniqueid": lid, "Linkedid": lid,
-                            "DestUniqueid": f"far-{n}", "DialStatus": "ANSWER",
-                            "Timestamp": "1700000001.0"})
+            model.feed({"Event": name, "Uniqueid": uid, "Linkedid": linked,
+                        "Channel": "PJSIP/trunk-1", "Timestamp": "1700000000.0"})
+        model.feed({"Event": "DialEnd", "Uniqueid": lid, "Linkedid": lid,
+                    "DestUniqueid": f"far-{n}", "DialStatus": "ANSWER",
+                    "Timestamp": "1700000001.0"})
+        assert service._far_uid[lid] == f"far-{n}"
         for uid in (f"far-{n}", f"{lid}-2", lid):
-            service.on_channel({"Event": "Hangup", "Uniqueid": uid, "Linkedid": lid,
-                                "Timestamp": "1700000009.0"})
-    assert service._far_uid == {} and service._live == {}
-    assert not service._hung_up  # only a catch-up's snapshot collects hangups
+            model.feed({"Event": "Hangup", "Uniqueid": uid, "Linkedid": lid,
+                        "Timestamp": "1700000009.0"})
+    assert service._far_uid == {} and len(service.calls) == 0
+    assert service.calls._hung_up is None  # only a reconnect's snapshot collects hangups

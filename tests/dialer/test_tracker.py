@@ -1,11 +1,15 @@
-"""The call tracker stays bounded and follows the walk from the events a real call produces."""
+"""The call tracker stays bounded and follows the walk from the events a real call produces
+(through the node's call model, as in the app)."""
 
 from __future__ import annotations
 
+from callbridge.ami.calls import CallModel
 from callbridge.dialer.tracker import CallTracker
 
 
 def _walk(t: CallTracker, cid: str) -> None:
+    model = CallModel("default", "click-to-dial-ring")
+    model.subscribe(t)
     for ev in ({"Event": "Newchannel", "Linkedid": cid, "Uniqueid": cid},
                {"Event": "Newchannel", "Linkedid": cid, "Uniqueid": cid + "-2"},
                {"Event": "DialBegin", "Linkedid": cid, "Uniqueid": cid + "-2"},
@@ -15,7 +19,7 @@ def _walk(t: CallTracker, cid: str) -> None:
                 "DestChannel": "PJSIP/trunk-0002"},
                {"Event": "Hangup", "Linkedid": cid, "Uniqueid": cid, "Cause-txt": "Normal Clearing"},
                {"Event": "Hangup", "Linkedid": cid, "Uniqueid": cid + "-2"}):
-        t.on_event(ev)
+        model.feed(ev)
 
 
 def test_a_call_walks_to_ended_with_its_device():

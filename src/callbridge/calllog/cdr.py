@@ -15,7 +15,7 @@ FIELDS = ("uniqueid", "sequence", "start", "linkedid", "src", "dst", "dcontext",
           "userfield", "source")
 
 
-def epoch_ts(value: str | None) -> str | None:
+def epoch_ts(value: str | float | None) -> str | None:
     """Epoch seconds (an AMI Timestamp or *Epoch header) as UTC text; None when absent or 0."""
     try:
         seconds = float(value or 0)

@@ -2,9 +2,10 @@
 
 Flow: Cdr events are queued in memory and written as raw CDRs in one transaction every
 `flush_interval` (a burst is one INSERT batch, not a transaction per event), together with the
-rows of the calls that are over. A call's rows are derived once the call is over: none of its
-channels is alive (Newchannel/Hangup, seeded from CoreShowChannels at each connect) and no CDR
-arrived for `grace` seconds, since a Cdr can trail the Hangup. Raw CDRs are unique on (uniqueid,
+rows of the calls that are over. A call's rows are derived once the call is over: the node's
+call model (callbridge.ami.calls: Newchannel/Hangup, seeded from CoreShowChannels at each
+connect) has no channel of it alive, and no CDR arrived for `grace` seconds, since a Cdr can
+trail the Hangup. Raw CDRs are unique on (uniqueid,
 sequence, start), so a replayed event or a line read again from Master.csv changes nothing; rows
 are unique on (linkedid, extension).
 
@@ -27,8 +28,7 @@ from typing import Any, Protocol
 from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.models import Account
 from callbridge.aio import cancel_and_wait
-from callbridge.ami.channels import parse_channel
-from callbridge.ami.link import AmiError, AmiLink
+from callbridge.ami.calls import CallListener, CallModel, Dial, Left, LiveCall
 from callbridge.calllog import cdr as cdrs
 from callbridge.calllog.builder import RowDraft, build_rows
 from callbridge.calllog.format import display_number, inside_number
@@ -68,9 +68,9 @@ class RowListener(Protocol):
         """After that transaction committed, with what in_transaction returned."""
 
 
-class CallLogService:
+class CallLogService(CallListener):
     def __init__(self, db: Database, contacts: ContactLookup, extensions: ExtensionService, *,
-                 ring_context: str, csv_path: Path | None, region: str = "US",
+                 calls: CallModel, csv_path: Path | None, region: str = "US",
                  csv_history: str = "import", ami_online: Callable[[], bool] = lambda: False,
                  flush_interval: float = 0.1, grace: float = 0.5, store: CallLogStore | None = None,
                  node: str = "default", adopts: bool = True):
@@ -81,7 +81,8 @@ class CallLogService:
         self.store = store or CallLogStore(db)
         self.contacts = contacts
         self.extensions = extensions
-        self.ring_context = ring_context
+        self.calls = calls  # the node's call model: which calls are still up
+        self.ring_context = calls.ring_context
         self.csv_path = csv_path
         self.csv_history = csv_history  # "import" or "skip": a first start's older calls
         self.ami_online = ami_online      # while False, Master.csv is followed (CSV_POLL_SECONDS)
@@ -90,13 +91,9 @@ class CallLogService:
         self.grace = grace
         self._queue: list[dict] = []
         self._pending: dict[str, float] = {}          # linkedid -> last activity (monotonic)
-        self._live: dict[str, set[str]] = {}          # linkedid -> uniqueids of live channels
         self._far_uid: dict[str, str] = {}            # linkedid -> far end channel of a click-to-dial
         self._far_times: dict[str, list] = {}         # linkedid -> [answered_at, ended_at] to save
         self._dialed: dict[str, None] = {}            # recent click-to-dial call ids, oldest first
-        # uniqueids hung up while a catch-up's live-channel snapshot is asked for (None: no
-        # snapshot under way; every Hangup was once kept here until the next reconnect)
-        self._hung_up: set[str] | None = None
         # Two clocks decide when a call is over. Stream time (the events' Timestamp header): under a
         # backlog, wall time runs ahead of what has been read, and a call's last Cdr may still sit
         # unread in the socket. Wall time since the last event: when the PBX is quiet, stream time
@@ -183,73 +180,57 @@ class CallLogService:
         self._pending[record["linkedid"]] = self._stamp(ev)
 
     def _stamp(self, ev: dict) -> float:
-        """The event's stream time; also advances the stream clock and the arrival time."""
-        self._last_arrival = time.monotonic()
         try:
             stamp = float(ev["Timestamp"])  # timestampevents = yes (asterisk-conf/manager.conf)
         except (KeyError, ValueError):
+            stamp = None
+        return self.event_seen(stamp)
+
+    # ---- the node's calls (callbridge.ami.calls), while this instance reads the node ----------
+
+    def event_seen(self, stamp: float | None) -> float:
+        """An event's stream time (its own, or now): advances the stream clock and the arrival
+        time."""
+        self._last_arrival = time.monotonic()
+        if stamp is None:
             stamp = self._last_arrival
         if stamp > self._stream_now:
             self._stream_now = stamp
         return stamp
 
-    def on_channel(self, ev: dict) -> None:
-        lid = ev.get("Linkedid")
-        if not lid:
-            return
-        stamp = self._stamp(ev)
-        name, uid = ev.get("Event"), ev.get("Uniqueid", "")
-        if name == "Newchannel":
-            self._live.setdefault(lid, set()).add(uid)
-            if uid == lid and lid not in self._dialed:
-                # a click-to-dial another instance sent (its Originate's first channel is the
-                # ring leg, Local/<ext>@ring_context): this instance reads the node, so it
-                # follows the far end's answer and hangup as for its own clicks
-                ch = parse_channel(ev.get("Channel"))
-                if ch is not None and ch.tech == "Local" and ch.context == self.ring_context:
-                    self._remember_dial(lid)
-        elif name == "Hangup":
-            if self._hung_up is not None:
-                self._hung_up.add(uid)
-            live = self._live.get(lid)
-            if live is not None:
-                live.discard(uid)
-                if not live:
-                    del self._live[lid]
-            if self._far_uid.get(lid) == uid:  # the far end left: its times are complete
-                self._far_times.setdefault(lid, [None, None])[1] = cdrs.epoch_ts(ev.get("Timestamp"))
-                del self._far_uid[lid]
-            if lid in self._pending:
-                self._pending[lid] = stamp
-        elif name == "DialEnd" and lid in self._dialed and uid == lid:
+    def call_started(self, call: LiveCall) -> None:
+        if call.click_to_dial and call.linkedid not in self._dialed:
+            # a click-to-dial another instance sent (its Originate's first channel is the ring
+            # leg, Local/<ext>@ring_context): this instance reads the node, so it follows the
+            # far end's answer and hangup as for its own clicks
+            self._remember_dial(call.linkedid)
+
+    def dial_ended(self, dial: Dial) -> None:
+        lid = dial.call.linkedid
+        if dial.status == "ANSWER" and lid in self._dialed and dial.source == lid:
             # the ;1 leg of a click-to-dial dialled the number: this is the far end answering
-            if ev.get("DialStatus") == "ANSWER":
-                self._far_uid[lid] = ev.get("DestUniqueid", "")
-                self._far_times.setdefault(lid, [None, None])[0] = cdrs.epoch_ts(ev.get("Timestamp"))
+            self._far_uid[lid] = dial.dest
+            self._far_times.setdefault(lid, [None, None])[0] = cdrs.epoch_ts(dial.stamp)
 
-    async def catch_up(self, link: AmiLink) -> None:
-        """After every (re)connect: what is alive now, then the CDRs written while we were away.
+    def channel_left(self, left: Left) -> None:
+        lid = left.call.linkedid
+        if self._far_uid.get(lid) == left.uniqueid:  # the far end left: its times are complete
+            self._far_times.setdefault(lid, [None, None])[1] = cdrs.epoch_ts(left.stamp)
+            del self._far_uid[lid]
+        if lid in self._pending:
+            self._pending[lid] = self._stream_now if left.stamp is None else left.stamp
 
-        The live-channel snapshot replaces what we believed (events were missed while the link
-        was down), minus what hung up while the snapshot was being taken.
-        """
-        hung_up = self._hung_up = set()
-        try:
-            reply = await link.action({"Action": "CoreShowChannels"}, timeout=10)
-        except AmiError as exc:
-            event(log, "calllog.snapshot_failed", logging.WARNING, error=str(exc))
-        else:
-            live: dict[str, set[str]] = {}
-            for ch in reply if isinstance(reply, list) else []:
-                uid = ch.get("Uniqueid", "")
-                if ch.get("Event") == "CoreShowChannel" and ch.get("Linkedid") and uid not in hung_up:
-                    live.setdefault(ch["Linkedid"], set()).add(uid)
-            self._live = live
-            # far ends of calls that ended unseen (the link was down) are followed no more
-            self._far_uid = {lid: uid for lid, uid in self._far_uid.items() if lid in live}
-        finally:
-            if self._hung_up is hung_up:
-                self._hung_up = None
+    def call_over(self, call: LiveCall, stamp: float | None, seen: bool) -> None:
+        self._far_uid.pop(call.linkedid, None)  # ended unseen: its far end is followed no more
+
+    def reconciled(self, alive: set[str] | None) -> None:
+        """After each (re)connect: the CDRs written while we were away."""
+        self.start_backfill()
+
+    async def lease_taken(self) -> None:
+        """This instance reads the node from now on: what it missed meanwhile, from Master.csv
+        (the call model followed the node's channels all along)."""
+        self._far_uid = {lid: uid for lid, uid in self._far_uid.items() if self.calls.is_live(lid)}
         self.start_backfill()
 
     def _remember_dial(self, call_id: str) -> None:
@@ -321,7 +302,7 @@ class CallLogService:
             ready: dict[str, float] = {}
             backlog = False
             for lid, last in self._pending.items():
-                if ((lid not in self._live and (quiet or now - last >= self.grace))
+                if ((not self.calls.is_live(lid) and (quiet or now - last >= self.grace))
                         or (last and now - last >= STALE_SECONDS)):
                     if len(ready) >= self.max_build and not final:  # the rest: the next flushes
                         backlog = True

@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any
+from typing import Protocol
 
 from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.models import Account
@@ -52,25 +52,34 @@ def _unavailable(message: str) -> Unavailable:
     return Unavailable(message, error="Dialer service unavailable")
 
 
+class DialRecorder(Protocol):
+    """Told of each click-to-dial once Asterisk took it (the node's call log: the number a
+    click dialled is on no channel of the call's first leg)."""
+
+    async def record_dial(self, call_id: str, account: Account, extension: str,
+                          number: str) -> None: ...
+
+
 @dataclass(frozen=True)
 class DialNode:
-    """What the dialer needs of one Asterisk node: its link, its devices, its call log."""
+    """What the dialer needs of one Asterisk node: its link, its devices, who records its clicks."""
 
     link: AmiLink
     devices: ReachableDevices
-    calllog: Any = None
+    recorder: DialRecorder | None = None
 
 
 class DialerService:
     def __init__(self, link: AmiLink, extensions: ExtensionService, contacts: ContactLookup,
                  tracker: CallTracker, *, ring_context: str, outbound_context: str,
-                 originate_timeout: float, action_timeout: float, calllog=None,
+                 originate_timeout: float, action_timeout: float,
+                 recorder: DialRecorder | None = None,
                  devices: ReachableDevices | None = None, nodes: dict[str, DialNode] | None = None,
                  default_node: str = "default", stored_progress=None):
         self.link = link  # the first node's (the only one, unless CALLBRIDGE_AMI lists several)
         self.devices = devices or ReachableDevices(link)
         # each extension is dialled on the node serving it (Extension.node; None: the first)
-        self.nodes = nodes or {default_node: DialNode(self.link, self.devices, calllog)}
+        self.nodes = nodes or {default_node: DialNode(self.link, self.devices, recorder)}
         self.default_node = default_node
         # (account id, call id) -> the call's last stored dial.progress: a call another instance
         # dialled (the journal is shared on PostgreSQL); None: only this process's calls
@@ -153,8 +162,8 @@ class DialerService:
         except AmiError as exc:
             self.tracker.fail(call_id, "rejected by the PBX")
             raise DialFailed(str(exc)) from None
-        if node.calllog is not None:  # after the Originate: not on the click's critical path
-            await node.calllog.record_dial(call_id, account, ext.extension, number)
+        if node.recorder is not None:  # after the Originate: not on the click's critical path
+            await node.recorder.record_dial(call_id, account, ext.extension, number)
         event(log, "dial.queued", call_id=call_id, account=account.name, extension=ext.extension,
               number=number, contact=bool(found))
         return DialAccepted(call_id=call_id)

@@ -1,14 +1,14 @@
-"""Follows each click-to-dial call through AMI events, correlated by its call id.
+"""Follows each click-to-dial call through its node's call model, correlated by its call id.
 
 The Originate sets ChannelId = call id, so every channel of the call has Linkedid = call id: one
-dict lookup per event decides whether it is ours. The walk:
+dict lookup per transition (callbridge.ami.calls) decides whether it is ours. The walk:
 
     queued     Originate accepted by Asterisk
     ringing    the ring context dialled the extension's devices (DialBegin on the ;2 leg)
     answered   a device answered (DialEnd ANSWER on the ;2 leg): `device` says which
     connected  the far end answered (DialEnd ANSWER on the ;1 leg's Dial to the number)
-    ended      every channel of the call hung up; failure_reason says why when it never connected,
-               or that the PBX was lost while the call was followed (LostCalls)
+    ended      the call is over (its last channel hung up); failure_reason says why when it
+               never connected, or that the PBX was lost while the call was followed (LostCalls)
 
 Memory is bounded: at most `max_calls` calls are kept, ended ones age out after `keep_seconds`
 (5 minutes: GET /dialer/calls/{id} then answers from the call's last dial.progress in the event
@@ -25,8 +25,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from callbridge.aio import cancel_and_wait
+from callbridge.ami.calls import CallListener, Dial, Left, LiveCall
 from callbridge.ami.channels import ring_leg
-from callbridge.ami.link import AmiError, AmiLink
+from callbridge.ami.link import AmiLink
 from callbridge.dialer.models import CallProgress
 from callbridge.logs import event
 from callbridge.timeutil import utc_now_iso
@@ -53,7 +54,6 @@ class TrackedCall:
     failure_reason: str | None = None
     hangup_cause: str | None = None
     timestamps: dict[str, str] = field(default_factory=dict)
-    live_channels: set[str] = field(default_factory=set)
     ended_at: float | None = None
     on_change: Callable[["TrackedCall"], None] | None = field(default=None, repr=False)
 
@@ -86,7 +86,7 @@ class TrackedCall:
                             timestamps=dict(self.timestamps))
 
 
-class CallTracker:
+class CallTracker(CallListener):
     def __init__(self, max_calls: int = 10_000, keep_seconds: float = 300.0,
                  on_change: Callable[[TrackedCall], None] | None = None):
         """on_change: told of every state a call reaches (the dial.progress events)."""
@@ -148,51 +148,51 @@ class CallTracker:
         if message.get("Response") == "Failure":
             call.end(_ORIGINATE_REASONS.get(str(message.get("Reason")), "failed"))
 
-    def on_event(self, ev: dict) -> None:
-        call = self._calls.get(ev.get("Linkedid", ""))
+    def dial_started(self, dial: Dial) -> None:
+        call = self._calls.get(dial.call.linkedid)
+        if call is not None and dial.source == ring_leg(call.call_id):  # the ring leg dials
+            call.advance("ringing")                                     # the devices
+
+    def dial_ended(self, dial: Dial) -> None:
+        call = self._calls.get(dial.call.linkedid)
         if call is None:
             return
-        name = ev.get("Event")
-        uid = ev.get("Uniqueid", "")
-        if name == "Newchannel":
-            call.live_channels.add(uid)
-        elif name == "DialBegin":
-            if uid == ring_leg(call.call_id):       # the ring leg dials the devices
-                call.advance("ringing")
-        elif name == "DialEnd":
-            status = ev.get("DialStatus", "")
-            if uid == ring_leg(call.call_id) and status == "ANSWER":
-                dest = ev.get("DestChannel", "")
-                call.device = "mobile" if dest.startswith("PJSIP/trunk") else dest
-                call.advance("answered")
-            elif uid == call.call_id:              # the answered side dials the number
-                if status == "ANSWER":
-                    call.advance("connected")
-                elif status in _DIAL_FAILURES:
-                    call.failure_reason = _DIAL_FAILURES[status]
-        elif name == "Hangup":
-            call.live_channels.discard(uid)
-            if uid == call.call_id:
-                call.hangup_cause = ev.get("Cause-txt") or ev.get("Cause")
-            if not call.live_channels:
-                reason = None
-                if call.state in ("queued", "ringing"):
-                    reason = "no device answered"
-                elif call.state == "answered":
-                    reason = call.failure_reason or "far end not reached"
-                call.end(reason)
+        if dial.source == ring_leg(call.call_id) and dial.status == "ANSWER":
+            call.device = "mobile" if dial.dest_name.startswith("PJSIP/trunk") else dial.dest_name
+            call.advance("answered")
+        elif dial.source == call.call_id:          # the answered side dials the number
+            if dial.status == "ANSWER":
+                call.advance("connected")
+            elif dial.status in _DIAL_FAILURES:
+                call.failure_reason = _DIAL_FAILURES[dial.status]
+
+    def channel_left(self, left: Left) -> None:
+        call = self._calls.get(left.call.linkedid)
+        if call is not None and left.uniqueid == call.call_id:
+            call.hangup_cause = left.cause
+
+    def call_over(self, over: LiveCall, stamp: float | None, seen: bool) -> None:
+        call = self._calls.get(over.linkedid)
+        if call is None or not seen:  # gone unseen: LostCalls says why (reconciled)
+            return
+        reason = None
+        if call.state in ("queued", "ringing"):
+            reason = "no device answered"
+        elif call.state == "answered":
+            reason = call.failure_reason or "far end not reached"
+        call.end(reason)
 
 
-class LostCalls:
+class LostCalls(CallListener):
     """A node's click-to-dial calls end when callbridge loses sight of them, instead of staying
     "ringing" or "connected" for ever: a Hangup is the only other thing that ends a call, and a
     PBX that died (or restarted) sends none.
 
     - The link down for LOST_AFTER seconds: every unended call of the node ends, "PBX connection
       lost" (what happened to it can't be known from here).
-    - The link back sooner: Asterisk's live channels are asked for; a call with none left ended
-      while we weren't looking ("ended while the PBX link was down"). A brief blip with the call
-      still up changes nothing.
+    - The link back sooner: the node's call model asks Asterisk what is up (reconciled); a call
+      with nothing left ended while we weren't looking ("ended while the PBX link was down"). A
+      brief blip with the call still up changes nothing.
     """
 
     LOST_AFTER = 5.0
@@ -212,23 +212,20 @@ class LostCalls:
             if online or not self.link.online:
                 self._end(self.tracker.unended(self.node), "PBX connection lost")
         finally:
-            self._timer = None
+            if self._timer is asyncio.current_task():
+                self._timer = None
 
-    async def link_up(self) -> None:
-        """After each (re)connect."""
-        await cancel_and_wait(self._timer)
+    def reconciled(self, alive: set[str] | None) -> None:
+        """After each (re)connect, what the call model found up on the node."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         followed = self.tracker.unended(self.node)
-        if not followed:
-            return
-        try:
-            reply = await self.link.action({"Action": "CoreShowChannels"}, timeout=10)
-        except AmiError as exc:  # can't tell: they end unless a later reconnect finds them alive
-            event(log, "dialer.reconcile_failed", logging.WARNING, node=self.node, error=str(exc))
-            if self._timer is None:
+        if alive is None:  # can't tell: they end unless a later reconnect finds them alive
+            if followed:
+                event(log, "dialer.reconcile_failed", logging.WARNING, node=self.node)
                 self._timer = asyncio.get_running_loop().create_task(self._lose_after(online=True))
             return
-        alive = {ch.get("Linkedid") for ch in (reply if isinstance(reply, list) else [])
-                 if ch.get("Event") == "CoreShowChannel"}
         self._end([c for c in followed if c.call_id not in alive],
                   "ended while the PBX link was down")
 

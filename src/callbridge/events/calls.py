@@ -1,20 +1,20 @@
-"""From AMI events to call.ringing, call.answered and device.state: the one place that folds
-each call's channels (by linkedid) into what a screen-pop needs.
+"""From the node's call model (callbridge.ami.calls) to call.ringing and call.answered, and from
+ContactStatus to device.state: what a screen-pop needs of each call.
 
-- A call rings at an extension when a channel dials one of its devices (DialBegin whose
-  DestChannel is PJSIP/<extension>-…), whoever dials: the trunk, a queue or ring group through
-  Local channels, another extension, or callbridge's click-to-dial ring leg (which also rings
-  the extension's mobile through the trunk). The devices of one Dial() begin within a loop turn
+- A call rings at an extension when a channel dials one of its devices (a dial naming an
+  extension), whoever dials: the trunk, a queue or ring group through Local channels, another
+  extension, or callbridge's click-to-dial ring leg (which also rings the extension's mobile
+  through the trunk). The devices of one Dial() begin within a loop turn
   or two, so call.ringing waits RING_COALESCE seconds to name all of them. An extension that
   stops ringing (every device's DialEnd) and rings again (a queue's next round) pops again.
-- Direction and caller come from the call's first channel (Uniqueid == Linkedid): the trunk is
-  inbound, callbridge's ring context a click-to-dial (outbound), a device internal.
+- Direction and caller come from the call's first channel (call_started): the trunk is inbound,
+  callbridge's ring context a click-to-dial (outbound), a device internal.
 - call.answered: the DialEnd ANSWER of one of those devices. call.ended and call.missed come
   from the call log's rows (callbridge.calllog), not from here: a call that ended while
   callbridge was down still gets them, once.
 
 The account is the one owning the extension; extensions no account owns produce nothing.
-Memory is bounded: calls are dropped when their last channel hangs up, and at most MAX_CALLS
+Memory is bounded: calls are dropped when the model says they are over, and at most MAX_CALLS
 are followed.
 """
 
@@ -25,15 +25,13 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 
 from callbridge.accounts.extensions import ExtensionService
-from callbridge.ami.channels import parse_channel
+from callbridge.ami.calls import CallListener, Dial, LiveCall, event_time
 from callbridge.contacts.lookup import ContactLookup
 from callbridge.events.journal import EventJournal, draft
 from callbridge.events.models import CallAnswered, CallRinging, ContactCard, DeviceState
 from callbridge.logs import event
-from callbridge.timeutil import iso
 
 log = logging.getLogger("callbridge.events")
 # s: the DialBegins of one Dial() arrive together (one AMI read, measured); a short wait names
@@ -43,14 +41,6 @@ DRAIN_SECONDS = 5.0  # s: at most this long at shutdown for events waiting on a 
 MAX_CALLS = 10_000
 _REGISTERED = {"Created": "registered", "Reachable": "registered",
                "Removed": "unreachable", "Unreachable": "unreachable"}
-
-
-def event_time(ev: dict) -> str | None:
-    """Asterisk's own time of the event (timestampevents = yes), as ISO 8601 UTC."""
-    try:
-        return iso(datetime.fromtimestamp(float(ev["Timestamp"]), timezone.utc))
-    except (KeyError, ValueError):
-        return None
 
 
 @dataclass
@@ -68,20 +58,17 @@ class _Call:
     caller: str = ""
     caller_name: str | None = None
     called: str = ""
-    origin_seen: bool = False  # its first channel's Newchannel arrived (else: joined mid-call)
-    live: set[str] = field(default_factory=set)
     ringing: dict[str, _Ringing] = field(default_factory=dict)  # extension -> its ringing
 
 
-class CallEvents:
+class CallEvents(CallListener):
     def __init__(self, journal: EventJournal, extensions: ExtensionService,
-                 contacts: ContactLookup, ring_context: str,
+                 contacts: ContactLookup,
                  dialed_number: Callable[[str], str | None] = lambda call_id: None,
                  node: str = "default"):
         self.journal = journal
         self.extensions = extensions
         self.contacts = contacts
-        self.ring_context = ring_context
         self.node = node  # the Asterisk node whose events these are
         self.dialed_number = dialed_number  # the number a click-to-dial call dials, by call id
         self._calls: OrderedDict[str, _Call] = OrderedDict()
@@ -132,84 +119,52 @@ class CallEvents:
                 return
             await asyncio.wait([self._pending], timeout=left)
 
-    def _call(self, lid: str) -> _Call:
-        call = self._calls.get(lid)
-        if call is None:
-            call = self._calls[lid] = _Call(lid)
-            while len(self._calls) > MAX_CALLS:
-                self._calls.popitem(last=False)
+    def _keep(self, call: _Call) -> _Call:
+        self._calls[call.linkedid] = call
+        while len(self._calls) > MAX_CALLS:
+            self._calls.popitem(last=False)
         return call
 
-    # ---- AMI handlers ------------------------------------------------------------------------
+    # ---- the node's calls (callbridge.ami.calls) ------------------------------------------------
 
-    def on_newchannel(self, ev: dict) -> None:
-        lid, uid = ev.get("Linkedid", ""), ev.get("Uniqueid", "")
-        if not lid:
-            return
-        call = self._call(lid)
-        call.live.add(uid)
-        if uid == lid:  # the call's first channel says who called whom
-            call.origin_seen = True
-            ch = parse_channel(ev.get("Channel"))
-            call.caller = ev.get("CallerIDNum", "") or ""
-            name = ev.get("CallerIDName", "")
-            call.caller_name = name if name and name != "<unknown>" else None
-            call.called = ev.get("Exten", "") or ""
-            if ch is not None and ch.tech == "Local" and ch.context == self.ring_context:
-                call.direction = "outbound"
-                call.called = self.dialed_number(lid) or call.caller
-            elif ch is not None and ch.is_extension:
-                call.direction = "internal"
+    def call_started(self, live: LiveCall) -> None:
+        call = self._keep(_Call(live.linkedid, caller=live.caller, caller_name=live.caller_name,
+                                called=live.called))
+        if live.click_to_dial:
+            call.direction = "outbound"
+            call.called = self.dialed_number(live.linkedid) or live.caller
+        elif live.origin is not None and live.origin.is_extension:
+            call.direction = "internal"
 
-    def on_hangup(self, ev: dict) -> None:
-        call = self._calls.get(ev.get("Linkedid", ""))
-        if call is not None:
-            call.live.discard(ev.get("Uniqueid", ""))
-            if not call.live:
-                del self._calls[call.linkedid]
+    def call_over(self, live: LiveCall, stamp: float | None, seen: bool) -> None:
+        self._calls.pop(live.linkedid, None)
 
-    def on_dial_begin(self, ev: dict) -> None:
-        lid = ev.get("Linkedid", "")
-        dest = parse_channel(ev.get("DestChannel"))
-        if not lid or dest is None:
+    def dial_started(self, dial: Dial) -> None:
+        extension = dial.extension
+        if extension is None or self.extensions.owner(extension) is None:
             return
-        source = parse_channel(ev.get("Channel"))
-        if dest.is_extension:
-            extension = dest.name
-            _, _, contact = (ev.get("DialString") or "").partition("/")
-            device = contact or ev.get("DestChannel", "")
-        elif (dest.is_outside and source is not None and source.tech == "Local"
-              and source.context == self.ring_context and source.half == "2"):
-            # the ring leg (;2) rings the user's mobile; the ;1 leg dialling the trunk once a
-            # device answered is the far end, not a device
-            extension, device = source.name, "mobile"
-        else:
-            return
-        owner = self.extensions.owner(extension)
-        if owner is None:
-            return
-        call = self._call(lid)
-        if not call.origin_seen and source is not None:  # callbridge joined mid-call
-            call.origin_seen = True
-            call.caller = ev.get("CallerIDNum", "") or ""
-            call.called = ev.get("Exten", "") or extension
-            call.direction = "internal" if source.is_extension else "inbound"
+        lid = dial.call.linkedid
+        call = self._calls.get(lid)
+        if call is None:  # callbridge joined mid-call: the dialling channel says what it can
+            source = dial.source_channel
+            call = self._keep(_Call(lid, caller=dial.caller, called=dial.exten or extension,
+                                    direction="internal" if source is not None
+                                    and source.is_extension else "inbound"))
         ringing = call.ringing.get(extension)
         if ringing is None or (not ringing.devices and not ringing.answered):
-            ringing = call.ringing[extension] = _Ringing(time=event_time(ev))
+            ringing = call.ringing[extension] = _Ringing(time=dial.time)
             self._announce_soon(call, extension, ringing)
-        ringing.devices[ev.get("DestUniqueid", "")] = device
+        ringing.devices[dial.dest] = dial.device or dial.dest_name
 
-    def on_dial_end(self, ev: dict) -> None:
-        call = self._calls.get(ev.get("Linkedid", ""))
+    def dial_ended(self, dial: Dial) -> None:
+        call = self._calls.get(dial.call.linkedid)
         if call is None:
             return
-        dest_uid = ev.get("DestUniqueid", "")
         for extension, ringing in call.ringing.items():
-            device = ringing.devices.get(dest_uid)
+            device = ringing.devices.get(dial.dest)
             if device is None:
                 continue
-            if ev.get("DialStatus") == "ANSWER" and not ringing.answered:
+            if dial.status == "ANSWER" and not ringing.answered:
                 ringing.answered = True
                 owner = self.extensions.owner(extension)
                 if owner is not None:
@@ -219,12 +174,14 @@ class CallEvents:
                                      CallAnswered(call_id=call.linkedid, node=self.node,
                                                   direction=call.direction,
                                                   extension=extension, device=device),
-                                     extension=extension, at=event_time(ev))
+                                     extension=extension, at=dial.time)
                     self._then(lambda answered=answered: self.journal.emit(answered))
             if not ringing.answered:
                 # stopped ringing there; kept for the answer's device lookup otherwise
-                del ringing.devices[dest_uid]
+                del ringing.devices[dial.dest]
             return
+
+    # ---- device state (ContactStatus, straight from the link) --------------------------------
 
     def on_contact_status(self, ev: dict) -> None:
         state = _REGISTERED.get(ev.get("ContactStatus", ""))

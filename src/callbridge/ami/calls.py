@@ -1,0 +1,281 @@
+"""One Asterisk node's calls, folded once from its channel events.
+
+Every channel event of the node (Newchannel, DialBegin, DialEnd, Hangup) reaches this model
+and nothing else; the rooms that care about calls (the call events, the call log, the dialer's
+progress) subscribe to it and hear typed transitions, so a call's channels are tracked once,
+its channel names parsed once, and which calls are still up is asked of one place:
+
+    call_started(call)   the call's first channel appeared (uniqueid == linkedid): who called whom
+    dial_started(dial)   a channel of the call dials another (a device, the mobile, the far end)
+    dial_ended(dial)     that dial is over: answered, or not (dial.status)
+    channel_left(left)   a channel of the call hung up
+    call_over(call, t, seen)
+                         its last channel hung up: the call is over on the PBX (seen=False:
+                         a reconnect found it gone, its hang-up happened while we weren't looking)
+    reconciled(alive)    after a (re)connect, the linkedids up on the PBX (None: couldn't ask);
+                         calls followed here that are gone were told call_over first
+
+A dial names the extension whose device rings, when one does: a PJSIP endpoint named like an
+extension, or the extension's mobile, which a click-to-dial's ring leg (the Local ';2' half,
+callbridge.ami.channels) dials through the trunk. The ';1' half dialling the number is the far
+end, never a device.
+
+Listeners may be gated (`when`): the call log and the call events hear the node only while this
+instance holds its lease, the dialer always. The model itself always listens, so its picture of
+what is up is whole when a lease is taken over. One listener that raises neither stops the
+others nor the model. Memory is bounded: a call is forgotten when its last channel hangs up, and
+at most MAX_CALLS are followed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from callbridge.ami.channels import Channel, parse_channel
+from callbridge.ami.link import AmiError, AmiLink
+from callbridge.logs import event
+from callbridge.timeutil import iso
+
+log = logging.getLogger("callbridge.ami")
+MAX_CALLS = 10_000
+CHANNEL_EVENTS = ("Newchannel", "DialBegin", "DialEnd", "Hangup")
+
+
+def event_time(ev: dict) -> str | None:
+    """Asterisk's own time of the event (timestampevents = yes), as ISO 8601 UTC."""
+    try:
+        return iso(datetime.fromtimestamp(float(ev["Timestamp"]), timezone.utc))
+    except (KeyError, ValueError):
+        return None
+
+
+def _stamp(ev: dict) -> float | None:
+    try:
+        return float(ev["Timestamp"])
+    except (KeyError, ValueError):
+        return None
+
+
+@dataclass
+class LiveCall:
+    """A call up on the PBX: the channels sharing a linkedid."""
+    linkedid: str
+    channels: set[str] = field(default_factory=set)  # uniqueids of its live channels
+    origin: Channel | None = None      # its first channel, when its Newchannel was seen
+    caller: str = ""                   # the first channel's caller ID number and name
+    caller_name: str | None = None
+    called: str = ""                   # what the first channel dialled (its Exten)
+    click_to_dial: bool = False        # the first channel is Local/<ext>@<ring context>
+
+
+@dataclass(frozen=True, slots=True)
+class Dial:
+    """A channel of a call dialling another (DialBegin), or that dial's end (DialEnd)."""
+    call: LiveCall
+    source: str                 # the dialling channel's uniqueid
+    source_channel: Channel | None
+    dest: str                   # the dialled channel's uniqueid
+    dest_name: str              # the dialled channel's name ('PJSIP/309-00000004')
+    dest_channel: Channel | None
+    extension: str | None       # the extension whose device (or mobile) rings, if one does
+    device: str | None          # that device's contact URI (or the channel), or 'mobile'
+    caller: str                 # the dialling channel's caller ID number, and what it dialled
+    exten: str
+    status: str | None          # DialStatus at the end (ANSWER, NOANSWER, BUSY, CANCEL …)
+    time: str | None            # Asterisk's time of the event (ISO 8601)
+    stamp: float | None         # … as epoch seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Left:
+    """A channel of a call hung up."""
+    call: LiveCall
+    uniqueid: str
+    cause: str | None           # Cause-txt (or the cause code)
+    stamp: float | None
+
+
+class CallListener:
+    """What a room overrides of the model's transitions (each defaults to nothing)."""
+
+    def call_started(self, call: LiveCall) -> None: ...
+
+    def dial_started(self, dial: Dial) -> None: ...
+
+    def dial_ended(self, dial: Dial) -> None: ...
+
+    def channel_left(self, left: Left) -> None: ...
+
+    def call_over(self, call: LiveCall, stamp: float | None, seen: bool) -> None: ...
+
+    def reconciled(self, alive: set[str] | None) -> None: ...
+
+    def event_seen(self, stamp: float | None) -> None:
+        """Any channel event's time, before its transition (the call log's stream clock)."""
+
+
+class CallModel:
+    def __init__(self, node: str, ring_context: str, max_calls: int = MAX_CALLS):
+        self.node = node
+        self.ring_context = ring_context
+        self.max_calls = max_calls
+        self._calls: OrderedDict[str, LiveCall] = OrderedDict()
+        self._listeners: list[tuple[CallListener, Callable[[], bool]]] = []
+        # uniqueids that hung up while a reconnect's snapshot was asked for (None: none under way)
+        self._hung_up: set[str] | None = None
+
+    # ---- wiring -------------------------------------------------------------------------------
+
+    def attach(self, link: AmiLink) -> None:
+        """Subscribes the model, once, to the node's channel events and (re)connects."""
+        for name in CHANNEL_EVENTS:
+            link.on(name, self.feed)
+        link.on_connect(lambda: self.reconcile(link))
+
+    def subscribe(self, listener: CallListener, when: Callable[[], bool] = lambda: True) -> None:
+        self._listeners.append((listener, when))
+
+    # ---- what the rooms ask ---------------------------------------------------------------------
+
+    def is_live(self, linkedid: str) -> bool:
+        return linkedid in self._calls
+
+    def get(self, linkedid: str) -> LiveCall | None:
+        return self._calls.get(linkedid)
+
+    def __len__(self) -> int:
+        return len(self._calls)
+
+    # ---- events -----------------------------------------------------------------------------
+
+    def feed(self, ev: dict) -> None:
+        """One AMI channel event (the link calls it; tests and recorded streams too)."""
+        lid = ev.get("Linkedid", "")
+        if not lid:
+            return
+        stamp = _stamp(ev)
+        self._tell(lambda listener: listener.event_seen(stamp))
+        name = ev.get("Event")
+        if name == "Newchannel":
+            self._new_channel(lid, ev)
+        elif name == "DialBegin":
+            dial = self._dial(lid, ev, None)
+            if dial is not None:
+                self._tell(lambda listener: listener.dial_started(dial))
+        elif name == "DialEnd":
+            dial = self._dial(lid, ev, ev.get("DialStatus", ""))
+            if dial is not None:
+                self._tell(lambda listener: listener.dial_ended(dial))
+        elif name == "Hangup":
+            self._hangup(lid, ev, stamp)
+
+    def _call(self, lid: str) -> LiveCall:
+        call = self._calls.get(lid)
+        if call is None:
+            call = self._calls[lid] = LiveCall(lid)
+            while len(self._calls) > self.max_calls:
+                self._calls.popitem(last=False)
+        return call
+
+    def _new_channel(self, lid: str, ev: dict) -> None:
+        uid = ev.get("Uniqueid", "")
+        call = self._call(lid)
+        call.channels.add(uid)
+        if uid != lid:
+            return
+        ch = call.origin = parse_channel(ev.get("Channel"))  # the call's first channel
+        call.caller = ev.get("CallerIDNum", "") or ""
+        name = ev.get("CallerIDName", "")
+        call.caller_name = name if name and name != "<unknown>" else None
+        call.called = ev.get("Exten", "") or ""
+        call.click_to_dial = (ch is not None and ch.tech == "Local"
+                              and ch.context == self.ring_context)
+        self._tell(lambda listener: listener.call_started(call))
+
+    def _dial(self, lid: str, ev: dict, status: str | None) -> Dial | None:
+        call = self._calls.get(lid)
+        if call is None:
+            if status is not None:
+                return None  # the end of a dial begun before we looked: nothing follows it
+            call = self._call(lid)  # joined mid-call: its channels' Newchannels came before
+        if status is None:  # both ends of a dial are up as it begins (also when joined mid-call)
+            call.channels.update(u for u in (ev.get("Uniqueid"), ev.get("DestUniqueid")) if u)
+        source = parse_channel(ev.get("Channel"))
+        dest_name = ev.get("DestChannel", "") or ""
+        dest = parse_channel(dest_name)
+        extension = device = None
+        if dest is not None and dest.is_extension:
+            extension = dest.name
+            _, _, contact = (ev.get("DialString") or "").partition("/")
+            device = contact or dest_name
+        elif (dest is not None and dest.is_outside and source is not None
+              and source.tech == "Local" and source.context == self.ring_context
+              and source.half == "2"):
+            extension, device = source.name, "mobile"  # the ring leg rings the user's mobile
+        return Dial(call=call, source=ev.get("Uniqueid", ""), source_channel=source,
+                    dest=ev.get("DestUniqueid", ""), dest_name=dest_name, dest_channel=dest,
+                    extension=extension, device=device, caller=ev.get("CallerIDNum", "") or "",
+                    exten=ev.get("Exten", "") or "", status=status, time=event_time(ev),
+                    stamp=_stamp(ev))
+
+    def _hangup(self, lid: str, ev: dict, stamp: float | None) -> None:
+        uid = ev.get("Uniqueid", "")
+        if self._hung_up is not None:
+            self._hung_up.add(uid)
+        call = self._calls.get(lid)
+        if call is None:
+            call = LiveCall(lid)  # not followed (it began before we looked): said all the same
+        call.channels.discard(uid)
+        left = Left(call, uid, ev.get("Cause-txt") or ev.get("Cause"), stamp)
+        self._tell(lambda listener: listener.channel_left(left))
+        if not call.channels and self._calls.pop(lid, None) is not None:
+            self._tell(lambda listener: listener.call_over(call, stamp, True))
+
+    # ---- reconnects -----------------------------------------------------------------------------
+
+    async def reconcile(self, link: AmiLink) -> None:
+        """After each (re)connect: what is up now (events were missed while the link was down).
+        Calls followed here that are gone are over; the picture becomes the snapshot's, minus
+        what hung up while it was being taken."""
+        hung_up = self._hung_up = set()
+        try:
+            reply = await link.action({"Action": "CoreShowChannels"}, timeout=10)
+        except AmiError as exc:
+            event(log, "ami.snapshot_failed", logging.WARNING, node=self.node, error=str(exc))
+            self._tell(lambda listener: listener.reconciled(None))
+            return
+        finally:
+            if self._hung_up is hung_up:
+                self._hung_up = None
+        self.replace(reply if isinstance(reply, list) else [], hung_up)
+
+    def replace(self, channels: Iterable[dict], hung_up: set[str] = frozenset()) -> None:
+        """The picture from a CoreShowChannels reply (its CoreShowChannel events)."""
+        live: dict[str, set[str]] = {}
+        for ch in channels:
+            uid = ch.get("Uniqueid", "")
+            if ch.get("Event") == "CoreShowChannel" and ch.get("Linkedid") and uid not in hung_up:
+                live.setdefault(ch["Linkedid"], set()).add(uid)
+        gone = [call for lid, call in self._calls.items() if lid not in live]
+        for lid, uids in live.items():
+            self._call(lid).channels = uids
+        for call in gone:
+            del self._calls[call.linkedid]
+            call.channels.clear()
+            self._tell(lambda listener, call=call: listener.call_over(call, None, False))
+        alive = set(live)
+        self._tell(lambda listener: listener.reconciled(alive))
+
+    def _tell(self, say: Callable[[CallListener], None]) -> None:
+        for listener, when in self._listeners:
+            if not when():
+                continue
+            try:
+                say(listener)
+            except Exception:  # one room's bug must not blind the others
+                log.exception("ami.call_listener_failed",
+                              extra={"fields": {"listener": type(listener).__name__}})

@@ -1,0 +1,161 @@
+"""The node's call model: channel events in, typed transitions out, once, to every room."""
+
+from __future__ import annotations
+
+from callbridge.ami.calls import CallListener, CallModel, Dial, Left, LiveCall
+
+RING = "click-to-dial-ring"
+
+
+class Log(CallListener):
+    """Every transition, as text."""
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
+
+    def call_started(self, call: LiveCall) -> None:
+        self.said.append(f"started {call.linkedid} {call.caller}->{call.called}"
+                         f"{' c2d' if call.click_to_dial else ''}")
+
+    def dial_started(self, dial: Dial) -> None:
+        self.said.append(f"dial {dial.source}->{dial.dest} {dial.extension}:{dial.device}")
+
+    def dial_ended(self, dial: Dial) -> None:
+        self.said.append(f"dialed {dial.source}->{dial.dest} {dial.status}")
+
+    def channel_left(self, left: Left) -> None:
+        self.said.append(f"left {left.uniqueid} {left.cause}")
+
+    def call_over(self, call: LiveCall, stamp, seen: bool) -> None:
+        self.said.append(f"over {call.linkedid} {'seen' if seen else 'unseen'}")
+
+    def reconciled(self, alive) -> None:
+        self.said.append(f"reconciled {sorted(alive) if alive is not None else None}")
+
+
+def _inbound(lid: str = "100.1") -> list[dict]:
+    """An inbound call ringing two devices of 309, the desk answering (Asterisk's fields)."""
+    t = "1700000000.%d"
+    return [
+        {"Event": "Newchannel", "Channel": "PJSIP/trunk-00000001", "Uniqueid": lid,
+         "Linkedid": lid, "CallerIDNum": "5551234", "CallerIDName": "<unknown>", "Exten": "309",
+         "Timestamp": t % 1},
+        {"Event": "Newchannel", "Channel": "PJSIP/309-00000002", "Uniqueid": lid + "2",
+         "Linkedid": lid, "Timestamp": t % 2},
+        {"Event": "Newchannel", "Channel": "PJSIP/309-00000003", "Uniqueid": lid + "3",
+         "Linkedid": lid, "Timestamp": t % 2},
+        {"Event": "DialBegin", "Channel": "PJSIP/trunk-00000001", "Uniqueid": lid,
+         "Linkedid": lid, "DestChannel": "PJSIP/309-00000002", "DestUniqueid": lid + "2",
+         "DialString": "309/sip:309@127.0.0.1:5071", "CallerIDNum": "5551234", "Exten": "309",
+         "Timestamp": t % 3},
+        {"Event": "DialBegin", "Channel": "PJSIP/trunk-00000001", "Uniqueid": lid,
+         "Linkedid": lid, "DestChannel": "PJSIP/309-00000003", "DestUniqueid": lid + "3",
+         "DialString": "309/sip:309@127.0.0.1:5072", "Timestamp": t % 3},
+        {"Event": "DialEnd", "Uniqueid": lid, "Linkedid": lid, "DestUniqueid": lid + "3",
+         "DestChannel": "PJSIP/309-00000003", "DialStatus": "CANCEL", "Timestamp": t % 4},
+        {"Event": "DialEnd", "Uniqueid": lid, "Linkedid": lid, "DestUniqueid": lid + "2",
+         "DestChannel": "PJSIP/309-00000002", "DialStatus": "ANSWER", "Timestamp": t % 4},
+        {"Event": "Hangup", "Uniqueid": lid + "3", "Linkedid": lid, "Cause-txt": "Answered elsewhere",
+         "Timestamp": t % 4},
+        {"Event": "Hangup", "Uniqueid": lid + "2", "Linkedid": lid, "Cause-txt": "Normal Clearing",
+         "Timestamp": t % 9},
+        {"Event": "Hangup", "Uniqueid": lid, "Linkedid": lid, "Cause-txt": "Normal Clearing",
+         "Timestamp": t % 9},
+    ]
+
+
+def test_an_inbound_call_is_folded_once_into_transitions_and_forgotten_when_over():
+    model, log = CallModel("default", RING), Log()
+    model.subscribe(log)
+    for ev in _inbound():
+        model.feed(ev)
+    assert log.said == [
+        "started 100.1 5551234->309",
+        "dial 100.1->100.12 309:sip:309@127.0.0.1:5071",
+        "dial 100.1->100.13 309:sip:309@127.0.0.1:5072",
+        "dialed 100.1->100.13 CANCEL",
+        "dialed 100.1->100.12 ANSWER",
+        "left 100.13 Answered elsewhere",
+        "left 100.12 Normal Clearing",
+        "left 100.1 Normal Clearing",
+        "over 100.1 seen",
+    ]
+    assert len(model) == 0 and not model.is_live("100.1")
+
+
+def test_a_click_to_dial_rings_devices_and_the_mobile_but_its_far_end_is_no_device():
+    model, log = CallModel("default", RING), Log()
+    model.subscribe(log)
+    cid = "c2d-1"
+    for ev in (
+        {"Event": "Newchannel", "Channel": f"Local/309@{RING}-00000001;1", "Uniqueid": cid,
+         "Linkedid": cid, "CallerIDNum": "309", "Exten": "s"},
+        {"Event": "Newchannel", "Channel": f"Local/309@{RING}-00000001;2",
+         "Uniqueid": cid + "-2", "Linkedid": cid},
+        {"Event": "DialBegin", "Channel": f"Local/309@{RING}-00000001;2", "Uniqueid": cid + "-2",
+         "Linkedid": cid, "DestChannel": "PJSIP/trunk-00000005", "DestUniqueid": "m1"},
+        {"Event": "DialBegin", "Channel": f"Local/309@{RING}-00000001;1", "Uniqueid": cid,
+         "Linkedid": cid, "DestChannel": "PJSIP/trunk-00000006", "DestUniqueid": "far"},
+    ):
+        model.feed(ev)
+    assert log.said == ["started c2d-1 309->s c2d",
+                        "dial c2d-1-2->m1 309:mobile",       # the ring leg rings the mobile
+                        "dial c2d-1->far None:None"]         # the ;1 leg dials the number
+
+
+def test_listeners_are_gated_and_one_that_raises_blinds_no_other(caplog):
+    model, log, gated = CallModel("default", RING), Log(), Log()
+    held = False
+
+    class Broken(CallListener):
+        def call_started(self, call):
+            raise RuntimeError("a room's bug")
+    model.subscribe(Broken())
+    model.subscribe(gated, when=lambda: held)
+    model.subscribe(log)
+    model.feed(_inbound("1.1")[0])
+    held = True
+    model.feed(_inbound("1.2")[0])
+    assert log.said == ["started 1.1 5551234->309", "started 1.2 5551234->309"]
+    assert gated.said == ["started 1.2 5551234->309"]
+    assert "ami.call_listener_failed" in caplog.text
+
+
+def test_a_reconnect_ends_what_is_gone_unseen_and_keeps_what_is_up():
+    model, log = CallModel("default", RING), Log()
+    model.subscribe(log)
+    for ev in _inbound("1.1")[:3] + _inbound("2.1")[:3]:
+        model.feed(ev)
+    log.said.clear()
+    # 2.1 is still up on the PBX; 1.1 ended while the link was down; 3.1 began meanwhile, and
+    # one of its channels hung up while the snapshot was being taken
+    model.replace([{"Event": "CoreShowChannel", "Uniqueid": "2.1", "Linkedid": "2.1"},
+                   {"Event": "CoreShowChannel", "Uniqueid": "3.1", "Linkedid": "3.1"},
+                   {"Event": "CoreShowChannel", "Uniqueid": "3.12", "Linkedid": "3.1"},
+                   {"Event": "CoreShowChannelsComplete"}], hung_up={"3.12"})
+    assert log.said == ["over 1.1 unseen", "reconciled ['2.1', '3.1']"]
+    assert model.get("2.1").channels == {"2.1"} and model.get("2.1").caller == "5551234"
+    model.feed({"Event": "Hangup", "Uniqueid": "3.1", "Linkedid": "3.1"})
+    assert log.said[-1] == "over 3.1 seen" and sorted(model._calls) == ["2.1"]
+
+
+def test_a_call_joined_mid_call_is_followed_from_its_first_dial():
+    model, log = CallModel("default", RING), Log()
+    model.subscribe(log)
+    model.feed({"Event": "DialBegin", "Channel": "PJSIP/310-00000001", "Uniqueid": "9.1",
+                "Linkedid": "9.1", "DestChannel": "PJSIP/309-00000002", "DestUniqueid": "9.2"})
+    assert model.get("9.1").channels == {"9.1", "9.2"} and model.get("9.1").origin is None
+    model.feed({"Event": "Hangup", "Uniqueid": "9.2", "Linkedid": "9.1"})
+    model.feed({"Event": "Hangup", "Uniqueid": "9.1", "Linkedid": "9.1"})
+    assert log.said[-1] == "over 9.1 seen" and len(model) == 0
+    # a hang-up of a call never followed is said, but no call is over
+    model.feed({"Event": "Hangup", "Uniqueid": "8.1", "Linkedid": "8.1", "Cause": "16"})
+    assert log.said[-1] == "left 8.1 16"
+
+
+def test_memory_is_bounded():
+    model = CallModel("default", RING, max_calls=100)
+    for i in range(1000):
+        model.feed({"Event": "Newchannel", "Channel": "PJSIP/trunk-1", "Uniqueid": f"{i}.1",
+                    "Linkedid": f"{i}.1"})
+    assert len(model) == 100 and model.is_live("999.1") and not model.is_live("0.1")
