@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from callbridge.ami.calls import CallListener, CallModel, Dial, Left, LiveCall
+from pathlib import Path
+
+import pytest
+
+from callbridge.ami.calls import CHANNEL_EVENTS, CallListener, CallModel, Dial, Left, LiveCall
+from callbridge.ami.link import _event_fields
+from callbridge.dialer.tracker import CallTracker
 
 RING = "click-to-dial-ring"
 
@@ -159,3 +165,44 @@ def test_memory_is_bounded():
         model.feed({"Event": "Newchannel", "Channel": "PJSIP/trunk-1", "Uniqueid": f"{i}.1",
                     "Linkedid": f"{i}.1"})
     assert len(model) == 100 and model.is_live("999.1") and not model.is_live("0.1")
+
+
+STREAMS = Path(__file__).parent / "streams"
+
+
+@pytest.mark.parametrize("version", ["16", "22"])
+def test_a_recorded_asterisk_stream_folds_into_whole_calls(version):
+    """What bench/record_ami_stream.py --rounds 1 recorded from the real bench on each Asterisk:
+    three click-to-dials from 309 (two devices; the desk answers, then the far end), an inbound
+    call answered, one missed, and one to 310, which has no device."""
+    model, log, tracker = CallModel("default", "callbridge-ring"), Log(), CallTracker()
+    for i in range(3):
+        tracker.start(f"rec-0-{i}", 1, "309", "15808675309")
+    model.subscribe(log)
+    model.subscribe(tracker)
+    for frame in (STREAMS / f"asterisk{version}.ami").read_bytes().decode().split("\r\n\r\n"):
+        ev = _event_fields(frame)
+        if ev.get("Event") in CHANNEL_EVENTS:
+            model.feed(ev)
+    assert len(model) == 0  # every call over, nothing followed any more
+    started = [s.split()[1] for s in log.said if s.startswith("started")]
+    over = [s.split()[1] for s in log.said if s.startswith("over")]
+    assert len(started) == 6 and sorted(over) == sorted(started)  # each over once, all seen
+    assert all(s.endswith(" seen") for s in log.said if s.startswith("over"))
+    assert sum(s.endswith(" c2d") for s in log.said if s.startswith("started")) == 3
+
+    def of(caller: str) -> list[str]:
+        lid = next(s.split()[1] for s in log.said if s.startswith("started") and caller in s)
+        return [s for s in log.said if lid in s.split()[1].split("->")[0]]
+    answered = of("55512000->309")
+    assert len([s for s in answered if s.startswith("dial ") and " 309:sip:309@" in s]) == 2
+    assert sorted(s.split()[-1] for s in answered if s.startswith("dialed")) == ["ANSWER",
+                                                                                 "CANCEL"]
+    missed = of("55513000->309")
+    assert [s.split()[-1] for s in missed if s.startswith("dialed")] == ["CANCEL", "CANCEL"]
+    assert not [s for s in of("55514000->310") if s.startswith("dial")]  # no device to ring
+    for i in range(3):
+        view = tracker.get(f"rec-0-{i}", 1).view()
+        assert view.state == "ended" and view.failure_reason is None
+        assert list(view.timestamps) == ["queued", "ringing", "answered", "connected", "ended"]
+        assert view.device.startswith("PJSIP/309-")
