@@ -14,11 +14,9 @@ from aiohttp import web
 
 from callbridge import __version__
 from callbridge.accounts import routes as extension_routes
+from callbridge.accounts import wiring as accounts_wiring
 from callbridge.accounts.extensions import ExtensionService
-from callbridge.accounts.service import AccountService
-from callbridge.accounts.store import AccountStore, ExtensionStore
 from callbridge.admin import routes as admin_routes
-from callbridge.aio import cancel_and_wait
 from callbridge.ami.calls import CallModel
 from callbridge.ami.lease import NodeLease, SoleLease, while_held
 from callbridge.ami.link import AmiLink, AmiSettings
@@ -36,13 +34,11 @@ from callbridge.dialer.devices import ReachableDevices
 from callbridge.dialer.service import DialerService, DialNode
 from callbridge.dialer.tracker import CallTracker, LostCalls
 from callbridge.events import routes as events_routes
+from callbridge.events import wiring as events_wiring
 from callbridge.events.calls import CallEvents
 from callbridge.events.endings import CallEndings
-from callbridge.events.hub import EventHub
-from callbridge.events.journal import EventJournal, draft
+from callbridge.events.journal import EventJournal
 from callbridge.events.models import asyncapi_document
-from callbridge.events.service import EventsService
-from callbridge.events.tickets import SharedTicketBook, TicketBook
 from callbridge.logs import event
 from callbridge.screenpop import routes as screenpop_routes
 from callbridge.settings import AmiNode, ConfigError, Settings
@@ -55,9 +51,8 @@ from callbridge.web.ratelimit import FixedWindowLimiter, SharedWindowLimiter
 from callbridge.web.routing import openapi_document
 from callbridge.web.server import ApiRunner, tls_context
 from callbridge.webhooks import routes as webhook_routes
+from callbridge.webhooks import wiring as webhooks_wiring
 from callbridge.webhooks.sender import WebhookSender
-from callbridge.webhooks.service import WebhookService
-from callbridge.webhooks.store import WebhookStore
 
 log = logging.getLogger("callbridge")
 
@@ -160,63 +155,108 @@ def _node(settings: Settings, node: AmiNode, db, contacts: ContactLookup,
 
 
 def create_app(settings: Settings) -> web.Application:
-    app = web.Application(
-        client_max_size=MAX_BODY_BYTES,
-        middlewares=[mw.api_middleware],
-    )
+    """The shared core (settings, database, the Asterisk nodes with their links and leases, the
+    event journal) and the rooms, each wiring itself. Each registers what it runs as a cleanup
+    context: they start in this order and stop in the reverse one (the nodes' links first, the
+    database last)."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[mw.api_middleware])
     db = database_for(settings.database, default_region=settings.region,
                       pool_size=settings.database_pool_size)
-    app[SETTINGS] = settings
-    app[DATABASE] = db
-    accounts = AccountService(AccountStore(db))
-    app[mw.ACCOUNT] = accounts
-    # several instances on PostgreSQL share one window per client; one process counts alone
-    app[mw.LIMITER] = (SharedWindowLimiter(db, *settings.rate_limit_parsed) if settings.postgres
-                       else FixedWindowLimiter(*settings.rate_limit_parsed))
+    app[SETTINGS], app[DATABASE] = settings, db
+    app.cleanup_ctx.append(_database_open(db))
+    accounts, extensions = accounts_wiring.wire(app, db, [n.name for n in settings.nodes()])
+    app[admin_routes.ACCOUNTS], app[admin_routes.EXTENSIONS] = accounts, extensions
+    app[mw.LIMITER] = _rate_limiter(app, settings, db)
     contacts = ContactService(db)
     app[contact_routes.SERVICE] = contacts
-
-    extensions = ExtensionService(ExtensionStore(db), accounts,
-                                  nodes=[n.name for n in settings.nodes()])
-    accounts.changed.append(extensions.directory.refresh)
-    app[extension_routes.SERVICE] = extensions
-    app[admin_routes.ACCOUNTS] = accounts
-    app[admin_routes.EXTENSIONS] = extensions
     app[callerid_routes.SERVICE] = CallerIdService(contacts.lookup, extensions,
                                                    settings.callerid_keep_trunk_names)
     app[callerid_routes.TOKEN] = settings.callerid_token.get_secret_value()
-    hub = EventHub()
-    journal = EventJournal(db, hub, settings.events_retention_hours * 3600)
-    app[events_routes.SERVICE] = EventsService(journal, hub, settings.events_heartbeat,
-                                               settings.events_client_buffer)
-    app[mw.TICKETS] = SharedTicketBook(db) if settings.postgres else TicketBook()
-    webhook_store = WebhookStore(db)
-    webhooks = WebhookService(webhook_store, settings.webhook_allow_private)
-    sender = WebhookSender(webhook_store, settings.webhook_allow_private)
-    webhooks.wake = sender.wake
-    journal.in_transaction.append(webhooks.enqueue_in)  # an event and its deliveries: one commit
-    app[webhook_routes.SERVICE] = webhooks
-    app[webhook_routes.SENDER] = sender
-    tracker = CallTracker(on_change=lambda call: journal.emit(draft(
-        call.account_id, "dial.progress", call.view(), extension=call.extension)))
-
-    # Each Asterisk node: its AMI link, its call log (its Master.csv), its call events and the
-    # lease saying which instance reads it (callbridge.ami.lease).
-    nodes = [_node(settings, n, db, contacts.lookup, extensions, journal, tracker, first=i == 0)
-             for i, n in enumerate(settings.nodes())]
-    app[NODES] = nodes
-    first = nodes[0]
-    link, calllog = first.link, first.calllog
-    app[AMI_LINK] = link
-    app[calllog_routes.SERVICE] = calllog  # reads the rows of every node
-    ami_disabled = (f"no CALLBRIDGE_AMI_SECRET and no [{settings.ami_username}] user in"
-                    f" {settings.ami_manager_conf}")
+    journal = events_wiring.wire(app, db, settings)
+    sender = webhooks_wiring.wire(app, db, journal, settings.webhook_allow_private)
+    tracker = CallTracker(on_change=events_wiring.dial_progress(journal))
+    nodes = _nodes(app, settings, db, contacts.lookup, extensions, journal, tracker)
     app[dialer_routes.SERVICE] = DialerService(
-        link, extensions, contacts.lookup, tracker, recorder=calllog, devices=first.devices,
+        nodes[0].link, extensions, contacts.lookup, tracker, recorder=nodes[0].calllog,
+        devices=nodes[0].devices,
         nodes={n.name: DialNode(n.link, n.devices, n.calllog) for n in nodes},
-        default_node=first.name, stored_progress=journal.latest_progress,
+        default_node=nodes[0].name, stored_progress=journal.latest_progress,
         ring_context=settings.ring_context, outbound_context=settings.outbound_context,
         originate_timeout=settings.originate_timeout, action_timeout=settings.ami_action_timeout)
+    _system(app, settings, db, nodes, sender, journal)
+    for table in ROUTE_TABLES:
+        table.mount(app)
+    if settings.cors_origin_list:
+        allow_cors(app, settings.cors_origin_list)
+    app[system_routes.OPENAPI] = openapi_document(ROUTE_TABLES, "callbridge", __version__)
+    app[system_routes.ASYNCAPI] = asyncapi_document("callbridge", __version__)
+    return app
+
+
+def _database_open(db: Database | PgDatabase):
+    async def database(app: web.Application):
+        await db.open()  # a database that can't be opened: ConfigError naming the setting
+        yield
+        await db.close()
+        event(log, "service.stopped")
+    return database
+
+
+def _rate_limiter(app: web.Application, settings: Settings, db: Database | PgDatabase):
+    # several instances on PostgreSQL share one window per client; one process counts alone
+    limiter = (SharedWindowLimiter(db, *settings.rate_limit_parsed) if settings.postgres
+               else FixedWindowLimiter(*settings.rate_limit_parsed))
+
+    async def running(app: web.Application):
+        yield
+        await limiter.close()  # hits admitted from memory reach the shared windows
+
+    app.cleanup_ctx.append(running)
+    return limiter
+
+
+def _nodes(app: web.Application, settings: Settings, db, contacts: ContactLookup,
+           extensions: ExtensionService, journal: EventJournal, tracker: CallTracker) -> list[Node]:
+    """Each Asterisk node: its AMI link, its call model, its call log (its Master.csv), its call
+    events and the lease saying which instance reads it (callbridge.ami.lease)."""
+    nodes = [_node(settings, n, db, contacts, extensions, journal, tracker, first=i == 0)
+             for i, n in enumerate(settings.nodes())]
+    app[NODES] = nodes
+    app[AMI_LINK] = nodes[0].link
+    app[calllog_routes.SERVICE] = nodes[0].calllog  # reads the rows of every node
+
+    async def running(app: web.Application):
+        for n in nodes:
+            await n.lease.start()  # the first ask before the link's first event
+        for n in nodes:
+            await n.calllog.start()
+            if n.configured:
+                n.link.start()  # in the background: the HTTP API serves while Asterisk is down
+            else:
+                event(log, "ami.disabled", logging.WARNING, node=n.name,
+                      reason=f"{_ami_disabled(settings)}: the dialer answers 503")
+        yield
+        for n in nodes:
+            await n.link.close()
+            await n.lost_calls.close()
+            await n.lease.close()
+            await n.calls.drain()  # events still waiting for a contact lookup reach the journal
+        for n in nodes:
+            await n.calllog.close()
+
+    app.cleanup_ctx.append(running)
+    return nodes
+
+
+def _ami_disabled(settings: Settings) -> str:
+    return (f"no CALLBRIDGE_AMI_SECRET and no [{settings.ami_username}] user in"
+            f" {settings.ami_manager_conf}")
+
+
+def _system(app: web.Application, settings: Settings, db: Database | PgDatabase,
+            nodes: list[Node], sender: WebhookSender, journal: EventJournal) -> None:
+    """/status's probes, /ready, /metrics and the event loop's lag."""
+    first = nodes[0]
 
     async def contacts_probe() -> ServiceStatus:
         try:
@@ -228,7 +268,7 @@ def create_app(settings: Settings) -> web.Application:
 
     async def dialer_probe() -> ServiceStatus:
         """The first node's link at the top (as with one node), every node under `nodes`."""
-        shown = {n.name: n.status(ami_disabled) for n in nodes}
+        shown = {n.name: n.status(_ami_disabled(settings)) for n in nodes}
         online = all(d["ami"] == "online" for d in shown.values())
         return ServiceStatus(status="online" if online else "offline",
                              detail={**shown[first.name], "nodes": shown})
@@ -238,7 +278,7 @@ def create_app(settings: Settings) -> web.Application:
     registry, http_metrics, loop_lag = build_registry(Readings(
         nodes=lambda: [n.reading() for n in nodes], originates=lambda: dict(dialer.outcomes),
         rate_limited=lambda: limiter.rejected, webhook_deliveries=lambda: dict(sender.outcomes),
-        stream_clients=hub.client_count, events_stored=lambda: journal.stored))
+        stream_clients=journal.hub.client_count, events_stored=lambda: journal.stored))
     app[system_routes.METRICS] = registry
     app[system_routes.METRICS_TOKEN] = settings.metrics_token.get_secret_value()
     app[mw.HTTP_METRICS] = http_metrics
@@ -261,47 +301,12 @@ def create_app(settings: Settings) -> web.Application:
     app[system_routes.PBX_STATE] = lambda: first.link_state
     app[system_routes.LINK_STATES] = lambda: {n.name: n.link_state for n in nodes}
 
-    for table in ROUTE_TABLES:
-        table.mount(app)
-    if settings.cors_origin_list:
-        allow_cors(app, settings.cors_origin_list)
-    app[system_routes.OPENAPI] = openapi_document(ROUTE_TABLES, "callbridge", __version__)
-    app[system_routes.ASYNCAPI] = asyncapi_document("callbridge", __version__)
-
-    async def lifecycle(app: web.Application):
-        await db.open()  # a database that can't be opened: ConfigError naming the setting
-        await extensions.load()
-        directory = asyncio.create_task(extensions.directory.follow())
-        for n in nodes:
-            await n.lease.start()  # the first ask before the link's first event
-        await journal.start()
-        sender.start()  # what the outbox held at the last stop (or crash) goes out now
+    async def lag_measured(app: web.Application):
         loop_lag.start()
-        for n in nodes:
-            await n.calllog.start()
-            if n.configured:
-                n.link.start()  # in the background: the HTTP API serves while Asterisk is down
-            else:
-                event(log, "ami.disabled", logging.WARNING, node=n.name,
-                      reason=f"{ami_disabled}: the dialer answers 503")
         yield
-        for n in nodes:
-            await n.link.close()
-            await n.lost_calls.close()
-            await n.lease.close()
-            await n.calls.drain()  # events still waiting for a contact lookup reach the journal
-        await cancel_and_wait(directory)
-        for n in nodes:
-            await n.calllog.close()
-        await journal.close()
-        await sender.close()
-        await app[mw.LIMITER].close()  # hits admitted from memory reach the shared windows
         await loop_lag.close()
-        await db.close()
-        event(log, "service.stopped")
 
-    app.cleanup_ctx.append(lifecycle)
-    return app
+    app.cleanup_ctx.append(lag_measured)
 
 
 def allow_cors(app: web.Application, origins: list[str]) -> None:

@@ -1,0 +1,43 @@
+"""The events room in the app: the journal, the live streams and their tickets; and the
+dial.progress events of the dialer's tracker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from callbridge.db import Database, PgDatabase
+from callbridge.dialer.tracker import TrackedCall
+from callbridge.events import routes
+from callbridge.events.hub import EventHub
+from callbridge.events.journal import EventJournal, draft
+from callbridge.events.service import EventsService
+from callbridge.events.tickets import SharedTicketBook, TicketBook
+from callbridge.settings import Settings
+from callbridge.web import middleware as mw
+
+
+def wire(app: web.Application, db: Database | PgDatabase, settings: Settings) -> EventJournal:
+    hub = EventHub()
+    journal = EventJournal(db, hub, settings.events_retention_hours * 3600)
+    app[routes.SERVICE] = EventsService(journal, hub, settings.events_heartbeat,
+                                        settings.events_client_buffer)
+    # several instances (PostgreSQL): a ticket one issued is redeemed at any
+    app[mw.TICKETS] = SharedTicketBook(db) if settings.postgres else TicketBook()
+
+    async def running(app: web.Application):
+        await journal.start()
+        yield
+        await journal.close()  # after the rooms that emit into it closed (registered before them)
+
+    app.cleanup_ctx.append(running)
+    return journal
+
+
+def dial_progress(journal: EventJournal) -> Callable[[TrackedCall], None]:
+    """The tracker's on_change: each state a click-to-dial reaches, as a dial.progress event."""
+    def emit(call: TrackedCall) -> None:
+        journal.emit(draft(call.account_id, "dial.progress", call.view(),
+                           extension=call.extension))
+    return emit
