@@ -177,8 +177,7 @@ def create_app(settings: Settings) -> web.Application:
     tracker = CallTracker(on_change=events_wiring.dial_progress(journal))
     nodes = _nodes(app, settings, db, contacts.lookup, extensions, journal, tracker)
     app[dialer_routes.SERVICE] = DialerService(
-        nodes[0].link, extensions, contacts.lookup, tracker, recorder=nodes[0].calllog,
-        devices=nodes[0].devices,
+        extensions, contacts.lookup, tracker,
         nodes={n.name: DialNode(n.link, n.devices, n.calllog) for n in nodes},
         default_node=nodes[0].name, stored_progress=journal.latest_progress,
         ring_context=settings.ring_context, outbound_context=settings.outbound_context,

@@ -70,16 +70,12 @@ class DialNode:
 
 
 class DialerService:
-    def __init__(self, link: AmiLink, extensions: ExtensionService, contacts: ContactLookup,
-                 tracker: CallTracker, *, ring_context: str, outbound_context: str,
-                 originate_timeout: float, action_timeout: float,
-                 recorder: DialRecorder | None = None,
-                 devices: ReachableDevices | None = None, nodes: dict[str, DialNode] | None = None,
-                 default_node: str = "default", stored_progress=None):
-        self.link = link  # the first node's (the only one, unless CALLBRIDGE_AMI lists several)
-        self.devices = devices or ReachableDevices(link)
+    def __init__(self, extensions: ExtensionService, contacts: ContactLookup,
+                 tracker: CallTracker, *, nodes: dict[str, DialNode], default_node: str,
+                 ring_context: str, outbound_context: str, originate_timeout: float,
+                 action_timeout: float, stored_progress=None):
         # each extension is dialled on the node serving it (Extension.node; None: the first)
-        self.nodes = nodes or {default_node: DialNode(self.link, self.devices, recorder)}
+        self.nodes = nodes
         self.default_node = default_node
         # (account id, call id) -> the call's last stored dial.progress: a call another instance
         # dialled (the journal is shared on PostgreSQL); None: only this process's calls
@@ -92,6 +88,11 @@ class DialerService:
         self.originate_timeout = originate_timeout
         self.action_timeout = action_timeout
         self.outcomes: Counter[str] = Counter()
+
+    @property
+    def link(self) -> AmiLink:
+        """The first node's link (the only one, unless CALLBRIDGE_AMI lists several)."""
+        return self.nodes[self.default_node].link
 
     async def dial(self, account: Account, request: DialRequest) -> DialAccepted:
         """One click-to-dial; its outcome is counted (callbridge_originates_total)."""
