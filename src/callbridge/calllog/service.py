@@ -17,11 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
-import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,9 +27,10 @@ from callbridge.accounts.models import Account
 from callbridge.aio import cancel_and_wait
 from callbridge.ami.calls import CallListener, CallModel, Dial, Left, LiveCall
 from callbridge.calllog import cdr as cdrs
+from callbridge.calllog.backfill import MasterCsv
 from callbridge.calllog.builder import RowDraft, build_rows
 from callbridge.calllog.format import display_number, inside_number
-from callbridge.calllog.store import CallLogStore, CsvPosition
+from callbridge.calllog.store import CallLogStore
 from callbridge.contacts.lookup import ContactLookup
 from callbridge.db import Database
 from callbridge.db.database import Tx
@@ -41,9 +39,6 @@ from callbridge.phone import phone_key
 from callbridge.timeutil import TS, utc_now
 
 log = logging.getLogger("callbridge.calllog")
-# Master.csv is read to its end in steps of this many bytes (~500 CDRs): each step's CDRs and the
-# new position are one transaction of a few milliseconds on the loop, which serves others between.
-CSV_STEP = 128 * 1024
 CSV_POLL_SECONDS = 5.0    # Master.csv is followed this often while the AMI link is down
 ADOPT_EVERY_SECONDS = 60.0  # ownerless rows are checked for a new owner this often
 MAX_BUILD = 100           # calls built into rows per flush (~10 ms): a 50k-call catch-up is 500 flushes
@@ -53,9 +48,6 @@ MAX_BUILD_PG = 500
 # Between the flushes of a catch-up the loop gets this long to itself: a request needs several loop
 # turns (accept, read, answer), and without a pause each turn would wait for a whole flush.
 BACKLOG_PAUSE = 0.004
-# Back-pressure: Master.csv is read faster than calls are built; past this many calls waiting to be
-# built the backfill waits, so a huge file costs bounded memory, not one entry per call in it.
-MAX_PENDING = 20_000
 STALE_SECONDS = 4 * 3600
 MAX_RECENT_DIALS = 10_000
 
@@ -83,8 +75,8 @@ class CallLogService(CallListener):
         self.extensions = extensions
         self.calls = calls  # the node's call model: which calls are still up
         self.ring_context = calls.ring_context
-        self.csv_path = csv_path
-        self.csv_history = csv_history  # "import" or "skip": a first start's older calls
+        self.csv = (MasterCsv(db, self.store, node, csv_path, csv_history)
+                    if csv_path is not None else None)
         self.ami_online = ami_online      # while False, Master.csv is followed (CSV_POLL_SECONDS)
         self.region = region
         self.flush_interval = flush_interval
@@ -103,7 +95,6 @@ class CallLogService(CallListener):
         self._task: asyncio.Task | None = None
         self._backfill_task: asyncio.Task | None = None
         self._flush_lock = asyncio.Lock()
-        self._backfill_lock = asyncio.Lock()
         self.rows_written = 0
         # Told of every row written, inside its transaction and after the commit (the call.ended
         # events of callbridge.events.endings are stored with their rows).
@@ -247,44 +238,15 @@ class CallLogService(CallListener):
     # ---- Master.csv ------------------------------------------------------------------------
 
     async def backfill(self) -> int:
-        """Reads Master.csv from the saved position to its end, CSV_STEP bytes at a time: each
-        step's CDRs and the new position are written in one transaction, so a crash resumes
-        where it stopped and nothing is read twice. Returns the CDR lines read."""
-        if self.csv_path is None:
+        """Master.csv read from where the call log stands to its end (callbridge.calllog.backfill);
+        the calls it brings are built by the next flushes. Returns the CDR lines read."""
+        if self.csv is None:
             return 0
-        path, total = str(self.csv_path), 0
-        async with self._backfill_lock:
-            while True:
-                while len(self._pending) > MAX_PENDING:
-                    await asyncio.sleep(0.05)
-                saved = await self.store.csv_position(path)
-                try:
-                    step = await asyncio.to_thread(_read_csv_step, path, saved, self.csv_history)
-                except FileNotFoundError:
-                    break
-                except OSError as exc:
-                    event(log, "calllog.backfill_failed", logging.WARNING, path=path, error=str(exc))
-                    break
-                if step.restarted and saved is not None:
-                    event(log, "calllog.csv_rotated", logging.WARNING, path=path,
-                          reason="a new file, or the old one truncated: read from its start")
-                if step.position == saved:
-                    break
-                records, position = step.records, step.position
-                store = self.store
+        return await self.csv.read_to_end(self._arrived, lambda: len(self._pending))
 
-                async with self.db.loop_transaction() as tx:
-                    if records:
-                        await store.insert_cdrs(tx, self.node, records)
-                    await store.save_csv_position(tx, path, position)
-                for record in records:
-                    self._pending.setdefault(record["linkedid"], 0.0)
-                total += len(records)
-                if step.at_end:
-                    break
-        if total:
-            event(log, "calllog.backfilled", path=path, cdrs=total)
-        return total
+    def _arrived(self, records: list[dict]) -> None:
+        for record in records:
+            self._pending.setdefault(record["linkedid"], 0.0)
 
     # ---- writing -----------------------------------------------------------------------------
 
@@ -444,41 +406,3 @@ class CallLogService(CallListener):
                                      extension, key)
 
 
-
-@dataclass
-class _CsvStep:
-    records: list[dict] = field(default_factory=list)
-    position: CsvPosition | None = None
-    at_end: bool = True
-    restarted: bool = False  # the saved position was not for this file (rotated, truncated)
-
-
-def _head(f) -> str:
-    """A fingerprint of the file's first line (its first CDR never changes while the file lives)."""
-    f.seek(0)
-    return format(zlib.crc32(f.readline(4096)), "08x")
-
-
-def _read_csv_step(path: str, saved: CsvPosition | None, history: str) -> _CsvStep:
-    """One step of Master.csv after the saved position (in a worker thread). A different inode,
-    a file now shorter than the position, or another first line: a new file, read from its start.
-    A first start with history "skip" starts at the end of the last complete line."""
-    with open(path, "rb") as f:
-        st = os.fstat(f.fileno())
-        head = _head(f)
-        if saved is None and history == "skip":
-            f.seek(max(0, st.st_size - CSV_STEP))
-            tail = f.read()
-            end = st.st_size - len(tail) + tail.rfind(b"\n") + 1 if b"\n" in tail else 0
-            return _CsvStep(position=CsvPosition(st.st_ino, end, head))
-        same = (saved is not None and saved.inode == st.st_ino and saved.offset <= st.st_size
-                and saved.head in ("", head))
-        start = saved.offset if same else 0
-        f.seek(start)
-        data = f.read(CSV_STEP)
-    complete = data.rfind(b"\n") + 1  # a line still being written is read next time
-    if complete == 0 and len(data) == CSV_STEP:
-        complete = len(data)  # one "line" longer than a step is not a CDR: skipped whole
-    records = cdrs.from_csv_text(data[:complete].decode("utf-8", "replace"))
-    return _CsvStep(records, CsvPosition(st.st_ino, start + complete, head),
-                    at_end=len(data) < CSV_STEP, restarted=not same)
