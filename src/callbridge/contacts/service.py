@@ -359,30 +359,30 @@ class ContactService:
         out: list[tuple[int, str, str | None]] = []
         async with self._writing(account, loop=True) as tx:
             for line, body in items:
-                await tx.execute("SAVEPOINT item")
                 try:
-                    current = None
-                    if body.external_id:
-                        current = await self.store.row_for_update(tx, account.id, "external_id",
-                                                                  body.external_id)
-                    if current is None:
-                        values = body.column_values(only_set=False)
-                        keys = _numbers(values, account.region)
-                        _require_identity(values)
-                        await self._insert(tx, account, values, keys, [], None)
-                        outcome = "created"
-                    else:
-                        changes = body.column_values(only_set=True)
-                        _numbers(changes, account.region)
-                        await self._apply(tx, account, current, changes, None)
-                        outcome = "updated"
+                    async with tx.savepoint():
+                        outcome = await self._import_one(tx, account, body)
                 except DomainError as exc:
-                    await tx.execute("ROLLBACK TO item")
                     out.append((line, "rejected", exc.message or exc.error))
                 else:
                     out.append((line, outcome, None))
-                await tx.execute("RELEASE item")
         return out
+
+    async def _import_one(self, tx: Tx, account: Account, body: m.ContactWrite) -> str:
+        current = None
+        if body.external_id:
+            current = await self.store.row_for_update(tx, account.id, "external_id",
+                                                      body.external_id)
+        if current is None:
+            values = body.column_values(only_set=False)
+            keys = _numbers(values, account.region)
+            _require_identity(values)
+            await self._insert(tx, account, values, keys, [], None)
+            return "created"
+        changes = body.column_values(only_set=True)
+        _numbers(changes, account.region)
+        await self._apply(tx, account, current, changes, None)
+        return "updated"
 
     async def _insert(self, tx, account: Account, values: dict, keys, group_uuids: list[str],
                       created_by: str | None) -> str:

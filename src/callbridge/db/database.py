@@ -245,7 +245,27 @@ class Snapshot:
         return rows[0][0] if rows else None
 
 
-class Tx:
+class Savepoints:
+    """Savepoints, the same SQL in both engines (every transaction handle has them)."""
+
+    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        raise NotImplementedError
+
+    @asynccontextmanager
+    async def savepoint(self, name: str = "part") -> AsyncIterator[None]:
+        """A part of the transaction that fails alone: when the block raises, what it wrote is
+        rolled back (the error goes on) and the transaction can go on; otherwise it is kept."""
+        await self.execute(f"SAVEPOINT {name}")
+        try:
+            yield
+        except BaseException:
+            await self.execute(f"ROLLBACK TO {name}")
+            await self.execute(f"RELEASE {name}")
+            raise
+        await self.execute(f"RELEASE {name}")
+
+
+class Tx(Savepoints):
     """The handle a store gets inside a write transaction."""
 
     engine = "sqlite"

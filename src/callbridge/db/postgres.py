@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from callbridge.db.database import write_turn
+from callbridge.db.database import Savepoints, write_turn
 from callbridge.db.listener import PgListener
 from callbridge.db.migrate import available_migrations
 from callbridge.errors import Conflict, InvalidInput, Unavailable
@@ -258,7 +258,7 @@ class PgSnapshot:
         return await self._conn.fetchval(text, *_args(names, params))
 
 
-class PgTx:
+class PgTx(Savepoints):
     engine = "postgresql"
 
     def __init__(self, conn: asyncpg.Connection):
