@@ -28,7 +28,7 @@ from callbridge.contacts import agentvoice, relatel, transfer_routes
 from callbridge.contacts import routes as contact_routes
 from callbridge.contacts.lookup import ContactLookup
 from callbridge.contacts.service import ContactService
-from callbridge.db import Database, PgDatabase, database_for, database_shown
+from callbridge.db import Db, database_for, database_shown
 from callbridge.dialer import routes as dialer_routes
 from callbridge.dialer.devices import ReachableDevices
 from callbridge.dialer.service import DialerService, DialNode
@@ -58,7 +58,7 @@ log = logging.getLogger("callbridge")
 
 MAX_BODY_BYTES = 1024 * 1024
 READY_WAIT = 1.0  # /ready: how long the database may take to answer SELECT 1
-DATABASE = web.AppKey("database", Database | PgDatabase)
+DATABASE: web.AppKey[Db] = web.AppKey("database")
 SETTINGS = web.AppKey("settings", Settings)
 
 AMI_LINK = web.AppKey("ami_link", AmiLink)  # the first node's
@@ -192,7 +192,7 @@ def create_app(settings: Settings) -> web.Application:
     return app
 
 
-def _database_open(db: Database | PgDatabase):
+def _database_open(db: Db):
     async def database(app: web.Application):
         await db.open()  # a database that can't be opened: ConfigError naming the setting
         yield
@@ -201,7 +201,7 @@ def _database_open(db: Database | PgDatabase):
     return database
 
 
-def _rate_limiter(app: web.Application, settings: Settings, db: Database | PgDatabase):
+def _rate_limiter(app: web.Application, settings: Settings, db: Db):
     # several instances on PostgreSQL share one window per client; one process counts alone
     limiter = (SharedWindowLimiter(db, *settings.rate_limit_parsed) if settings.postgres
                else FixedWindowLimiter(*settings.rate_limit_parsed))
@@ -252,7 +252,7 @@ def _ami_disabled(settings: Settings) -> str:
             f" {settings.ami_manager_conf}")
 
 
-def _system(app: web.Application, settings: Settings, db: Database | PgDatabase,
+def _system(app: web.Application, settings: Settings, db: Db,
             nodes: list[Node], sender: WebhookSender, journal: EventJournal) -> None:
     """/status's probes, /ready, /metrics and the event loop's lag."""
     first = nodes[0]

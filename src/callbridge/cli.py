@@ -14,7 +14,7 @@ from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.service import AccountService
 from callbridge.accounts.store import AccountStore, ExtensionStore
 from callbridge.contacts.service import ContactService
-from callbridge.db import Database, PgDatabase, database_for, database_shown, is_postgres_url, migrate
+from callbridge.db import Db, database_for, database_shown, is_postgres_url, migrate
 from callbridge.errors import DomainError
 from callbridge.logs import setup_logging
 from callbridge.settings import ConfigError, Settings, env_name, load_settings
@@ -50,7 +50,7 @@ async def _with_db(settings: Settings, fn):
         await db.close()
 
 
-def _accounts(db: Database | PgDatabase) -> AccountService:
+def _accounts(db: Db) -> AccountService:
     return AccountService(AccountStore(db))
 
 

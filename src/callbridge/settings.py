@@ -325,7 +325,7 @@ def load_settings(config: Path | None = None, **overrides) -> Settings:
         found = local_ami_user(conf, settings.ami_username)
         if found is not None:
             port, secret = found
-            updates = {"ami_secret": SecretStr(secret)}
+            updates: dict[str, object] = {"ami_secret": SecretStr(secret)}
             if "ami_port" not in settings.model_fields_set:
                 updates["ami_port"] = port
             settings = settings.model_copy(update=updates)

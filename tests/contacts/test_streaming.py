@@ -9,7 +9,7 @@ import re
 import pytest
 
 from callbridge.contacts import service as contact_service
-from callbridge.db.database import Snapshot
+from callbridge.db.database import SqliteSnapshot as Snapshot
 
 
 @pytest.fixture(autouse=True)

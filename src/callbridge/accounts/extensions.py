@@ -41,7 +41,7 @@ class ExtensionService:
         self.nodes = nodes  # the configured Asterisk nodes' names (None: not checked)
         # who owns an extension, answered from memory (see ExtensionDirectory): load() first
         self.directory = ExtensionDirectory(store)
-        if store.db.engine == "postgresql":  # another instance's change: heard, not polled
+        if store.db.listener is not None:  # another instance's change: heard, not polled
             self.directory.listen(store.db.listener)
 
     async def load(self) -> None:

@@ -10,4 +10,6 @@ from callbridge.web.middleware import REQUEST_ACCOUNT
 
 def account_of(request: web.Request) -> Account:
     """The request's account (the middleware let only an account key reach an account route)."""
-    return request[REQUEST_ACCOUNT]
+    account = request[REQUEST_ACCOUNT]
+    assert isinstance(account, Account)  # an admin key never reaches an account route
+    return account

@@ -41,7 +41,7 @@ def key_id_of(key: str) -> str | None:
 class AccountService:
     def __init__(self, store: AccountStore):
         self.store = store
-        self._auth_cache: dict[str, tuple[float, str, Account]] = {}
+        self._auth_cache: dict[str, tuple[float, str, Account | Admin]] = {}
         # run after an account is renamed, re-regioned or deleted (the extension directory)
         self.changed: list[Callable[[], Awaitable[Any]]] = []
 
@@ -163,7 +163,7 @@ class AccountService:
         cached = self._auth_cache.get(key_id)
         if cached is not None and cached[0] > now:
             return cached[2] if hmac.compare_digest(cached[1], presented) else None
-        found = await self.store.key_for_auth(key_id)
+        found: tuple[str, Account | Admin] | None = await self.store.key_for_auth(key_id)
         if found is None:
             admin_hash = await self.store.admin_key_hash(key_id)
             found = (admin_hash, Admin(key_id)) if admin_hash is not None else None

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import logging
 import uuid as uuidlib
 
 from callbridge.accounts.models import Account, ApiKeyInfo, Extension
 from callbridge.aio import cancel_and_wait
-from callbridge.db import Database
-from callbridge.db.database import Tx
+from callbridge.db import Db, Tx
 from callbridge.phone import phone_key
 from callbridge.timeutil import utc_now_iso
 
@@ -31,7 +31,7 @@ def _rekey(key: str, region: str) -> str:
 
 
 class AccountStore:
-    def __init__(self, db: Database):
+    def __init__(self, db: Db):
         self.db = db
 
     async def get_or_create_account(self, name: str) -> Account:
@@ -176,7 +176,7 @@ class AccountStore:
 
 
 class ExtensionStore:
-    def __init__(self, db: Database):
+    def __init__(self, db: Db):
         self.db = db
 
     _SELECT = ("SELECT e.extension, a.name AS account, a.id AS account_id, e.mobile, e.name, e.did,"
@@ -200,14 +200,14 @@ class ExtensionStore:
         async with self.db.transaction() as tx:
             return await tx.execute("DELETE FROM extensions WHERE extension = ?", (extension,)) == 1
 
-    async def list(self, account: str | None = None) -> list[Extension]:
-        sql, params = self._SELECT, ()
+    async def list(self, account: str | None = None) -> builtins.list[Extension]:
+        sql, params = self._SELECT, ()  # type: tuple[str, tuple[str, ...]]
         if account is not None:
             sql, params = sql + " WHERE a.name = ?", (account,)
         rows = await self.db.fetchall(sql + " ORDER BY a.name, e.extension", params)
         return [Extension(**dict(r)) for r in rows]
 
-    async def directory(self) -> tuple[int, list[Extension]]:
+    async def directory(self) -> tuple[int, builtins.list[Extension]]:
         """(directory version, every extension), read together (ExtensionDirectory)."""
         async with self.db.snapshot() as snap:
             version = await snap.value("SELECT version FROM directory_version")

@@ -12,11 +12,11 @@ from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.service import AccountService
 from callbridge.accounts.store import AccountStore, ExtensionStore
 from callbridge.aio import cancel_and_wait
-from callbridge.db import Database, PgDatabase
+from callbridge.db import Db
 from callbridge.web import middleware as mw
 
 
-def wire(app: web.Application, db: Database | PgDatabase,
+def wire(app: web.Application, db: Db,
          nodes: list[str]) -> tuple[AccountService, ExtensionService]:
     accounts = AccountService(AccountStore(db))
     app[mw.ACCOUNT] = accounts

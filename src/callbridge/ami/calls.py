@@ -32,8 +32,10 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 
 from callbridge.ami.channels import Channel, parse_channel
 from callbridge.ami.link import AmiError, AmiLink
@@ -114,8 +116,12 @@ class CallListener:
 
     def reconciled(self, alive: set[str] | None) -> None: ...
 
-    def event_seen(self, stamp: float | None) -> None:
+    def event_seen(self, stamp: float | None) -> object:
         """Any channel event's time, before its transition (the call log's stream clock)."""
+
+
+def _over_unseen(listener: CallListener, call: LiveCall) -> None:
+    listener.call_over(call, None, False)
 
 
 class CallModel:
@@ -163,13 +169,13 @@ class CallModel:
         if name == "Newchannel":
             self._new_channel(lid, ev)
         elif name == "DialBegin":
-            dial = self._dial(lid, ev, None)
-            if dial is not None:
-                self._tell(lambda listener: listener.dial_started(dial))
+            began = self._dial(lid, ev, None)
+            if began is not None:
+                self._tell(lambda listener: listener.dial_started(began))
         elif name == "DialEnd":
-            dial = self._dial(lid, ev, ev.get("DialStatus", ""))
-            if dial is not None:
-                self._tell(lambda listener: listener.dial_ended(dial))
+            ended = self._dial(lid, ev, ev.get("DialStatus", ""))
+            if ended is not None:
+                self._tell(lambda listener: listener.dial_ended(ended))
         elif name == "Hangup":
             self._hangup(lid, ev, stamp)
 
@@ -253,7 +259,7 @@ class CallModel:
                 self._hung_up = None
         self.replace(reply if isinstance(reply, list) else [], hung_up)
 
-    def replace(self, channels: Iterable[dict], hung_up: set[str] = frozenset()) -> None:
+    def replace(self, channels: Iterable[dict], hung_up: AbstractSet[str] = frozenset()) -> None:
         """The picture from a CoreShowChannels reply (its CoreShowChannel events)."""
         live: dict[str, set[str]] = {}
         for ch in channels:
@@ -266,11 +272,11 @@ class CallModel:
         for call in gone:
             del self._calls[call.linkedid]
             call.channels.clear()
-            self._tell(lambda listener, call=call: listener.call_over(call, None, False))
+            self._tell(partial(_over_unseen, call=call))
         alive = set(live)
         self._tell(lambda listener: listener.reconciled(alive))
 
-    def _tell(self, say: Callable[[CallListener], None]) -> None:
+    def _tell(self, say: Callable[[CallListener], object]) -> None:
         for listener, when in self._listeners:
             if not when():
                 continue

@@ -23,7 +23,8 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from callbridge.aio import cancel_and_wait
 from callbridge.logs import event
@@ -53,7 +54,7 @@ class SoleLease:
         self.node = node
         self.holder = "this process"
 
-    def on_acquired(self, callback: Callable[[], Awaitable[None]]) -> None:
+    def on_acquired(self, callback: Callable[[], Coroutine[Any, Any, None]]) -> None:
         pass  # held from the start: the link's on_connect catch-up covers it
 
     async def start(self) -> None:
@@ -72,7 +73,7 @@ class NodeLease:
         self.node = node
         self.instance = instance or uuid.uuid4().hex[:12]
         self._valid_until = 0.0  # monotonic
-        self._acquired: list[Callable[[], Awaitable[None]]] = []
+        self._acquired: list[Callable[[], Coroutine[Any, Any, None]]] = []
         self._task: asyncio.Task | None = None
         self.holder: str | None = None  # who holds it, as last read
         self.takeovers = 0
@@ -81,7 +82,7 @@ class NodeLease:
     def held(self) -> bool:
         return time.monotonic() < self._valid_until
 
-    def on_acquired(self, callback: Callable[[], Awaitable[None]]) -> None:
+    def on_acquired(self, callback: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run each time this instance takes the lease (it then catches up on the node)."""
         self._acquired.append(callback)
 

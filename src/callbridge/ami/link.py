@@ -163,6 +163,8 @@ class _AmiProtocol(AMIProtocol):
     Asterisk (docs/benchmarks.md).
     """
 
+    version: str | None  # the AMI protocol's, from the greeting (set by panoramisk's too)
+
     def connection_made(self, transport):
         super().connection_made(transport)
         self._pending_bytes = bytearray()

@@ -139,7 +139,7 @@ def install(src: Path, out: Path, values: dict[str, object], *, force: bool = Fa
             secret = target.name in SECRET_FILES
             new.chmod(0o640 if secret else 0o644)
             if secret and uid is not None and os.geteuid() == 0:
-                os.chown(new, uid, gid)  # Asterisk reads it; nobody else does
+                os.chown(new, uid, -1 if gid is None else gid)  # Asterisk reads it; nobody else does
                 report.owner = owner
             os.replace(new, target)  # whole file or nothing: Asterisk never reads half of one
             report.written.append(target)

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from callbridge.calllog import cdr as cdrs
 from callbridge.calllog.store import CallLogStore, CsvPosition
-from callbridge.db import Database
+from callbridge.db import Db
 from callbridge.logs import event
 
 log = logging.getLogger("callbridge.calllog")
@@ -31,7 +31,7 @@ MAX_PENDING = 20_000
 
 
 class MasterCsv:
-    def __init__(self, db: Database, store: CallLogStore, node: str, path: Path,
+    def __init__(self, db: Db, store: CallLogStore, node: str, path: Path,
                  history: str = "import"):
         self.db = db
         self.store = store
@@ -61,7 +61,7 @@ class MasterCsv:
                 if step.restarted and saved is not None:
                     event(log, "calllog.csv_rotated", logging.WARNING, path=path,
                           reason="a new file, or the old one truncated: read from its start")
-                if step.position == saved:
+                if step.position is None or step.position == saved:
                     break
                 async with self.db.loop_transaction() as tx:
                     if step.records:
@@ -104,7 +104,7 @@ def _read_csv_step(path: str, saved: CsvPosition | None, history: str) -> _CsvSt
             return _CsvStep(position=CsvPosition(st.st_ino, end, head))
         same = (saved is not None and saved.inode == st.st_ino and saved.offset <= st.st_size
                 and saved.head in ("", head))
-        start = saved.offset if same else 0
+        start = saved.offset if same and saved is not None else 0
         f.seek(start)
         data = f.read(CSV_STEP)
     complete = data.rfind(b"\n") + 1  # a line still being written is read next time

@@ -32,8 +32,7 @@ from callbridge.calllog.builder import RowDraft, build_rows
 from callbridge.calllog.format import display_number, inside_number
 from callbridge.calllog.store import CallLogStore
 from callbridge.contacts.lookup import ContactLookup
-from callbridge.db import Database
-from callbridge.db.database import Tx
+from callbridge.db import Db, Tx
 from callbridge.logs import background_failure, event
 from callbridge.phone import phone_key
 from callbridge.timeutil import TS, utc_now
@@ -61,7 +60,7 @@ class RowListener(Protocol):
 
 
 class CallLogService(CallListener):
-    def __init__(self, db: Database, contacts: ContactLookup, extensions: ExtensionService, *,
+    def __init__(self, db: Db, contacts: ContactLookup, extensions: ExtensionService, *,
                  calls: CallModel, csv_path: Path | None, region: str = "US",
                  csv_history: str = "import", ami_online: Callable[[], bool] = lambda: False,
                  flush_interval: float = 0.1, grace: float = 0.5, store: CallLogStore | None = None,
@@ -312,6 +311,7 @@ class CallLogService(CallListener):
                     self._far_times.setdefault(lid, times)
                 raise
             for token in published:
+                assert self.row_listener is not None  # what published them
                 self.row_listener.committed(token)
             for lid, last in ready.items():  # unless something new for it came meanwhile
                 if self._pending.get(lid) == last:

@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from callbridge.calllog.cdr import FIELDS
-from callbridge.db import Database
-from callbridge.db.database import Tx
+from callbridge.db import Db, Tx
 
 ROW_FIELDS = ("account_id", "node", "linkedid", "extension", "call_timestamp", "answer_timestamp",
               "end_timestamp", "duration", "billsec", "direction", "disposition",
@@ -50,7 +49,9 @@ async def _insert_rows(tx: Tx, rows: list[tuple]) -> list[int]:
     await tx.executemany(f"INSERT INTO call_log({columns}) VALUES ({marks})", rows)
     # AUTOINCREMENT hands consecutive rids to the rows of one executemany on the one writer
     # connection (each is one more than the highest ever used), so the last rid names all.
-    (last,) = await tx.fetchone("SELECT last_insert_rowid()")
+    row = await tx.fetchone("SELECT last_insert_rowid()")
+    assert row is not None
+    last = row[0]
     return list(range(last - len(rows) + 1, last + 1))
 
 
@@ -69,7 +70,7 @@ class CsvPosition:
 
 
 class CallLogStore:
-    def __init__(self, db: Database):
+    def __init__(self, db: Db):
         self.db = db
 
     # ---- the writer's transaction (Database.loop_transaction) -------------------------------

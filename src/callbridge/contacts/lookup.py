@@ -8,9 +8,11 @@ ContactService forgets an account from after each of its writes.
 
 from __future__ import annotations
 
+from typing import Any
+
 from callbridge.contacts.cache import MISS, LookupCache
 from callbridge.contacts.store import ContactStore
-from callbridge.db import Database
+from callbridge.db import Db
 from callbridge.phone import phone_key
 
 
@@ -20,10 +22,10 @@ def display_name(d: dict) -> str:
 
 
 class ContactLookup:
-    def __init__(self, db: Database, store: ContactStore):
+    def __init__(self, db: Db, store: ContactStore):
         self.store = store
         # which contact holds a number, in memory (PostgreSQL only: see contacts.cache)
-        self.cache = LookupCache(db.listener) if db.engine == "postgresql" else None
+        self.cache = LookupCache(db.listener) if db.listener is not None else None
 
     async def card_for(self, account_id: int, region: str, number: str) -> dict | None:
         """The screen-pop card of the contact holding this number (same rules as name_for):
@@ -54,7 +56,7 @@ class ContactLookup:
         """name_for of many number keys (callbridge.phone.phone_key) of one account at
         once: key -> (display name, uuid), keys no contact holds absent. One query for what the
         cache doesn't answer (the call log names a whole flush of rows this way)."""
-        found: dict[str, dict | None] = {}
+        found: dict[str, Any] = {}
         ask = []
         for key in dict.fromkeys(keys):
             cached = self.cache.get(account_id, key) if self.cache is not None else MISS
@@ -67,7 +69,7 @@ class ContactLookup:
             held = await self.store.first_holding_each(account_id, ask)
             for key in ask:
                 found[key] = held.get(key)
-                if self.cache is not None:
+                if self.cache is not None and token is not None:
                     self.cache.put(account_id, key, found[key], token)
         return {k: (display_name(d), d["uuid"]) for k, d in found.items() if d is not None}
 

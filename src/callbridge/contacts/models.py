@@ -267,7 +267,7 @@ class ContactPages:
     """A whole-account list being read: the next page's path (None: none) and the contacts."""
 
     next: str | None
-    contacts: AsyncIterator[list[Contact]]
+    contacts: AsyncIterator[list[Any]]  # Contact models, or a dialect's stored fields
 
 
 @dataclass

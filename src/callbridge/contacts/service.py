@@ -19,8 +19,7 @@ from callbridge.accounts.models import Account
 from callbridge.contacts import models as m
 from callbridge.contacts.lookup import ContactLookup
 from callbridge.contacts.store import ContactStore
-from callbridge.db import Database
-from callbridge.db.database import Tx
+from callbridge.db import Db, Tx
 from callbridge.errors import Conflict, DomainError, InvalidInput, NotFound
 from callbridge.phone import digits_of, display, looks_like_phone, phone_key
 from callbridge.text import fold
@@ -68,7 +67,7 @@ def _not_found(what: str = CONTACT_NOT_FOUND) -> NotFound:
 def _numbers(values: dict, region: str) -> tuple[str | None, list[str]]:
     """Turns the written numbers among values into what the WebFones API shows (display) and
     returns their matching keys (mobile, others). Two spellings of one number are one number."""
-    mobile_key, keys = None, {}
+    mobile_key, keys = None, {}  # type: str | None, dict[str, None]
     if values.get("mobile_phone"):
         mobile_key = phone_key(values["mobile_phone"], region)
         values["mobile_phone"] = display(mobile_key, region)
@@ -116,7 +115,7 @@ def _require_identity(values: dict) -> None:
 
 
 class ContactService:
-    def __init__(self, db: Database, store: ContactStore | None = None):
+    def __init__(self, db: Db, store: ContactStore | None = None):
         self.db = db
         self.store = store or ContactStore(db)
         # who holds a number, for the other rooms (caller ID, screen-pop, the call log, the
@@ -144,9 +143,8 @@ class ContactService:
         them, or (with limit) one page and the link to the next. Used within the context.
         shape: the model each row is validated into (None: the stored fields, for a dialect)."""
         async with self.db.snapshot() as snap:
-            low: int | None = q.after or 0
-            if q.offset:
-                low = await self.store.id_at(snap, account.id, low, q.offset)
+            start = q.after or 0
+            low = await self.store.id_at(snap, account.id, start, q.offset) if q.offset else start
             if low is None:  # the offset skips past the last contact
                 yield m.ContactPages(None, _nothing())
                 return
@@ -237,7 +235,7 @@ class ContactService:
         return {raw: list(by_number.get(n, {}).values()) for raw, n in normalized.items()}
 
     async def search_name(self, account: Account, q: m.NameQuery) -> list[m.ContactHit]:
-        text = fold(" ".join(q.searchString.split()))
+        text = fold(" ".join(q.searchString.split())) or ""
         first, _, last = text.partition(" ")
         rows = await self.store.search_names(account.id, text, first if last else None,
                                              last or None, q.limit)
@@ -347,6 +345,7 @@ class ContactService:
             changes = dict(values)
             _numbers(changes, account.region)
             current = await self.store.row_for_update(tx, account.id, "uuid", owner)
+            assert current is not None  # found by its key in this write turn
             await self._apply(tx, account, current, changes, None)
             return False, owner
 
@@ -548,7 +547,7 @@ def _hint(d: dict, text: str | None, digits: str | None, letter: str | None) -> 
         if field == "phone_numbers":
             if any(text in n or (digits and digits in n) for n in value or []):
                 return field
-        elif value and (text in fold(str(value)) or (digits and field == "mobile_phone"
+        elif value and (text in (fold(str(value)) or "") or (digits and field == "mobile_phone"
                                                      and digits in value)):
             return field
     return "firstname"

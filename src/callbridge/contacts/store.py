@@ -11,8 +11,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from callbridge.db import Database
-from callbridge.db.database import Snapshot, Tx
+from callbridge.db import Db, Snapshot, Tx
 from callbridge.text import fold, prefix_range
 
 # The union of every dialect's fields (WebFones, AgentVoice's crm_id/crm_source and the creating
@@ -113,7 +112,7 @@ async def _keyset(snap: Snapshot, select: str, key: str, account_id: int, low: i
 
 
 class ContactStore:
-    def __init__(self, db: Database):
+    def __init__(self, db: Db):
         self.db = db
 
     # ---- reads ---------------------------------------------------------------------------
@@ -275,7 +274,7 @@ class ContactStore:
                     cond += " OR c.mobile_phone LIKE :d OR c.phone_numbers LIKE :d"
                 where.append(f"({cond})")
         if letter:
-            where.append(_key_range("lastname_key", fold(letter), "ll", "lh", params))
+            where.append(_key_range("lastname_key", fold(letter) or "", "ll", "lh", params))
         if group_id is not None:
             where.append("EXISTS (SELECT 1 FROM contact_groups cg WHERE cg.contact_id = c.id"
                          " AND cg.group_id = :g)")
@@ -342,6 +341,7 @@ class ContactStore:
         row = await tx.fetchone(
             "UPDATE accounts SET version = version + ? WHERE id = ? RETURNING version",
             (count, account_id))
+        assert row is not None  # the account exists: its write turn is held
         return row["version"] - count + 1
 
     @staticmethod
@@ -352,7 +352,8 @@ class ContactStore:
         return _row(row) if row else None
 
     @staticmethod
-    async def crm_owner(tx: Tx, account_id: int, crm_source: str, crm_id: str) -> str | None:
+    async def crm_owner(tx: Tx, account_id: int, crm_source: str | None,
+                        crm_id: str) -> str | None:
         row = await tx.fetchone("SELECT uuid FROM contacts WHERE account_id = ? AND crm_source = ?"
                                 " AND crm_id = ?", (account_id, crm_source, crm_id))
         return row["uuid"] if row else None
@@ -402,8 +403,9 @@ class ContactStore:
                      now: str) -> int:
         cols, data = _columns(values)
         # ids are never reused (Relatel shows them): the next one after the highest ever given
-        new_id = (await tx.fetchone("UPDATE contact_id_counter SET last = last + 1"
-                                    " RETURNING last"))[0]
+        counter = await tx.fetchone("UPDATE contact_id_counter SET last = last + 1 RETURNING last")
+        assert counter is not None  # one row, made by the migrations
+        new_id = counter[0]
         return await tx.insert(
             f"INSERT INTO contacts(id, account_id, uuid, {', '.join(cols)}, version, created_at,"
             f" updated_at) VALUES (?, ?, ?, {', '.join('?' * len(cols))}, ?, ?, ?)",

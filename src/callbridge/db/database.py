@@ -17,6 +17,7 @@ from typing import Any
 
 import aiosqlite
 
+from callbridge.db.interface import Params
 from callbridge.db.migrate import migrate
 from callbridge.db.sqlite_thread import ThreadConnection
 from callbridge.errors import StorageFull, Unavailable
@@ -59,6 +60,7 @@ WRITE_WAIT_SECONDS = 10.0
 
 class Database:
     engine = "sqlite"  # stores choose their engine's SQL by it, where the two differ
+    listener = None    # one process: nobody else's changes to hear of
 
     def __init__(self, path: Path | str, write_wait: float = WRITE_WAIT_SECONDS,
                  default_region: str = "US"):
@@ -111,14 +113,14 @@ class Database:
         self._writer = self._reader = self._point_reader = None
 
     @asynccontextmanager
-    async def transaction(self) -> AsyncIterator["Tx"]:
+    async def transaction(self) -> AsyncIterator["SqliteTx"]:
         """One write transaction. Everything inside commits together or not at all."""
         assert self._writer is not None, "database not open"
         writer = self._writer
         async with self._writing(), _disk_full_is_507():
             await writer.execute("BEGIN IMMEDIATE")
             try:
-                yield Tx(writer)
+                yield SqliteTx(writer)
                 await writer.execute("COMMIT")
             except BaseException:
                 # (a failed COMMIT leaves the transaction open; SQLITE_FULL may have ended it)
@@ -159,15 +161,15 @@ class Database:
             self._batch_conn.close()
             self._batch_conn = None
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         assert self._reader is not None, "database not open"
         return list(await self._reader.execute_fetchall(sql, params))
 
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
-    async def lookup(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    async def lookup(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """A read run right here on the event loop, for index point lookups only.
 
         Such a query takes tens of microseconds; handing it to aiosqlite's thread and back costs
@@ -179,7 +181,7 @@ class Database:
 
 
     @asynccontextmanager
-    async def snapshot(self) -> AsyncIterator["Snapshot"]:
+    async def snapshot(self) -> AsyncIterator["SqliteSnapshot"]:
         """A read transaction on a connection of its own: every read through it sees the database
         as it was at the first one, however many batches a long read takes (a whole-account sync
         streamed for seconds while writes go on). Reads run in a worker thread, never on the loop."""
@@ -192,7 +194,7 @@ class Database:
             check_same_thread=False), name="snapshot")
         try:
             await conn.run(lambda c: c.execute("BEGIN"))
-            yield Snapshot(conn)
+            yield SqliteSnapshot(conn)
         finally:
             # closing ends the read transaction: aclose() queues the close behind any read in
             # flight before its first await, so a caller cancelled here still closes it
@@ -229,7 +231,7 @@ async def write_turn(lock: asyncio.Lock, wait: float) -> AsyncIterator[None]:
         lock.release()
 
 
-class Snapshot:
+class SqliteSnapshot:
     """The handle of Database.snapshot()."""
 
     engine = "sqlite"
@@ -237,10 +239,10 @@ class Snapshot:
     def __init__(self, conn: ThreadConnection):
         self._conn = conn
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         return await self._conn.run(lambda c: c.execute(sql, params).fetchall())
 
-    async def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    async def value(self, sql: str, params: Params = ()) -> Any:
         rows = await self.fetchall(sql, params)
         return rows[0][0] if rows else None
 
@@ -248,7 +250,7 @@ class Snapshot:
 class Savepoints:
     """Savepoints, the same SQL in both engines (every transaction handle has them)."""
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+    async def execute(self, sql: str, params: Params = ()) -> int:
         raise NotImplementedError
 
     @asynccontextmanager
@@ -265,7 +267,7 @@ class Savepoints:
         await self.execute(f"RELEASE {name}")
 
 
-class Tx(Savepoints):
+class SqliteTx(Savepoints):
     """The handle a store gets inside a write transaction."""
 
     engine = "sqlite"
@@ -273,40 +275,43 @@ class Tx(Savepoints):
     def __init__(self, conn: aiosqlite.Connection):
         self._conn = conn
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+    async def execute(self, sql: str, params: Params = ()) -> int:
         """Run a statement; returns the number of rows it changed."""
         cur = await self._conn.execute(sql, params)
         return cur.rowcount
 
-    async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+    async def insert(self, sql: str, params: Params = ()) -> int:
         cur = await self._conn.execute(sql, params)
+        assert cur.lastrowid is not None  # an INSERT's row
         return cur.lastrowid
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         await self._conn.executemany(sql, rows)
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         return list(await self._conn.execute_fetchall(sql, params))
 
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Row | None:
+    async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         rows = await self.fetchall(sql, params)
         return rows[0] if rows else None
 
 
-class LoopTx(Tx):
+class LoopTx(SqliteTx):
     """Tx over a plain sqlite3 connection: each method completes without leaving the loop."""
 
     def __init__(self, conn: sqlite3.Connection):  # noqa: D107 - same interface as Tx
         self._plain = conn
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+    async def execute(self, sql: str, params: Params = ()) -> int:
         return self._plain.execute(sql, params).rowcount
 
-    async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
-        return self._plain.execute(sql, params).lastrowid
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        rowid = self._plain.execute(sql, params).lastrowid
+        assert rowid is not None  # an INSERT's row
+        return rowid
 
     async def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         self._plain.executemany(sql, rows)
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         return self._plain.execute(sql, params).fetchall()

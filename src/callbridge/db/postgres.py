@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from typing import Any
@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from callbridge.db.database import Savepoints, write_turn
+from callbridge.db.interface import Params
 from callbridge.db.listener import PgListener
 from callbridge.db.migrate import available_migrations
 from callbridge.errors import Conflict, InvalidInput, Unavailable
@@ -81,8 +82,13 @@ def numbered(sql: str) -> tuple[str, tuple[str, ...] | None]:
     return out, (tuple(names) if names else None)
 
 
-def _args(names: tuple[str, ...] | None, params: Sequence[Any] | dict[str, Any]) -> Sequence[Any]:
-    args = params if names is None else [params[n] for n in names]  # type: ignore[index]
+def _args(names: tuple[str, ...] | None, params: Params) -> Sequence[Any]:
+    if names is None:
+        assert not isinstance(params, Mapping), "named parameters need :name marks"
+        args: Sequence[Any] = params
+    else:
+        assert isinstance(params, Mapping), ":name marks need named parameters"
+        args = [params[n] for n in names]
     for value in args:
         if isinstance(value, str) and not _storable(value):
             # SQLite stores a NUL; PostgreSQL's text can't, nor can UTF-8 a lone surrogate.
@@ -201,12 +207,12 @@ class PgDatabase:
 
     loop_transaction = transaction  # no loop-thread shortcut here: asyncpg never leaves the loop
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[asyncpg.Record]:
+    async def fetchall(self, sql: str, params: Params = ()) -> list[asyncpg.Record]:
         text, names = numbered(sql)
         async with _reachable():
             return await self.pool.fetch(text, *_args(names, params))
 
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> asyncpg.Record | None:
+    async def fetchone(self, sql: str, params: Params = ()) -> asyncpg.Record | None:
         text, names = numbered(sql)
         async with _reachable():
             return await self.pool.fetchrow(text, *_args(names, params))
@@ -249,11 +255,11 @@ class PgSnapshot:
     def __init__(self, conn: asyncpg.Connection):
         self._conn = conn
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[asyncpg.Record]:
+    async def fetchall(self, sql: str, params: Params = ()) -> list[asyncpg.Record]:
         text, names = numbered(sql)
         return await self._conn.fetch(text, *_args(names, params))
 
-    async def value(self, sql: str, params: Sequence[Any] = ()) -> Any:
+    async def value(self, sql: str, params: Params = ()) -> Any:
         text, names = numbered(sql)
         return await self._conn.fetchval(text, *_args(names, params))
 
@@ -264,11 +270,11 @@ class PgTx(Savepoints):
     def __init__(self, conn: asyncpg.Connection):
         self.conn = conn
 
-    async def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+    async def execute(self, sql: str, params: Params = ()) -> int:
         text, names = numbered(sql)
         return _count(await self.conn.execute(text, *_args(names, params)))
 
-    async def insert(self, sql: str, params: Sequence[Any] = ()) -> int:
+    async def insert(self, sql: str, params: Params = ()) -> int:
         """Inserts one row; returns its id (every table inserted this way has an id column)."""
         text, names = numbered(sql + " RETURNING id")
         return await self.conn.fetchval(text, *_args(names, params))
@@ -279,11 +285,11 @@ class PgTx(Savepoints):
             text, names = numbered(sql)
             await self.conn.executemany(text, [_args(names, r) for r in rows])
 
-    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[asyncpg.Record]:
+    async def fetchall(self, sql: str, params: Params = ()) -> list[asyncpg.Record]:
         text, names = numbered(sql)
         return await self.conn.fetch(text, *_args(names, params))
 
-    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> asyncpg.Record | None:
+    async def fetchone(self, sql: str, params: Params = ()) -> asyncpg.Record | None:
         text, names = numbered(sql)
         return await self.conn.fetchrow(text, *_args(names, params))
 

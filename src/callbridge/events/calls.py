@@ -25,12 +25,20 @@ import logging
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import Literal
 
 from callbridge.accounts.extensions import ExtensionService
 from callbridge.ami.calls import CallListener, Dial, LiveCall, event_time
 from callbridge.contacts.lookup import ContactLookup
 from callbridge.events.journal import EventJournal, draft
-from callbridge.events.models import CallAnswered, CallRinging, ContactCard, DeviceState
+from callbridge.events.models import (
+    CallAnswered,
+    CallRinging,
+    ContactCard,
+    DeviceState,
+    Direction,
+)
 from callbridge.logs import event
 
 log = logging.getLogger("callbridge.events")
@@ -39,8 +47,9 @@ log = logging.getLogger("callbridge.events")
 RING_COALESCE = 0.003
 DRAIN_SECONDS = 5.0  # s: at most this long at shutdown for events waiting on a contact lookup
 MAX_CALLS = 10_000
-_REGISTERED = {"Created": "registered", "Reachable": "registered",
-               "Removed": "unreachable", "Unreachable": "unreachable"}
+_REGISTERED: dict[str, Literal["registered", "unreachable"]] = {
+    "Created": "registered", "Reachable": "registered",
+    "Removed": "unreachable", "Unreachable": "unreachable"}
 
 
 @dataclass
@@ -54,7 +63,7 @@ class _Ringing:
 @dataclass
 class _Call:
     linkedid: str
-    direction: str = "inbound"
+    direction: Direction = "inbound"
     caller: str = ""
     caller_name: str | None = None
     called: str = ""
@@ -175,7 +184,7 @@ class CallEvents(CallListener):
                                                   direction=call.direction,
                                                   extension=extension, device=device),
                                      extension=extension, at=dial.time)
-                    self._then(lambda answered=answered: self.journal.emit(answered))
+                    self._then(partial(self.journal.emit, answered))
             if not ringing.answered:
                 # stopped ringing there; kept for the answer's device lookup otherwise
                 del ringing.devices[dial.dest]
@@ -187,7 +196,7 @@ class CallEvents(CallListener):
         state = _REGISTERED.get(ev.get("ContactStatus", ""))
         extension = ev.get("AOR") or ev.get("EndpointName") or ""
         owner = self.extensions.owner(extension) if state else None
-        if owner is None:
+        if owner is None or state is None:
             return
         changed = draft(owner.account_id, "device.state",
                         DeviceState(extension=extension, device=ev.get("URI", ""), state=state,
@@ -213,7 +222,7 @@ class CallEvents(CallListener):
                            caller_name=call.caller_name, called=call.called or extension,
                            number=number or None, contact=None)
 
-        async def with_card() -> None:
+        async def with_card(number: str) -> None:
             try:
                 card = await self.contacts.card_for(owner.account_id, owner.region, number)
             except Exception:  # the pop goes out without a card rather than not at all
@@ -225,7 +234,7 @@ class CallEvents(CallListener):
                                     extension=extension, at=ringing.time))
 
         if number:
-            self._then(with_card)
+            self._then(partial(with_card, number))
         else:
             self._then(lambda: self.journal.emit(draft(owner.account_id, "call.ringing", data,
                                                       extension=extension, at=ringing.time)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timezone
 
-from callbridge.db.database import Tx
+from callbridge.db import Tx
 from callbridge.events.hub import StoredEvent
 from callbridge.events.journal import EventJournal, draft
 from callbridge.events.models import CallEnded

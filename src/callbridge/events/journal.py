@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel
 
 from callbridge.aio import cancel_and_wait
-from callbridge.db import Database
-from callbridge.db.database import Tx
+from callbridge.db import Db, Tx
 from callbridge.events.fanin import CHANNEL, SharedFanIn, notice
 from callbridge.events.hub import EventHub, StoredEvent
 from callbridge.events.models import CATALOGUE
@@ -74,14 +73,14 @@ InTransaction = Callable[[Tx, list[StoredEvent]], Awaitable[None]]
 
 
 class EventJournal:
-    def __init__(self, db: Database, hub: EventHub, retention_seconds: float):
+    def __init__(self, db: Db, hub: EventHub, retention_seconds: float):
         self.db = db
         self.hub = hub
         self.store = EventStore(db)
         self.retention_seconds = retention_seconds
         self.in_transaction: list[InTransaction] = []
         # several instances (PostgreSQL): what any of them stores reaches every one's clients
-        self.fanin = (SharedFanIn(db.listener, self.store, hub) if db.engine == "postgresql"
+        self.fanin = (SharedFanIn(db.listener, self.store, hub) if db.listener is not None
                       else None)
         self._pending: list[Draft] = []
         # drafts whose COMMIT failed without saying whether it happened, and what they were

@@ -35,7 +35,7 @@ DIRECT_WRITE_LIMIT = 64 * 1024
 
 
 def _problem_json(p: Problem) -> str:
-    data = {"error": p.error, "message": p.message}
+    data: dict[str, str | int] = {"error": p.error, "message": p.message}
     if p.after is not None:
         data["after"] = p.after
     return json.dumps({"type": "error", "data": data}, separators=(",", ":"))
@@ -176,6 +176,7 @@ async def _sse(request, service: EventsService, account, q: StreamQuery):
     except asyncio.CancelledError:
         if not (watch.done() and not watch.cancelled()):
             raise
+        assert writer is not None
         writer.uncancel()  # the key was revoked: this stream ends, the handler answers normally
     finally:
         watch.cancel()

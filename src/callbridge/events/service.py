@@ -8,7 +8,7 @@ buffer and is told where to resume; an idle one gets heartbeats.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 
 from callbridge.accounts.models import Account
@@ -52,7 +52,7 @@ class EventsService:
 
     async def follow(self, account: Account, q: StreamQuery,
                      sink: Callable[[StoredEvent], bool] | None = None
-                     ) -> AsyncIterator[StoredEvent | Heartbeat | Problem]:
+                     ) -> AsyncGenerator[StoredEvent | Heartbeat | Problem, None]:
         """sink: a writer that can take live events directly (Subscriber.sink); events it took
         are not yielded."""
         sub = self.hub.subscribe(account.id, q.extension_set(), q.type_list(), self.buffer)

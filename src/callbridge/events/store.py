@@ -3,12 +3,11 @@
 
 from __future__ import annotations
 
-from callbridge.db import Database
-from callbridge.db.database import Row, Tx
+from callbridge.db import Db, Row, Tx
 
 
 class EventStore:
-    def __init__(self, db: Database):
+    def __init__(self, db: Db):
         self.db = db
 
     @staticmethod
@@ -17,9 +16,10 @@ class EventStore:
         The counter's row stays locked until the commit, so ids are committed in order."""
         await tx.execute("INSERT INTO event_counters(account_id) VALUES (?) ON CONFLICT DO NOTHING",
                          (account_id,))
-        (last,) = await tx.fetchone("UPDATE event_counters SET last_id = last_id + ?"
-                                    " WHERE account_id = ? RETURNING last_id", (count, account_id))
-        return last - count + 1
+        row = await tx.fetchone("UPDATE event_counters SET last_id = last_id + ?"
+                                " WHERE account_id = ? RETURNING last_id", (count, account_id))
+        assert row is not None  # inserted just above
+        return row[0] - count + 1
 
     @staticmethod
     async def insert(tx: Tx, rows: list[tuple]) -> None:

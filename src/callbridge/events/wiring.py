@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from callbridge.db import Database, PgDatabase
+from callbridge.db import Db
 from callbridge.dialer.tracker import TrackedCall
 from callbridge.events import routes
 from callbridge.events.hub import EventHub
@@ -18,13 +18,14 @@ from callbridge.settings import Settings
 from callbridge.web import middleware as mw
 
 
-def wire(app: web.Application, db: Database | PgDatabase, settings: Settings) -> EventJournal:
+def wire(app: web.Application, db: Db, settings: Settings) -> EventJournal:
     hub = EventHub()
     journal = EventJournal(db, hub, settings.events_retention_hours * 3600)
     app[routes.SERVICE] = EventsService(journal, hub, settings.events_heartbeat,
                                         settings.events_client_buffer)
     # several instances (PostgreSQL): a ticket one issued is redeemed at any
-    app[mw.TICKETS] = SharedTicketBook(db) if settings.postgres else TicketBook()
+    tickets: mw.TicketRedeemer = SharedTicketBook(db) if settings.postgres else TicketBook()
+    app[mw.TICKETS] = tickets
 
     async def running(app: web.Application):
         await journal.start()

@@ -98,15 +98,15 @@ class ServiceCollector:
         yield from (up, reconnects, events, rows, ingesting)
         originates = CounterMetricFamily("callbridge_originates", "click-to-dial requests by"
                                          " result", labels=("result",))
-        for result, n in sorted(self.r.originates().items()):
-            originates.add_metric((result,), n)
+        for result, count in sorted(self.r.originates().items()):
+            originates.add_metric((result,), count)
         yield originates
         yield CounterMetricFamily("callbridge_rate_limit_rejections", "requests answered 429",
                                   value=self.r.rate_limited())
         deliveries = CounterMetricFamily("callbridge_webhook_deliveries", "webhook delivery"
                                          " attempts by result", labels=("result",))
-        for result, n in sorted(self.r.webhook_deliveries().items()):
-            deliveries.add_metric((result,), n)
+        for result, count in sorted(self.r.webhook_deliveries().items()):
+            deliveries.add_metric((result,), count)
         yield deliveries
         yield GaugeMetricFamily("callbridge_event_stream_clients", "connected event-stream"
                                 " clients", value=self.r.stream_clients())

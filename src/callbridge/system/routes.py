@@ -21,9 +21,9 @@ PROBES = web.AppKey("status_probes", dict)
 OPENAPI = web.AppKey("openapi", dict)
 ASYNCAPI = web.AppKey("asyncapi", dict)  # the call events' document (events.models.CATALOGUE)
 # () -> the AMI link's state for /health; set by the app factory.
-PBX_STATE = web.AppKey("pbx_state", Callable[[], str])
-LINK_STATES = web.AppKey("link_states", Callable[[], dict])  # node -> its AMI link state
-READINESS = web.AppKey("readiness", Callable[[], Awaitable[Ready]])
+PBX_STATE: web.AppKey[Callable[[], str]] = web.AppKey("pbx_state")
+LINK_STATES: web.AppKey[Callable[[], dict]] = web.AppKey("link_states")  # node -> link state
+READINESS: web.AppKey[Callable[[], Awaitable[Ready]]] = web.AppKey("readiness")
 METRICS = web.AppKey("metrics_registry", CollectorRegistry)
 METRICS_TOKEN = web.AppKey("metrics_token", str)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any, Protocol
+from typing import Protocol
 
 from aiohttp import web
 
@@ -23,7 +23,9 @@ log = logging.getLogger("callbridge.http")
 
 class Principal(Protocol):
     """Whoever a key authenticates: an account, or an admin (who manages accounts only)."""
-    admin: bool
+
+    @property
+    def admin(self) -> bool: ...
 
 
 class Authenticator(Protocol):
@@ -44,12 +46,12 @@ class TicketRedeemer(Protocol):
     async def redeem(self, ticket: str) -> tuple[Principal, str] | None: ...
 
 
-ACCOUNT = web.AppKey("account_service", Authenticator)  # the accounts service
-LIMITER = web.AppKey("rate_limiter", Limiter)
-TICKETS = web.AppKey("event_tickets", TicketRedeemer)
+ACCOUNT: web.AppKey[Authenticator] = web.AppKey("account_service")  # the accounts service
+LIMITER: web.AppKey[Limiter] = web.AppKey("rate_limiter")
+TICKETS: web.AppKey[TicketRedeemer] = web.AppKey("event_tickets")
 HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)
 # The authenticated principal of a request; handlers read it through accounts.http.account_of().
-REQUEST_ACCOUNT = web.RequestKey("account", Any)
+REQUEST_ACCOUNT: web.RequestKey[Principal] = web.RequestKey("account")
 REQUEST_KEY_ID = web.RequestKey("key_id", str)
 
 _HTTP_ERRORS = {
@@ -194,6 +196,7 @@ async def _authorized(request: web.Request, handler):
         return _error(403, {"error": "Invalid API key",
                             "message": "The provided API key is not valid or has been revoked"},
                       headers)
+    assert key is not None  # the account came from it
     admin_route = auth.admin
     if account.admin != admin_route:
         # Two roles that never overlap: an admin key manages accounts and reads no account's

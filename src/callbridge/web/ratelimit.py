@@ -187,17 +187,17 @@ class SharedWindowLimiter:
                                            index)
         except BaseException as exc:  # kept for the next sync
             for (client, i), n in taken.items():
-                seen = self._seen.get(client)
-                if seen is not None and seen.index == i:
-                    seen.pending += n
+                kept = self._seen.get(client)
+                if kept is not None and kept.index == i:
+                    kept.pending += n
             if not isinstance(exc, Exception):
                 raise
             event(log, "ratelimit.unavailable", logging.WARNING, error=type(exc).__name__)
             return
         for (client, i), count in counts.items():
-            seen = self._seen.get(client)
-            if seen is not None and seen.index == i:
-                seen.shared = max(seen.shared, count)
+            known = self._seen.get(client)
+            if known is not None and known.index == i:
+                known.shared = max(known.shared, count)
 
     async def close(self) -> None:
         """At shutdown: what was admitted from memory is added, so the others count it."""

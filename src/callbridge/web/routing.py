@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from callbridge.errors import InvalidInput
 from callbridge.logs import event
@@ -213,14 +213,15 @@ _ERROR_SCHEMA = {
 
 
 def openapi_document(tables: list[RouteTable], title: str, version: str) -> dict:
-    models: list[tuple[type[BaseModel], str]] = []
+    models: list[tuple[type[BaseModel], JsonSchemaMode]] = []
     for table in tables:
         for ep in table.endpoints:
             if ep.body is not None:
                 models.append((ep.body, "validation"))
             for m in _models_in(ep.response):
                 models.append((m, "serialization"))
-    seen, unique = set(), []
+    seen: set[tuple[type[BaseModel], JsonSchemaMode]] = set()
+    unique: list[tuple[type[BaseModel], JsonSchemaMode]] = []
     for m, mode in models:
         if (m, mode) not in seen:
             seen.add((m, mode))
@@ -338,7 +339,7 @@ def _response_schema(tp: Any, refs: dict) -> dict:
     if isinstance(tp, type) and issubclass(tp, BaseModel):
         return refs[(tp, "serialization")]
     origin = getattr(tp, "__origin__", None)
-    args = getattr(tp, "__args__", ())
+    args: tuple = getattr(tp, "__args__", ())
     if origin is list and args:
         return {"type": "array", "items": _response_schema(args[0], refs)}
     if origin is dict and len(args) == 2:

@@ -166,6 +166,7 @@ class WebhookSender:
             self.outcomes["delivered"] += 1
             return
         if error is None:
+            assert status is not None  # an answer that was not 2xx
             values["last_error"] = (f"HTTP {status} (redirects are not followed)"
                                     if 300 <= status < 400 else f"HTTP {status}")
         if attempts <= len(self.backoff):

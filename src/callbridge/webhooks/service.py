@@ -9,13 +9,14 @@ webhook-id every time).
 from __future__ import annotations
 
 import asyncio
+import builtins
 import json
 import time
 import uuid as uuidlib
 from datetime import datetime, timezone
 
 from callbridge.accounts.models import Account
-from callbridge.db.database import Tx
+from callbridge.db import Tx
 from callbridge.errors import Conflict, NotFound
 from callbridge.events.hub import StoredEvent
 from callbridge.events.models import matches
@@ -102,13 +103,13 @@ class WebhookService:
         return m.TestQueued(msg_id=msg_id, delivery_id=delivery_id)
 
     async def deliveries(self, account: Account, hook_id: str,
-                         q: m.DeliveriesQuery) -> list[m.Delivery]:
+                         q: m.DeliveriesQuery) -> builtins.list[m.Delivery]:
         d = await self._own(account, hook_id)
         return [_delivery(r) for r in await self.store.deliveries(d["id"], q.before, q.limit)]
 
     # ---- the journal's in-transaction hook ------------------------------------------------------
 
-    async def enqueue_in(self, tx: Tx, events: list[StoredEvent]) -> None:
+    async def enqueue_in(self, tx: Tx, events: builtins.list[StoredEvent]) -> None:
         hooks = await self.store.active_for(tx, sorted({e.account_id for e in events}))
         if not hooks:
             return

@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from callbridge.db import Database
-from callbridge.db.database import Row, Tx
+from callbridge.db import Db, Row, Tx
 
 # How long a claimed delivery is another instance's (PostgreSQL): past the send timeout.
 CLAIM_SECONDS = 15.0
@@ -24,7 +23,7 @@ def _hook(row: Row) -> dict:
 
 
 class WebhookStore:
-    def __init__(self, db: Database):
+    def __init__(self, db: Db):
         self.db = db
 
     # ---- subscriptions ----------------------------------------------------------------------
@@ -35,7 +34,7 @@ class WebhookStore:
         async with self.db.transaction() as tx:
             row = await tx.fetchone("SELECT count(*) FROM webhooks WHERE account_id = ?",
                                     (account_id,))
-            if row[0] >= limit:
+            if row is not None and row[0] >= limit:
                 return False
             await tx.insert("INSERT INTO webhooks(uuid, account_id, url, types, secret, created_at)"
                             " VALUES (?, ?, ?, ?, ?, ?)",

@@ -8,9 +8,8 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import socket
-from typing import Any
 
-from aiohttp.abc import AbstractResolver
+from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 from yarl import URL
 
@@ -65,7 +64,7 @@ async def check_target(url: URL, allow_private: bool, timeout: float = 5.0) -> N
         except (OSError, TimeoutError):
             raise InvalidInput(f"cannot resolve {host}", field="url",
                                error="Invalid webhook URL") from None
-        addresses = [info[4][0] for info in infos]
+        addresses = [str(info[4][0]) for info in infos]
     private = [a for a in addresses if not public_address(a)]
     if private:
         raise InvalidInput(f"{host} resolves to a loopback, private or link-local address"
@@ -81,7 +80,7 @@ class SafeResolver(AbstractResolver):
         self._inner = DefaultResolver()
 
     async def resolve(self, host: str, port: int = 0,
-                      family: socket.AddressFamily = socket.AF_INET) -> list[dict[str, Any]]:
+                      family: socket.AddressFamily = socket.AF_INET) -> list[ResolveResult]:
         answers = await self._inner.resolve(host, port, family)
         if not self.allow_private:
             for a in answers:

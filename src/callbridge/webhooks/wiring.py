@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from callbridge.db import Database, PgDatabase
+from callbridge.db import Db
 from callbridge.events.journal import EventJournal
 from callbridge.webhooks import routes
 from callbridge.webhooks.sender import WebhookSender
@@ -13,7 +13,7 @@ from callbridge.webhooks.service import WebhookService
 from callbridge.webhooks.store import WebhookStore
 
 
-def wire(app: web.Application, db: Database | PgDatabase, journal: EventJournal,
+def wire(app: web.Application, db: Db, journal: EventJournal,
          allow_private: bool) -> WebhookSender:
     store = WebhookStore(db)
     service = WebhookService(store, allow_private)
