@@ -167,7 +167,7 @@ async def _sync_body(page: m.SyncPages):
 @routes.route("GET", "/contacts/groups", summary="List groups", response=list[m.Group])
 async def list_groups(request):
     """The account's contact groups, each with its UUID and name."""
-    return json_ok(await _svc(request).list_groups(account_of(request)), as_type=list[m.Group])
+    return json_ok(await _svc(request).groups.list(account_of(request)), as_type=list[m.Group])
 
 
 @routes.route("POST", "/contacts/groups", summary="Create a group", body=m.GroupCreate,
@@ -175,14 +175,14 @@ async def list_groups(request):
 async def create_group(request):
     """Creates a group; names are unique per account (409)."""
     body = await parse_body(request, m.GroupCreate)
-    return json_ok(await _svc(request).create_group(account_of(request), body))
+    return json_ok(await _svc(request).groups.create(account_of(request), body))
 
 
 @routes.route("DELETE", "/contacts/groups/{groupUuid}", summary="Delete a group",
               response=m.GroupDeleted, errors=NF)
 async def delete_group(request):
     """Deletes a group; its former members get new versions so sync clients see the change."""
-    return json_ok(await _svc(request).delete_group(account_of(request),
+    return json_ok(await _svc(request).groups.delete(account_of(request),
                                                     request.match_info["groupUuid"]))
 
 
@@ -190,7 +190,7 @@ async def delete_group(request):
               response=list[m.Contact], errors=NF)
 async def group_contacts(request):
     """The contacts in a group (another account's group is a 404)."""
-    result = await _svc(request).group_contacts(account_of(request), request.match_info["groupUuid"])
+    result = await _svc(request).groups.members(account_of(request), request.match_info["groupUuid"])
     return json_ok(result, as_type=list[m.Contact])
 
 
@@ -199,7 +199,7 @@ async def group_contacts(request):
 async def add_membership(request):
     """Puts a contact into a group; adding an existing membership returns its id."""
     body = await parse_body(request, m.Membership)
-    return json_ok(await _svc(request).add_to_group(account_of(request), body))
+    return json_ok(await _svc(request).groups.add_member(account_of(request), body))
 
 
 @routes.route("DELETE", "/contacts/contact_groups", summary="Remove a contact from a group",
@@ -207,7 +207,7 @@ async def add_membership(request):
 async def remove_membership(request):
     """Takes a contact out of a group."""
     body = await parse_body(request, m.Membership)
-    return json_ok(await _svc(request).remove_from_group(account_of(request), body))
+    return json_ok(await _svc(request).groups.remove_member(account_of(request), body))
 
 
 @routes.route("GET", "/contacts/contacts/external/{externalId}", summary="Get by external ID",

@@ -17,26 +17,22 @@ from pydantic import TypeAdapter
 
 from callbridge.accounts.models import Account
 from callbridge.contacts import models as m
+from callbridge.contacts.groups import GroupService
 from callbridge.contacts.lookup import ContactLookup
+from callbridge.contacts.rules import CONTACT_NOT_FOUND, GROUP_NOT_FOUND  # noqa: F401 - re-exported
+from callbridge.contacts.rules import contact_of as _contact
+from callbridge.contacts.rules import not_found as _not_found
+from callbridge.contacts.rules import stored_uuid as _uuid
 from callbridge.contacts.store import ContactStore
 from callbridge.db import Db, Tx
-from callbridge.errors import Conflict, DomainError, InvalidInput, NotFound
+from callbridge.errors import Conflict, DomainError, InvalidInput
 from callbridge.phone import digits_of, display, looks_like_phone, phone_key
 from callbridge.text import fold
 from callbridge.timeutil import utc_now_iso
 
-CONTACT_NOT_FOUND = "Contact not found"
-GROUP_NOT_FOUND = "Group not found"
-
 _IDENTITY = ("firstname", "lastname", "organization", "mobile_phone", "phone_numbers", "email",
              "external_id", "crm_id")
 _HINT_ORDER = ("organization", "email", "mobile_phone", "phone_numbers", "note")
-
-
-def _contact(d: dict) -> m.Contact:
-    # model_validate runs in pydantic-core (Rust): ~3x cheaper than model_construct's Python loop,
-    # and it checks what the store handed back. Unknown keys (the row id) are ignored.
-    return m.Contact.model_validate(d)
 
 
 # Rows per batch of a whole-account read: big enough that per-batch costs vanish, small enough
@@ -58,10 +54,6 @@ def _list_adapter(model) -> TypeAdapter:
 async def _nothing() -> AsyncIterator[list]:
     return
     yield
-
-
-def _not_found(what: str = CONTACT_NOT_FOUND) -> NotFound:
-    return NotFound(error=what)
 
 
 def _numbers(values: dict, region: str) -> tuple[str | None, list[str]]:
@@ -102,11 +94,6 @@ def _key_of(number: str, region: str, field: str = "number") -> str:
     return key
 
 
-def _uuid(text: str) -> str:
-    """A contact or group UUID as stored (lower case): clients may send it upper case."""
-    return text.strip().lower()
-
-
 def _require_identity(values: dict) -> None:
     """What POST requires, and what no PUT may take away."""
     if not any(values.get(f) for f in _IDENTITY):
@@ -122,6 +109,7 @@ class ContactService:
         # dialer): its cache is forgotten after every write here
         self.lookup = ContactLookup(db, self.store)
         self.cache = self.lookup.cache
+        self.groups = GroupService(self)  # the contact groups (contacts.groups)
 
     @asynccontextmanager
     async def _writing(self, account: Account, loop: bool = False) -> AsyncIterator[Tx]:
@@ -467,69 +455,6 @@ class ContactService:
             return await write
         except (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError) as exc:
             raise Conflict(f"the change conflicts with stored data ({exc})") from None
-
-    # ---- groups --------------------------------------------------------------------------
-
-    async def list_groups(self, account: Account) -> list[m.Group]:
-        return [m.Group.model_validate(g) for g in await self.store.list_groups(account.id)]
-
-    async def create_group(self, account: Account, body: m.GroupCreate) -> m.Created:
-        new_uuid = str(uuidlib.uuid4())
-        async with self._writing(account) as tx:
-            if await self.store.group_name_taken(tx, account.id, body.name):
-                raise Conflict(f"a group named {body.name!r} already exists",
-                               error="Group already exists", field="name")
-            version = await self.store.next_versions(tx, account.id)
-            await self.store.insert_group(tx, account.id, new_uuid, body.name, version, utc_now_iso())
-        return m.Created(uuid=new_uuid)
-
-    async def delete_group(self, account: Account, group_uuid: str) -> m.GroupDeleted:
-        async with self._writing(account) as tx:
-            group_id = await self.store.tx_group_id(tx, account.id, _uuid(group_uuid))
-            if group_id is None:
-                raise _not_found(GROUP_NOT_FOUND)
-            members = await self.store.group_members(tx, group_id)
-            deleted = await self.store.delete_group(tx, group_id)  # memberships cascade
-            if members:
-                # Each former member changed (its groups did): sync clients must see it.
-                first = await self.store.next_versions(tx, account.id, len(members))
-                await self.store.set_version(tx, members, first, utc_now_iso())
-        return m.GroupDeleted(deleted=deleted)
-
-    async def group_contacts(self, account: Account, group_uuid: str) -> list[m.Contact]:
-        group_id = await self.store.group_id(account.id, _uuid(group_uuid))
-        if group_id is None:
-            raise _not_found(GROUP_NOT_FOUND)
-        return [_contact(d) for d in await self.store.in_group(group_id)]
-
-    async def add_to_group(self, account: Account, body: m.Membership) -> m.MembershipAdded:
-        async with self._writing(account) as tx:
-            contact_id, group_id = await self._membership_ends(tx, account, body)
-            existing = await self.store.membership_id(tx, contact_id, group_id)
-            if existing is not None:  # already a member: idempotent, nothing changes
-                return m.MembershipAdded(id=existing)
-            membership = await self.store.add_membership(tx, contact_id, group_id)
-            version = await self.store.next_versions(tx, account.id)
-            await self.store.set_version(tx, [contact_id], version, utc_now_iso())
-        return m.MembershipAdded(id=membership)
-
-    async def remove_from_group(self, account: Account, body: m.Membership) -> m.MembershipRemoved:
-        async with self._writing(account) as tx:
-            contact_id, group_id = await self._membership_ends(tx, account, body)
-            changes = await self.store.remove_membership(tx, contact_id, group_id)
-            if changes:
-                version = await self.store.next_versions(tx, account.id)
-                await self.store.set_version(tx, [contact_id], version, utc_now_iso())
-        return m.MembershipRemoved(changes=changes)
-
-    async def _membership_ends(self, tx, account: Account, body: m.Membership) -> tuple[int, int]:
-        contact_id = await self.store.tx_contact_id(tx, account.id, _uuid(body.fk_contact_uuid))
-        if contact_id is None:
-            raise _not_found()
-        group_id = await self.store.tx_group_id(tx, account.id, _uuid(body.fk_group_uuid))
-        if group_id is None:
-            raise _not_found(GROUP_NOT_FOUND)
-        return contact_id, group_id
 
 
 def _hint(d: dict, text: str | None, digits: str | None, letter: str | None) -> str:
