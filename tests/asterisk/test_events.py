@@ -22,7 +22,8 @@ async def collect(ws, until, timeout: float = 20.0) -> list[dict]:
         so_far = f"events so far: {[(e['type'], e['data'].get('state')) for e in got]}"
         assert left > 0, so_far
         try:
-            msg = await ws.receive(timeout=left)
+            async with asyncio.timeout(left):  # receive(timeout=) restarts at every ping frame
+                msg = await ws.receive()
         except TimeoutError:
             raise AssertionError(f"none more in {timeout} s; {so_far}") from None
         got.append(json.loads(msg.data))

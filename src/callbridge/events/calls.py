@@ -58,6 +58,7 @@ class _Ringing:
     announced: bool = False
     answered: bool = False
     time: str | None = None
+    stamp: float | None = None  # Asterisk's time of the first DialBegin (epoch seconds)
 
 
 @dataclass
@@ -68,6 +69,13 @@ class _Call:
     caller_name: str | None = None
     called: str = ""
     ringing: dict[str, _Ringing] = field(default_factory=dict)  # extension -> its ringing
+
+
+def _rang(ringing: _Ringing, end: Dial) -> bool:
+    """Whether a device's ringing lasted past the coalescing window, by Asterisk's clock."""
+    if ringing.stamp is None or end.stamp is None:
+        return False  # no clock to tell by (timestampevents off): as the window's timer says
+    return end.stamp - ringing.stamp >= RING_COALESCE
 
 
 class CallEvents(CallListener):
@@ -161,7 +169,7 @@ class CallEvents(CallListener):
                                     and source.is_extension else "inbound"))
         ringing = call.ringing.get(extension)
         if ringing is None or (not ringing.devices and not ringing.answered):
-            ringing = call.ringing[extension] = _Ringing(time=dial.time)
+            ringing = call.ringing[extension] = _Ringing(time=dial.time, stamp=dial.stamp)
             self._announce_soon(call, extension, ringing)
         ringing.devices[dial.dest] = dial.device or dial.dest_name
 
@@ -186,6 +194,12 @@ class CallEvents(CallListener):
                                      extension=extension, at=dial.time)
                     self._then(partial(self.journal.emit, answered))
             if not ringing.answered:
+                if not ringing.announced and _rang(ringing, dial):
+                    # It rang, for longer than the coalescing window by Asterisk's clock, and
+                    # stops before the window's timer fired here: callbridge read the two
+                    # events late (a busy loop reads a backlog in one go). Said now, with the
+                    # devices that rang; an instant failure of a device stays unannounced.
+                    self._announce(call, extension, ringing)
                 # stopped ringing there; kept for the answer's device lookup otherwise
                 del ringing.devices[dial.dest]
             return
