@@ -44,6 +44,7 @@ class NotFound(DomainError):
 class Conflict(DomainError):
     status = 409
     error = "Conflict"
+    sqlstate: str | None = None  # the database's, when a constraint said so (23505: unique)
 
 
 class Unavailable(DomainError):

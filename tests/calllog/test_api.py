@@ -140,3 +140,18 @@ async def test_what_the_call_log_follows_of_calls_is_forgotten_when_they_end(log
                         "Timestamp": "1700000009.0"})
     assert service._far_uid == {} and len(service.calls) == 0
     assert service.calls._hung_up is None  # only a reconnect's snapshot collects hangups
+
+
+async def test_an_instance_that_lost_the_nodes_lease_writes_cdrs_but_builds_no_rows(log_api):
+    """A woken instance whose lease another took over still writes the CDRs it had queued, but
+    the calls are the new holder's to build (building them raced its rows: a unique violation,
+    an ERROR line in the scale-out proof). Should it read the node again, it builds them."""
+    service = log_api.app[SERVICE]
+    service.leading = lambda: False
+    await _ingest(log_api, [_inbound(81, "5550008181", "2026-11-20 10:00:00")])
+    url = "/call_log/records_after_timestamp?timestamp=2026-01-01 00:00:00"
+    assert (await log_api.ok("GET", url))["count"] == 0
+    assert await log_api.app[DATABASE].fetchall("SELECT 1 FROM cdrs WHERE linkedid = 'u81'")
+    service.leading = lambda: True
+    await service.flush(final=True)
+    assert (await log_api.ok("GET", url))["count"] == 1

@@ -262,7 +262,12 @@ class CallLogService(CallListener):
             now = self._stream_now
             ready: dict[str, float] = {}
             backlog = False
-            for lid, last in self._pending.items():
+            # Only the node's reader (its lease holder) builds rows. An instance that lost the
+            # lease (frozen, then woken) still writes the CDRs it had queued (idempotent), but the
+            # calls are the new holder's: building them here raced its rows (a unique violation
+            # in the scale-out proof, once this instance's call model saw those calls end).
+            building = self._pending.items() if self.leading() else ()
+            for lid, last in building:
                 if ((not self.calls.is_live(lid) and (quiet or now - last >= self.grace))
                         or (last and now - last >= STALE_SECONDS)):
                     if len(ready) >= self.max_build and not final:  # the rest: the next flushes

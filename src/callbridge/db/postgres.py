@@ -202,8 +202,10 @@ class PgDatabase:
             # a row another instance wrote between this one's check and its write (one process
             # checks and writes under its own write lock; instances don't share it)
             kind = type(exc).__name__
-            raise Conflict(f"the change conflicts with data written meanwhile ({kind});"
-                           " retry") from None
+            conflict = Conflict(f"the change conflicts with data written meanwhile ({kind});"
+                                " retry")
+            conflict.sqlstate = exc.sqlstate  # what logs.background_failure tells apart
+            raise conflict from None
 
     loop_transaction = transaction  # no loop-thread shortcut here: asyncpg never leaves the loop
 
