@@ -30,10 +30,9 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
-from callbridge.accounts.extensions import ExtensionService  # noqa: E402
-from callbridge.accounts.store import ExtensionStore  # noqa: E402
+from callbridge.accounts import routes as extension_routes  # noqa: E402
 from callbridge.ami import link as ami_link  # noqa: E402
-from callbridge.app import AMI_LINK, DATABASE, create_app  # noqa: E402
+from callbridge.app import AMI_LINK, create_app  # noqa: E402
 from callbridge.settings import Settings  # noqa: E402
 from callbridge.web import middleware as mw  # noqa: E402
 from tests.asterisk.pbx import Pbx  # noqa: E402
@@ -85,7 +84,7 @@ async def main(sequential: int, concurrent: int, rounds: int) -> dict:
     await web.TCPSite(runner, "127.0.0.1", port).start()
     try:
         key = (await app[mw.ACCOUNT].create_key("bench"))[1]
-        await ExtensionService(ExtensionStore(app[DATABASE]), app[mw.ACCOUNT]).add("bench", "309")
+        await app[extension_routes.SERVICE].add("bench", "309")  # the app's: its directory knows
         assert await app[AMI_LINK].wait_online(10)
         gc.freeze()  # as callbridge.app.run does once it serves
         base = f"http://127.0.0.1:{port}"
