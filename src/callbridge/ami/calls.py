@@ -46,19 +46,23 @@ MAX_CALLS = 10_000
 CHANNEL_EVENTS = ("Newchannel", "DialBegin", "DialEnd", "Hangup")
 
 
-def event_time(ev: dict) -> str | None:
-    """Asterisk's own time of the event (timestampevents = yes), as ISO 8601 UTC."""
-    try:
-        return iso(datetime.fromtimestamp(float(ev["Timestamp"]), timezone.utc))
-    except (KeyError, ValueError):
-        return None
-
-
-def _stamp(ev: dict) -> float | None:
+def stamp_of(ev: dict) -> float | None:
+    """Asterisk's own time of an event (timestampevents = yes, asterisk-conf/manager.conf), as
+    epoch seconds."""
     try:
         return float(ev["Timestamp"])
     except (KeyError, ValueError):
         return None
+
+
+def iso_at(stamp: float | None) -> str | None:
+    """Epoch seconds as ISO 8601 UTC, the events' `time`."""
+    return None if stamp is None else iso(datetime.fromtimestamp(stamp, timezone.utc))
+
+
+def event_time(ev: dict) -> str | None:
+    """Asterisk's own time of the event, as ISO 8601 UTC."""
+    return iso_at(stamp_of(ev))
 
 
 @dataclass
@@ -93,7 +97,7 @@ class Dial:
     def time(self) -> str | None:
         """Asterisk's time of the event as ISO 8601 UTC (formatted when asked: few dials need
         it, and formatting every one cost the ingest)."""
-        return None if self.stamp is None else iso(datetime.fromtimestamp(self.stamp, timezone.utc))
+        return iso_at(self.stamp)
 
 
 @dataclass(slots=True)
@@ -176,17 +180,17 @@ class CallModel:
         lid = ev.get("Linkedid", "")
         if not lid:
             return
-        stamp = _stamp(ev)
+        stamp = stamp_of(ev)
         self._tell("event_seen", stamp)
         name = ev.get("Event")
         if name == "Newchannel":
             self._new_channel(lid, ev)
         elif name == "DialBegin":
-            began = self._dial(lid, ev, None)
+            began = self._dial(lid, ev, None, stamp)
             if began is not None:
                 self._tell("dial_started", began)
         elif name == "DialEnd":
-            ended = self._dial(lid, ev, ev.get("DialStatus", ""))
+            ended = self._dial(lid, ev, ev.get("DialStatus", ""), stamp)
             if ended is not None:
                 self._tell("dial_ended", ended)
         elif name == "Hangup":
@@ -215,7 +219,7 @@ class CallModel:
                               and ch.context == self.ring_context)
         self._tell("call_started", call)
 
-    def _dial(self, lid: str, ev: dict, status: str | None) -> Dial | None:
+    def _dial(self, lid: str, ev: dict, status: str | None, stamp: float | None) -> Dial | None:
         call = self._calls.get(lid)
         if call is None:
             if status is not None:
@@ -238,7 +242,7 @@ class CallModel:
         return Dial(call=call, source=ev.get("Uniqueid", ""), source_channel=source,
                     dest=ev.get("DestUniqueid", ""), dest_name=dest_name, dest_channel=dest,
                     extension=extension, device=device, caller=ev.get("CallerIDNum", "") or "",
-                    exten=ev.get("Exten", "") or "", status=status, stamp=_stamp(ev))
+                    exten=ev.get("Exten", "") or "", status=status, stamp=stamp)
 
     def _hangup(self, lid: str, ev: dict, stamp: float | None) -> None:
         uid = ev.get("Uniqueid", "")

@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.models import Account
 from callbridge.aio import cancel_and_wait
-from callbridge.ami.calls import CallListener, CallModel, Dial, Left, LiveCall
+from callbridge.ami.calls import CallListener, CallModel, Dial, Left, LiveCall, stamp_of
 from callbridge.calllog import cdr as cdrs
 from callbridge.calllog.backfill import MasterCsv
 from callbridge.calllog.builder import RowDraft, build_rows
@@ -167,14 +167,7 @@ class CallLogService(CallListener):
             event(log, "calllog.cdr_unusable", logging.WARNING, uniqueid=ev.get("UniqueID"))
             return
         self._queue.append(record)
-        self._pending[record["linkedid"]] = self._stamp(ev)
-
-    def _stamp(self, ev: dict) -> float:
-        try:
-            stamp = float(ev["Timestamp"])  # timestampevents = yes (asterisk-conf/manager.conf)
-        except (KeyError, ValueError):
-            stamp = None
-        return self.event_seen(stamp)
+        self._pending[record["linkedid"]] = self.event_seen(stamp_of(ev))
 
     # ---- the node's calls (callbridge.ami.calls), while this instance reads the node ----------
 

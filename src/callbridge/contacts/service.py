@@ -19,7 +19,7 @@ from callbridge.accounts.models import Account
 from callbridge.contacts import models as m
 from callbridge.contacts.groups import GroupService
 from callbridge.contacts.lookup import ContactLookup
-from callbridge.contacts.rules import CONTACT_NOT_FOUND, GROUP_NOT_FOUND  # noqa: F401 - re-exported
+from callbridge.contacts.rules import GROUP_NOT_FOUND
 from callbridge.contacts.rules import contact_of as _contact
 from callbridge.contacts.rules import not_found as _not_found
 from callbridge.contacts.rules import stored_uuid as _uuid

@@ -29,7 +29,7 @@ from functools import partial
 from typing import Literal
 
 from callbridge.accounts.extensions import ExtensionService
-from callbridge.ami.calls import CallListener, Dial, LiveCall, event_time
+from callbridge.ami.calls import CallListener, Dial, LiveCall, event_time, iso_at
 from callbridge.contacts.lookup import ContactLookup
 from callbridge.events.journal import EventJournal, draft
 from callbridge.events.models import (
@@ -57,8 +57,11 @@ class _Ringing:
     devices: dict[str, str] = field(default_factory=dict)  # dest uniqueid -> device
     announced: bool = False
     answered: bool = False
-    time: str | None = None
     stamp: float | None = None  # Asterisk's time of the first DialBegin (epoch seconds)
+
+    @property
+    def time(self) -> str | None:
+        return iso_at(self.stamp)
 
 
 @dataclass
@@ -169,7 +172,7 @@ class CallEvents(CallListener):
                                     and source.is_extension else "inbound"))
         ringing = call.ringing.get(extension)
         if ringing is None or (not ringing.devices and not ringing.answered):
-            ringing = call.ringing[extension] = _Ringing(time=dial.time, stamp=dial.stamp)
+            ringing = call.ringing[extension] = _Ringing(stamp=dial.stamp)
             self._announce_soon(call, extension, ringing)
         ringing.devices[dial.dest] = dial.device or dial.dest_name
 
