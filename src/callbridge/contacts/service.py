@@ -7,12 +7,10 @@ transaction, so a failed request leaves nothing half-written.
 from __future__ import annotations
 
 import functools
-import sqlite3
 import uuid as uuidlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import asyncpg
 from pydantic import TypeAdapter
 
 from callbridge.accounts.models import Account
@@ -379,8 +377,7 @@ class ContactService:
         group_ids = await self._resolve_groups(tx, account, group_uuids)
         await self._check_unique(tx, account, values, None)
         version = await self.store.next_versions(tx, account.id)
-        cid = await self._guarded(self.store.insert(tx, account.id, new_uuid, values, version,
-                                                    utc_now_iso()))
+        cid = await self.store.insert(tx, account.id, new_uuid, values, version, utc_now_iso())
         await self.store.replace_phones(tx, account.id, cid, *keys)
         await self.store.replace_memberships(tx, cid, group_ids)
         return new_uuid
@@ -394,7 +391,7 @@ class ContactService:
             group_ids = await self._resolve_groups(tx, account, group_uuids)
         await self._check_unique(tx, account, changes, current)
         version = await self.store.next_versions(tx, account.id)
-        await self._guarded(self.store.update(tx, current["id"], changes, version, utc_now_iso()))
+        await self.store.update(tx, current["id"], changes, version, utc_now_iso())
         if "mobile_phone" in changes or "phone_numbers" in changes:
             # shown forms read back as the same keys
             await self.store.replace_phones(tx, account.id, current["id"],
@@ -448,13 +445,6 @@ class ContactService:
                                    error="A contact with this CRM ID already exists",
                                    field="crm_id")
 
-    @staticmethod
-    async def _guarded(write):
-        """A constraint the checks above missed (a race with the CLI, say) is a 409, not a 500."""
-        try:
-            return await write
-        except (sqlite3.IntegrityError, asyncpg.IntegrityConstraintViolationError) as exc:
-            raise Conflict(f"the change conflicts with stored data ({exc})") from None
 
 
 def _hint(d: dict, text: str | None, digits: str | None, letter: str | None) -> str:

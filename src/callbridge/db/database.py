@@ -20,7 +20,7 @@ import aiosqlite
 from callbridge.db.interface import Params
 from callbridge.db.migrate import migrate
 from callbridge.db.sqlite_thread import ThreadConnection
-from callbridge.errors import StorageFull, Unavailable
+from callbridge.errors import Conflict, StorageFull, Unavailable
 from callbridge.logs import event
 from callbridge.settings import ConfigError
 
@@ -117,7 +117,7 @@ class Database:
         """One write transaction. Everything inside commits together or not at all."""
         assert self._writer is not None, "database not open"
         writer = self._writer
-        async with self._writing(), _disk_full_is_507():
+        async with self._writing(), _disk_full_is_507(), _constraint_is_conflict():
             await writer.execute("BEGIN IMMEDIATE")
             try:
                 yield SqliteTx(writer)
@@ -143,7 +143,7 @@ class Database:
         releases it around every row of an executemany, and each re-take can wait the 5 ms
         switch interval (one 300-row flush took 1.8 s). Keep each transaction small (bounded
         batches, indexed lookups): it holds the loop."""
-        async with self._writing(), _disk_full_is_507():
+        async with self._writing(), _disk_full_is_507(), _constraint_is_conflict():
             if self._batch_conn is None:
                 self._batch_conn = _plain_connection(self.path)
             conn = self._batch_conn
@@ -213,6 +213,21 @@ async def _disk_full_is_507() -> AsyncIterator[None]:
             raise
         raise StorageFull("the database's disk is full: nothing was written; free space and"
                           " retry") from None
+
+
+@asynccontextmanager
+async def _constraint_is_conflict() -> AsyncIterator[None]:
+    """A constraint the services' checks missed (a race with the CLI, say) is a Conflict (409),
+    never a driver error the rooms would have to know: the transaction was rolled back. As on
+    PostgreSQL (callbridge.db.postgres), a unique violation keeps its SQLSTATE, 23505."""
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        conflict = Conflict(f"the change conflicts with stored data ({exc}); retry")
+        if getattr(exc, "sqlite_errorcode", None) in (sqlite3.SQLITE_CONSTRAINT_UNIQUE,
+                                                      sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY):
+            conflict.sqlstate = "23505"
+        raise conflict from None
 
 
 @asynccontextmanager
