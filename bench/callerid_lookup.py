@@ -30,6 +30,7 @@ from callbridge.accounts.store import AccountStore, ExtensionStore  # noqa: E402
 from callbridge.callerid.service import CallerIdService  # noqa: E402
 from callbridge.contacts.service import ContactService  # noqa: E402
 from callbridge.db import Database  # noqa: E402
+from callbridge.variants import EngineVariants  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:
@@ -41,8 +42,9 @@ async def callerid_on(db) -> CallerIdService:
     """The caller-ID service on an open database, with extension 309 for account "bench" (the
     seeded contacts' account)."""
     accounts = AccountService(AccountStore(db))
-    contacts = ContactService(db)  # before its lookup cache listens (PostgreSQL)
-    extensions = ExtensionService(ExtensionStore(db), accounts)
+    variants = EngineVariants(db)  # on PostgreSQL: the lookup cache, as the app has it
+    contacts = ContactService(db, cache=variants.lookup_cache())  # before the LISTEN starts
+    extensions = ExtensionService(ExtensionStore(db), accounts, listener=variants.listener)
     await extensions.load()
     if extensions.owner("309") is None:
         await extensions.add("bench", "309")

@@ -8,13 +8,12 @@ several instances each would allow the full limit.
 
 import sys
 
-import callbridge.app
+from callbridge.variants import EngineVariants
 from callbridge.web.ratelimit import FixedWindowLimiter
 
 
 def main() -> None:
-    callbridge.app.SharedWindowLimiter = lambda db, limit, window: FixedWindowLimiter(limit,
-                                                                                     window)
+    EngineVariants.limiter = lambda self, limit, window: FixedWindowLimiter(limit, window)
     from callbridge.cli import main as cli
     sys.argv = ["callbridge", "serve"]
     cli()

@@ -6,7 +6,7 @@ that makes no circle, and any lower floor):
   plumbing  db, web, ami: the engines, the HTTP frame, the AMI adapter; no room
   rooms     accounts, contacts, calllog, dialer, events, webhooks, callerid, admin, system,
             screenpop, asterisk: one capability each, in no circle with each other
-  top       app, cli (and __main__): the only ones that know every room
+  top       app, cli, variants (and __main__): the only ones that know every room
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "callbridge"
 GROUND = {"errors", "logs", "text", "phone", "timeutil", "aio", "settings", "__init__"}
 PLUMBING = {"db", "web", "ami"}
-TOP = {"app", "cli", "__main__"}
+TOP = {"app", "cli", "variants", "__main__"}
 
 
 def _unit(path: Path) -> str:

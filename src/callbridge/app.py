@@ -46,6 +46,7 @@ from callbridge.system import docs as docs_routes
 from callbridge.system import routes as system_routes
 from callbridge.system.metrics import NodeReading, Readings, build_registry
 from callbridge.system.models import Ready, ServiceStatus
+from callbridge.variants import EngineVariants
 from callbridge.web import middleware as mw
 from callbridge.web.ratelimit import FixedWindowLimiter, SharedWindowLimiter
 from callbridge.web.routing import openapi_document
@@ -114,9 +115,9 @@ class Node:
                 "ingest": self.lease.status()}
 
 
-def _node(settings: Settings, node: AmiNode, db, contacts: ContactLookup,
-          extensions: ExtensionService, journal: EventJournal, tracker: CallTracker, *,
-          first: bool) -> Node:
+def _node(settings: Settings, node: AmiNode, db: Db, variants: EngineVariants,
+          contacts: ContactLookup, extensions: ExtensionService, journal: EventJournal,
+          tracker: CallTracker, *, first: bool) -> Node:
     link = build_ami_link(settings, node)
     # The node's calls, folded once from its channel events: the call log, the call events and
     # the dialer's progress subscribe to it (callbridge.ami.calls).
@@ -131,7 +132,7 @@ def _node(settings: Settings, node: AmiNode, db, contacts: ContactLookup,
                        node=node.name)
     # One instance at a time turns the node's events into call-log rows and call events (the
     # lease holder: callbridge.ami.lease); every instance follows its own click-to-dial calls.
-    lease = NodeLease(db, node=node.name) if settings.postgres else SoleLease(node.name)
+    lease = variants.lease(node.name)
     calllog.leading = lambda: lease.held
     model.subscribe(calls, when=lambda: lease.held)
     model.subscribe(calllog, when=lambda: lease.held)
@@ -162,20 +163,22 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[mw.api_middleware])
     db = database_for(settings.database, default_region=settings.region,
                       pool_size=settings.database_pool_size)
+    variants = EngineVariants(db)  # one process on SQLite, or instances sharing PostgreSQL
     app[SETTINGS], app[DATABASE] = settings, db
     app.cleanup_ctx.append(_database_open(db))
-    accounts, extensions = accounts_wiring.wire(app, db, [n.name for n in settings.nodes()])
+    accounts, extensions = accounts_wiring.wire(app, db, [n.name for n in settings.nodes()],
+                                                variants.listener)
     app[admin_routes.ACCOUNTS], app[admin_routes.EXTENSIONS] = accounts, extensions
-    app[mw.LIMITER] = _rate_limiter(app, settings, db)
-    contacts = ContactService(db)
+    app[mw.LIMITER] = _rate_limiter(app, variants.limiter(*settings.rate_limit_parsed))
+    contacts = ContactService(db, cache=variants.lookup_cache())
     app[contact_routes.SERVICE] = contacts
     app[callerid_routes.SERVICE] = CallerIdService(contacts.lookup, extensions,
                                                    settings.callerid_keep_trunk_names)
     app[callerid_routes.TOKEN] = settings.callerid_token.get_secret_value()
-    journal = events_wiring.wire(app, db, settings)
+    journal = events_wiring.wire(app, db, settings, variants.tickets(), variants.fanin)
     sender = webhooks_wiring.wire(app, db, journal, settings.webhook_allow_private)
     tracker = CallTracker(on_change=events_wiring.dial_progress(journal))
-    nodes = _nodes(app, settings, db, contacts.lookup, extensions, journal, tracker)
+    nodes = _nodes(app, settings, db, variants, contacts.lookup, extensions, journal, tracker)
     app[dialer_routes.SERVICE] = DialerService(
         extensions, contacts.lookup, tracker,
         nodes={n.name: DialNode(n.link, n.devices, n.calllog) for n in nodes},
@@ -201,11 +204,8 @@ def _database_open(db: Db):
     return database
 
 
-def _rate_limiter(app: web.Application, settings: Settings, db: Db):
-    # several instances on PostgreSQL share one window per client; one process counts alone
-    limiter = (SharedWindowLimiter(db, *settings.rate_limit_parsed) if settings.postgres
-               else FixedWindowLimiter(*settings.rate_limit_parsed))
-
+def _rate_limiter(app: web.Application, limiter: FixedWindowLimiter | SharedWindowLimiter
+                  ) -> FixedWindowLimiter | SharedWindowLimiter:
     async def running(app: web.Application):
         yield
         await limiter.close()  # hits admitted from memory reach the shared windows
@@ -214,12 +214,13 @@ def _rate_limiter(app: web.Application, settings: Settings, db: Db):
     return limiter
 
 
-def _nodes(app: web.Application, settings: Settings, db, contacts: ContactLookup,
-           extensions: ExtensionService, journal: EventJournal, tracker: CallTracker) -> list[Node]:
+def _nodes(app: web.Application, settings: Settings, db: Db, variants: EngineVariants,
+           contacts: ContactLookup, extensions: ExtensionService, journal: EventJournal,
+           tracker: CallTracker) -> list[Node]:
     """Each Asterisk node: its AMI link, its call model, its call log (its Master.csv), its call
     events and the lease saying which instance reads it (callbridge.ami.lease)."""
-    nodes = [_node(settings, n, db, contacts, extensions, journal, tracker, first=i == 0)
-             for i, n in enumerate(settings.nodes())]
+    nodes = [_node(settings, n, db, variants, contacts, extensions, journal, tracker,
+                   first=i == 0) for i, n in enumerate(settings.nodes())]
     app[NODES] = nodes
     app[AMI_LINK] = nodes[0].link
     app[calllog_routes.SERVICE] = nodes[0].calllog  # reads the rows of every node

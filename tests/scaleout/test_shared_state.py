@@ -14,6 +14,7 @@ from callbridge.admin.routes import EXTENSIONS
 from callbridge.app import DATABASE
 from callbridge.callerid.routes import SERVICE as CALLERID
 from callbridge.contacts.routes import SERVICE as CONTACTS
+from callbridge.db.coordination import RateWindowRows
 from callbridge.dialer.routes import SERVICE as DIALER
 from callbridge.events.journal import draft
 from callbridge.events.routes import SERVICE as EVENTS
@@ -212,8 +213,8 @@ async def test_a_client_over_its_limit_is_refused_from_memory_until_its_window_e
     from callbridge.web.ratelimit import SharedWindowLimiter
     a, b = two
     now = [1_000_020.0]  # inside the window [1_000_020, 1_000_080) of a 60 s limit
-    at_a = SharedWindowLimiter(a.app[DATABASE], 3, 60, clock=lambda: now[0])
-    at_b = SharedWindowLimiter(b.app[DATABASE], 3, 60, clock=lambda: now[0])
+    at_a = SharedWindowLimiter(RateWindowRows(a.app[DATABASE]), 3, 60, clock=lambda: now[0])
+    at_b = SharedWindowLimiter(RateWindowRows(b.app[DATABASE]), 3, 60, clock=lambda: now[0])
 
     async def hits() -> int:
         return await a.app[DATABASE].pool.fetchval(
@@ -238,7 +239,7 @@ async def window_hits(api, client: str) -> int:
 async def test_far_from_its_limit_a_client_is_counted_in_memory_and_synced_in_batches(two):
     from callbridge.web.ratelimit import SharedWindowLimiter
     a, _ = two
-    limiter = SharedWindowLimiter(a.app[DATABASE], 100_000, 900)
+    limiter = SharedWindowLimiter(RateWindowRows(a.app[DATABASE]), 100_000, 900)
     verdicts = [await limiter.admit("key:busy") for _ in range(500)]
     assert all(v.allowed for v in verdicts) and verdicts[-1].remaining == 100_000 - 500
     assert await window_hits(a, "key:busy") < 500  # not an upsert per request
@@ -253,7 +254,7 @@ async def test_far_from_its_limit_a_client_is_counted_in_memory_and_synced_in_ba
 async def test_a_burst_through_two_instances_overshoots_the_limit_by_at_most_one_percent(two):
     from callbridge.web.ratelimit import SharedWindowLimiter
     a, b = two
-    at = [SharedWindowLimiter(api.app[DATABASE], 1000, 900) for api in (a, b)]
+    at = [SharedWindowLimiter(RateWindowRows(api.app[DATABASE]), 1000, 900) for api in (a, b)]
     allowed = 0
     for i in range(3000):  # alternating, as fast as the instances answer
         allowed += (await at[i % 2].admit("key:burst")).allowed

@@ -7,6 +7,7 @@ import re
 from callbridge.accounts.models import Account, Extension
 from callbridge.accounts.service import AccountService
 from callbridge.accounts.store import ExtensionDirectory, ExtensionStore
+from callbridge.db.listener import PgListener
 from callbridge.errors import Conflict, InvalidInput, NotFound
 from callbridge.phone import clean
 
@@ -35,14 +36,14 @@ def valid_extension(text: str) -> bool:
 
 class ExtensionService:
     def __init__(self, store: ExtensionStore, accounts: AccountService,
-                 nodes: list[str] | None = None):
+                 nodes: list[str] | None = None, listener: PgListener | None = None):
         self.store = store
         self.accounts = accounts
         self.nodes = nodes  # the configured Asterisk nodes' names (None: not checked)
         # who owns an extension, answered from memory (see ExtensionDirectory): load() first
         self.directory = ExtensionDirectory(store)
-        if store.db.listener is not None:  # another instance's change: heard, not polled
-            self.directory.listen(store.db.listener)
+        if listener is not None:  # another instance's change: heard, not polled
+            self.directory.listen(listener)
 
     async def load(self) -> None:
         """Reads the directory; the owner lookups answer from it from now on."""

@@ -13,14 +13,16 @@ from callbridge.accounts.service import AccountService
 from callbridge.accounts.store import AccountStore, ExtensionStore
 from callbridge.aio import cancel_and_wait
 from callbridge.db import Db
+from callbridge.db.listener import PgListener
 from callbridge.web import middleware as mw
 
 
-def wire(app: web.Application, db: Db,
-         nodes: list[str]) -> tuple[AccountService, ExtensionService]:
+def wire(app: web.Application, db: Db, nodes: list[str],
+         listener: PgListener | None = None) -> tuple[AccountService, ExtensionService]:
+    """listener: where other instances' changes to extensions are heard (PostgreSQL)."""
     accounts = AccountService(AccountStore(db))
     app[mw.ACCOUNT] = accounts
-    extensions = ExtensionService(ExtensionStore(db), accounts, nodes=nodes)
+    extensions = ExtensionService(ExtensionStore(db), accounts, nodes=nodes, listener=listener)
     accounts.changed.append(extensions.directory.refresh)
     app[routes.SERVICE] = extensions
 

@@ -27,6 +27,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from callbridge.aio import cancel_and_wait
+from callbridge.db.coordination import LeaseRows
 from callbridge.logs import event
 
 log = logging.getLogger("callbridge.ami")
@@ -68,8 +69,10 @@ class SoleLease:
 
 
 class NodeLease:
-    def __init__(self, db, node: str, instance: str | None = None):
-        self.db = db
+    """The node's lease, shared with the other instances through ami_leases."""
+
+    def __init__(self, rows: LeaseRows, node: str, instance: str | None = None):
+        self.rows = rows
         self.node = node
         self.instance = instance or uuid.uuid4().hex[:12]
         self._valid_until = 0.0  # monotonic
@@ -89,22 +92,11 @@ class NodeLease:
     async def renew(self) -> bool:
         """Takes or renews the lease; True while this instance holds it."""
         asked = time.monotonic()
-        row = await self.db.pool.fetchrow(
-            "WITH now AS (SELECT extract(epoch FROM clock_timestamp()) AS t)"
-            " INSERT INTO ami_leases(node, holder, expires_at, taken_at)"
-            " SELECT $1, $2, now.t + $3, now.t FROM now"
-            " ON CONFLICT (node) DO UPDATE SET holder = excluded.holder,"
-            " expires_at = excluded.expires_at,"
-            " taken_at = CASE WHEN ami_leases.holder = excluded.holder"
-            "            THEN ami_leases.taken_at ELSE excluded.taken_at END"
-            " WHERE ami_leases.holder = excluded.holder"
-            " OR ami_leases.expires_at < (SELECT t FROM now)"
-            " RETURNING holder", self.node, self.instance, TTL_SECONDS)
+        taken = await self.rows.take_or_renew(self.node, self.instance, TTL_SECONDS)
         was = self.held
-        if row is None:
+        if not taken:
             self._valid_until = 0.0
-            self.holder = await self.db.pool.fetchval(
-                "SELECT holder FROM ami_leases WHERE node = $1", self.node)
+            self.holder = await self.rows.holder(self.node)
             if was:
                 event(log, "ami.lease_lost", logging.WARNING, node=self.node, holder=self.holder)
             return False
@@ -143,8 +135,7 @@ class NodeLease:
         if self.held:
             self._valid_until = 0.0
             try:
-                await self.db.pool.execute("DELETE FROM ami_leases WHERE node = $1 AND holder = $2",
-                                           self.node, self.instance)
+                await self.rows.give_up(self.node, self.instance)
             except Exception:  # noqa: BLE001 - it runs out by itself anyway
                 pass
 

@@ -12,7 +12,6 @@ from typing import Any
 
 from callbridge.contacts.cache import MISS, LookupCache
 from callbridge.contacts.store import ContactStore
-from callbridge.db import Db
 from callbridge.phone import phone_key
 
 
@@ -22,10 +21,10 @@ def display_name(d: dict) -> str:
 
 
 class ContactLookup:
-    def __init__(self, db: Db, store: ContactStore):
+    def __init__(self, store: ContactStore, cache: LookupCache | None = None):
         self.store = store
         # which contact holds a number, in memory (PostgreSQL only: see contacts.cache)
-        self.cache = LookupCache(db.listener) if db.listener is not None else None
+        self.cache = cache
 
     async def card_for(self, account_id: int, region: str, number: str) -> dict | None:
         """The screen-pop card of the contact holding this number (same rules as name_for):

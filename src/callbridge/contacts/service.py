@@ -15,6 +15,7 @@ from pydantic import TypeAdapter
 
 from callbridge.accounts.models import Account
 from callbridge.contacts import models as m
+from callbridge.contacts.cache import LookupCache
 from callbridge.contacts.groups import GroupService
 from callbridge.contacts.lookup import ContactLookup
 from callbridge.contacts.rules import GROUP_NOT_FOUND
@@ -100,12 +101,13 @@ def _require_identity(values: dict) -> None:
 
 
 class ContactService:
-    def __init__(self, db: Db, store: ContactStore | None = None):
+    def __init__(self, db: Db, store: ContactStore | None = None,
+                 cache: LookupCache | None = None):
         self.db = db
         self.store = store or ContactStore(db)
         # who holds a number, for the other rooms (caller ID, screen-pop, the call log, the
         # dialer): its cache is forgotten after every write here
-        self.lookup = ContactLookup(db, self.store)
+        self.lookup = ContactLookup(self.store, cache)
         self.cache = self.lookup.cache
         self.groups = GroupService(self)  # the contact groups (contacts.groups)
 

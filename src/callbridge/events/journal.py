@@ -70,18 +70,21 @@ def draft(account_id: int, type_: str, data: BaseModel | dict, *, extension: str
 # A callable run inside the storing transaction with the events just stored (the webhook outbox
 # enqueues its deliveries this way: an event and its deliveries commit together).
 InTransaction = Callable[[Tx, list[StoredEvent]], Awaitable[None]]
+# Builds the fan-in from the journal's store and hub; None where no other instance stores
+# events (callbridge.variants chooses).
+FanInFactory = Callable[[EventStore, EventHub], SharedFanIn | None]
 
 
 class EventJournal:
-    def __init__(self, db: Db, hub: EventHub, retention_seconds: float):
+    def __init__(self, db: Db, hub: EventHub, retention_seconds: float,
+                 fanin: FanInFactory | None = None):
         self.db = db
         self.hub = hub
         self.store = EventStore(db)
         self.retention_seconds = retention_seconds
         self.in_transaction: list[InTransaction] = []
         # several instances (PostgreSQL): what any of them stores reaches every one's clients
-        self.fanin = (SharedFanIn(db.listener, self.store, hub) if db.listener is not None
-                      else None)
+        self.fanin = fanin(self.store, hub) if fanin is not None else None
         self._pending: list[Draft] = []
         # drafts whose COMMIT failed without saying whether it happened, and what they were
         # stored as if it did (flush settles them first)

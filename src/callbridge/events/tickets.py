@@ -10,9 +10,9 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from callbridge.accounts.models import Account
+from callbridge.db.coordination import TicketRows
 
 TTL_SECONDS = 30
 MAX_OPEN = 10_000  # issued and not yet used: a client looping on POST can't grow this forever
@@ -52,24 +52,18 @@ class SharedTicketBook:
     """TicketBook in PostgreSQL (event_tickets): only a hash of the ticket is stored, and
     redeeming deletes the row, so a ticket opens one stream at whichever instance."""
 
-    def __init__(self, db: Any, ttl: float = TTL_SECONDS):
-        self.db = db
+    def __init__(self, rows: TicketRows, ttl: float = TTL_SECONDS):
+        self.rows = rows
         self.ttl = ttl
 
     async def issue(self, account: Account, key_id: str) -> str:
         ticket = "tk_" + secrets.token_urlsafe(24)
-        async with self.db.pool.acquire() as conn:
-            await conn.execute("DELETE FROM event_tickets WHERE expires_at < $1", time.time())
-            await conn.execute("INSERT INTO event_tickets(ticket_hash, account_id, key_id,"
-                               " expires_at) VALUES ($1, $2, $3, $4)",
-                               _hash(ticket), account.id, key_id, time.time() + self.ttl)
+        now = time.time()
+        await self.rows.put(_hash(ticket), account.id, key_id, now + self.ttl, now)
         return ticket
 
     async def redeem(self, ticket: str) -> tuple[Account, str] | None:
-        row = await self.db.pool.fetchrow(
-            "WITH used AS (DELETE FROM event_tickets WHERE ticket_hash = $1 AND expires_at >= $2"
-            " RETURNING account_id, key_id) SELECT a.id, a.name, a.region, a.uuid, used.key_id"
-            " FROM used JOIN accounts a ON a.id = used.account_id", _hash(ticket), time.time())
+        row = await self.rows.take(_hash(ticket), time.time())
         if row is None:
             return None
         return Account(row["id"], row["name"], row["region"], row["uuid"]), row["key_id"]

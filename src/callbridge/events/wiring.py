@@ -11,20 +11,20 @@ from callbridge.db import Db
 from callbridge.dialer.tracker import TrackedCall
 from callbridge.events import routes
 from callbridge.events.hub import EventHub
-from callbridge.events.journal import EventJournal, draft
+from callbridge.events.journal import EventJournal, FanInFactory, draft
 from callbridge.events.service import EventsService
-from callbridge.events.tickets import SharedTicketBook, TicketBook
 from callbridge.settings import Settings
 from callbridge.web import middleware as mw
 
 
-def wire(app: web.Application, db: Db, settings: Settings) -> EventJournal:
+def wire(app: web.Application, db: Db, settings: Settings, tickets: mw.TicketRedeemer,
+         fanin: FanInFactory | None = None) -> EventJournal:
+    """tickets: the stream tickets' book; fanin: how other instances' events reach this one's
+    clients (both as callbridge.variants chose for the database)."""
     hub = EventHub()
-    journal = EventJournal(db, hub, settings.events_retention_hours * 3600)
+    journal = EventJournal(db, hub, settings.events_retention_hours * 3600, fanin)
     app[routes.SERVICE] = EventsService(journal, hub, settings.events_heartbeat,
                                         settings.events_client_buffer)
-    # several instances (PostgreSQL): a ticket one issued is redeemed at any
-    tickets: mw.TicketRedeemer = SharedTicketBook(db) if settings.postgres else TicketBook()
     app[mw.TICKETS] = tickets
 
     async def running(app: web.Application):

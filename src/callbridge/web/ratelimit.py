@@ -11,9 +11,9 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from callbridge.aio import cancel_and_wait
+from callbridge.db.coordination import RateWindowRows
 from callbridge.logs import event
 
 log = logging.getLogger("callbridge.http")
@@ -102,8 +102,9 @@ class SharedWindowLimiter:
     PRUNE_EVERY = 500  # syncs between deletions of ended windows
     REMEMBERED_MAX = 10_000  # clients remembered, at most
 
-    def __init__(self, db: Any, limit: int, window_seconds: int, clock=time.time):
-        self.db = db
+    def __init__(self, windows: RateWindowRows, limit: int, window_seconds: int,
+                 clock=time.time):
+        self.windows = windows
         self.limit = limit
         self.window = window_seconds
         self._clock = clock
@@ -135,7 +136,7 @@ class SharedWindowLimiter:
             return _verdict(self.limit, seen.shared + seen.pending, reset_after)
         hits, seen.pending = seen.pending + 1, 0
         try:
-            count = await self._add({(client, index): hits})
+            count = await self.windows.add({(client, index): hits})
         except BaseException as exc:  # any database failure: let the request through
             seen.pending += hits  # the next sync tries to add them
             if not isinstance(exc, Exception):
@@ -146,17 +147,6 @@ class SharedWindowLimiter:
         if seen.shared > self.limit:
             self.rejected += 1
         return _verdict(self.limit, seen.shared, reset_after)
-
-    async def _add(self, hits: dict[tuple[str, int], int]) -> dict[tuple[str, int], int]:
-        """Adds hits to their windows in one statement: the windows' counts after it."""
-        keys = list(hits)
-        rows = await self.db.pool.fetch(
-            "INSERT INTO rate_windows(client, window_index, hits)"
-            " SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[])"
-            " ON CONFLICT (client, window_index) DO UPDATE"
-            " SET hits = rate_windows.hits + excluded.hits RETURNING client, window_index, hits",
-            [c for c, _ in keys], [i for _, i in keys], [hits[k] for k in keys])
-        return {(r[0], r[1]): r[2] for r in rows}
 
     def _sync_soon(self) -> None:
         if self._sync is None or self._sync.done():
@@ -179,12 +169,11 @@ class SharedWindowLimiter:
         if not taken:
             return
         try:
-            counts = await self._add(taken)
+            counts = await self.windows.add(taken)
             self._since_prune += 1
             if self._since_prune >= self.PRUNE_EVERY:
                 self._since_prune = 0
-                await self.db.pool.execute("DELETE FROM rate_windows WHERE window_index < $1",
-                                           index)
+                await self.windows.prune(index)
         except BaseException as exc:  # kept for the next sync
             for (client, i), n in taken.items():
                 kept = self._seen.get(client)
