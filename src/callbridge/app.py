@@ -31,6 +31,7 @@ from callbridge.contacts.service import ContactService
 from callbridge.db import Db, database_for, database_shown
 from callbridge.dialer import routes as dialer_routes
 from callbridge.dialer.devices import ReachableDevices
+from callbridge.dialer.notifier import DialNotifier
 from callbridge.dialer.service import DialerService, DialNode
 from callbridge.dialer.tracker import CallTracker, LostCalls
 from callbridge.events import routes as events_routes
@@ -177,7 +178,7 @@ def create_app(settings: Settings) -> web.Application:
     app[callerid_routes.TOKEN] = settings.callerid_token.get_secret_value()
     journal = events_wiring.wire(app, db, settings, variants.tickets(), variants.fanin)
     sender = webhooks_wiring.wire(app, db, journal, settings.webhook_allow_private)
-    tracker = CallTracker(on_change=events_wiring.dial_progress(journal))
+    tracker = CallTracker(on_change=DialNotifier(journal.publish).progress)
     nodes = _nodes(app, settings, db, variants, contacts.lookup, extensions, journal, tracker)
     app[dialer_routes.SERVICE] = DialerService(
         extensions, contacts.lookup, tracker,

@@ -101,6 +101,12 @@ class EventJournal:
         self._pending.append(d)
         self._wake.set()
 
+    def publish(self, account_id: int, type_: str, data: BaseModel, *,
+                extension: str | None) -> None:
+        """Queues an event of a catalogued type, stamped now: what another room's notifier
+        calls (the dialer's, for dial.progress)."""
+        self.emit(draft(account_id, type_, data, extension=extension))
+
     async def append_in(self, tx: Tx, drafts: list[Draft]) -> list[StoredEvent]:
         """Stores drafts inside the caller's transaction; publish the result after it commits."""
         if not drafts:

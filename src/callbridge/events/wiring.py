@@ -1,17 +1,13 @@
-"""The events room in the app: the journal, the live streams and their tickets; and the
-dial.progress events of the dialer's tracker."""
+"""The events room in the app: the journal, the live streams and their tickets."""
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 from aiohttp import web
 
 from callbridge.db import Db
-from callbridge.dialer.tracker import TrackedCall
 from callbridge.events import routes
 from callbridge.events.hub import EventHub
-from callbridge.events.journal import EventJournal, FanInFactory, draft
+from callbridge.events.journal import EventJournal, FanInFactory
 from callbridge.events.service import EventsService
 from callbridge.settings import Settings
 from callbridge.web import middleware as mw
@@ -34,11 +30,3 @@ def wire(app: web.Application, db: Db, settings: Settings, tickets: mw.TicketRed
 
     app.cleanup_ctx.append(running)
     return journal
-
-
-def dial_progress(journal: EventJournal) -> Callable[[TrackedCall], None]:
-    """The tracker's on_change: each state a click-to-dial reaches, as a dial.progress event."""
-    def emit(call: TrackedCall) -> None:
-        journal.emit(draft(call.account_id, "dial.progress", call.view(),
-                           extension=call.extension))
-    return emit
