@@ -99,3 +99,59 @@ def test_parse_channel_and_clid():
     assert parse_channel("PJSIP/309-00000004").is_extension
     assert parse_channel("") is None
     assert clid_name('"PSTN 5551234" <5551234>') == "PSTN 5551234" and clid_name('"" <>') is None
+
+
+def _queue(members: dict[str, str], *, local: bool) -> list[dict]:
+    """A trunk call to queue 700 ringing each member (extension -> its disposition), directly
+    (PJSIP/<ext>) or FreePBX's way (Local/<ext>@from-queue/n: the queue's CDR ends at the ';1'
+    half, the ';2' half's CDR dials the device). The queue answered the caller first."""
+    rows = [cdr(0, "5551234", "700", "from-trunk", '"Ada" <5551234>', "PJSIP/trunk-00000001", "",
+                "2026-12-03 10:00:00", "2026-12-03 10:00:00", "2026-12-03 10:00:30", 30,
+                "ANSWERED", "Q", "Q")]
+    for i, (ext, disp) in enumerate(members.items(), start=1):
+        answer = "2026-12-03 10:00:05" if disp == "ANSWERED" else None
+        billsec = 25 if disp == "ANSWERED" else 0
+        end = "2026-12-03 10:00:30" if disp == "ANSWERED" else "2026-12-03 10:00:05"
+        if local:
+            pair = f"Local/{ext}@from-queue-0000000{i}"
+            rows.append(cdr(2 * i, "5551234", "700", "from-trunk", '"Ada" <5551234>',
+                            "PJSIP/trunk-00000001", pair + ";1", "2026-12-03 10:00:01", answer,
+                            end, billsec, disp, "Q", "Q"))
+            rows.append(cdr(2 * i + 1, "5551234", ext, "from-queue", '"Ada" <5551234>',
+                            pair + ";2", f"PJSIP/{ext}-0000000{i}", "2026-12-03 10:00:01", answer,
+                            end, billsec, disp, f"Q{i}", "Q"))
+        else:
+            rows.append(cdr(2 * i, "5551234", "700", "from-trunk", '"Ada" <5551234>',
+                            "PJSIP/trunk-00000001", f"PJSIP/{ext}-0000000{i}",
+                            "2026-12-03 10:00:01", answer, end, billsec, disp, "Q", "Q"))
+    return rows
+
+
+def test_a_queue_answered_by_one_member_is_one_row_and_no_missed_call_for_the_others():
+    for local in (False, True):
+        rows = build_rows(_queue({"309": "NO ANSWER", "311": "ANSWERED"}, local=local),
+                          ring_context="callbridge-ring")
+        assert [(r.extension, r.direction, r.disposition, r.number_outside, r.name_outside)
+                for r in rows] == [("311", "INCOMING", "ANSWERED", "5551234", "Ada")], local
+        assert rows[0].billsec == 25 and rows[0].answer_timestamp == "2026-12-03 10:00:05"
+
+
+def test_a_queue_call_nobody_answered_is_a_missed_call_for_every_member_and_none_for_the_queue():
+    for local in (False, True):
+        rows = build_rows(_queue({"309": "NO ANSWER", "311": "NO ANSWER"}, local=local),
+                          ring_context="callbridge-ring")
+        assert sorted((r.extension, r.direction, r.disposition, r.number_outside)
+                      for r in rows) == [("309", "INCOMING", "NO ANSWER", "5551234"),
+                                         ("311", "INCOMING", "NO ANSWER", "5551234")], local
+
+
+def test_an_internal_ring_group_keeps_the_callers_row_and_drops_the_member_that_only_rang():
+    internal = [cdr(1, "309", "600", "internal", '"Alice" <309>', "PJSIP/309-00000001",
+                    "PJSIP/310-00000002", "2026-12-03 10:00:00", None, "2026-12-03 10:00:04", 0,
+                    "NO ANSWER", "I", "I"),
+                cdr(2, "309", "600", "internal", '"Alice" <309>', "PJSIP/309-00000001",
+                    "PJSIP/311-00000003", "2026-12-03 10:00:00", "2026-12-03 10:00:04",
+                    "2026-12-03 10:00:10", 6, "ANSWERED", "I", "I")]
+    rows = build_rows(internal, ring_context="callbridge-ring")
+    assert sorted((r.extension, r.disposition) for r in rows) == [("309", "ANSWERED"),
+                                                                  ("311", "ANSWERED")]

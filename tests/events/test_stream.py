@@ -455,3 +455,54 @@ async def test_revoking_a_key_ends_the_streams_it_opened(events_api):
     inbound_call_rings(api.app)  # the other key's stream goes on
     assert (await next_event(other))["type"] == "call.ringing"
     await other.close()
+
+
+def queue_rings(app, lid: str, members: dict[str, str]) -> None:
+    """A queue (or ring group) call from the trunk ringing one device of each member extension
+    (extension -> the dialled device's uniqueid)."""
+    ami(app, "Newchannel", Linkedid=lid, Uniqueid=lid, Channel="PJSIP/trunk-00000001",
+        CallerIDNum="5551234", CallerIDName="", Exten="700", Timestamp=f"{time.time():.6f}")
+    for ext, uid in members.items():
+        ami(app, "Newchannel", Linkedid=lid, Uniqueid=uid, Channel=f"PJSIP/{ext}-{uid}")
+        ami(app, "DialBegin", Linkedid=lid, Uniqueid=lid, Channel="PJSIP/trunk-00000001",
+            CallerIDNum="5551234", Exten="700", DestChannel=f"PJSIP/{ext}-{uid}",
+            DestUniqueid=uid, DialString=f"{ext}", Timestamp=f"{time.time():.6f}")
+
+
+async def test_a_queue_call_answered_at_one_member_closes_the_others_card(events_api):
+    """Answered elsewhere: 309's card closes with call.taken naming 311 (and no call.answered
+    for 309); 311's stream has its ringing and its answer, and no call.taken."""
+    api = events_api
+    await api.app[dialer_routes.SERVICE].extensions.add("acme", "311")
+    h = {"x-api-key": api.keys["acme"]}
+    async with api.client.ws_connect("/events?extension=309", headers=h) as at309, \
+            api.client.ws_connect("/events?extension=311", headers=h) as at311:
+        queue_rings(api.app, "40.1", {"309": "40.11", "311": "40.12"})
+        assert (await next_event(at309))["type"] == "call.ringing"
+        assert (await next_event(at311))["type"] == "call.ringing"
+        ami(api.app, "DialEnd", Linkedid="40.1", Uniqueid="40.1", DestUniqueid="40.12",
+            DestChannel="PJSIP/311-40.12", DialStatus="ANSWER")
+        ami(api.app, "DialEnd", Linkedid="40.1", Uniqueid="40.1", DestUniqueid="40.11",
+            DestChannel="PJSIP/309-40.11", DialStatus="CANCEL")
+        taken = await next_event(at309)
+        assert taken["type"] == "call.taken"
+        assert taken["data"] == {"call_id": "40.1", "direction": "inbound", "extension": "309",
+                                 "taken_by": "311", "reason": "answered_elsewhere",
+                                 "node": "default"}
+        assert (await next_event(at311))["type"] == "call.answered"
+        for ws in (at309, at311):
+            with pytest.raises(TimeoutError):
+                await next_event(ws, timeout=0.3)
+
+
+async def test_a_member_answered_within_the_window_leaves_the_others_unpopped(events_api):
+    """311 answers before 309's ringing was announced: 309 never pops, so it gets nothing."""
+    api = events_api
+    await api.app[dialer_routes.SERVICE].extensions.add("acme", "311")
+    async with api.client.ws_connect("/events?extension=309",
+                                     headers={"x-api-key": api.keys["acme"]}) as at309:
+        queue_rings(api.app, "41.1", {"309": "41.11", "311": "41.12"})
+        ami(api.app, "DialEnd", Linkedid="41.1", Uniqueid="41.1", DestUniqueid="41.12",
+            DestChannel="PJSIP/311-41.12", DialStatus="ANSWER")
+        with pytest.raises(TimeoutError):
+            await next_event(at309, timeout=0.5)

@@ -14,6 +14,9 @@ and a Local;2 leg per device). The rules, documented in docs/call-log.md:
   OUTGOING) or internal (extension -> extension: a row for each side, INTERNAL).
 - The CDRs of one party merge: the best disposition wins (ANSWERED > BUSY > NO ANSWER > FAILED),
   the call starts at the earliest start and ends at the latest end.
+- Local channels are looked through: a leg through `Local/x@ctx;1/;2` (a queue member, a ring
+  group, follow-me) is the caller's leg to the device the ';2' half dialled.
+- Answered elsewhere: when a party that was rung answered, the others that only rang get no row.
 
 Pure functions: no I/O, so the rules are tested on recorded CDRs without a PBX.
 """
@@ -91,7 +94,8 @@ def build_rows(cdrs: list[dict], *, ring_context: str, dialed: dict | None = Non
     if c2d is not None:
         return [c2d]
     parties: dict[str, tuple[str, list[dict], str | None, str | None]] = {}
-    for cdr in sorted(cdrs, key=lambda c: (c["start"], c.get("sequence", 0))):
+    callees: set[str] = set()  # the parties that were rung (not those who called)
+    for cdr in _through_locals(sorted(cdrs, key=lambda c: (c["start"], c.get("sequence", 0)))):
         src, dst = parse_channel(cdr.get("channel")), parse_channel(cdr.get("dstchannel"))
         caller_ext = src.name if src is not None and src.is_extension else None
         if dst is not None:
@@ -100,6 +104,9 @@ def build_rows(cdrs: list[dict], *, ring_context: str, dialed: dict | None = Non
         else:  # nothing was created to dial: the dialled extension, or an outside number
             callee_ext = cdr.get("dst") if is_extension_name(cdr.get("dst") or "") else None
             callee_outside = callee_ext is None and bool(cdr.get("dst"))
+            if callee_ext and cdr["disposition"] == "ANSWERED":
+                # an application answered (Queue, VoiceMail, an IVR): nobody at an extension
+                callee_ext = None
         from_outside = src is not None and src.is_outside
         sides: list[tuple[str, str, str | None, str | None]] = []
         if from_outside and callee_ext:
@@ -109,12 +116,68 @@ def build_rows(cdrs: list[dict], *, ring_context: str, dialed: dict | None = Non
             sides.append((callee_ext, "INTERNAL", caller_ext, clid_name(cdr.get("clid"))))
         elif caller_ext and callee_outside:
             sides.append((caller_ext, "OUTGOING", cdr.get("dst"), None))
+        if callee_ext and any(ext == callee_ext for ext, *_ in sides):
+            callees.add(callee_ext)
         for ext, direction, number, name in sides:
             if ext not in parties:
                 parties[ext] = (direction, [], number, name)
             parties[ext][1].append(cdr)
-    return [_merge(ext, direction, legs, number, name)
+    rows = [_merge(ext, direction, legs, number, name)
             for ext, (direction, legs, number, name) in parties.items()]
+    return _answered_elsewhere(rows, callees)
+
+
+def _answered_elsewhere(rows: list[RowDraft], callees: set[str]) -> list[RowDraft]:
+    """When any party that was rung answered, those that only rang get no row: the call was
+    taken (a queue's or ring group's other member, the next step of a forward), not missed.
+    When nobody answered, each of them keeps its NO ANSWER / BUSY / FAILED row."""
+    if not any(r.extension in callees and r.disposition == "ANSWERED" for r in rows):
+        return rows
+    return [r for r in rows if r.extension not in callees or r.disposition == "ANSWERED"]
+
+
+def _pair(channel: str | None) -> tuple[str, str] | None:
+    """'Local/309@from-queue-0000002a;2' -> ('Local/309@from-queue-0000002a', '2')."""
+    if not channel or not channel.startswith("Local/") or ";" not in channel:
+        return None
+    name, half = channel.rsplit(";", 1)
+    return name, half
+
+
+def _through_locals(cdrs: list[dict]) -> list[dict]:
+    """The CDRs with Local channels looked through (docs/call-log.md, "Local channels").
+
+    A Dial or queue member `Local/309@ctx` is a pair of channels: the caller's CDR ends at the
+    ';1' half, and the ';2' half's CDR dials the real device. The two are one leg: the ';2' CDR
+    takes the caller's channel, number and name from the CDR that entered the pair, and that
+    entering CDR is dropped. Pairs chain (a queue member that is a ring group), so the caller
+    found is itself looked through. A ';2' CDR nothing entered (an Originate of a Local channel
+    that isn't a click-to-dial) is left as it is: a Local channel is neither inside nor out."""
+    entered: dict[str, dict] = {}  # pair name -> the CDR whose dstchannel is its ';1' half
+    for cdr in cdrs:
+        into = _pair(cdr.get("dstchannel"))
+        if into is not None and into[1] == "1":
+            entered.setdefault(into[0], cdr)
+    if not entered:
+        return cdrs
+
+    def caller_of(cdr: dict, depth: int = 0) -> dict:
+        own = _pair(cdr.get("channel"))
+        if own is None or own[1] != "2" or own[0] not in entered or depth > 8:
+            return cdr
+        return caller_of(entered[own[0]], depth + 1)
+
+    seen: list[dict] = []
+    for cdr in cdrs:
+        into = _pair(cdr.get("dstchannel"))
+        if into is not None and into[1] == "1" and into[0] in entered:
+            continue  # the way into a pair: its ';2' CDR is the leg
+        caller = caller_of(cdr)
+        if caller is not cdr:
+            cdr = {**cdr, "channel": caller.get("channel"), "src": caller.get("src"),
+                   "clid": caller.get("clid")}
+        seen.append(cdr)
+    return seen
 
 
 def _click_to_dial(cdrs: list[dict], ring_context: str, dialed: dict | None,

@@ -35,6 +35,7 @@ from callbridge.events.journal import EventJournal, draft
 from callbridge.events.models import (
     CallAnswered,
     CallRinging,
+    CallTaken,
     ContactCard,
     DeviceState,
     Direction,
@@ -57,6 +58,7 @@ class _Ringing:
     devices: dict[str, str] = field(default_factory=dict)  # dest uniqueid -> device
     announced: bool = False
     answered: bool = False
+    taken: bool = False  # another extension answered: no pop from now on
     stamp: float | None = None  # Asterisk's time of the first DialBegin (epoch seconds)
 
     @property
@@ -196,6 +198,7 @@ class CallEvents(CallListener):
                                                   extension=extension, device=device),
                                      extension=extension, at=dial.time)
                     self._then(partial(self.journal.emit, answered))
+                self._taken_from_others(call, extension, dial)
             if not ringing.answered:
                 if not ringing.announced and _rang(ringing, dial):
                     # It rang, for longer than the coalescing window by Asterisk's clock, and
@@ -206,6 +209,23 @@ class CallEvents(CallListener):
                 # stopped ringing there; kept for the answer's device lookup otherwise
                 del ringing.devices[dial.dest]
             return
+
+    def _taken_from_others(self, call: _Call, taker: str, dial: Dial) -> None:
+        """Every other extension that rang for the call and didn't answer: its card closes
+        (call.taken), and a ringing still inside its coalescing window never pops."""
+        for extension, ringing in call.ringing.items():
+            if extension == taker or ringing.answered or ringing.taken:
+                continue
+            ringing.taken = True
+            owner = self.extensions.owner(extension)
+            if not ringing.announced or owner is None:
+                continue
+            taken = draft(owner.account_id, "call.taken",
+                          CallTaken(call_id=call.linkedid, node=self.node,
+                                    direction=call.direction, extension=extension,
+                                    taken_by=taker),
+                          extension=extension, at=dial.time)
+            self._then(partial(self.journal.emit, taken))
 
     # ---- device state (ContactStatus, straight from the link) --------------------------------
 
@@ -225,8 +245,8 @@ class CallEvents(CallListener):
     # ---- events --------------------------------------------------------------------------------
 
     def _announce(self, call: _Call, extension: str, ringing: _Ringing) -> None:
-        if ringing.announced or not (ringing.devices or ringing.answered):
-            return  # already said, or it stopped ringing within the window
+        if ringing.announced or ringing.taken or not (ringing.devices or ringing.answered):
+            return  # already said, taken elsewhere, or it stopped ringing within the window
         ringing.announced = True
         owner = self.extensions.owner(extension)
         if owner is None:

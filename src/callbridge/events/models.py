@@ -55,6 +55,17 @@ class CallAnswered(BaseModel):
     node: CallNode = "default"
 
 
+class CallTaken(BaseModel):
+    """The call an extension's devices rang for was answered at another extension (a queue's or
+    ring group's other member, a pickup): the extension's card closes, saying who took it."""
+    call_id: str
+    direction: Direction
+    extension: str = Field(description="the extension whose devices rang")
+    taken_by: str = Field(description="the extension that answered")
+    reason: Literal["answered_elsewhere"] = "answered_elsewhere"
+    node: CallNode = "default"
+
+
 class CallEnded(BaseModel):
     """From the call's call-log row, once the call log has built it (same rules, same row)."""
     call_id: str
@@ -92,6 +103,9 @@ CATALOGUE: dict[str, EventKind] = {
     "call.ringing": EventKind(CallRinging, "an extension's devices ring (once per extension and"
                                            " call, naming every device and the caller's contact)"),
     "call.answered": EventKind(CallAnswered, "a device of the extension answered"),
+    "call.taken": EventKind(CallTaken, "an extension that got call.ringing stops ringing because"
+                                       " another extension answered: its card closes (no"
+                                       " call.missed follows)"),
     "call.ended": EventKind(CallEnded, "the call is over for the extension: its call-log row"),
     "call.missed": EventKind(CallEnded, "an inbound call nobody at the extension answered: its"
                                         " call-log row (sent after call.ended)"),
