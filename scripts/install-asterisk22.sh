@@ -7,7 +7,8 @@
 # Only the modules asterisk-conf/modules.conf loads are built; no sounds are downloaded.
 # `make install LDCONFIG=:` keeps the prefix out of the system linker cache: otherwise Debian's
 # Asterisk 16 would load 22's libasteriskpj and crash on the first REGISTER. The build finds its
-# own libraries through RUNPATH. Idempotent: a built prefix of the same version is left alone.
+# own libraries through RUNPATH. Idempotent: a built prefix of the same version with every module
+# modules.conf loads is left alone.
 set -euo pipefail
 say() { printf '[install-asterisk22] %s\n' "$*"; }
 die() { printf '[install-asterisk22] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -20,7 +21,11 @@ SRC=${ASTERISK22_SRC:-}
 for candidate in "$SRC" "$ROOT/../shared/asterisk-src" /work/shared/asterisk-src; do
   if [ -n "$candidate" ] && [ -f "$candidate/asterisk-$VERSION.tar.gz" ]; then SRC=$candidate; break; fi
 done
-if [ -x "$PREFIX/sbin/asterisk" ] && [ -e "$PREFIX/lib/asterisk/modules/chan_pjsip.so" ] \
+modules=$(grep -E '^load *=>' "$ROOT/asterisk-conf/modules.conf" | sed -E 's/^load *=> *([a-z0-9_]+)\.so.*/\1/')
+built_all() {  # every module modules.conf loads is in the prefix (a module added since: rebuild)
+  for m in $modules; do [ -e "$PREFIX/lib/asterisk/modules/$m.so" ] || return 1; done
+}
+if [ -x "$PREFIX/sbin/asterisk" ] && built_all \
    && "$PREFIX/sbin/asterisk" -V 2>/dev/null | grep -q "$VERSION"; then
   say "Asterisk $VERSION already in $PREFIX: nothing to do"
   exit 0
@@ -52,7 +57,6 @@ for cat in MENUSELECT_ADDONS MENUSELECT_APPS MENUSELECT_BRIDGES MENUSELECT_CDR M
            MENUSELECT_CORE_SOUNDS MENUSELECT_MOH MENUSELECT_EXTRA_SOUNDS; do
   menuselect/menuselect --disable-category "$cat" menuselect.makeopts >/dev/null 2>&1 || true
 done
-modules=$(grep -E '^load *=>' "$ROOT/asterisk-conf/modules.conf" | sed -E 's/^load *=> *([a-z0-9_]+)\.so.*/\1/')
 for m in $modules; do
   menuselect/menuselect --enable "$m" menuselect.makeopts >/dev/null \
     || die "menuselect does not know module $m"

@@ -183,6 +183,15 @@ class Pbx:
         lines += ["", "[options]", "systemname = cbtest", "nocolor = yes", "verbose = 3",
                   "hideconnect = yes", "documentation_language = en_US"]
         (self.etc / "asterisk.conf").write_text("\n".join(lines) + "\n")
+        # the bench's queues (tests/asterisk/test_queues.py): 309 and 310 ringing at once, as
+        # endpoints and FreePBX-style through Local channels
+        with (self.etc / "queues.conf").open("a") as queues:
+            for name, members in (("cbq-direct", ("PJSIP/309", "PJSIP/310")),
+                                  ("cbq-local", ("Local/309@extensions/n",
+                                                 "Local/310@extensions/n"))):
+                queues.write(f"\n[{name}]\nstrategy = ringall\ntimeout = 15\nretry = 1\n"
+                             "joinempty = yes\nleavewhenempty = no\nringinuse = no\n"
+                             + "".join(f"member => {m}\n" for m in members))
 
     # ---- Asterisk ---------------------------------------------------------------------------
 

@@ -1,0 +1,105 @@
+"""Queue calls on the real bench (app_queue, ringall), with the members as endpoints and, as
+FreePBX makes them, as Local channels: the member that answers gets the row and its events, the
+member that only rang gets its card closed (call.taken) and no missed call; a call nobody takes
+is a missed call for every member."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from tests.asterisk.conftest import callbridge_on
+from tests.asterisk.test_events import collect, of
+
+QUEUES = {"direct": ("700", "cbq-direct"), "local": ("701", "cbq-local")}
+
+
+@pytest.fixture
+def queue_pbx(running_pbx):
+    """The bench with a desk phone for 310 that answers 0.8 s after it rings (309's answers
+    after 1.5 s: 310 takes every queue call) and the queues' numbers in from-trunk."""
+    pbx = running_pbx
+    for number, queue in QUEUES.values():
+        pbx.cli(f"dialplan add extension {number},1,Queue({queue},r) into from-trunk replace")
+    pbx.start_phone("desk310", answer_ms=800, hangup_ms=600_000, register_as="310")
+    try:
+        pbx.wait_devices("310", 1)
+        yield pbx
+    finally:  # the other tests count on 310 having no device
+        pbx.unregister("desk310", "310")
+
+
+def _since() -> str:
+    return (datetime.now(timezone.utc) - timedelta(seconds=2)).strftime("%Y-%m-%d %H:%M:%S")
+
+
+async def _rows(api, since: str, number: str, expect: int, timeout: float = 20.0) -> list[dict]:
+    path = f"/call_log/records_after_timestamp?timestamp={since}&number={number}"
+    deadline = time.monotonic() + timeout
+    while True:
+        body = await api.ok("GET", path)
+        if body["count"] >= expect:
+            await asyncio.sleep(1.5)  # a row too many would show up now
+            return (await api.ok("GET", path))["records"]
+        assert time.monotonic() < deadline, f"expected {expect} rows for {number}, got {body}"
+        await asyncio.sleep(0.25)
+
+
+@pytest.mark.parametrize("members", ["direct", "local"])
+async def test_a_queue_call_taken_by_one_member_is_its_row_and_closes_the_others_card(
+        queue_pbx, tmp_path, members):
+    pbx, (number, _) = queue_pbx, QUEUES[members]
+    caller = "5557770201" if members == "direct" else "5557770202"
+    async with callbridge_on(pbx, tmp_path / "cb.db") as api:
+        await api.ok("POST", "/contacts/contacts", json={
+            "firstname": "Ada", "lastname": "Lovelace", "mobile_phone": caller})
+        since, h = _since(), {"x-api-key": api.keys["acme"]}
+        async with api.client.ws_connect("/events?types=call.*&extension=309", headers=h) as at309, \
+                api.client.ws_connect("/events?types=call.*&extension=310", headers=h) as at310:
+            call = asyncio.create_task(asyncio.to_thread(pbx.call_in, caller, number,
+                                                         talk_ms=1500))
+            got310 = await collect(at310, lambda got: of(got, "call.answered", caller))
+            answered_here = time.monotonic()
+            got309 = await collect(at309, lambda got: of(got, "call.taken", caller))
+            taken_there = time.monotonic()
+            assert await call == 0
+            got310 += await collect(at310, lambda got: of(got310 + got, "call.ended", caller))
+            try:  # anything more for 309 (a call.missed would be wrong) within 1.5 s
+                got309 += await collect(at309, lambda got: False, timeout=1.5)
+            except AssertionError:
+                pass
+        [ringing309] = of(got309, "call.ringing", caller)
+        [taken] = of(got309, "call.taken", caller)
+        assert taken["taken_by"] == "310" and taken["call_id"] == ringing309["call_id"]
+        assert taken_there - answered_here < 1.0
+        assert of(got309, "call.answered", caller) == of(got309, "call.missed", caller) == []
+        assert of(got309, "call.ended", caller) == []
+        [ringing310] = of(got310, "call.ringing", caller)
+        assert ringing310["contact"]["name"] == "Ada Lovelace" and ringing310["called"] == number
+        [ended] = of(got310, "call.ended", caller)
+        assert (ended["extension"], ended["disposition"]) == ("310", "ANSWERED")
+        assert of(got310, "call.taken", caller) == []
+        [row] = await _rows(api, since, caller, expect=1)
+        assert (row["cidext_inside"], row["direction"], row["disposition"]) == (
+            "310", "INCOMING", "ANSWERED")
+        assert row["cidname_outside"] == "Ada Lovelace" and row["billsec"] >= 1
+        assert row["linkedid"] == ringing310["call_id"] == ended["call_id"]
+
+
+async def test_a_queue_call_nobody_takes_is_a_missed_call_for_every_member(queue_pbx, tmp_path):
+    pbx, caller = queue_pbx, "5557770203"
+    async with callbridge_on(pbx, tmp_path / "cb.db") as api:
+        since, h = _since(), {"x-api-key": api.keys["acme"]}
+        async with api.client.ws_connect("/events?types=call.*", headers=h) as ws:
+            # the caller gives up 0.2 s after it hears ringing: before 310 (0.8 s) answers
+            code = await asyncio.to_thread(pbx.call_in, caller, "700", cancel_after_ms=200)
+            assert code == 0
+            got = await collect(ws, lambda got: len(of(got, "call.missed", caller)) == 2)
+        assert sorted(m["extension"] for m in of(got, "call.missed", caller)) == ["309", "310"]
+        assert of(got, "call.taken", caller) == of(got, "call.answered", caller) == []
+        rows = await _rows(api, since, caller, expect=2)
+        assert sorted((r["cidext_inside"], r["disposition"]) for r in rows) == [
+            ("309", "NO ANSWER"), ("310", "NO ANSWER")]
