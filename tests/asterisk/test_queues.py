@@ -103,3 +103,28 @@ async def test_a_queue_call_nobody_takes_is_a_missed_call_for_every_member(queue
         rows = await _rows(api, since, caller, expect=2)
         assert sorted((r["cidext_inside"], r["disposition"]) for r in rows) == [
             ("309", "NO ANSWER"), ("310", "NO ANSWER")]
+
+
+async def test_a_call_sent_to_voicemail_after_ringing_is_a_missed_call(running_pbx, tmp_path):
+    """After no answer, an application answers (VoiceMail(); here Answer() and Wait(), the same
+    CDRs): the extension's NO ANSWER row and call.missed, the application's answer credited to
+    nobody."""
+    pbx, caller = running_pbx, "5557770204"
+    # 309's devices answer after 1.5 s and 10 s: a 1 s Dial times out, then "voicemail"
+    pbx.cli("dialplan add extension 702,1,Dial(${PJSIP_DIAL_CONTACTS(309)},1) into from-trunk"
+            " replace")
+    pbx.cli("dialplan add extension 702,2,Answer() into from-trunk")
+    pbx.cli("dialplan add extension 702,3,Wait(3) into from-trunk")
+    pbx.cli("dialplan add extension 702,4,Hangup() into from-trunk")
+    async with callbridge_on(pbx, tmp_path / "cb.db") as api:
+        since, h = _since(), {"x-api-key": api.keys["acme"]}
+        async with api.client.ws_connect("/events?types=call.*", headers=h) as ws:
+            await asyncio.to_thread(pbx.wait_devices, "309", 2)
+            assert await asyncio.to_thread(pbx.call_in, caller, "702", talk_ms=500) == 0
+            got = await collect(ws, lambda got: of(got, "call.missed", caller))
+        [missed] = of(got, "call.missed", caller)
+        assert (missed["extension"], missed["disposition"]) == ("309", "NO ANSWER")
+        assert of(got, "call.answered", caller) == []
+        [row] = await _rows(api, since, caller, expect=1)
+        assert (row["cidext_inside"], row["direction"], row["disposition"]) == (
+            "309", "INCOMING", "NO ANSWER")
