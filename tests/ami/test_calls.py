@@ -206,3 +206,22 @@ def test_a_recorded_asterisk_stream_folds_into_whole_calls(version):
         assert view.state == "ended" and view.failure_reason is None
         assert list(view.timestamps) == ["queued", "ringing", "answered", "connected", "ended"]
         assert view.device.startswith("PJSIP/309-")
+
+
+def test_a_channel_moved_into_another_call_ends_the_call_it_left():
+    """A directed pickup: 310's own call (its channel dialled a pickup code) is swapped into the
+    ringing call, and its Hangup names the call it joined. The call it came from is over then,
+    not followed for ever."""
+    model, log = CallModel("default", RING), Log()
+    model.subscribe(log)
+    for ev in _inbound("200.1")[:5]:
+        model.feed(ev)
+    model.feed({"Event": "Newchannel", "Channel": "PJSIP/310-00000009", "Uniqueid": "300.1",
+                "Linkedid": "300.1", "CallerIDNum": "310", "Exten": "**309"})
+    model.feed({"Event": "DialEnd", "Uniqueid": "200.1", "Linkedid": "200.1",
+                "Channel": "PJSIP/trunk-00000001", "DestUniqueid": "300.1",
+                "DestChannel": "PJSIP/310-00000009", "DialStatus": "ANSWER"})
+    for uid in ("200.12", "200.13", "300.1", "200.1"):
+        model.feed({"Event": "Hangup", "Uniqueid": uid, "Linkedid": "200.1"})
+    assert [s for s in log.said if s.startswith("over")] == ["over 300.1 seen", "over 200.1 seen"]
+    assert len(model) == 0 and model._call_of == {}

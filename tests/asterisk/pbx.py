@@ -183,7 +183,7 @@ class Pbx:
         lines += ["", "[options]", "systemname = cbtest", "nocolor = yes", "verbose = 3",
                   "hideconnect = yes", "documentation_language = en_US"]
         (self.etc / "asterisk.conf").write_text("\n".join(lines) + "\n")
-        # the bench's queues (tests/asterisk/test_queues.py): 309 and 310 ringing at once, as
+        # the bench's queues (tests/asterisk/test_call_shapes.py): 309 and 310 ringing at once, as
         # endpoints and FreePBX-style through Local channels
         with (self.etc / "queues.conf").open("a") as queues:
             for name, members in (("cbq-direct", ("PJSIP/309", "PJSIP/310")),

@@ -155,3 +155,25 @@ def test_an_internal_ring_group_keeps_the_callers_row_and_drops_the_member_that_
     rows = build_rows(internal, ring_context="callbridge-ring")
     assert sorted((r.extension, r.disposition) for r in rows) == [("309", "ANSWERED"),
                                                                   ("311", "ANSWERED")]
+
+
+# a directed pickup as Asterisk 16 wrote it (Master.csv of the bench): 309 rang, 310 picked it
+# up; the replaced leg is marked ANSWERED for 0 s, depending on timing
+PICKUP = [
+    cdr(1, "309", "803", "from-trunk", '"Alice" <309>', "PJSIP/309-00000001", "",
+        "2026-12-03 16:49:04", None, "2026-12-03 16:49:05", 0, "NO ANSWER", "P.1", "P.0"),
+    cdr(0, "5557770205", "703", "from-trunk", '"PSTN 5557770205" <5557770205>',
+        "PJSIP/trunk-00000000", "PJSIP/309-00000001", "2026-12-03 16:49:04",
+        "2026-12-03 16:49:05", "2026-12-03 16:49:05", 0, "ANSWERED", "P.0", "P.0"),
+    cdr(3, "5557770205", "703", "from-trunk", '"PSTN 5557770205" <5557770205>',
+        "PJSIP/trunk-00000000", "PJSIP/310-00000002", "2026-12-03 16:49:05",
+        "2026-12-03 16:49:05", "2026-12-03 16:49:06", 1, "ANSWERED", "P.0", "P.0"),
+]
+
+
+def test_a_directed_pickup_is_the_pickers_answered_call_and_nothing_for_the_ringing_one():
+    for cdrs in (PICKUP, [PICKUP[0], {**PICKUP[1], "disposition": "NO ANSWER", "answer": None},
+                          PICKUP[2]]):
+        rows = build_rows(cdrs, ring_context="callbridge-ring")
+        assert [(r.extension, r.direction, r.disposition, r.number_outside, r.billsec)
+                for r in rows] == [("310", "INCOMING", "ANSWERED", "5557770205", 1)]

@@ -506,3 +506,26 @@ async def test_a_member_answered_within_the_window_leaves_the_others_unpopped(ev
             DestChannel="PJSIP/311-41.12", DialStatus="ANSWER")
         with pytest.raises(TimeoutError):
             await next_event(at309, timeout=0.5)
+
+
+async def test_a_directed_pickup_answers_for_the_picker_and_closes_the_ringing_card(events_api):
+    """311 picks up 309's ringing call: Asterisk ends the trunk's dial with 311's channel, which
+    never rang. 311 answered; 309's card closes (picked_up); 309 answered nothing."""
+    api = events_api
+    await api.app[dialer_routes.SERVICE].extensions.add("acme", "311")
+    h = {"x-api-key": api.keys["acme"]}
+    async with api.client.ws_connect("/events?extension=309", headers=h) as at309, \
+            api.client.ws_connect("/events?extension=311", headers=h) as at311:
+        queue_rings(api.app, "42.1", {"309": "42.11"})
+        assert (await next_event(at309))["type"] == "call.ringing"
+        ami(api.app, "Newchannel", Linkedid="43.1", Uniqueid="43.1",
+            Channel="PJSIP/311-00000009", CallerIDNum="311", Exten="**309")
+        ami(api.app, "DialEnd", Linkedid="42.1", Uniqueid="42.1", DestUniqueid="43.1",
+            DestChannel="PJSIP/311-00000009", DialStatus="ANSWER")
+        taken = await next_event(at309)
+        assert taken["type"] == "call.taken"
+        assert (taken["data"]["taken_by"], taken["data"]["reason"]) == ("311", "picked_up")
+        answered = await next_event(at311)
+        assert answered["type"] == "call.answered" and answered["data"]["call_id"] == "42.1"
+        with pytest.raises(TimeoutError):
+            await next_event(at309, timeout=0.3)

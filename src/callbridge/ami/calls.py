@@ -142,6 +142,10 @@ class CallModel:
         self.ring_context = ring_context
         self.max_calls = max_calls
         self._calls: OrderedDict[str, LiveCall] = OrderedDict()
+        # which call each live channel was last seen in: Asterisk moves a channel to another
+        # linkedid (a directed pickup swaps the picker's channel into the call it picks up), and
+        # the channel's Hangup then names the new one while the old call still counts it
+        self._call_of: dict[str, str] = {}
         # per transition, the listeners that implement it (bound methods) and their gates: an
         # event costs only what its listeners do (the ingest bench measured the difference)
         self._to: dict[str, list[tuple[Callable[..., object], Callable[[], bool]]]] = {
@@ -201,13 +205,16 @@ class CallModel:
         if call is None:
             call = self._calls[lid] = LiveCall(lid)
             while len(self._calls) > self.max_calls:
-                self._calls.popitem(last=False)
+                _, dropped = self._calls.popitem(last=False)
+                for uid in dropped.channels:
+                    self._call_of.pop(uid, None)
         return call
 
     def _new_channel(self, lid: str, ev: dict) -> None:
         uid = ev.get("Uniqueid", "")
         call = self._call(lid)
         call.channels.add(uid)
+        self._call_of[uid] = lid
         if uid != lid:
             return
         ch = call.origin = parse_channel(ev.get("Channel"))  # the call's first channel
@@ -226,7 +233,10 @@ class CallModel:
                 return None  # the end of a dial begun before we looked: nothing follows it
             call = self._call(lid)  # joined mid-call: its channels' Newchannels came before
         if status is None:  # both ends of a dial are up as it begins (also when joined mid-call)
-            call.channels.update(u for u in (ev.get("Uniqueid"), ev.get("DestUniqueid")) if u)
+            for uid in (ev.get("Uniqueid"), ev.get("DestUniqueid")):
+                if uid:
+                    call.channels.add(uid)
+                    self._call_of[uid] = lid
         source = parse_channel(ev.get("Channel"))
         dest_name = ev.get("DestChannel", "") or ""
         dest = parse_channel(dest_name)
@@ -256,6 +266,14 @@ class CallModel:
         self._tell("channel_left", left)
         if not call.channels and self._calls.pop(lid, None) is not None:
             self._tell("call_over", call, stamp, True)
+        was = self._call_of.pop(uid, lid)
+        if was != lid:  # it had moved here from another call: that one counts it no more
+            before = self._calls.get(was)
+            if before is not None:
+                before.channels.discard(uid)
+                if not before.channels:
+                    del self._calls[was]
+                    self._tell("call_over", before, stamp, True)
 
     # ---- reconnects -----------------------------------------------------------------------------
 
@@ -283,6 +301,7 @@ class CallModel:
             if ch.get("Event") == "CoreShowChannel" and ch.get("Linkedid") and uid not in hung_up:
                 live.setdefault(ch["Linkedid"], set()).add(uid)
         gone = [call for lid, call in self._calls.items() if lid not in live]
+        self._call_of = {uid: lid for lid, uids in live.items() for uid in uids}
         for lid, uids in live.items():
             self._call(lid).channels = uids
         for call in gone:

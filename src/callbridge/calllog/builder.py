@@ -17,6 +17,7 @@ and a Local;2 leg per device). The rules, documented in docs/call-log.md:
 - Local channels are looked through: a leg through `Local/x@ctx;1/;2` (a queue member, a ring
   group, follow-me) is the caller's leg to the device the ';2' half dialled.
 - Answered elsewhere: when a party that was rung answered, the others that only rang get no row.
+- Picked up: the leg a directed pickup replaced only rang, even where Asterisk marked it answered.
 
 Pure functions: no I/O, so the rules are tested on recorded CDRs without a PBX.
 """
@@ -95,7 +96,8 @@ def build_rows(cdrs: list[dict], *, ring_context: str, dialed: dict | None = Non
         return [c2d]
     parties: dict[str, tuple[str, list[dict], str | None, str | None]] = {}
     callees: set[str] = set()  # the parties that were rung (not those who called)
-    for cdr in _through_locals(sorted(cdrs, key=lambda c: (c["start"], c.get("sequence", 0)))):
+    ordered = sorted(cdrs, key=lambda c: (c["start"], c.get("sequence", 0)))
+    for cdr in _picked_up_is_not_answered(_through_locals(ordered)):
         src, dst = parse_channel(cdr.get("channel")), parse_channel(cdr.get("dstchannel"))
         caller_ext = src.name if src is not None and src.is_extension else None
         if dst is not None:
@@ -134,6 +136,25 @@ def _answered_elsewhere(rows: list[RowDraft], callees: set[str]) -> list[RowDraf
     if not any(r.extension in callees and r.disposition == "ANSWERED" for r in rows):
         return rows
     return [r for r in rows if r.extension not in callees or r.disposition == "ANSWERED"]
+
+
+def _picked_up_is_not_answered(cdrs: list[dict]) -> list[dict]:
+    """A directed pickup swaps the picker's channel into the call, and Asterisk may mark the leg
+    it replaced ANSWERED (for 0 s, depending on timing): the same caller's next leg, to another
+    extension's channel, starts as that one is "answered" and is the real answer. Such a leg
+    only rang. (A party that answers and transfers within the same second reads the same way:
+    it, too, counts as having rung, not talked.)"""
+    to_extensions = [(c, parse_channel(c.get("dstchannel"))) for c in cdrs
+                     if c["disposition"] == "ANSWERED"]
+    answered = [(c, dst.name) for c, dst in to_extensions if dst is not None and dst.is_extension]
+    if len(answered) < 2:
+        return cdrs
+    replaced = {id(c) for c, ext in answered
+                if int(c.get("billsec") or 0) == 0 and c.get("answer")
+                and any(o is not c and o.get("channel") == c.get("channel") and other != ext
+                        and o["start"] >= c["answer"] for o, other in answered)}
+    return [{**c, "disposition": "NO ANSWER", "answer": None} if id(c) in replaced else c
+            for c in cdrs]
 
 
 def _pair(channel: str | None) -> tuple[str, str] | None:

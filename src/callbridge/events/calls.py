@@ -198,7 +198,7 @@ class CallEvents(CallListener):
                                                   extension=extension, device=device),
                                      extension=extension, at=dial.time)
                     self._then(partial(self.journal.emit, answered))
-                self._taken_from_others(call, extension, dial)
+                self._taken_from_others(call, extension, dial, "answered_elsewhere")
             if not ringing.answered:
                 if not ringing.announced and _rang(ringing, dial):
                     # It rang, for longer than the coalescing window by Asterisk's clock, and
@@ -209,8 +209,28 @@ class CallEvents(CallListener):
                 # stopped ringing there; kept for the answer's device lookup otherwise
                 del ringing.devices[dial.dest]
             return
+        if dial.status == "ANSWER" and dial.extension is not None and call.ringing:
+            self._picked_up(call, dial.extension, dial)
 
-    def _taken_from_others(self, call: _Call, taker: str, dial: Dial) -> None:
+    def _picked_up(self, call: _Call, taker: str, dial: Dial) -> None:
+        """A dial answered by a device that never rang for it: a directed pickup (Asterisk
+        swaps the picker's channel in and ends the dial with it). The picker answered; every
+        extension that rang had its call taken."""
+        if taker in call.ringing:
+            return  # one of its own devices rang: answered at the extension, not picked up
+        owner = self.extensions.owner(taker)
+        call.ringing[taker] = _Ringing(answered=True, announced=True, stamp=dial.stamp)
+        if owner is not None:
+            answered = draft(owner.account_id, "call.answered",
+                             CallAnswered(call_id=call.linkedid, node=self.node,
+                                          direction=call.direction, extension=taker,
+                                          device=dial.device or dial.dest_name),
+                             extension=taker, at=dial.time)
+            self._then(partial(self.journal.emit, answered))
+        self._taken_from_others(call, taker, dial, "picked_up")
+
+    def _taken_from_others(self, call: _Call, taker: str, dial: Dial,
+                           reason: Literal["answered_elsewhere", "picked_up"]) -> None:
         """Every other extension that rang for the call and didn't answer: its card closes
         (call.taken), and a ringing still inside its coalescing window never pops."""
         for extension, ringing in call.ringing.items():
@@ -223,7 +243,7 @@ class CallEvents(CallListener):
             taken = draft(owner.account_id, "call.taken",
                           CallTaken(call_id=call.linkedid, node=self.node,
                                     direction=call.direction, extension=extension,
-                                    taken_by=taker),
+                                    taken_by=taker, reason=reason),
                           extension=extension, at=dial.time)
             self._then(partial(self.journal.emit, taken))
 

@@ -57,12 +57,15 @@ class CallAnswered(BaseModel):
 
 class CallTaken(BaseModel):
     """The call an extension's devices rang for was answered at another extension (a queue's or
-    ring group's other member, a pickup): the extension's card closes, saying who took it."""
+    ring group's other member), or picked up there: the extension's card closes, saying who took
+    it."""
     call_id: str
     direction: Direction
     extension: str = Field(description="the extension whose devices rang")
     taken_by: str = Field(description="the extension that answered")
-    reason: Literal["answered_elsewhere"] = "answered_elsewhere"
+    reason: Literal["answered_elsewhere", "picked_up"] = Field(
+        "answered_elsewhere", description="answered_elsewhere: it rang there too; picked_up: a"
+        " phone that never rang took it (directed pickup)")
     node: CallNode = "default"
 
 

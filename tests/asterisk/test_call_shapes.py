@@ -1,7 +1,8 @@
-"""Queue calls on the real bench (app_queue, ringall), with the members as endpoints and, as
-FreePBX makes them, as Local channels: the member that answers gets the row and its events, the
-member that only rang gets its card closed (call.taken) and no missed call; a call nobody takes
-is a missed call for every member."""
+"""The call shapes of a real PBX on the bench: queues (app_queue, ringall) with the members as
+endpoints and, as FreePBX makes them, as Local channels: the member that answers gets the row
+and its events, the member that only rang gets its card closed (call.taken) and no missed call;
+a call nobody takes is a missed call for every member. Voicemail after no answer; a directed
+pickup."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from tests.asterisk.ami_client import ami
 from tests.asterisk.conftest import callbridge_on
 from tests.asterisk.test_events import collect, of
 
@@ -82,9 +84,9 @@ async def test_a_queue_call_taken_by_one_member_is_its_row_and_closes_the_others
         [ended] = of(got310, "call.ended", caller)
         assert (ended["extension"], ended["disposition"]) == ("310", "ANSWERED")
         assert of(got310, "call.taken", caller) == []
-        [row] = await _rows(api, since, caller, expect=1)
-        assert (row["cidext_inside"], row["direction"], row["disposition"]) == (
-            "310", "INCOMING", "ANSWERED")
+        rows = await _rows(api, since, caller, expect=1)
+        assert [(r["cidext_inside"], r["direction"], r["disposition"]) for r in rows] == [
+            ("310", "INCOMING", "ANSWERED")], rows
         assert row["cidname_outside"] == "Ada Lovelace" and row["billsec"] >= 1
         assert row["linkedid"] == ringing310["call_id"] == ended["call_id"]
 
@@ -128,3 +130,47 @@ async def test_a_call_sent_to_voicemail_after_ringing_is_a_missed_call(running_p
         [row] = await _rows(api, since, caller, expect=1)
         assert (row["cidext_inside"], row["direction"], row["disposition"]) == (
             "309", "INCOMING", "NO ANSWER")
+
+
+async def test_a_directed_pickup_is_the_pickers_answered_call_and_not_the_ringing_ones(
+        queue_pbx, tmp_path):
+    """309's softphone rings (it answers after 10 s); 310 picks the call up (PickupChan(), what
+    a pickup code like **309 runs on 310's channel). 310 answered: its row, its call.answered and
+    call.ended; 309 neither answered nor missed: call.taken (picked_up) closes its card."""
+    pbx, caller = queue_pbx, "5557770205"
+    soft = pbx.phones["soft309"].port
+    pbx.cli(f"dialplan add extension 703,1,Dial(PJSIP/309/sip:309@127.0.0.1:{soft},30) into"
+            " from-trunk replace")
+    pbx.cli("dialplan add extension 803,1,PickupChan(PJSIP/309) into from-trunk replace")
+    async with callbridge_on(pbx, tmp_path / "cb.db") as api, ami(pbx) as (manager, _):
+        await api.ok("POST", "/contacts/contacts", json={
+            "firstname": "Ada", "lastname": "Lovelace", "mobile_phone": caller})
+        since, h = _since(), {"x-api-key": api.keys["acme"]}
+        await asyncio.to_thread(pbx.wait_devices, "309", 2)
+        async with api.client.ws_connect("/events?types=call.*&extension=309", headers=h) as at309, \
+                api.client.ws_connect("/events?types=call.*&extension=310", headers=h) as at310:
+            call = asyncio.create_task(asyncio.to_thread(pbx.call_in, caller, "703",
+                                                         talk_ms=1500))
+            got309 = await collect(at309, lambda got: of(got, "call.ringing", caller))
+            await manager.send_action({"Action": "Originate", "Channel": "PJSIP/310",
+                                       "Context": "from-trunk", "Exten": "803", "Priority": "1",
+                                       "Async": "true"})
+            got309 += await collect(at309, lambda got: of(got309 + got, "call.taken", caller))
+            assert await call == 0
+            call_id = of(got309, "call.ringing", caller)[0]["call_id"]
+            got310 = await collect(at310, lambda got: any(
+                e["type"] == "call.ended" and e["data"]["call_id"] == call_id for e in got))
+            try:  # anything more for 309 (a call.missed would be wrong) within 1.5 s
+                got309 += await collect(at309, lambda got: False, timeout=1.5)
+            except AssertionError:
+                pass
+        [taken] = of(got309, "call.taken", caller)
+        assert (taken["taken_by"], taken["reason"]) == ("310", "picked_up")
+        assert of(got309, "call.answered", caller) == of(got309, "call.missed", caller) == []
+        mine = [e for e in got310 if e["data"]["call_id"] == call_id]
+        assert [e["type"] for e in mine] == ["call.answered", "call.ended"]
+        assert (mine[1]["data"]["disposition"], mine[1]["data"]["name"]) == (
+            "ANSWERED", "Ada Lovelace")
+        rows = await _rows(api, since, caller, expect=1)
+        assert [(r["cidext_inside"], r["direction"], r["disposition"]) for r in rows] == [
+            ("310", "INCOMING", "ANSWERED")], rows
