@@ -87,6 +87,7 @@ async def test_a_queue_call_taken_by_one_member_is_its_row_and_closes_the_others
         rows = await _rows(api, since, caller, expect=1)
         assert [(r["cidext_inside"], r["direction"], r["disposition"]) for r in rows] == [
             ("310", "INCOMING", "ANSWERED")], rows
+        [row] = rows
         assert row["cidname_outside"] == "Ada Lovelace" and row["billsec"] >= 1
         assert row["linkedid"] == ringing310["call_id"] == ended["call_id"]
 
