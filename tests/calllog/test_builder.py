@@ -177,3 +177,16 @@ def test_a_directed_pickup_is_the_pickers_answered_call_and_nothing_for_the_ring
         rows = build_rows(cdrs, ring_context="callbridge-ring")
         assert [(r.extension, r.direction, r.disposition, r.number_outside, r.billsec)
                 for r in rows] == [("310", "INCOMING", "ANSWERED", "5557770205", 1)]
+
+
+def test_an_outgoing_row_keeps_the_number_dialled_when_the_far_end_transfers():
+    """309 dialled 5551234; the far end transferred the call (SIP REFER) to 310 and Asterisk
+    rewrote the leg's dst to 310. The row's number is what 309 dialled (the Dial's data)."""
+    out = {**cdr(1, "309", "310", "outbound", '"Alice" <309>', "PJSIP/309-00000001",
+                 "PJSIP/trunk-00000002", "2026-12-03 10:00:00", "2026-12-03 10:00:02",
+                 "2026-12-03 10:00:09", 7, "ANSWERED", "O", "O"),
+           "lastapp": "Dial", "lastdata": "PJSIP/5551234@trunk,120"}
+    [row] = build_rows([out], ring_context="callbridge-ring")
+    assert (row.extension, row.direction, row.number_outside) == ("309", "OUTGOING", "5551234")
+    [row] = build_rows([{**out, "lastapp": "Queue"}], ring_context="callbridge-ring")
+    assert row.number_outside == "310"  # no dial string to read: what the CDR says

@@ -18,6 +18,8 @@ and a Local;2 leg per device). The rules, documented in docs/call-log.md:
   group, follow-me) is the caller's leg to the device the ';2' half dialled.
 - Answered elsewhere: when a party that was rung answered, the others that only rang get no row.
 - Picked up: the leg a directed pickup replaced only rang, even where Asterisk marked it answered.
+- Numbers: an outgoing leg's number is the one its Dial() was given, not the dst Asterisk
+  rewrites when the far end transfers the call.
 
 Pure functions: no I/O, so the rules are tested on recorded CDRs without a PBX.
 """
@@ -117,7 +119,7 @@ def build_rows(cdrs: list[dict], *, ring_context: str, dialed: dict | None = Non
             sides.append((caller_ext, "INTERNAL", callee_ext, None))
             sides.append((callee_ext, "INTERNAL", caller_ext, clid_name(cdr.get("clid"))))
         elif caller_ext and callee_outside:
-            sides.append((caller_ext, "OUTGOING", cdr.get("dst"), None))
+            sides.append((caller_ext, "OUTGOING", dialled_number(cdr) or cdr.get("dst"), None))
         if callee_ext and any(ext == callee_ext for ext, *_ in sides):
             callees.add(callee_ext)
         for ext, direction, number, name in sides:
@@ -136,6 +138,20 @@ def _answered_elsewhere(rows: list[RowDraft], callees: set[str]) -> list[RowDraf
     if not any(r.extension in callees and r.disposition == "ANSWERED" for r in rows):
         return rows
     return [r for r in rows if r.extension not in callees or r.disposition == "ANSWERED"]
+
+
+_DIALLED = re.compile(r"^[A-Za-z0-9_]+/(?:[^/&,]+/)?(?:sips?:)?(\+?[0-9*#]{2,32})(?:@[^&,]*)?(?:[&,]|$)")
+
+
+def dialled_number(cdr: dict) -> str | None:
+    """The number a Dial() was given, from the CDR's lastdata: 'PJSIP/5551234@trunk,120' and
+    'PJSIP/trunk/sip:5551234@host' both dialled 5551234. Asterisk rewrites a leg's dst when the
+    far end transfers the call (dst becomes the transfer target); the dial string keeps what
+    the extension dialled."""
+    if cdr.get("lastapp") != "Dial":
+        return None
+    m = _DIALLED.match(cdr.get("lastdata") or "")
+    return m.group(1) if m else None
 
 
 def _picked_up_is_not_answered(cdrs: list[dict]) -> list[dict]:

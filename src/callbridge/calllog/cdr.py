@@ -12,7 +12,7 @@ CSV_COLUMNS = ("accountcode", "src", "dst", "dcontext", "clid", "channel", "dstc
                "amaflags", "uniqueid", "userfield", "peeraccount", "linkedid", "sequence")
 FIELDS = ("uniqueid", "sequence", "start", "linkedid", "src", "dst", "dcontext", "clid", "channel",
           "dstchannel", "lastapp", "answer", "end", "duration", "billsec", "disposition",
-          "userfield", "source")
+          "userfield", "source", "lastdata")
 
 
 def epoch_ts(value: str | float | None) -> str | None:
@@ -48,7 +48,8 @@ def from_ami(ev: dict) -> dict | None:
             "dst": ev.get("Destination", ""), "dcontext": ev.get("DestinationContext", ""),
             "clid": ev.get("CallerID", ""), "channel": ev.get("Channel", ""),
             "dstchannel": ev.get("DestinationChannel", ""),
-            "lastapp": ev.get("LastApplication", ""), "answer": answer, "end": end,
+            "lastapp": ev.get("LastApplication", ""), "lastdata": ev.get("LastData", ""),
+            "answer": answer, "end": end,
             "duration": _int(ev.get("Duration")), "billsec": _int(ev.get("BillableSeconds")),
             "disposition": ev.get("Disposition", "FAILED"), "userfield": ev.get("UserField", ""),
             "source": "ami"}
@@ -67,6 +68,7 @@ def from_csv_text(text: str) -> list[dict]:
                     "linkedid": r["linkedid"] or r["uniqueid"], "src": r["src"], "dst": r["dst"],
                     "dcontext": r["dcontext"], "clid": r["clid"], "channel": r["channel"],
                     "dstchannel": r["dstchannel"], "lastapp": r["lastapp"],
+                    "lastdata": r["lastdata"],
                     "answer": r["answer"] or None, "end": r["end"] or None,
                     "duration": _int(r["duration"]), "billsec": _int(r["billsec"]),
                     "disposition": r["disposition"], "userfield": r["userfield"], "source": "csv"})

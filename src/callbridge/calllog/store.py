@@ -77,7 +77,7 @@ class CallLogStore:
 
     @staticmethod
     async def insert_cdrs(tx: Tx, node: str, cdrs: list[dict]) -> None:
-        await tx.executemany(_CDR_INSERT, [(node, *(c[f] for f in FIELDS)) for c in cdrs])
+        await tx.executemany(_CDR_INSERT, [(node, *(c.get(f) for f in FIELDS)) for c in cdrs])
 
     @staticmethod
     async def save_far_end(tx: Tx, node: str, linkedid: str, answered_at: str | None,
