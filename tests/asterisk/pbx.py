@@ -149,6 +149,7 @@ class Pbx:
     callerid_token: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     proc: subprocess.Popen | None = None
     phones: dict[str, SippPhone] = field(default_factory=dict)
+    _trunk: dict = field(default_factory=dict, repr=False)  # the standard trunk's timings
 
     @property
     def etc(self) -> Path:
@@ -270,7 +271,7 @@ class Pbx:
 
     # ---- SIPp ---------------------------------------------------------------------------
 
-    def _scenario(self, name: str, **subst: int) -> Path:
+    def _scenario(self, name: str, **subst: int | str) -> Path:
         text = (SIPP_DIR / name).read_text()
         for key, value in subst.items():
             text = text.replace(key, str(value))
@@ -286,7 +287,8 @@ class Pbx:
                 *extra]
 
     def start_phone(self, name: str, *, answer_ms: int, hangup_ms: int,
-                    register_as: str | None = None, port: int | None = None) -> SippPhone:
+                    register_as: str | None = None, port: int | None = None,
+                    scenario: Path | None = None, sipp_args: tuple[str, ...] = ()) -> SippPhone:
         """A UAS on its own port; with register_as, it first REGISTERs that extension there.
         A phone whose SIPp exits at once (a port taken in between, say) is tried again on a
         fresh port, twice at most (a registered phone re-registers there; the trunk's port is
@@ -294,7 +296,7 @@ class Pbx:
         for attempt in range(3):
             keep = attempt == 0 or register_as is None
             phone = self._start_phone_once(name, answer_ms, hangup_ms, register_as,
-                                           port if keep else None)
+                                           port if keep else None, scenario, sipp_args)
             time.sleep(0.2)
             if phone.proc is not None and phone.proc.poll() is None:
                 self.phones[name] = phone
@@ -303,14 +305,17 @@ class Pbx:
         raise RuntimeError(f"{name}: SIPp keeps exiting at start: {out}")
 
     def _start_phone_once(self, name: str, answer_ms: int, hangup_ms: int,
-                          register_as: str | None, port: int | None) -> SippPhone:
+                          register_as: str | None, port: int | None,
+                          scenario: Path | None = None,
+                          sipp_args: tuple[str, ...] = ()) -> SippPhone:
         port = port or free_port(socket.SOCK_DGRAM)
         log = self.root / "sipp" / f"{name}.log"
         log.parent.mkdir(exist_ok=True)
         if register_as is not None:
             self._register(name, register_as, port, expires=3600)
-        scenario = self._scenario("uas.xml", ANSWER_MS=answer_ms, HANGUP_MS=hangup_ms)
-        proc = start_process(self._sipp(scenario, port, log), self.root / "sipp" / f"{name}.out")
+        scenario = scenario or self._scenario("uas.xml", ANSWER_MS=answer_ms, HANGUP_MS=hangup_ms)
+        proc = start_process(self._sipp(scenario, port, log, *sipp_args),
+                             self.root / "sipp" / f"{name}.out")
         return SippPhone(name, port, log, proc)
 
     def _register(self, name: str, extension: str, port: int, expires: int) -> None:
@@ -384,11 +389,28 @@ class Pbx:
                               desk_answer_ms: int) -> None:
         """The trunk (the PSTN), and extension 309's desk phone and softphone (which answers
         only after 10 s, so the desk phone takes the calls)."""
+        self._trunk = {"answer_ms": trunk_answer_ms, "hangup_ms": trunk_hangup_ms}
         self.start_phone("trunk", answer_ms=trunk_answer_ms, hangup_ms=trunk_hangup_ms,
                          port=self.trunk_port)
         self.start_phone("desk309", answer_ms=desk_answer_ms, hangup_ms=600_000, register_as="309")
         self.start_phone("soft309", answer_ms=10_000, hangup_ms=600_000, register_as="309")
         self.wait_devices("309", 2)
+
+    def transferring_trunk(self, refer_to: str, *, answer_ms: int, refer_ms: int) -> None:
+        """Puts a trunk whose far end answers after answer_ms and, refer_ms later, transfers the
+        call to refer_to (SIP REFER: a blind transfer, which Asterisk carries out in the trunk's
+        context) in place of the standard one; restore_trunk() puts that back."""
+        stop_process(self.phones.pop("trunk").proc, grace=3)
+        scenario = self._scenario("uas_refer.xml", ANSWER_MS=answer_ms, REFER_MS=refer_ms,
+                                  REFER_TO=f"{refer_to}@127.0.0.1:{self.sip_port}")
+        self.start_phone("trunk", answer_ms=answer_ms, hangup_ms=0, port=self.trunk_port,
+                         scenario=scenario, sipp_args=("-aa",))  # -aa: 200 OK to NOTIFYs
+
+    def restore_trunk(self) -> None:
+        phone = self.phones.pop("trunk", None)
+        if phone is not None and phone.proc is not None:
+            stop_process(phone.proc, grace=3)
+        self.start_phone("trunk", port=self.trunk_port, **self._trunk)
 
     def stop_phones(self) -> None:
         for phone in self.phones.values():

@@ -175,3 +175,33 @@ async def test_a_directed_pickup_is_the_pickers_answered_call_and_not_the_ringin
         rows = await _rows(api, since, caller, expect=1)
         assert [(r["cidext_inside"], r["direction"], r["disposition"]) for r in rows] == [
             ("310", "INCOMING", "ANSWERED")], rows
+
+
+async def test_an_outbound_call_the_far_end_transfers_keeps_the_number_dialled(queue_pbx,
+                                                                              tmp_path):
+    """309 dials 5557770206 from its phone; the far end answers and transfers the call to 310
+    (SIP REFER). Asterisk rewrites the leg's dst to 310; 309's OUTGOING row keeps the number it
+    dialled, named from contacts."""
+    pbx, number = queue_pbx, "5557770206"
+    await asyncio.to_thread(pbx.transferring_trunk, "310", answer_ms=300, refer_ms=1000)
+    try:
+        async with callbridge_on(pbx, tmp_path / "cb.db") as api, ami(pbx) as (manager, _):
+            await api.ok("POST", "/contacts/contacts", json={
+                "firstname": "Ada", "lastname": "Lovelace", "mobile_phone": number})
+            since, h = _since(), {"x-api-key": api.keys["acme"]}
+            async with api.client.ws_connect("/events?types=call.answered&extension=310",
+                                             headers=h) as at310:
+                # what 309 dialling out from its phone is to Asterisk: 309's channel dials the
+                # number from the phones' context (its desk phone answers the Originate first)
+                await manager.send_action({"Action": "Originate", "Channel": "PJSIP/309",
+                                           "Context": "internal", "Exten": number,
+                                           "Priority": "1", "Async": "true", "Timeout": "20000"})
+                await collect(at310, lambda got: got, timeout=30)  # transferred: 310 answered
+            await manager.send_action({"Action": "Hangup", "Channel": "/^PJSIP\\/310-/"})
+            rows = await _rows(api, since, number, expect=1)
+        outgoing = [r for r in rows if r["cidext_inside"] == "309"]
+        assert [(r["direction"], r["disposition"]) for r in outgoing] == [
+            ("OUTGOING", "ANSWERED")], rows
+        assert outgoing[0]["cidname_outside"] == "Ada Lovelace"
+    finally:
+        await asyncio.to_thread(pbx.restore_trunk)
