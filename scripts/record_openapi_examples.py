@@ -23,9 +23,12 @@ sys.path.insert(0, str(ROOT))
 from aiohttp.test_utils import TestClient, TestServer  # noqa: E402
 
 from callbridge.app import create_app  # noqa: E402
+from callbridge.calllog import routes as calllog_routes  # noqa: E402
 from callbridge.dialer import routes as dialer_routes  # noqa: E402
 from callbridge.settings import Settings  # noqa: E402
 from callbridge.web import middleware as mw  # noqa: E402
+
+from tests.calllog.test_builder import PICKUP  # noqa: E402
 
 OUT = ROOT / "src" / "callbridge" / "web" / "openapi_examples.json"
 
@@ -156,6 +159,15 @@ async def record() -> dict:
             await call("DELETE", f"/contacts/contacts/{ada}", "/contacts/contacts/{contactId}")
             await call("GET", "/call_log/records_after_timestamp?timestamp=2026-11-29%2000:00:00",
                        "/call_log/records_after_timestamp")
+            # a call's story, from the CDRs Asterisk 16 wrote for a directed pickup on the bench
+            # (tests/calllog/test_builder.py PICKUP: 310 picked up 309's ringing call)
+            await app[dialer_routes.SERVICE].extensions.add("acme", "310", None, "Back office")
+            log = app[calllog_routes.SERVICE]
+            for cdr in PICKUP:
+                log._queue.append({"lastapp": "Dial", **cdr, "source": "ami", "duration": 0})
+                log._pending[cdr["linkedid"]] = 0.0
+            await log.flush(final=True)
+            await call("GET", "/calls/P.0", "/calls/{linked_id}")
             await call("GET", "/extensions")
             await call("POST", "/events/ticket")
             hook = await call("POST", "/webhooks", body={

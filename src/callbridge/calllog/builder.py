@@ -160,17 +160,24 @@ def _picked_up_is_not_answered(cdrs: list[dict]) -> list[dict]:
     extension's channel, starts as that one is "answered" and is the real answer. Such a leg
     only rang. (A party that answers and transfers within the same second reads the same way:
     it, too, counts as having rung, not talked.)"""
+    replaced = replaced_by_pickup(cdrs)
+    if not replaced:
+        return cdrs
+    return [{**c, "disposition": "NO ANSWER", "answer": None} if id(c) in replaced else c
+            for c in cdrs]
+
+
+def replaced_by_pickup(cdrs: list[dict]) -> set[int]:
+    """The id()s of the CDRs a directed pickup replaced (see _picked_up_is_not_answered)."""
     to_extensions = [(c, parse_channel(c.get("dstchannel"))) for c in cdrs
                      if c["disposition"] == "ANSWERED"]
     answered = [(c, dst.name) for c, dst in to_extensions if dst is not None and dst.is_extension]
     if len(answered) < 2:
-        return cdrs
-    replaced = {id(c) for c, ext in answered
-                if int(c.get("billsec") or 0) == 0 and c.get("answer")
-                and any(o is not c and o.get("channel") == c.get("channel") and other != ext
-                        and o["start"] >= c["answer"] for o, other in answered)}
-    return [{**c, "disposition": "NO ANSWER", "answer": None} if id(c) in replaced else c
-            for c in cdrs]
+        return set()
+    return {id(c) for c, ext in answered
+            if int(c.get("billsec") or 0) == 0 and c.get("answer")
+            and any(o is not c and o.get("channel") == c.get("channel") and other != ext
+                    and o["start"] >= c["answer"] for o, other in answered)}
 
 
 def _pair(channel: str | None) -> tuple[str, str] | None:

@@ -62,3 +62,51 @@ class RecordsPage(BaseModel):
     count: int
     records: list[CallRecord]
     next: int | None = Field(None, description="pass as `after` for the following page; null at the end")
+
+
+class StoryQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    node: str | None = Field(None, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                             description="the Asterisk node of the call (a row's or event's"
+                                         " `node`); default: the first configured")
+
+
+class Party(BaseModel):
+    kind: Literal["extension", "outside", "local", "application", "unknown"] = Field(
+        description="extension: an inside phone; outside: the trunk's side; local: a Local"
+                    " channel (a queue member, a ring group, a transfer's helper); application:"
+                    " no channel, an application (Queue, VoiceMail, Pickup) took the call")
+    name: str = Field(description="the extension, the outside number, 'ext@context' of a Local"
+                                  " channel, or the application")
+    channel: str | None = Field(None, description="Asterisk's channel name")
+
+
+class CallLeg(BaseModel):
+    """One CDR of the call: a channel dialling another, or running an application."""
+    sequence: int
+    start: str
+    answer: str | None
+    end: str | None
+    billsec: int
+    disposition: str = Field(description="Asterisk's: ANSWERED, NO ANSWER, BUSY, FAILED")
+    source: Party
+    destination: Party
+    application: str | None = Field(None, description="what the source ran: Dial, Queue,"
+                                                       " AppDial (a dialled channel), Pickup …")
+    devices: list[str] = Field(default_factory=list, description="the device contacts a Dial"
+                                                                 " rang (from its dial string)")
+    reading: Literal["rang", "talked", "answered_by_application", "replaced_by_pickup",
+                     "failed"] = Field(
+        description="how the call log reads the leg (docs/call-log.md): rang (no answer, busy),"
+                    " talked, answered_by_application (Queue, VoiceMail: nobody at an extension),"
+                    " replaced_by_pickup (marked answered, but a directed pickup took it),"
+                    " failed")
+
+
+class CallStory(BaseModel):
+    """Every leg of one call in order, and the call-log rows it made for the account."""
+    call_id: str = Field(description="Asterisk's linkedid (a click-to-dial's call_id)")
+    node: str
+    legs: list[CallLeg]
+    rows: list[CallRecord]

@@ -8,7 +8,7 @@ import io
 from aiohttp import web
 
 from callbridge.accounts.http import account_of
-from callbridge.calllog.models import CallRecord, RecordsPage, RecordsQuery
+from callbridge.calllog.models import CallRecord, CallStory, RecordsPage, RecordsQuery, StoryQuery
 from callbridge.calllog.service import CallLogService
 from callbridge.errors import InvalidInput
 from callbridge.web.routing import RouteTable, json_ok, parse_model
@@ -43,3 +43,17 @@ async def records_after_timestamp(request):
         headers = {"X-Next-Cursor": str(page.next)} if page.next is not None else None
         return web.Response(text=out.getvalue(), content_type="text/csv", headers=headers)
     return json_ok(page)
+
+
+@routes.route("GET", "/calls/{linked_id}", summary="A call's story: every leg, in order",
+              response=CallStory, query=StoryQuery, errors=(404,))
+async def call_story(request):
+    """Every leg of one call in the order it began (who dialled whom, which devices rang, who
+    talked, what a queue or voicemail answered, what a pickup replaced), read from the call's
+    stored CDRs as the call log reads them, with the account's call-log rows of it. linked_id:
+    a row's `linkedid`, an event's `call_id`; node: theirs too (default: the first node).
+    """
+    q = parse_model(StoryQuery, dict(request.query))
+    story = await request.app[SERVICE].story(account_of(request), request.match_info["linked_id"],
+                                             q.node)
+    return json_ok(CallStory.model_validate(story))

@@ -31,8 +31,10 @@ from callbridge.calllog.backfill import MasterCsv
 from callbridge.calllog.builder import RowDraft, build_rows
 from callbridge.calllog.format import display_number, inside_number
 from callbridge.calllog.store import CallLogStore
+from callbridge.calllog.story import legs_of
 from callbridge.contacts.lookup import ContactLookup
 from callbridge.db import Db, Tx
+from callbridge.errors import NotFound
 from callbridge.logs import background_failure, event
 from callbridge.phone import phone_key
 from callbridge.timeutil import TS, utc_now
@@ -403,4 +405,13 @@ class CallLogService(CallListener):
         return await self.store.rows(account.id, after_timestamp, after_rid, limit, direction,
                                      extension, key)
 
-
+    async def story(self, account: Account, linkedid: str, node: str | None) -> dict:
+        """GET /calls/{linked_id}: the call's legs and the account's rows of it. A call the
+        account has no row of is not found: its legs belong to other accounts, or to none."""
+        node = node or self.node
+        rows = await self.store.rows_of_call(account.id, node, linkedid)
+        if not rows:
+            raise NotFound(f"no call {linkedid!r} on node {node!r} in this account's call log",
+                           error="Call not found")
+        legs = legs_of(await self.store.cdrs_of_call(node, linkedid))
+        return {"call_id": linkedid, "node": node, "legs": legs, "rows": rows}

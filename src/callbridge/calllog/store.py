@@ -212,3 +212,13 @@ class CallLogStore:
         rows = await self.db.fetchall(
             f"SELECT * FROM call_log WHERE {' AND '.join(where)} ORDER BY rid LIMIT ?", (*params, limit))
         return [dict(r) for r in rows]
+
+    async def rows_of_call(self, account_id: int, node: str, linkedid: str) -> list[dict]:
+        """The account's rows of one call (the (node, linkedid, extension) key's index)."""
+        return [dict(r) for r in await self.db.fetchall(
+            "SELECT * FROM call_log WHERE node = ? AND linkedid = ? AND account_id = ?"
+            " ORDER BY rid", (node, linkedid, account_id))]
+
+    async def cdrs_of_call(self, node: str, linkedid: str) -> list[dict]:
+        return [dict(r) for r in await self.db.fetchall(
+            "SELECT * FROM cdrs WHERE node = ? AND linkedid = ?", (node, linkedid))]
