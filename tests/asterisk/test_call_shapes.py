@@ -90,6 +90,14 @@ async def test_a_queue_call_taken_by_one_member_is_its_row_and_closes_the_others
         [row] = rows
         assert row["cidname_outside"] == "Ada Lovelace" and row["billsec"] >= 1
         assert row["linkedid"] == ringing310["call_id"] == ended["call_id"]
+        # the call's story: 309's leg rang, 310's talked (through a Local pair, when members are)
+        story = await api.ok("GET", f"/calls/{row['linkedid']}")
+        to_phones = {(leg["destination"]["name"], leg["reading"]) for leg in story["legs"]
+                     if leg["destination"]["kind"] == "extension"}
+        assert ("309", "rang") in to_phones and ("310", "talked") in to_phones, story["legs"]
+        assert any(leg["source"]["kind"] == "local" for leg in story["legs"]) == (
+            members == "local")
+        assert [r["rid"] for r in story["rows"]] == [row["rid"]]
 
 
 async def test_a_queue_call_nobody_takes_is_a_missed_call_for_every_member(queue_pbx, tmp_path):
@@ -175,6 +183,11 @@ async def test_a_directed_pickup_is_the_pickers_answered_call_and_not_the_ringin
         rows = await _rows(api, since, caller, expect=1)
         assert [(r["cidext_inside"], r["direction"], r["disposition"]) for r in rows] == [
             ("310", "INCOMING", "ANSWERED")], rows
+        story = await api.ok("GET", f"/calls/{call_id}")
+        said = [(leg["destination"]["name"], leg["reading"]) for leg in story["legs"]
+                if leg["source"]["kind"] == "outside"]
+        assert said in ([("309", "rang"), ("310", "talked")],
+                        [("309", "replaced_by_pickup"), ("310", "talked")]), story["legs"]
 
 
 async def test_an_outbound_call_the_far_end_transfers_keeps_the_number_dialled(queue_pbx,
