@@ -236,3 +236,18 @@ def test_db_backup_copies_a_live_database_consistently(tmp_path):
     assert names == ["acme"]  # the committed state, not the open transaction
     again = runner.invoke(main, ["db", "backup", str(tmp_path / "copy.db")], env=env)
     assert again.exit_code == 1 and "exists" in again.output
+
+
+@pytest.mark.parametrize("value", [
+    "ami://callbridge:Sup3rSecretValue42@127.0.0.1:5038/var/log/Master.csv",
+    "BAD!=ami://callbridge:Sup3rSecretValue42@127.0.0.1",
+    "a=ami://callbridge:Sup3rSecretValue42@127.0.0.1:notaport",
+    "a=http://callbridge:Sup3rSecretValue42@127.0.0.1"])
+def test_a_bad_ami_node_setting_never_repeats_its_secret(monkeypatch, capsys, value):
+    """CALLBRIDGE_AMI holds AMI secrets: a mistake in it is named, its secret is not (a node
+    given without its name= once showed the first 32 characters of the URL, secret included)."""
+    monkeypatch.setenv("CALLBRIDGE_AMI", value)
+    with pytest.raises(SystemExit):
+        main(["keys", "list", "--account", "acme"])
+    err = capsys.readouterr().err
+    assert "CALLBRIDGE_AMI" in err and "Sup3r" not in err and "Value42" not in err, err

@@ -220,6 +220,9 @@ class AmiNode:
         return f"{self.username}@{self.host}:{self.port}"
 
 
+_AMI_SECRET = re.compile(r"(//[^/@]*?:)[^@]*@")  # ami://user:SECRET@… (no @ in it: quoted)
+
+
 def parse_nodes(text: str) -> list[AmiNode]:
     """CALLBRIDGE_AMI: 'name=ami://user:secret@host:port/path/Master.csv …'. Errors never
     repeat the secret."""
@@ -227,7 +230,9 @@ def parse_nodes(text: str) -> list[AmiNode]:
     for entry in text.split():
         name, sep, url = entry.partition("=")
         if not sep or not _NODE_NAME.match(name):
-            raise ValueError(f"{name[:32]!r}: each node is name=ami://user:secret@host:port/path,"
+            # without its name= the entry is the URL, whose secret must not be repeated
+            shown = name[:32] if sep and "//" not in name else _AMI_SECRET.sub(r"\1***@", entry)
+            raise ValueError(f"{shown!r}: each node is name=ami://user:secret@host:port/path,"
                              " the name 1-32 of a-z 0-9 _ -")
         if any(n.name == name for n in nodes):
             raise ValueError(f"node {name!r} is listed twice")

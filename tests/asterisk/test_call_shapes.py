@@ -7,13 +7,19 @@ pickup."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 import time
 from datetime import datetime, timedelta, timezone
 
+import aiohttp
 import pytest
 
 from tests.asterisk.ami_client import ami
-from tests.asterisk.conftest import callbridge_on
+from tests.asterisk.conftest import ami_url, callbridge_on
+from tests.asterisk.pbx import free_port
+from tests.asterisk.test_scaleout import Instance, _cli, _until
+from tests.pg import fresh_database
 from tests.asterisk.test_events import collect, of
 
 QUEUES = {"direct": ("700", "cbq-direct"), "local": ("701", "cbq-local")}
@@ -218,3 +224,60 @@ async def test_an_outbound_call_the_far_end_transfers_keeps_the_number_dialled(q
         assert outgoing[0]["cidname_outside"] == "Ada Lovelace"
     finally:
         await asyncio.to_thread(pbx.restore_trunk)
+
+
+async def test_callbridge_killed_mid_queue_call_writes_the_same_rows_after_restart(queue_pbx,
+                                                                                 tmp_path):
+    """callbridge (its own process) is killed with SIGKILL while a queue call through Local
+    members is up; the call ends while it is down. After the restart the call has exactly the
+    rows it would have had: one, 310's ANSWERED, nothing for 309 (read back from Master.csv)."""
+    pbx, caller = queue_pbx, "5557770207"
+    database = fresh_database(tmp_path, "killed.db")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
+    env.update({"CALLBRIDGE_DATABASE": database, "CALLBRIDGE_AMI": f"default={ami_url(pbx)}",
+                "CALLBRIDGE_CDR_CSV": str(pbx.master_csv),
+                "CALLBRIDGE_CALLERID_TOKEN": pbx.callerid_token,
+                "CALLBRIDGE_AMI_PING_INTERVAL": "0.5", "CALLBRIDGE_LOG_LEVEL": "WARNING"})
+    key = _cli(env, "keys", "create", "--account", "acme").strip().splitlines()[-1]
+    for ext in ("309", "310"):
+        _cli(env, "extensions", "add", "--account", "acme", ext)
+    port, log = free_port(), tmp_path / "serve.log"
+    base, h = f"http://127.0.0.1:{port}", {"x-api-key": key}
+
+    async def online(s: aiohttp.ClientSession) -> bool:
+        try:
+            async with s.get(base + "/health") as r:
+                return (await r.json()).get("pbx") == "online"
+        except (aiohttp.ClientError, OSError):
+            return False
+
+    async with aiohttp.ClientSession() as s:
+        first = Instance("first", env, port, log)
+        try:
+            await _until("callbridge online", lambda: online(s), 30)
+            since = _since()
+            call = asyncio.create_task(asyncio.to_thread(pbx.call_in, caller, "701",
+                                                         talk_ms=3000))
+            await asyncio.sleep(1.5)  # 310 answered (0.8 s after it rang); the call is up
+            first.proc.send_signal(signal.SIGKILL)
+            first.proc.wait(10)
+            assert await call == 0  # the call ends while callbridge is down
+        finally:
+            if first.proc.poll() is None:
+                first.proc.kill()
+        second = Instance("second", env, port, log)
+        try:
+            await _until("callbridge online again", lambda: online(s), 30)
+
+            async def rows() -> list[dict]:
+                async with s.get(base + "/call_log/records_after_timestamp",
+                                 params={"timestamp": since, "number": caller}, headers=h) as r:
+                    return (await r.json())["records"]
+            await _until("the call's row", rows, 30)
+            await asyncio.sleep(1.5)  # a row too many would show up now
+            got = await rows()
+            assert [(r["cidext_inside"], r["direction"], r["disposition"]) for r in got] == [
+                ("310", "INCOMING", "ANSWERED")], got
+        finally:
+            second.proc.send_signal(signal.SIGTERM)
+            second.proc.wait(20)
