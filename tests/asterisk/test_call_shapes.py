@@ -281,3 +281,41 @@ async def test_callbridge_killed_mid_queue_call_writes_the_same_rows_after_resta
         finally:
             second.proc.send_signal(signal.SIGTERM)
             second.proc.wait(20)
+
+
+async def test_a_blind_transfer_gives_each_party_its_row_and_the_target_the_original_caller(
+        queue_pbx, tmp_path):
+    """An inbound call answered by a phone of 309 that transfers it to 310 (SIP REFER from the
+    phone: its transfer key). 309 talked: its ANSWERED row; 310 talked to the original caller:
+    its ANSWERED row with the caller's number and contact, and a card that pops with them."""
+    pbx, caller = queue_pbx, "5557770208"
+    scenario = pbx._scenario("uas_refer.xml", ANSWER_MS=300, REFER_MS=1000,
+                             REFER_TO=f"310@127.0.0.1:{pbx.sip_port}")
+    phone = await asyncio.to_thread(pbx.start_phone, "refer309", answer_ms=300, hangup_ms=0,
+                                    register_as="309", scenario=scenario, sipp_args=("-aa",))
+    pbx.cli(f"dialplan add extension 704,1,Dial(PJSIP/309/sip:309@127.0.0.1:{phone.port},30)"
+            " into from-trunk replace")
+    try:
+        async with callbridge_on(pbx, tmp_path / "cb.db") as api, ami(pbx) as (manager, _):
+            await api.ok("POST", "/contacts/contacts", json={
+                "firstname": "Ada", "lastname": "Lovelace", "mobile_phone": caller})
+            since, h = _since(), {"x-api-key": api.keys["acme"]}
+            async with api.client.ws_connect("/events?types=call.*&extension=310",
+                                             headers=h) as at310:
+                call = asyncio.create_task(asyncio.to_thread(pbx.call_in, caller, "704",
+                                                             talk_ms=20_000))
+                got = await collect(at310, lambda got: any(e["type"] == "call.answered"
+                                                           for e in got), timeout=30)
+                await manager.send_action({"Action": "Hangup", "Channel": "/^PJSIP\\/310-/"})
+                await call
+            [ringing] = [e["data"] for e in got if e["type"] == "call.ringing"]
+            assert (ringing["caller"], ringing["number"]) == (caller, caller)
+            assert ringing["contact"]["name"] == "Ada Lovelace"
+            rows = await _rows(api, since, caller, expect=2)
+        assert sorted((r["cidext_inside"], r["direction"], r["disposition"],
+                       r["cidname_outside"]) for r in rows) == [
+            ("309", "INCOMING", "ANSWERED", "Ada Lovelace"),
+            ("310", "INCOMING", "ANSWERED", "Ada Lovelace")], rows
+        assert len({r["linkedid"] for r in rows}) == 1
+    finally:
+        await asyncio.to_thread(pbx.unregister, "refer309", "309")
