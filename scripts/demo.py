@@ -181,4 +181,8 @@ if __name__ == "__main__":
         raise KeyboardInterrupt  # SIGTERM stops the demo as Ctrl-C does: everything it started
 
     signal.signal(signal.SIGTERM, stop_on_sigterm)
+    # Ctrl-C even when started in the background of a script: a non-interactive shell starts its
+    # background jobs with SIGINT ignored, Python then leaves it ignored, and Ctrl-C (or the
+    # test's SIGINT) did nothing at all (CI: everything still up 30 s later)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     sys.exit(main(a.once, a.port or free_port()))
