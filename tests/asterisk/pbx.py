@@ -401,10 +401,19 @@ class Pbx:
         call to refer_to (SIP REFER: a blind transfer, which Asterisk carries out in the trunk's
         context) in place of the standard one; restore_trunk() puts that back."""
         stop_process(self.phones.pop("trunk").proc, grace=3)
+        self.start_transferring_phone("trunk", refer_to, answer_ms=answer_ms, refer_ms=refer_ms,
+                                      port=self.trunk_port)
+
+    def start_transferring_phone(self, name: str, refer_to: str, *, answer_ms: int,
+                                 refer_ms: int, register_as: str | None = None,
+                                 port: int | None = None) -> SippPhone:
+        """A phone (or carrier) that answers after answer_ms and, refer_ms later, transfers the
+        call to the extension refer_to with a SIP REFER (tests/asterisk/sipp/uas_refer.xml)."""
         scenario = self._scenario("uas_refer.xml", ANSWER_MS=answer_ms, REFER_MS=refer_ms,
                                   REFER_TO=f"{refer_to}@127.0.0.1:{self.sip_port}")
-        self.start_phone("trunk", answer_ms=answer_ms, hangup_ms=0, port=self.trunk_port,
-                         scenario=scenario, sipp_args=("-aa",))  # -aa: 200 OK to NOTIFYs
+        return self.start_phone(name, answer_ms=answer_ms, hangup_ms=0, port=port,
+                                register_as=register_as, scenario=scenario,
+                                sipp_args=("-aa",))  # -aa: SIPp answers NOTIFYs 200 OK
 
     def restore_trunk(self) -> None:
         phone = self.phones.pop("trunk", None)

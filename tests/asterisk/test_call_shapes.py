@@ -10,7 +10,6 @@ import asyncio
 import os
 import signal
 import time
-from datetime import datetime, timedelta, timezone
 
 import aiohttp
 import pytest
@@ -18,9 +17,10 @@ import pytest
 from tests.asterisk.ami_client import ami
 from tests.asterisk.conftest import ami_url, callbridge_on
 from tests.asterisk.pbx import free_port
+from tests.asterisk.test_calllog import _rows, _since
+from tests.asterisk.test_events import collect, of
 from tests.asterisk.test_scaleout import Instance, _cli, _until
 from tests.pg import fresh_database
-from tests.asterisk.test_events import collect, of
 
 QUEUES = {"direct": ("700", "cbq-direct"), "local": ("701", "cbq-local")}
 
@@ -38,22 +38,6 @@ def queue_pbx(running_pbx):
         yield pbx
     finally:  # the other tests count on 310 having no device
         pbx.unregister("desk310", "310")
-
-
-def _since() -> str:
-    return (datetime.now(timezone.utc) - timedelta(seconds=2)).strftime("%Y-%m-%d %H:%M:%S")
-
-
-async def _rows(api, since: str, number: str, expect: int, timeout: float = 20.0) -> list[dict]:
-    path = f"/call_log/records_after_timestamp?timestamp={since}&number={number}"
-    deadline = time.monotonic() + timeout
-    while True:
-        body = await api.ok("GET", path)
-        if body["count"] >= expect:
-            await asyncio.sleep(1.5)  # a row too many would show up now
-            return (await api.ok("GET", path))["records"]
-        assert time.monotonic() < deadline, f"expected {expect} rows for {number}, got {body}"
-        await asyncio.sleep(0.25)
 
 
 @pytest.mark.parametrize("members", ["direct", "local"])
@@ -90,7 +74,7 @@ async def test_a_queue_call_taken_by_one_member_is_its_row_and_closes_the_others
         [ended] = of(got310, "call.ended", caller)
         assert (ended["extension"], ended["disposition"]) == ("310", "ANSWERED")
         assert of(got310, "call.taken", caller) == []
-        rows = await _rows(api, since, caller, expect=1)
+        rows = await _rows(api, since, timeout=20.0, expect=1, settle=1.5, number=caller)
         assert [(r["cidext_inside"], r["direction"], r["disposition"]) for r in rows] == [
             ("310", "INCOMING", "ANSWERED")], rows
         [row] = rows
@@ -117,7 +101,7 @@ async def test_a_queue_call_nobody_takes_is_a_missed_call_for_every_member(queue
             got = await collect(ws, lambda got: len(of(got, "call.missed", caller)) == 2)
         assert sorted(m["extension"] for m in of(got, "call.missed", caller)) == ["309", "310"]
         assert of(got, "call.taken", caller) == of(got, "call.answered", caller) == []
-        rows = await _rows(api, since, caller, expect=2)
+        rows = await _rows(api, since, timeout=20.0, expect=2, settle=1.5, number=caller)
         assert sorted((r["cidext_inside"], r["disposition"]) for r in rows) == [
             ("309", "NO ANSWER"), ("310", "NO ANSWER")]
 
@@ -142,7 +126,7 @@ async def test_a_call_sent_to_voicemail_after_ringing_is_a_missed_call(running_p
         [missed] = of(got, "call.missed", caller)
         assert (missed["extension"], missed["disposition"]) == ("309", "NO ANSWER")
         assert of(got, "call.answered", caller) == []
-        [row] = await _rows(api, since, caller, expect=1)
+        [row] = await _rows(api, since, timeout=20.0, expect=1, settle=1.5, number=caller)
         assert (row["cidext_inside"], row["direction"], row["disposition"]) == (
             "309", "INCOMING", "NO ANSWER")
 
@@ -186,7 +170,7 @@ async def test_a_directed_pickup_is_the_pickers_answered_call_and_not_the_ringin
         assert [e["type"] for e in mine] == ["call.answered", "call.ended"]
         assert (mine[1]["data"]["disposition"], mine[1]["data"]["name"]) == (
             "ANSWERED", "Ada Lovelace")
-        rows = await _rows(api, since, caller, expect=1)
+        rows = await _rows(api, since, timeout=20.0, expect=1, settle=1.5, number=caller)
         assert [(r["cidext_inside"], r["direction"], r["disposition"]) for r in rows] == [
             ("310", "INCOMING", "ANSWERED")], rows
         story = await api.ok("GET", f"/calls/{call_id}")
@@ -217,7 +201,7 @@ async def test_an_outbound_call_the_far_end_transfers_keeps_the_number_dialled(q
                                            "Priority": "1", "Async": "true", "Timeout": "20000"})
                 await collect(at310, lambda got: got, timeout=30)  # transferred: 310 answered
             await manager.send_action({"Action": "Hangup", "Channel": "/^PJSIP\\/310-/"})
-            rows = await _rows(api, since, number, expect=1)
+            rows = await _rows(api, since, timeout=20.0, expect=1, settle=1.5, number=number)
         outgoing = [r for r in rows if r["cidext_inside"] == "309"]
         assert [(r["direction"], r["disposition"]) for r in outgoing] == [
             ("OUTGOING", "ANSWERED")], rows
@@ -289,10 +273,8 @@ async def test_a_blind_transfer_gives_each_party_its_row_and_the_target_the_orig
     phone: its transfer key). 309 talked: its ANSWERED row; 310 talked to the original caller:
     its ANSWERED row with the caller's number and contact, and a card that pops with them."""
     pbx, caller = queue_pbx, "5557770208"
-    scenario = pbx._scenario("uas_refer.xml", ANSWER_MS=300, REFER_MS=1000,
-                             REFER_TO=f"310@127.0.0.1:{pbx.sip_port}")
-    phone = await asyncio.to_thread(pbx.start_phone, "refer309", answer_ms=300, hangup_ms=0,
-                                    register_as="309", scenario=scenario, sipp_args=("-aa",))
+    phone = await asyncio.to_thread(pbx.start_transferring_phone, "refer309", "310",
+                                    answer_ms=300, refer_ms=1000, register_as="309")
     pbx.cli(f"dialplan add extension 704,1,Dial(PJSIP/309/sip:309@127.0.0.1:{phone.port},30)"
             " into from-trunk replace")
     try:
@@ -311,7 +293,7 @@ async def test_a_blind_transfer_gives_each_party_its_row_and_the_target_the_orig
             [ringing] = [e["data"] for e in got if e["type"] == "call.ringing"]
             assert (ringing["caller"], ringing["number"]) == (caller, caller)
             assert ringing["contact"]["name"] == "Ada Lovelace"
-            rows = await _rows(api, since, caller, expect=2)
+            rows = await _rows(api, since, timeout=20.0, expect=2, settle=1.5, number=caller)
         assert sorted((r["cidext_inside"], r["direction"], r["disposition"],
                        r["cidname_outside"]) for r in rows) == [
             ("309", "INCOMING", "ANSWERED", "Ada Lovelace"),

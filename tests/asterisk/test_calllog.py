@@ -15,8 +15,8 @@ def _since() -> str:
     return (datetime.now(timezone.utc) - timedelta(seconds=2)).strftime("%Y-%m-%d %H:%M:%S")
 
 
-async def _rows(api, since, timeout=15.0, expect=1, **filters):
-    """Polls until `expect` rows match the filters (then waits a little for any extra)."""
+async def _rows(api, since, timeout=15.0, expect=1, settle=1.0, **filters):
+    """Polls until `expect` rows match the filters (then waits `settle` s for any extra)."""
     query = "&".join(f"{k}={v}" for k, v in filters.items())
     path = f"/call_log/records_after_timestamp?timestamp={since}" + (f"&{query}" if query else "")
     deadline = time.monotonic() + timeout
@@ -24,7 +24,7 @@ async def _rows(api, since, timeout=15.0, expect=1, **filters):
     while time.monotonic() < deadline:
         body = await api.ok("GET", path)
         if body["count"] >= expect:
-            await asyncio.sleep(1.0)  # a duplicate would show up now
+            await asyncio.sleep(settle)  # a duplicate would show up now
             return (await api.ok("GET", path))["records"]
         await asyncio.sleep(0.25)
     raise AssertionError(f"expected {expect} rows for {filters}, got {body}")
