@@ -192,12 +192,7 @@ class CallEvents(CallListener):
                 if owner is not None:
                     if not ringing.announced:  # answered within the coalescing window
                         self._announce(call, extension, ringing)
-                    answered = draft(owner.account_id, "call.answered",
-                                     CallAnswered(call_id=call.linkedid, node=self.node,
-                                                  direction=call.direction,
-                                                  extension=extension, device=device),
-                                     extension=extension, at=dial.time)
-                    self._then(partial(self.journal.emit, answered))
+                    self._answered(call, owner.account_id, extension, device, dial)
                 self._taken_from_others(call, extension, dial, "answered_elsewhere")
             if not ringing.answered:
                 if not ringing.announced and _rang(ringing, dial):
@@ -221,13 +216,17 @@ class CallEvents(CallListener):
         owner = self.extensions.owner(taker)
         call.ringing[taker] = _Ringing(answered=True, announced=True, stamp=dial.stamp)
         if owner is not None:
-            answered = draft(owner.account_id, "call.answered",
-                             CallAnswered(call_id=call.linkedid, node=self.node,
-                                          direction=call.direction, extension=taker,
-                                          device=dial.device or dial.dest_name),
-                             extension=taker, at=dial.time)
-            self._then(partial(self.journal.emit, answered))
+            self._answered(call, owner.account_id, taker, dial.device or dial.dest_name, dial)
         self._taken_from_others(call, taker, dial, "picked_up")
+
+    def _answered(self, call: _Call, account_id: int, extension: str, device: str,
+                  dial: Dial) -> None:
+        answered = draft(account_id, "call.answered",
+                         CallAnswered(call_id=call.linkedid, node=self.node,
+                                      direction=call.direction, extension=extension,
+                                      device=device),
+                         extension=extension, at=dial.time)
+        self._then(partial(self.journal.emit, answered))
 
     def _taken_from_others(self, call: _Call, taker: str, dial: Dial,
                            reason: Literal["answered_elsewhere", "picked_up"]) -> None:
