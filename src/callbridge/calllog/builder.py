@@ -108,8 +108,7 @@ def build_rows(cdrs: list[dict], *, ring_context: str, dialed: dict | None = Non
         else:  # nothing was created to dial: the dialled extension, or an outside number
             callee_ext = cdr.get("dst") if is_extension_name(cdr.get("dst") or "") else None
             callee_outside = callee_ext is None and bool(cdr.get("dst"))
-            if callee_ext and cdr["disposition"] == "ANSWERED":
-                # an application answered (Queue, VoiceMail, an IVR): nobody at an extension
+            if callee_ext and answered_by_application(cdr):
                 callee_ext = None
         from_outside = src is not None and src.is_outside
         sides: list[tuple[str, str, str | None, str | None]] = []
@@ -129,6 +128,12 @@ def build_rows(cdrs: list[dict], *, ring_context: str, dialed: dict | None = Non
     rows = [_merge(ext, direction, legs, number, name)
             for ext, (direction, legs, number, name) in parties.items()]
     return _answered_elsewhere(rows, callees)
+
+
+def answered_by_application(cdr: dict) -> bool:
+    """A CDR answered with no channel dialled: an application answered (Queue, VoiceMail, an
+    IVR), nobody at an extension."""
+    return not cdr.get("dstchannel") and cdr["disposition"] == "ANSWERED"
 
 
 def _answered_elsewhere(rows: list[RowDraft], callees: set[str]) -> list[RowDraft]:

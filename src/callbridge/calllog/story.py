@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 
 from callbridge.ami.channels import is_extension_name, parse_channel
-from callbridge.calllog.builder import replaced_by_pickup
+from callbridge.calllog.builder import answered_by_application, replaced_by_pickup
 
 _CONTACT = re.compile(r"sips?:[^&,\s]+")
 
@@ -40,8 +40,7 @@ def legs_of(cdrs: list[dict]) -> list[dict]:
         app = c.get("lastapp") or None
         source = _party(c.get("channel"), c.get("src"), None)
         destination = _party(c.get("dstchannel"), c.get("dst"), app)
-        if not c.get("dstchannel") and destination["kind"] == "extension" and (
-                c["disposition"] == "ANSWERED"):
+        if destination["kind"] == "extension" and answered_by_application(c):
             destination = {"kind": "application", "name": app or "", "channel": None}
         if id(c) in replaced:
             reading = "replaced_by_pickup"
