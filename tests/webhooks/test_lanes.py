@@ -94,3 +94,25 @@ async def test_a_read_of_the_outbox_racing_a_finished_send_does_not_send_it_agai
         assert d["status"] == "delivered" and d["attempts"] == 1
     finally:
         await receiver.stop()
+
+
+async def test_a_pass_sends_at_once_what_it_read_beyond_a_lanes_free_places(hooks_api):
+    """A pass reads up to PER_ENDPOINT due deliveries of an endpoint whose lane is partly busy;
+    it can send only the free places' worth. On PostgreSQL the read claims what it returns (its
+    next attempt moved CLAIM_SECONDS ahead): the rest sat claimed and unsent for 15 s (CI's
+    PostgreSQL pass missed its bound by it), where they must go as soon as places free up."""
+    api = hooks_api
+    receiver = await Receiver(delay=0.4).start()
+    try:
+        await _hook(api, receiver.url)
+        inbound_call_rings(api.app, lid="1700000200.1")
+        inbound_call_rings(api.app, lid="1700000200.2")
+        await eventually(lambda: len(receiver.got) >= 2, 5.0, "the first two in flight")
+        for n in range(3, 3 + sender_module.PER_ENDPOINT):
+            inbound_call_rings(api.app, lid=f"1700000200.{n}")
+        total = 2 + sender_module.PER_ENDPOINT
+        # 0.4 s per answer, 4 at a time: about 1.2 s for all; 15 s when the extras wait out a claim
+        await eventually(lambda: len(receiver.got) >= total, 5.0, "every event sent")
+        assert len(receiver.ids()) == total
+    finally:
+        await receiver.stop()

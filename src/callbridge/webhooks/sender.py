@@ -108,16 +108,23 @@ class WebhookSender:
         self._finished.clear()  # what finishes from here on, this read may not have seen
         due = await self.store.due(time.time(), self.per_endpoint, full, room)
         skip = self._finished
+        unsent: list[int] = []
         for d in due:
             lane = self._lanes.setdefault(d["webhook_id"], set())
-            if d["id"] in lane or d["id"] in skip or len(lane) >= self.per_endpoint:
+            if d["id"] in lane:
+                continue  # in flight already (its claim ran out mid-send): it stays claimed
+            if d["id"] in skip or len(lane) >= self.per_endpoint or \
+                    len(self._sends) >= MAX_IN_FLIGHT:
+                unsent.append(d["id"])
                 continue
-            if len(self._sends) >= MAX_IN_FLIGHT:
-                break
             lane.add(d["id"])
             task = asyncio.get_running_loop().create_task(self._send(d))
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
+        if unsent:
+            # read but not sent (its lane filled up meanwhile, or it finished as the read ran):
+            # due again at once, not when a claim of it runs out
+            await self.store.release(unsent, time.time())
 
     async def _send(self, d: dict) -> None:
         try:

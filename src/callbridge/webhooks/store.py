@@ -126,6 +126,16 @@ class WebhookStore:
             f" JOIN webhooks w ON w.id = d.webhook_id WHERE d.id IN ({pick})"
             " ORDER BY d.next_attempt_at, d.id", params)]
 
+    async def release(self, delivery_ids: list[int], due_at: float) -> None:
+        """Gives back deliveries a read claimed but this instance did not send (PostgreSQL;
+        nothing to give back on SQLite, where reads claim nothing)."""
+        if self.db.engine != "postgresql":
+            return
+        async with self.db.transaction() as tx:
+            await tx.execute("UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id IN"
+                             f" ({', '.join('?' * len(delivery_ids))}) AND status = 'pending'",
+                             (due_at, *delivery_ids))
+
     async def record_attempt(self, delivery_id: int, values: dict[str, Any],
                              succeeded: tuple[int, str] | None = None) -> None:
         """An attempt's outcome; succeeded = (webhook id, when): also the endpoint's last success,
