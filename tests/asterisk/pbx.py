@@ -71,6 +71,11 @@ class AsteriskInstall:
         out = subprocess.run([str(self.binary), "-V"], capture_output=True, text=True)
         return out.stdout.strip()
 
+    def major(self) -> int:
+        """22 for 'Asterisk 22.10.1'; 0 when it can't tell."""
+        m = re.search(r"(\d+)\.", self.version())
+        return int(m.group(1)) if m else 0
+
 
 ASTERISK = AsteriskInstall(Path(os.environ.get("BENCH_ASTERISK_PREFIX") or "/usr"))
 
@@ -178,12 +183,18 @@ class Pbx:
             (self.root / d).mkdir(parents=True, exist_ok=True)
         self.master_csv.parent.mkdir(exist_ok=True)  # cdr_csv writes there but won't create it
         lines = ["[directories]", f"astmoddir => {ASTERISK.modules}",
-                 f"astdatadir => {ASTERISK.data}", f"astagidir => {ASTERISK.data}/agi-bin",
+                 f"astdatadir => {self._data_dir()}", f"astagidir => {ASTERISK.data}/agi-bin",
                  f"astsbindir => {ASTERISK.prefix / 'sbin'}"]
         lines += [f"{k} => {self.root / v}" for k, v in dirs.items()]
         lines += ["", "[options]", "systemname = cbtest", "nocolor = yes", "verbose = 3",
                   "hideconnect = yes", "documentation_language = en_US"]
         (self.etc / "asterisk.conf").write_text("\n".join(lines) + "\n")
+        if ASTERISK.major() >= 20:
+            # the bench's Asterisk 22 is built without sounds: an attended transfer goes without
+            # its prompt (features.conf; an option Asterisk 16 doesn't know)
+            features = self.etc / "features.conf"
+            features.write_text(features.read_text().replace(
+                "[general]\n", "[general]\ntransferannouncesound =\n", 1))
         # the bench's queues (tests/asterisk/test_call_shapes.py): 309 and 310 ringing at once, as
         # endpoints and FreePBX-style through Local channels
         with (self.etc / "queues.conf").open("a") as queues:
@@ -193,6 +204,32 @@ class Pbx:
                 queues.write(f"\n[{name}]\nstrategy = ringall\ntimeout = 15\nretry = 1\n"
                              "joinempty = yes\nleavewhenempty = no\nringinuse = no\n"
                              + "".join(f"member => {m}\n" for m in members))
+
+    def _data_dir(self) -> Path:
+        """Asterisk's data (sounds, keys …). On Asterisk 16, the bench's own copy (links) with a
+        silent transfer prompt: AMI's Atxfer queues the code and the target's digits at once,
+        the first digit cuts the "pbx-transfer" prompt short and Asterisk 16 loses the rest
+        ("Dialed '3@internal' does not exist"); a phone's user dials after the prompt. (20+
+        skip the prompt through features.conf, see render.)"""
+        if ASTERISK.major() >= 20 or not (ASTERISK.data / "sounds" / "en").is_dir():
+            return ASTERISK.data
+        data = self.root / "data"
+        if data.exists():
+            return data
+        sounds = data / "sounds"
+        for sub in (data, sounds, sounds / "en"):
+            sub.mkdir(parents=True)
+        for entry in ASTERISK.data.iterdir():
+            if entry.name != "sounds":
+                (data / entry.name).symlink_to(entry)
+        for entry in (ASTERISK.data / "sounds").iterdir():
+            if entry.name != "en":
+                (sounds / entry.name).symlink_to(entry)
+        for entry in (ASTERISK.data / "sounds" / "en").iterdir():
+            if not entry.name.startswith("pbx-transfer."):
+                (sounds / "en" / entry.name).symlink_to(entry)
+        (sounds / "en" / "pbx-transfer.gsm").write_bytes(b"")  # plays nothing, at once
+        return data
 
     # ---- Asterisk ---------------------------------------------------------------------------
 

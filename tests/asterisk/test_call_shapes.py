@@ -301,3 +301,73 @@ async def test_a_blind_transfer_gives_each_party_its_row_and_the_target_the_orig
         assert len({r["linkedid"] for r in rows}) == 1
     finally:
         await asyncio.to_thread(pbx.unregister, "refer309", "309")
+
+
+async def test_an_attended_transfer_gives_the_target_a_row_and_the_original_caller(
+        queue_pbx, tmp_path):
+    """An inbound call to 309, answered at its desk phone; 309 starts an attended transfer to
+    310 (AMI Atxfer: the `atxfer` code of features.conf, as a receptionist's app would), talks
+    to 310, hangs up: the transfer completes and the caller talks to 310. 310's card shows the
+    caller from its ringing on; both get call.transferred; each has its ANSWERED row with the
+    caller's contact (310 had none: the caller's leg went through the Local pair the transfer
+    dialled), and the story shows 309's consultation."""
+    pbx, caller = queue_pbx, "5557770209"
+    async with callbridge_on(pbx, tmp_path / "cb.db") as api, ami(pbx) as (manager, amilog):
+        await api.ok("POST", "/contacts/contacts", json={
+            "firstname": "Ada", "lastname": "Lovelace", "mobile_phone": caller})
+        since, h = _since(), {"x-api-key": api.keys["acme"]}
+        await asyncio.to_thread(pbx.wait_devices, "309", 2)
+        async with api.client.ws_connect("/events?types=call.*&extension=309", headers=h) as at309, \
+                api.client.ws_connect("/events?types=call.*&extension=310", headers=h) as at310:
+            call = asyncio.create_task(asyncio.to_thread(pbx.call_in, caller, "309",
+                                                         talk_ms=10_000))
+            got309 = await collect(at309, lambda got: of(got, "call.answered", caller))
+            call_id = of(got309, "call.answered", caller)[0]["call_id"]
+            channels = pbx.cli("core show channels concise")
+            [desk] = [line.split("!")[0] for line in channels.splitlines()
+                      if line.startswith("PJSIP/309-") and "!Up!" in line]
+            # Async false: panoramisk reads an answer "… successfully queued" as the first of
+            # several unless the action says Async false (without the header: a KeyError that
+            # drops the connection)
+            reply = await manager.send_action({"Action": "Atxfer", "Channel": desk,
+                                               "Exten": "310", "Context": "internal",
+                                               "Async": "false"})
+            assert reply.get("Response") == "Success", reply
+            got310 = await collect(at310, lambda got: any(
+                e["type"] == "call.answered" and e["data"]["call_id"] == call_id for e in got),
+                timeout=20)
+            await asyncio.sleep(1.0)  # 309 and 310 talk; 309 hangs up: the transfer completes
+            await manager.send_action({"Action": "Hangup", "Channel": desk})
+            got309 += await collect(at309, lambda got: of(got309 + got, "call.transferred",
+                                                          caller))
+            [told309] = of(got309, "call.transferred", caller)
+            assert told309["to"] == "310", [e for e in amilog.events
+                                            if e.get("Event") == "AttendedTransfer"]
+            got310 += await collect(at310, lambda got: any(
+                e["type"] == "call.transferred" for e in got), timeout=5)
+            assert await call == 0
+            ended = lambda got: any(e["type"] == "call.ended"  # noqa: E731
+                                    and e["data"]["call_id"] == call_id for e in got)
+            got309 += await collect(at309, lambda got: ended(got309 + got), timeout=20)
+            got310 += await collect(at310, lambda got: ended(got310 + got), timeout=20)
+        mine310 = [e for e in got310 if e["data"]["call_id"] == call_id]
+        assert [e["type"] for e in mine310] == [
+            "call.ringing", "call.answered", "call.transferred", "call.ended"], mine310
+        ringing, _, moved, ended310 = (e["data"] for e in mine310)
+        assert (ringing["number"], ringing["contact"]["name"]) == (caller, "Ada Lovelace")
+        assert (moved["transferred_by"], moved["to"], moved["kind"], moved["number"],
+                moved["contact"]["name"]) == ("309", "310", "attended", caller, "Ada Lovelace")
+        assert (ended310["disposition"], ended310["name"]) == ("ANSWERED", "Ada Lovelace")
+        assert [e["type"] for e in got309 if e["data"]["call_id"] == call_id] == [
+            "call.ringing", "call.answered", "call.transferred", "call.ended"]
+        rows = await _rows(api, since, timeout=20.0, expect=2, settle=1.5, number=caller)
+        assert sorted((r["cidext_inside"], r["direction"], r["disposition"],
+                       r["cidname_outside"]) for r in rows) == [
+            ("309", "INCOMING", "ANSWERED", "Ada Lovelace"),
+            ("310", "INCOMING", "ANSWERED", "Ada Lovelace")], rows
+        by_ext = {r["cidext_inside"]: r for r in rows}
+        # 309 left when it handed the call over; 310 stayed to the end
+        assert by_ext["309"]["end_timestamp"] < by_ext["310"]["end_timestamp"]
+        story = await api.ok("GET", f"/calls/{call_id}")
+        readings = [(leg["source"]["name"], leg["reading"]) for leg in story["legs"]]
+        assert ("309", "consulted") in readings, story["legs"]

@@ -190,3 +190,42 @@ def test_an_outgoing_row_keeps_the_number_dialled_when_the_far_end_transfers():
     assert (row.extension, row.direction, row.number_outside) == ("309", "OUTGOING", "5551234")
     [row] = build_rows([{**out, "lastapp": "Queue"}], ring_context="callbridge-ring")
     assert row.number_outside == "310"  # no dial string to read: what the CDR says
+
+
+# an attended transfer as Asterisk 22 wrote it (the bench: AMI Atxfer on 309's channel to 310,
+# 309 hangs up to complete it): the consultation 309 -> Local;1, then the caller's leg forked
+# into the same pair, whose ';2' half rang and answered 310
+ATXFER = [
+    cdr(0, "5557770209", "309", "extensions", '"PSTN 5557770209" <5557770209>',
+        "PJSIP/trunk-00000000", "PJSIP/309-00000001", "2026-12-03 20:19:10", None,
+        "2026-12-03 20:19:11", 0, "NO ANSWER", "A.0", "A.0"),
+    cdr(3, "5557770209", "309", "extensions", '"PSTN 5557770209" <5557770209>',
+        "PJSIP/trunk-00000000", "PJSIP/309-00000002", "2026-12-03 20:19:10",
+        "2026-12-03 20:19:11", "2026-12-03 20:19:15", 3, "ANSWERED", "A.0", "A.0"),
+    cdr(6, "309", "", "internal", '"Alice" <309>', "PJSIP/309-00000002",
+        "Local/310@internal-00000000;1", "2026-12-03 20:19:15", "2026-12-03 20:19:15",
+        "2026-12-03 20:19:17", 1, "ANSWERED", "A.2", "A.0"),
+    cdr(8, "310", "310", "internal", '"Bob" <310>', "Local/310@internal-00000000;1", "",
+        "2026-12-03 20:19:17", "2026-12-03 20:19:17", "2026-12-03 20:19:23", 6, "ANSWERED",
+        "A.3", "A.0"),
+    cdr(9, "5557770209", "309", "extensions", '"PSTN 5557770209" <5557770209>',
+        "PJSIP/trunk-00000000", "Local/310@internal-00000000;1", "2026-12-03 20:19:15",
+        "2026-12-03 20:19:15", "2026-12-03 20:19:23", 8, "ANSWERED", "A.0", "A.0"),
+    cdr(5, "5557770209", "310", "extensions", '"PSTN 5557770209" <5557770209>',
+        "Local/310@internal-00000000;2", "PJSIP/310-00000003", "2026-12-03 20:19:15",
+        "2026-12-03 20:19:16", "2026-12-03 20:19:23", 7, "ANSWERED", "A.4", "A.0"),
+]
+
+
+def test_an_attended_transfer_is_a_row_for_the_transferer_and_one_for_the_target():
+    """Before: the consultation entered the pair first, so 310's leg read as an internal call
+    from 309, and 309's row ran to the end of the whole call."""
+    rows = build_rows(ATXFER, ring_context="callbridge-ring")
+    assert [(r.extension, r.direction, r.disposition, r.number_outside, r.name_outside,
+             r.answer_timestamp[-8:], r.end_timestamp[-8:], r.billsec) for r in rows] == [
+        # 309: answered at :11, talked with the caller then with 310, left at :17
+        ("309", "INCOMING", "ANSWERED", "5557770209", "PSTN 5557770209", "20:19:11",
+         "20:19:17", 6),
+        # 310: the original caller, from its answer of the consultation to the end
+        ("310", "INCOMING", "ANSWERED", "5557770209", "PSTN 5557770209", "20:19:16",
+         "20:19:23", 7)]

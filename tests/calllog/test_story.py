@@ -5,7 +5,7 @@ from __future__ import annotations
 from callbridge.admin.routes import EXTENSIONS
 from callbridge.calllog.story import legs_of
 from tests.calllog.test_api import _ingest
-from tests.calllog.test_builder import INBOUND, PICKUP, _queue
+from tests.calllog.test_builder import ATXFER, INBOUND, PICKUP, _queue
 
 
 def _said(legs: list[dict]) -> list[tuple]:
@@ -20,6 +20,14 @@ def test_a_pickup_reads_as_a_ring_replaced_and_the_pickers_talk():
         ("extension", "309", "extension", "803", "rang"),
         ("outside", "5557770205", "extension", "310", "talked")]
     assert [leg["sequence"] for leg in legs] == [0, 1, 3]
+
+
+def test_an_attended_transfer_reads_as_the_transferers_consultation_then_the_targets_talk():
+    legs = legs_of(ATXFER)
+    said = [(leg["source"]["name"], leg["destination"]["name"], leg["reading"]) for leg in legs]
+    assert ("309", "310@internal", "consulted") in said
+    assert ("5557770209", "310@internal", "talked") in said  # the caller handed over
+    assert ("310@internal", "310", "talked") in said         # the pair's half to 310's phone
 
 
 def test_a_queue_through_local_channels_shows_the_application_and_every_member_leg():

@@ -529,3 +529,44 @@ async def test_a_directed_pickup_answers_for_the_picker_and_closes_the_ringing_c
         assert answered["type"] == "call.answered" and answered["data"]["call_id"] == "42.1"
         with pytest.raises(TimeoutError):
             await next_event(at309, timeout=0.3)
+
+
+async def test_a_transfer_is_told_to_the_transferer_and_to_the_target_with_the_caller(
+        events_api):
+    """AttendedTransfer names its channels with prefixes and no plain Linkedid (the call model
+    once dropped it): 309 and 311 each get call.transferred, with the caller's number; the target
+    is read from the Local pair the transfer dialled, or, when that is gone, from whom the
+    transferer was connected to. A BlindTransfer names the target's extension."""
+    api = events_api
+    await api.app[dialer_routes.SERVICE].extensions.add("acme", "311")
+    h = {"x-api-key": api.keys["acme"]}
+    async with api.client.ws_connect("/events?extension=309", headers=h) as at309, \
+            api.client.ws_connect("/events?extension=311", headers=h) as at311:
+        for lid, target_channel in (("43.1", "Local/311@internal-00000000;1"), ("44.1", "")):
+            queue_rings(api.app, lid, {"309": f"{lid}1"})
+            assert (await next_event(at309))["type"] == "call.ringing"
+            ami(api.app, "AttendedTransfer", Result="Success",
+                OrigTransfererChannel=f"PJSIP/309-{lid}1", OrigTransfererLinkedid=lid,
+                SecondTransfererChannel=f"PJSIP/309-{lid}1", SecondTransfererConnectedLineNum="311",
+                TransfereeChannel="PJSIP/trunk-00000001", TransfereeLinkedid=lid,
+                TransferTargetChannel=target_channel, DestType="Bridge",
+                Timestamp=f"{time.time():.6f}")
+            for ws, extension in ((at309, "309"), (at311, "311")):
+                told = await next_event(ws)
+                assert told["type"] == "call.transferred"
+                assert told["data"] == {
+                    "call_id": lid, "direction": "inbound", "extension": extension,
+                    "transferred_by": "309", "to": "311", "kind": "attended",
+                    "number": "5551234", "contact": None, "node": "default"}
+        queue_rings(api.app, "45.1", {"309": "45.11"})
+        assert (await next_event(at309))["type"] == "call.ringing"
+        ami(api.app, "BlindTransfer", Result="Success", TransfererChannel="PJSIP/309-45.11",
+            TransfererLinkedid="45.1", Extension="311", Context="internal")
+        for ws in (at309, at311):
+            told = await next_event(ws)
+            assert (told["type"], told["data"]["kind"], told["data"]["to"]) == (
+                "call.transferred", "blind", "311")
+        ami(api.app, "BlindTransfer", Result="Fail", TransfererChannel="PJSIP/309-45.11",
+            TransfererLinkedid="45.1", Extension="311")
+        with pytest.raises(TimeoutError):
+            await next_event(at309, timeout=0.3)

@@ -36,7 +36,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from callbridge.ami.channels import Channel, parse_channel
+from callbridge.ami.channels import Channel, is_extension_name, parse_channel
 from callbridge.ami.link import AmiError, AmiLink
 from callbridge.logs import event
 from callbridge.timeutil import iso
@@ -44,6 +44,7 @@ from callbridge.timeutil import iso
 log = logging.getLogger("callbridge.ami")
 MAX_CALLS = 10_000
 CHANNEL_EVENTS = ("Newchannel", "DialBegin", "DialEnd", "Hangup")
+TRANSFER_EVENTS = ("AttendedTransfer", "BlindTransfer")
 
 
 def stamp_of(ev: dict) -> float | None:
@@ -109,6 +110,29 @@ class Left:
     stamp: float | None
 
 
+@dataclass(slots=True)
+class Transfer:
+    """A transfer Asterisk carried out (AttendedTransfer / BlindTransfer, Result Success)."""
+    call: LiveCall
+    kind: str                   # "attended" or "blind"
+    transferer: str | None      # the extension that transferred, when an extension did
+    target: str | None          # the extension the call went to, when it went to one
+    stamp: float | None
+
+    @property
+    def time(self) -> str | None:
+        return iso_at(self.stamp)
+
+
+def _extension_of(channel: str | None) -> str | None:
+    """The extension behind a channel: an extension's device, or a Local/<ext>@… pair (what an
+    attended transfer dials the target through)."""
+    ch = parse_channel(channel)
+    if ch is None or not is_extension_name(ch.name):
+        return None
+    return ch.name if ch.is_extension or ch.tech == "Local" else None
+
+
 class CallListener:
     """What a room overrides of the model's transitions (each defaults to nothing)."""
 
@@ -122,6 +146,8 @@ class CallListener:
 
     def call_over(self, call: LiveCall, stamp: float | None, seen: bool) -> None: ...
 
+    def transferred(self, transfer: Transfer) -> None: ...
+
     def reconciled(self, alive: set[str] | None) -> None: ...
 
     def event_seen(self, stamp: float | None) -> object:
@@ -129,7 +155,7 @@ class CallListener:
 
 
 _TRANSITIONS = ("event_seen", "call_started", "dial_started", "dial_ended", "channel_left",
-                "call_over", "reconciled")
+                "call_over", "transferred", "reconciled")
 
 
 def _always() -> bool:
@@ -157,7 +183,7 @@ class CallModel:
 
     def attach(self, link: AmiLink) -> None:
         """Subscribes the model, once, to the node's channel events and (re)connects."""
-        for name in CHANNEL_EVENTS:
+        for name in CHANNEL_EVENTS + TRANSFER_EVENTS:
             link.on(name, self.feed)
         link.on_connect(lambda: self.reconcile(link))
 
@@ -183,6 +209,8 @@ class CallModel:
         """One AMI channel event (the link calls it; tests and recorded streams too)."""
         lid = ev.get("Linkedid", "")
         if not lid:
+            if ev.get("Event") in TRANSFER_EVENTS:
+                self._transfer(ev)
             return
         stamp = stamp_of(ev)
         self._tell("event_seen", stamp)
@@ -253,6 +281,30 @@ class CallModel:
                     dest=ev.get("DestUniqueid", ""), dest_name=dest_name, dest_channel=dest,
                     extension=extension, device=device, caller=ev.get("CallerIDNum", "") or "",
                     exten=ev.get("Exten", "") or "", status=status, stamp=stamp)
+
+    def _transfer(self, ev: dict) -> None:
+        """Transfer events name their channels with prefixes (Transferer…, OrigTransferer…,
+        TransferTarget…): no plain Linkedid. The call is the transferer's."""
+        if ev.get("Result") != "Success":
+            return
+        if ev.get("Event") == "AttendedTransfer":
+            lid = ev.get("OrigTransfererLinkedid") or ev.get("TransfereeLinkedid") or ""
+            kind, transferer = "attended", _extension_of(ev.get("OrigTransfererChannel"))
+            # the target's channel (a Local pair's half, or the target's device); when Asterisk
+            # optimized that away first, who the transferer and the caller are connected to
+            target = next((e for e in (_extension_of(ev.get("TransferTargetChannel")),
+                                       ev.get("SecondTransfererConnectedLineNum"),
+                                       ev.get("TransfereeConnectedLineNum"))
+                           if e and is_extension_name(e) and e != transferer), None)
+        else:
+            lid = ev.get("TransfererLinkedid") or ev.get("TransfereeLinkedid") or ""
+            kind, transferer = "blind", _extension_of(ev.get("TransfererChannel"))
+            exten = ev.get("Extension") or ""
+            target = exten if is_extension_name(exten) else None
+        call = self._calls.get(lid)
+        if call is None:
+            return  # not followed (it began before we looked)
+        self._tell("transferred", Transfer(call, kind, transferer, target, stamp_of(ev)))
 
     def _hangup(self, lid: str, ev: dict, stamp: float | None) -> None:
         uid = ev.get("Uniqueid", "")

@@ -69,6 +69,26 @@ def _seconds(a: str | None, b: str | None) -> int:
     return max(0, int((datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds()))
 
 
+def _talked(answered: list[dict]) -> int:
+    """Seconds talked over a party's answered legs: one leg's own billsec (Asterisk counts it
+    from its exact times); over several, the seconds their answer-to-end spans cover, each
+    counted once (two devices at once count once, a talk then a transfer's consultation add
+    up)."""
+    if len(answered) <= 1:
+        return max((int(leg.get("billsec") or 0) for leg in answered), default=0)
+    spans = sorted((leg["answer"], leg["end"]) for leg in answered
+                   if leg.get("answer") and leg.get("end"))
+    covered, reach = 0, None
+    for start, end in spans:
+        if reach is None or start > reach:
+            covered += _seconds(start, end)
+            reach = end
+        elif end > reach:
+            covered += _seconds(reach, end)
+            reach = end
+    return max(covered, max(int(leg.get("billsec") or 0) for leg in answered))
+
+
 def _best(dispositions: list[str]) -> str:
     best = max(dispositions, key=lambda d: _RANK.get(d, 0), default="FAILED")
     return "FAILED" if best == "CONGESTION" else best
@@ -80,7 +100,7 @@ def _merge(extension: str, direction: str, legs: list[dict], number: str | None,
     end = max((leg["end"] for leg in legs if leg.get("end")), default=None)
     answered = [leg for leg in legs if leg["disposition"] == "ANSWERED"]
     answer = min((leg["answer"] for leg in answered if leg.get("answer")), default=None)
-    billsec = max((int(leg.get("billsec") or 0) for leg in answered), default=0)
+    billsec = _talked(answered)
     first = min(legs, key=lambda leg: (leg["start"], leg.get("sequence", 0)))
     return RowDraft(extension, direction, _best([leg["disposition"] for leg in legs]), start,
                     answer, end, _seconds(start, end), billsec, number, name, first["uniqueid"],
@@ -102,6 +122,10 @@ def build_rows(cdrs: list[dict], *, ring_context: str, dialed: dict | None = Non
     for cdr in _picked_up_is_not_answered(_through_locals(ordered)):
         src, dst = parse_channel(cdr.get("channel")), parse_channel(cdr.get("dstchannel"))
         caller_ext = src.name if src is not None and src.is_extension else None
+        if cdr.get("consultation"):
+            if caller_ext in parties:  # the transferer stays on the call until it hands over
+                parties[caller_ext][1].append(cdr)
+            continue
         if dst is not None:
             callee_ext = dst.name if dst.is_extension else None
             callee_outside = dst.is_outside
@@ -193,6 +217,21 @@ def _pair(channel: str | None) -> tuple[str, str] | None:
     return name, half
 
 
+def consultations(cdrs: list[dict]) -> set[int]:
+    """The id()s of an attended transfer's consultations: CDRs into a Local pair (the
+    transferer dialling the target) that another CDR entered later (the caller, handed over when
+    the transferer hung up). A consultation is the transferer's time on the call, not a call
+    of its own: the pair's ';2' leg is the target talking to the caller."""
+    last: dict[str, dict] = {}
+    for cdr in sorted(cdrs, key=lambda c: (c["start"], c.get("sequence") or 0)):
+        into = _pair(cdr.get("dstchannel"))
+        if into is not None and into[1] == "1":
+            last[into[0]] = cdr
+    return {id(c) for c in cdrs
+            if (into := _pair(c.get("dstchannel"))) is not None and into[1] == "1"
+            and last[into[0]] is not c}
+
+
 def _through_locals(cdrs: list[dict]) -> list[dict]:
     """The CDRs with Local channels looked through (docs/call-log.md, "Local channels").
 
@@ -206,7 +245,7 @@ def _through_locals(cdrs: list[dict]) -> list[dict]:
     for cdr in cdrs:
         into = _pair(cdr.get("dstchannel"))
         if into is not None and into[1] == "1":
-            entered.setdefault(into[0], cdr)
+            entered[into[0]] = cdr  # the last to enter is who the pair ended up connected to
     if not entered:
         return cdrs
 
@@ -220,6 +259,8 @@ def _through_locals(cdrs: list[dict]) -> list[dict]:
     for cdr in cdrs:
         into = _pair(cdr.get("dstchannel"))
         if into is not None and into[1] == "1" and into[0] in entered:
+            if entered[into[0]] is not cdr:
+                seen.append({**cdr, "consultation": True})  # see consultations()
             continue  # the way into a pair: its ';2' CDR is the leg
         caller = caller_of(cdr)
         if caller is not cdr:

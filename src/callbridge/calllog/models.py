@@ -97,11 +97,12 @@ class CallLeg(BaseModel):
     devices: list[str] = Field(default_factory=list, description="the device contacts a Dial"
                                                                  " rang (from its dial string)")
     reading: Literal["rang", "talked", "answered_by_application", "replaced_by_pickup",
-                     "failed"] = Field(
+                     "consulted", "failed"] = Field(
         description="how the call log reads the leg (docs/call-log.md): rang (no answer, busy),"
                     " talked, answered_by_application (Queue, VoiceMail: nobody at an extension),"
                     " replaced_by_pickup (marked answered, but a directed pickup took it),"
-                    " failed")
+                    " consulted (an attended transfer's transferer talking to the target"
+                    " before handing the caller over), failed")
 
 
 class CallStory(BaseModel):

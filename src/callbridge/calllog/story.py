@@ -1,6 +1,7 @@
 """A call's story (GET /calls/{linked_id}): its stored CDRs, in order, each read as the call log
 reads it (callbridge.calllog.builder): who dialled whom, which devices rang, who talked, what an
-application answered, what a pickup replaced. Pure: tested on recorded CDRs like the builder.
+application answered, what a pickup replaced, which
+leg was an attended transfer's consultation. Pure: tested on recorded CDRs like the builder.
 
 CDRs are what survives a restart of callbridge or of Asterisk (Master.csv fills any gap), so a
 story can be told for any call the call log holds, not only for calls seen live.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 
 from callbridge.ami.channels import is_extension_name, parse_channel
-from callbridge.calllog.builder import answered_by_application, replaced_by_pickup
+from callbridge.calllog.builder import answered_by_application, consultations, replaced_by_pickup
 
 _CONTACT = re.compile(r"sips?:[^&,\s]+")
 
@@ -35,6 +36,7 @@ def legs_of(cdrs: list[dict]) -> list[dict]:
     """The legs of one call (its CDRs, any order) as CallLeg fields, in the order they began."""
     ordered = sorted(cdrs, key=lambda c: (c["start"], c.get("sequence") or 0))
     replaced = replaced_by_pickup(ordered)
+    consulting = consultations(ordered)
     legs = []
     for c in ordered:
         app = c.get("lastapp") or None
@@ -44,6 +46,8 @@ def legs_of(cdrs: list[dict]) -> list[dict]:
             destination = {"kind": "application", "name": app or "", "channel": None}
         if id(c) in replaced:
             reading = "replaced_by_pickup"
+        elif id(c) in consulting:
+            reading = "consulted"
         elif c["disposition"] == "ANSWERED" and destination["kind"] == "application":
             reading = "answered_by_application"
         elif c["disposition"] == "ANSWERED":

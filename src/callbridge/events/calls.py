@@ -28,14 +28,15 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Literal
 
-from callbridge.accounts.extensions import ExtensionService
-from callbridge.ami.calls import CallListener, Dial, LiveCall, event_time, iso_at
+from callbridge.accounts.extensions import Extension, ExtensionService
+from callbridge.ami.calls import CallListener, Dial, LiveCall, Transfer, event_time, iso_at
 from callbridge.contacts.lookup import ContactLookup
 from callbridge.events.journal import EventJournal, draft
 from callbridge.events.models import (
     CallAnswered,
     CallRinging,
     CallTaken,
+    CallTransferred,
     ContactCard,
     DeviceState,
     Direction,
@@ -246,6 +247,47 @@ class CallEvents(CallListener):
                           extension=extension, at=dial.time)
             self._then(partial(self.journal.emit, taken))
 
+    def transferred(self, transfer: Transfer) -> None:
+        """call.transferred to the transferer (its card closes) and to the target (its card
+        shows the outside party: the number and contact the call rang with)."""
+        call = self._calls.get(transfer.call.linkedid)
+        if call is None:
+            return
+        number = self._number(call) or None
+        for extension in dict.fromkeys(e for e in (transfer.transferer, transfer.target) if e):
+            owner = self.extensions.owner(extension)
+            if owner is None:
+                continue
+            data = CallTransferred(call_id=call.linkedid, node=self.node,
+                                   direction=call.direction, extension=extension,
+                                   transferred_by=transfer.transferer, to=transfer.target,
+                                   kind="attended" if transfer.kind == "attended" else "blind",
+                                   number=number)
+            self._then(partial(self._with_card, owner, number, "call.transferred", data,
+                               extension, transfer.time))
+
+    async def _with_card(self, owner: Extension, number: str | None, type_: str,
+                         data: CallRinging | CallTransferred, extension: str,
+                         at: str | None) -> None:
+        """The event stored with the outside number's contact card (without one when the
+        lookup fails: the event goes out rather than not at all)."""
+        card = None
+        if number:
+            try:
+                card = await self.contacts.card_for(owner.account_id, owner.region, number)
+            except Exception:
+                log.warning("events.card_lookup_failed", exc_info=True)
+        contact = ContactCard.model_validate(card) if card else None
+        self.journal.emit(draft(owner.account_id, type_,
+                                data.model_copy(update={"contact": contact}),
+                                extension=extension, at=at))
+
+    @staticmethod
+    def _number(call: _Call) -> str:
+        """The outside party: the caller of an inbound call, the number a click-to-dial dials."""
+        return call.caller if call.direction == "inbound" else (
+            call.called if call.direction == "outbound" else "")
+
     # ---- device state (ContactStatus, straight from the link) --------------------------------
 
     def on_contact_status(self, ev: dict) -> None:
@@ -270,27 +312,15 @@ class CallEvents(CallListener):
         owner = self.extensions.owner(extension)
         if owner is None:
             return
-        number = call.caller if call.direction == "inbound" else (
-            call.called if call.direction == "outbound" else None)
+        number = self._number(call)
         data = CallRinging(call_id=call.linkedid, direction=call.direction, extension=extension,
                            node=self.node,
                            devices=sorted(set(ringing.devices.values())), caller=call.caller,
                            caller_name=call.caller_name, called=call.called or extension,
                            number=number or None, contact=None)
-
-        async def with_card(number: str) -> None:
-            try:
-                card = await self.contacts.card_for(owner.account_id, owner.region, number)
-            except Exception:  # the pop goes out without a card rather than not at all
-                log.warning("events.card_lookup_failed", exc_info=True)
-                card = None
-            contact = ContactCard.model_validate(card) if card else None
-            self.journal.emit(draft(owner.account_id, "call.ringing",
-                                    data.model_copy(update={"contact": contact}),
-                                    extension=extension, at=ringing.time))
-
         if number:
-            self._then(partial(with_card, number))
+            self._then(partial(self._with_card, owner, number, "call.ringing", data, extension,
+                               ringing.time))
         else:
             self._then(lambda: self.journal.emit(draft(owner.account_id, "call.ringing", data,
                                                       extension=extension, at=ringing.time)))

@@ -69,6 +69,24 @@ class CallTaken(BaseModel):
     node: CallNode = "default"
 
 
+class CallTransferred(BaseModel):
+    """Asterisk transferred the call (an attended or a blind transfer), told to both ends: the
+    transferer's card closes (the call went to `to`), the target's shows the call's outside
+    party, its number and contact (during an attended transfer's consultation it rang with
+    them already)."""
+    call_id: str
+    direction: Direction
+    extension: str = Field(description="the extension this event is for: the transferer or"
+                                       " the target")
+    transferred_by: str | None = Field(description="the extension that transferred the call")
+    to: str | None = Field(description="the extension the call was transferred to")
+    kind: Literal["attended", "blind"]
+    number: str | None = Field(None, description="the outside party (for an inbound call: the"
+                                                 " caller)")
+    contact: ContactCard | None = None
+    node: CallNode = "default"
+
+
 class CallEnded(BaseModel):
     """From the call's call-log row, once the call log has built it (same rules, same row)."""
     call_id: str
@@ -109,6 +127,9 @@ CATALOGUE: dict[str, EventKind] = {
     "call.taken": EventKind(CallTaken, "an extension that got call.ringing stops ringing because"
                                        " another extension answered: its card closes (no"
                                        " call.missed follows)"),
+    "call.transferred": EventKind(CallTransferred, "the call was transferred (attended or"
+                                                   " blind), sent to the transferer and to the"
+                                                   " target, with the outside party's contact"),
     "call.ended": EventKind(CallEnded, "the call is over for the extension: its call-log row"),
     "call.missed": EventKind(CallEnded, "an inbound call nobody at the extension answered: its"
                                         " call-log row (sent after call.ended)"),
