@@ -210,12 +210,10 @@ async def test_an_outbound_call_the_far_end_transfers_keeps_the_number_dialled(q
         await asyncio.to_thread(pbx.restore_trunk)
 
 
-async def test_callbridge_killed_mid_queue_call_writes_the_same_rows_after_restart(queue_pbx,
-                                                                                 tmp_path):
-    """callbridge (its own process) is killed with SIGKILL while a queue call through Local
-    members is up; the call ends while it is down. After the restart the call has exactly the
-    rows it would have had: one, 310's ANSWERED, nothing for 309 (read back from Master.csv)."""
-    pbx, caller = queue_pbx, "5557770207"
+async def _rows_across_a_kill(pbx, tmp_path, caller: str, call) -> list[dict]:
+    """callbridge as its own process; `call(kill)` places a call and kills callbridge with
+    SIGKILL (awaiting kill()) midway, and returns once the call is over, callbridge still down.
+    Returns the rows callbridge has for the caller after a restart (read back from Master.csv)."""
     database = fresh_database(tmp_path, "killed.db")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
     env.update({"CALLBRIDGE_DATABASE": database, "CALLBRIDGE_AMI": f"default={ami_url(pbx)}",
@@ -240,12 +238,12 @@ async def test_callbridge_killed_mid_queue_call_writes_the_same_rows_after_resta
         try:
             await _until("callbridge online", lambda: online(s), 30)
             since = _since()
-            call = asyncio.create_task(asyncio.to_thread(pbx.call_in, caller, "701",
-                                                         talk_ms=3000))
-            await asyncio.sleep(1.5)  # 310 answered (0.8 s after it rang); the call is up
-            first.proc.send_signal(signal.SIGKILL)
-            first.proc.wait(10)
-            assert await call == 0  # the call ends while callbridge is down
+
+            async def kill() -> None:
+                first.proc.send_signal(signal.SIGKILL)
+                await asyncio.to_thread(first.proc.wait, 10)
+            await call(kill)
+            assert first.proc.poll() is not None, "the call never killed callbridge"
         finally:
             if first.proc.poll() is None:
                 first.proc.kill()
@@ -257,14 +255,61 @@ async def test_callbridge_killed_mid_queue_call_writes_the_same_rows_after_resta
                 async with s.get(base + "/call_log/records_after_timestamp",
                                  params={"timestamp": since, "number": caller}, headers=h) as r:
                     return (await r.json())["records"]
-            await _until("the call's row", rows, 30)
+            await _until("the call's rows", rows, 30)
             await asyncio.sleep(1.5)  # a row too many would show up now
-            got = await rows()
-            assert [(r["cidext_inside"], r["direction"], r["disposition"]) for r in got] == [
-                ("310", "INCOMING", "ANSWERED")], got
+            return await rows()
         finally:
             second.proc.send_signal(signal.SIGTERM)
             second.proc.wait(20)
+
+
+async def test_callbridge_killed_mid_queue_call_writes_the_same_rows_after_restart(queue_pbx,
+                                                                                 tmp_path):
+    """callbridge (its own process) is killed with SIGKILL while a queue call through Local
+    members is up; the call ends while it is down. After the restart the call has exactly the
+    rows it would have had: one, 310's ANSWERED, nothing for 309 (read back from Master.csv)."""
+    pbx, caller = queue_pbx, "5557770207"
+
+    async def queue_call(kill) -> None:
+        call = asyncio.create_task(asyncio.to_thread(pbx.call_in, caller, "701", talk_ms=3000))
+        await asyncio.sleep(1.5)  # 310 answered (0.8 s after it rang); the call is up
+        await kill()
+        assert await call == 0  # the call ends while callbridge is down
+    got = await _rows_across_a_kill(pbx, tmp_path, caller, queue_call)
+    assert [(r["cidext_inside"], r["direction"], r["disposition"]) for r in got] == [
+        ("310", "INCOMING", "ANSWERED")], got
+
+
+async def test_callbridge_killed_mid_attended_transfer_writes_the_same_rows_after_restart(
+        queue_pbx, tmp_path):
+    """Killed with SIGKILL during an attended transfer's consultation (309 talking to 310, the
+    caller waiting); 309 hands over and the call ends while callbridge is down. After the
+    restart: the rows the transfer test sees live, 309's and 310's, both with the caller."""
+    pbx, caller = queue_pbx, "5557770210"
+
+    async def transferred_call(kill) -> None:
+        await asyncio.to_thread(pbx.wait_devices, "309", 2)
+        async with ami(pbx) as (manager, log):
+            call = asyncio.create_task(asyncio.to_thread(pbx.call_in, caller, "309",
+                                                         talk_ms=8_000))
+            await log.wait_for(lambda log: [
+                e for e in log.matching(Event="DialEnd", DialStatus="ANSWER")
+                if e.get("DestChannel", "").startswith("PJSIP/309-")],
+                20, "309 answering")
+            desk = _up_channel(pbx, "309")
+            await _atxfer(manager, desk, "310")
+            await log.wait_for(lambda log: [
+                e for e in log.matching(Event="DialEnd", DialStatus="ANSWER")
+                if e.get("DestChannel", "").startswith("PJSIP/310-")],
+                20, "310 answering the consultation")
+            await kill()
+            await asyncio.sleep(0.5)
+            await manager.send_action({"Action": "Hangup", "Channel": desk})
+            assert await call == 0
+    got = await _rows_across_a_kill(pbx, tmp_path, caller, transferred_call)
+    assert sorted((r["cidext_inside"], r["direction"], r["disposition"], r["cidname_outside"])
+                  for r in got) == [("309", "INCOMING", "ANSWERED", "PSTN 5557770210"),
+                                    ("310", "INCOMING", "ANSWERED", "PSTN 5557770210")], got
 
 
 async def test_a_blind_transfer_gives_each_party_its_row_and_the_target_the_original_caller(
@@ -303,6 +348,23 @@ async def test_a_blind_transfer_gives_each_party_its_row_and_the_target_the_orig
         await asyncio.to_thread(pbx.unregister, "refer309", "309")
 
 
+def _up_channel(pbx, extension: str) -> str:
+    """The channel of the extension's device that answered (the only one up)."""
+    channels = pbx.cli("core show channels concise")
+    [up] = [line.split("!")[0] for line in channels.splitlines()
+            if line.startswith(f"PJSIP/{extension}-") and "!Up!" in line]
+    return up
+
+
+async def _atxfer(manager, channel: str, target: str) -> None:
+    """An attended transfer of the call `channel` is in to `target` (AMI Atxfer). Async false:
+    panoramisk reads the answer "… successfully queued" as the first of several unless the
+    action says Async false (without the header: a KeyError that drops the connection)."""
+    reply = await manager.send_action({"Action": "Atxfer", "Channel": channel, "Exten": target,
+                                       "Context": "internal", "Async": "false"})
+    assert reply.get("Response") == "Success", reply
+
+
 async def test_an_attended_transfer_gives_the_target_a_row_and_the_original_caller(
         queue_pbx, tmp_path):
     """An inbound call to 309, answered at its desk phone; 309 starts an attended transfer to
@@ -323,16 +385,8 @@ async def test_an_attended_transfer_gives_the_target_a_row_and_the_original_call
                                                          talk_ms=10_000))
             got309 = await collect(at309, lambda got: of(got, "call.answered", caller))
             call_id = of(got309, "call.answered", caller)[0]["call_id"]
-            channels = pbx.cli("core show channels concise")
-            [desk] = [line.split("!")[0] for line in channels.splitlines()
-                      if line.startswith("PJSIP/309-") and "!Up!" in line]
-            # Async false: panoramisk reads an answer "… successfully queued" as the first of
-            # several unless the action says Async false (without the header: a KeyError that
-            # drops the connection)
-            reply = await manager.send_action({"Action": "Atxfer", "Channel": desk,
-                                               "Exten": "310", "Context": "internal",
-                                               "Async": "false"})
-            assert reply.get("Response") == "Success", reply
+            desk = _up_channel(pbx, "309")
+            await _atxfer(manager, desk, "310")
             got310 = await collect(at310, lambda got: any(
                 e["type"] == "call.answered" and e["data"]["call_id"] == call_id for e in got),
                 timeout=20)
