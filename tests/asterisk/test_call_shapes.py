@@ -348,11 +348,11 @@ async def test_a_blind_transfer_gives_each_party_its_row_and_the_target_the_orig
         await asyncio.to_thread(pbx.unregister, "refer309", "309")
 
 
-def _up_channel(pbx, extension: str) -> str:
-    """The channel of the extension's device that answered (the only one up)."""
+def _up_channel(pbx, endpoint: str) -> str:
+    """The channel up of an endpoint: the device of an extension that answered, the trunk."""
     channels = pbx.cli("core show channels concise")
     [up] = [line.split("!")[0] for line in channels.splitlines()
-            if line.startswith(f"PJSIP/{extension}-") and "!Up!" in line]
+            if line.startswith(f"PJSIP/{endpoint}-") and "!Up!" in line]
     return up
 
 
@@ -425,3 +425,53 @@ async def test_an_attended_transfer_gives_the_target_a_row_and_the_original_call
         story = await api.ok("GET", f"/calls/{call_id}")
         readings = [(leg["source"]["name"], leg["reading"]) for leg in story["legs"]]
         assert ("309", "consulted") in readings, story["legs"]
+
+
+async def test_a_parked_call_retrieved_at_another_extension_is_its_incoming_call(queue_pbx,
+                                                                                 tmp_path):
+    """309 answers, talks, parks the caller (AMI Park: what the parkcall code or a
+    receptionist's app does); 310 retrieves it from its place (dials 801, res_parking.conf).
+    309 talked: its ANSWERED row; 310 talked with the caller: its INCOMING row, named, and its
+    call.ended; the lot answering the call is nobody's (the story's Park leg); nobody missed
+    it."""
+    pbx, caller = queue_pbx, "5557770211"
+    async with callbridge_on(pbx, tmp_path / "cb.db") as api, ami(pbx) as (manager, amilog):
+        await api.ok("POST", "/contacts/contacts", json={
+            "firstname": "Ada", "lastname": "Lovelace", "mobile_phone": caller})
+        since, h = _since(), {"x-api-key": api.keys["acme"]}
+        await asyncio.to_thread(pbx.wait_devices, "309", 2)
+        async with api.client.ws_connect("/events?types=call.*", headers=h) as ws:
+            call = asyncio.create_task(asyncio.to_thread(pbx.call_in, caller, "309",
+                                                         talk_ms=8_000))
+            got = await collect(ws, lambda got: of(got, "call.answered", caller))
+            call_id = of(got, "call.answered", caller)[0]["call_id"]
+            desk = _up_channel(pbx, "309")
+            await asyncio.sleep(1.5)  # they talk (a park within the answer's second would read
+            #                           as a pickup of a phone that only rang: docs/call-log.md)
+            reply = await manager.send_action({"Action": "Park", "Channel": _up_channel(
+                pbx, "trunk"), "TimeoutChannel": desk})
+            assert reply.get("Response") == "Success", reply
+            [parked] = await amilog.wait_for(lambda log: log.matching(Event="ParkedCall"), 10,
+                                             "the call parked")
+            await manager.send_action({"Action": "Originate", "Channel": "PJSIP/310",
+                                       "Context": "internal", "Exten": parked["ParkingSpace"],
+                                       "Priority": "1", "Async": "true"})
+            assert await call == 0
+            got += await collect(ws, lambda more: len(of(got + more, "call.ended", caller)) == 2,
+                                 timeout=20)
+        ended = {e["extension"]: e for e in of(got, "call.ended", caller)}
+        assert {x: (e["disposition"], e["name"]) for x, e in ended.items()} == {
+            "309": ("ANSWERED", "Ada Lovelace"), "310": ("ANSWERED", "Ada Lovelace")}
+        assert of(got, "call.missed", caller) == []
+        rows = await _rows(api, since, timeout=20.0, expect=2, settle=1.5, number=caller)
+        assert sorted((r["cidext_inside"], r["direction"], r["disposition"],
+                       r["cidname_outside"]) for r in rows) == [
+            ("309", "INCOMING", "ANSWERED", "Ada Lovelace"),
+            ("310", "INCOMING", "ANSWERED", "Ada Lovelace")], rows
+        assert {r["linkedid"] for r in rows} == {call_id}
+        story = await api.ok("GET", f"/calls/{call_id}")
+        # the lot held the caller; 310 dialled the lot's place (ParkedCall) to take it back
+        assert [(leg["source"]["name"], leg["application"], leg["reading"])
+                for leg in story["legs"] if leg["destination"]["kind"] == "application"] == [
+            (caller, "Park", "answered_by_application"),
+            ("310", "ParkedCall", "answered_by_application")], story["legs"]
