@@ -6,9 +6,11 @@ secret-bearing files 0640."""
 from __future__ import annotations
 
 import os
+import re
 import stat
 import tomllib
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -78,3 +80,32 @@ def test_secret_files_belong_to_the_asterisk_user_when_it_exists(tmp_path):
     report = install(repo_conf_dir(), tmp_path, _example())
     assert report.owner == "asterisk"
     assert (tmp_path / "manager.conf").stat().st_uid == asterisk.pw_uid
+
+
+# what each application and function the caller-ID subroutine uses needs loaded (autoload = no)
+_NEEDS = {"Set": None, "Return": "app_stack", "ExecIf": "app_exec", "Gosub": "app_stack",
+          "CURL": "func_curl", "CURLOPT": "func_curl", "URIENCODE": "func_uri",
+          "CALLERID": "func_callerid"}
+
+
+def test_the_documented_caller_id_modules_are_what_its_dialplan_uses():
+    """docs/dialplan.md once listed res_curl, func_curl and func_uri only: on a PBX loading
+    just those, the subroutine's ExecIf refused every inbound call. Every application and
+    function of [callbridge-callerid] (and the Gosub calling it) has its module in the docs'
+    list, and modules.conf loads each."""
+    root = Path(__file__).parent.parent
+    conf = (root / "asterisk-conf" / "extensions.conf").read_text()
+    sub = conf[conf.index("[callbridge-callerid]"):]
+    sub = sub[:sub.find("\n[", 1)] if "\n[" in sub[1:] else sub
+    used = set(re.findall(r"\b(?:n|\d+),([A-Za-z]+)\(", sub)) | {"Gosub"}
+    used |= set(re.findall(r"\b([A-Z]{3,})\(", sub))
+    unknown = used - set(_NEEDS)
+    assert not unknown, f"the test doesn't know which module these need: {unknown}"
+    needed = {_NEEDS[u] for u in used if _NEEDS[u]} | {"res_curl"}  # CURL's own library glue
+    docs = (root / "docs" / "dialplan.md").read_text()
+    listed = docs[docs.index("Modules: `res_curl`"):]
+    listed = set(re.findall(r"`((?:app|func|res)_[a-z_]+)`", listed[:listed.index("\n\n")]))
+    assert needed <= listed, f"docs/dialplan.md misses {needed - listed}"
+    loaded = set(re.findall(r"^load => ([a-z_]+)\.so", (root / "asterisk-conf" /
+                                                        "modules.conf").read_text(), re.M))
+    assert needed <= loaded, f"modules.conf misses {needed - loaded}"

@@ -37,7 +37,30 @@ async def test_the_name_for_the_called_extension_or_did(cid):
     assert await cid(called="309", number="5550000000") == (200, "CB:")                       # unknown
     assert await cid(called="320", number="5557770001") == (200, "CB:")   # another account's contact
     assert await cid(called="399", number="5557770001") == (200, "CB:")   # nobody's extension
-    assert await cid(called="309", number="5557770001", name="Reception") == (200, "CB:")  # trunk's kept
+    # the contact's name wins over a carrier's; with no contact the trunk's name stays
+    assert await cid(called="309", number="5557770001", name="WIRELESS CALLER") == (
+        200, "CB:Jenny Tutone")
+    assert await cid(called="309", number="5550000000", name="WIRELESS CALLER") == (200, "CB:")
+
+
+async def test_an_operator_can_keep_every_name_the_trunk_supplies(tmp_path):
+    """CALLBRIDGE_CALLERID_KEEP_TRUNK_NAMES=true: the old rule (a real name from the trunk is
+    kept; an empty one or a number is replaced by the contact's)."""
+    app = create_app(make_settings(tmp_path, callerid_token="t0ken-for-test",
+                                   callerid_keep_trunk_names=True))
+    async with TestClient(TestServer(app)) as client:
+        _, key = await app[mw.ACCOUNT].create_key("acme")
+        await app[EXTENSIONS].add("acme", "309")
+        r = await client.post("/contacts/contacts", headers={"x-api-key": key},
+                              json={"firstname": "Jenny", "mobile_phone": "5557770001"})
+        assert r.status == 200
+
+        async def ask(name: str) -> str:
+            r = await client.get("/callerid", params={"token": "t0ken-for-test", "called": "309",
+                                                      "number": "5557770001", "name": name})
+            return await r.text()
+        assert await ask("Reception") == "CB:"
+        assert await ask("5557770001") == "CB:Jenny"
 
 
 async def test_only_with_the_token(cid):

@@ -101,8 +101,12 @@ class Settings(BaseSettings):
     # Caller ID for the PBX (docs/dialplan.md): the dialplan's CURL() asks GET /callerid.
     callerid_token: SecretStr = Field(SecretStr(""), description="the token the dialplan sends to"
                                       " GET /callerid (asterisk-conf renders it in); empty: off")
-    callerid_keep_trunk_names: bool = Field(True, description="keep a caller name the trunk"
-                                            " supplies (unless empty or only a number)")
+    # False by default: carriers send "WIRELESS CALLER", "PSTN" or a city as the name, and a
+    # contact's name is what the receptionist wants to read (issue 22)
+    callerid_keep_trunk_names: bool = Field(False, description="keep a caller name the trunk"
+                                            " supplies (unless empty or only a number) even when"
+                                            " a contact holds the number; false: the contact's"
+                                            " name wins, the trunk's shows when none matches")
 
     # The call log: Asterisk's durable CDR copy for backfill, and the home region for formatting.
     cdr_csv: Path | None = Field(Path("/var/log/asterisk/cdr-csv/Master.csv"),

@@ -49,10 +49,12 @@ async def test_a_stored_callers_name_rings_on_every_device(running_pbx, tmp_path
         # an unknown caller rings with the number alone
         delay, desk, soft = await _call_in(running_pbx, "5557770002", "5557770002")
         assert '"5557770002"' in desk and '"5557770002"' in soft and delay < 1.0
-        # a real name the trunk supplies is kept (callerid_keep_trunk_names)
+        # the contact's name wins over the one the carrier sends; with no contact, the carrier's
         await api.ok("POST", "/contacts/contacts", json={"firstname": "Stored", "mobile_phone": "5557770003"})
-        _, desk, _ = await _call_in(running_pbx, "5557770003", "Reception Desk")
-        assert '"Reception Desk"' in desk
+        _, desk, _ = await _call_in(running_pbx, "5557770003", "WIRELESS CALLER")
+        assert '"Stored"' in desk, desk
+        _, desk, _ = await _call_in(running_pbx, "5557770004", "WIRELESS CALLER")
+        assert '"WIRELESS CALLER"' in desk, desk
 
 
 @asynccontextmanager

@@ -2,8 +2,9 @@
 
 The account is the one owning the called extension (or the extension whose DID was called); the
 name is that account's contact holding the caller's number in any written form (the one number
-matcher; several contacts: the oldest), filtered to what the dialplan may carry. A name the trunk
-already supplies is kept unless it is empty or only a number (callerid_keep_trunk_names).
+matcher; several contacts: the oldest), filtered to what the dialplan may carry. The contact's
+name wins over the one the trunk supplies (carriers send "WIRELESS CALLER" or a city); with no
+contact the trunk's stays. callerid_keep_trunk_names keeps any real name the trunk supplies.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ def _is_a_name(name: str, number: str) -> bool:
 
 class CallerIdService:
     def __init__(self, contacts: ContactLookup, extensions: ExtensionService,
-                 keep_trunk_names: bool = True):
+                 keep_trunk_names: bool = False):
         self.contacts = contacts
         self.extensions = extensions
         self.keep_trunk_names = keep_trunk_names
