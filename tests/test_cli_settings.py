@@ -47,7 +47,8 @@ def test_cli_rejects_bad_settings_without_traceback(tmp_path, monkeypatch):
     ('ami_secert = "s"\n', "ami_secert: unknown setting in {cfg}; did you mean ami_secret?"),
     ('flux_capacitor = 1\n', "flux_capacitor: unknown setting in {cfg}"),
     ('port = "http"\n', "CALLBRIDGE_PORT: Input should be a valid integer"),
-    ('region = "usa"\n', "CALLBRIDGE_REGION: String should match pattern"),
+    ('region = "usa"\n', "CALLBRIDGE_REGION: Value error, 'usa' is not a region"),
+    ('region = "XX"\n', "CALLBRIDGE_REGION: Value error, 'XX' is not a region"),
     ('cors_origins = "*"\n', "CALLBRIDGE_CORS_ORIGINS: Value error, '*' is not an origin"),
     ('port = \n', "--config: {cfg} is not valid TOML"),
     ('tls_cert = "/etc/hostname"\n', "CALLBRIDGE_TLS_CERT / CALLBRIDGE_TLS_KEY: set both, or neither"),
@@ -59,6 +60,12 @@ def test_configuration_problems_are_one_line_naming_the_setting(tmp_path, toml, 
     line = _one_error_line(CliRunner().invoke(main, ["--config", str(cfg), "serve"]))
     assert expected.format(cfg=cfg) in line, line
     assert "started" not in line
+
+
+def test_a_region_in_any_case_is_read(monkeypatch):
+    monkeypatch.setenv("CALLBRIDGE_REGION", "dk")
+    monkeypatch.setenv("CALLBRIDGE_AMI_SECRET", "x")
+    assert load_settings().region == "DK"
 
 
 def test_an_empty_path_setting_means_none(monkeypatch):

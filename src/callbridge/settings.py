@@ -24,6 +24,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from callbridge.phone import valid_region
+
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smh])\s*$")
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600}
 
@@ -114,8 +116,7 @@ class Settings(BaseSettings):
     cdr_csv_history: str = Field("import", pattern=r"^(import|skip)$",
                                  description="first start beside an existing Master.csv: import"
                                              " its older calls, or skip them and start at its end")
-    region: str = Field("US", pattern=r"^[A-Z]{2}$",
-                        description="home region of new accounts (how their numbers are read:"
+    region: str = Field("US", description="home region of new accounts (how their numbers are read:"
                                     " callbridge accounts set-region) and of call-log formatting")
 
     # Screen-pop: the live event stream and webhooks (docs/screen-pop.md).
@@ -138,6 +139,15 @@ class Settings(BaseSettings):
     def _empty_is_none(cls, v):
         """CALLBRIDGE_CDR_CSV= (empty) means none, not the current directory."""
         return None if isinstance(v, str) and not v.strip() else v
+
+    @field_validator("region", mode="before")
+    @classmethod
+    def _a_known_region(cls, v):
+        """'dk' is DK; a code phone numbers don't know ('XX', 'usa') is refused, not stored."""
+        code = v.strip().upper() if isinstance(v, str) else v
+        if not isinstance(code, str) or not valid_region(code):
+            raise ValueError(f"{v!r} is not a region (a two-letter country code such as US, DK)")
+        return code
 
     @field_validator("ami")
     @classmethod
