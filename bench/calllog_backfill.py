@@ -75,6 +75,8 @@ def main() -> None:
     port = free_port()
     env = serve_env(db, port, CALLBRIDGE_CDR_CSV=str(csv),
                     CALLBRIDGE_AMI_MANAGER_CONF=str(work / "manager.conf"))
+    subprocess.run([str(VENV_BIN / "callbridge"), "accounts", "add", "acme"], env=env,
+                   check=True, capture_output=True)
     subprocess.run([str(VENV_BIN / "callbridge"), "extensions", "add", "--account", "acme", "309"],
                    env=env, check=True, capture_output=True)
     serve = subprocess.Popen([str(VENV_BIN / "callbridge"), "serve"], env=env)

@@ -75,6 +75,8 @@ def main(rows: int) -> dict:
     write_csv(src, rows)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
     env["CALLBRIDGE_DATABASE"] = str(root / "cb.db")
+    subprocess.run([str(VENV_BIN / "callbridge"), "accounts", "add", "bench"], env=env, check=True,
+                   capture_output=True)
     cli = [str(VENV_BIN / "callbridge"), "contacts", "import", "--account", "bench", str(src)]
     print(f"[bench] importing {rows:,} rows ({src.stat().st_size / 2**20:.0f} MiB)", file=sys.stderr)
     first_s, first_rss, first_out, first_anon = timed(cli, env)

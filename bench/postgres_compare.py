@@ -121,6 +121,8 @@ def ingest(target: str, csv: Path, calls: int, work: Path) -> dict:
     env = serve_env(work / "unused.db", port, CALLBRIDGE_CDR_CSV=str(csv),
                     CALLBRIDGE_AMI_MANAGER_CONF=str(work / "manager.conf"))
     env["CALLBRIDGE_DATABASE"] = target
+    subprocess.run([str(VENV_BIN / "callbridge"), "accounts", "add", "acme"], env=env,
+                   capture_output=True)  # not checked: the database may have it already
     subprocess.run([str(VENV_BIN / "callbridge"), "extensions", "add", "--account", "acme", "309"],
                    env=env, check=True, capture_output=True)
     serve = subprocess.Popen([str(VENV_BIN / "callbridge"), "serve"], env=env)

@@ -129,9 +129,14 @@ def test_version_short_help_and_serve_help_lists_every_setting():
 def test_a_failed_extensions_add_leaves_no_new_account(tmp_path, monkeypatch):
     monkeypatch.setenv("CALLBRIDGE_DATABASE", fresh_database(tmp_path, "cb.db"))
     runner = CliRunner()
+    assert runner.invoke(main, ["accounts", "add", "acme"]).exit_code == 0
     assert runner.invoke(main, ["extensions", "add", "--account", "acme", "309"]).exit_code == 0
-    failed = runner.invoke(main, ["extensions", "add", "--account", "newco", "309"])
-    assert failed.exit_code != 0 and "already exists" in failed.output
+    failed = runner.invoke(main, ["extensions", "add", "--account", "newco", "310"])
+    assert failed.exit_code != 0 and "no account named 'newco'" in failed.output
+    # a misspelt account name is an error naming the nearest one, not a second account
+    failed = runner.invoke(main, ["extensions", "add", "--account", "acmee", "310"])
+    assert failed.exit_code != 0 and "did you mean 'acme'?" in failed.output
+    assert runner.invoke(main, ["accounts", "add", "acme"]).exit_code != 0  # exists
     listed = runner.invoke(main, ["accounts"]).output.splitlines()
     assert listed[1].split()[:2] == ["acme", "US"] and len(listed) == 2
 

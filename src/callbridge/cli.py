@@ -260,7 +260,7 @@ def extensions() -> None:
 
 
 @extensions.command("add")
-@click.option("--account", required=True, help="Account name (created if it doesn't exist).")
+@click.option("--account", required=True, help="An existing account's name (accounts add).")
 @click.argument("extension")
 @click.option("--mobile", default=None, help="Mobile number rung together with the devices.")
 @click.option("--name", default=None, help="Display name of the extension's user.")
@@ -271,8 +271,10 @@ def extensions() -> None:
 def extensions_add(ctx, account: str, extension: str, mobile: str | None, name: str | None,
                    did: str | None, node: str | None) -> None:
     """Give EXTENSION to an account."""
-    ext = _run(_with_extensions(_settings(ctx),
-                                lambda s: s.add(account, extension, mobile, name, did, node)))
+    async def add(service):
+        await service.accounts.get_account(account)  # a misspelt name creates nothing
+        return await service.add(account, extension, mobile, name, did, node)
+    ext = _run(_with_extensions(_settings(ctx), add))
     click.echo(f"extension {ext.extension} -> account {ext.account}"
                + (f", mobile {ext.mobile}" if ext.mobile else "")
                + (f", node {ext.node}" if ext.node else ""))
@@ -310,7 +312,7 @@ def _format_of(path: Path, given: str | None) -> str:
 
 
 @contacts.command("import")
-@click.option("--account", required=True, help="Account name (created if it doesn't exist).")
+@click.option("--account", required=True, help="An existing account's name (accounts add).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "vcf"]), default=None,
               help="Default: from the file name (.vcf/.vcard: vCard, else CSV).")
 @click.option("--rejects", type=click.Path(path_type=Path), default=None,
@@ -329,7 +331,7 @@ def contacts_import(ctx, account: str, fmt: str | None, rejects: Path | None, fi
     total = file.stat().st_size
 
     async def run(db):
-        acct = await _accounts(db).get_or_create(account)
+        acct = await _accounts(db).get_account(account)  # a misspelt name creates nothing
         with file.open(encoding="utf-8-sig", newline="") as text, \
                 rejects.open("w", newline="") as out, \
                 click.progressbar(length=total, label=f"importing {file.name}",
@@ -393,6 +395,17 @@ def accounts(ctx: click.Context) -> None:
         click.echo(f"{'ACCOUNT':<24} {'REGION':<7} ORGANIZATION ID (x-organization-id)")
         for a in rows:
             click.echo(f"{a.name:<24} {a.region:<7} {a.uuid}")
+
+
+@accounts.command("add")
+@click.argument("account")
+@click.option("--region", default=None, help="Its home region (default: CALLBRIDGE_REGION).")
+@click.pass_context
+def accounts_add(ctx: click.Context, account: str, region: str | None) -> None:
+    """Create ACCOUNT (keys create makes one too): the other commands never create accounts,
+    so a misspelt --account is an error, not a second account."""
+    made = _run(_with_accounts(_settings(ctx), lambda s: s.create_account(account, region)))
+    click.echo(f"{made.name}: created, region {made.region}")
 
 
 @accounts.command("set-region")

@@ -126,6 +126,7 @@ async def test_killing_the_ingesting_instance_under_load_loses_and_doubles_nothi
     pbxs = {"a": pbx, "b": node_b}
     url = fresh_database(tmp_path, "cb.db")
     env = _env(pbx, node_b, url)
+    _cli(env, "accounts", "add", "acme")
     _cli(env, "extensions", "add", "--account", "acme", "--node", "a", "309")
     _cli(env, "extensions", "add", "--account", "acme", "--node", "b", "310")
     key = _cli(env, "keys", "create", "--account", "acme").strip().splitlines()[-1]
@@ -287,6 +288,7 @@ async def test_a_frozen_ingesting_instance_is_replaced_and_stands_down_when_it_w
     pbx = running_pbx
     url = fresh_database(tmp_path, "cb.db")
     env = _env(pbx, node_b, url)
+    _cli(env, "accounts", "add", "acme")
     _cli(env, "extensions", "add", "--account", "acme", "--node", "a", "309")
     key = _cli(env, "keys", "create", "--account", "acme").strip().splitlines()[-1]
     since = pbx.master_csv.stat().st_size if pbx.master_csv.exists() else 0

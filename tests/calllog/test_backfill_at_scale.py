@@ -49,6 +49,8 @@ def test_a_100_mib_master_csv_and_calls_while_down_are_each_recorded_once(tmp_pa
     db, csv, log = fresh_database(tmp_path, "cb.db"), tmp_path / "Master.csv", tmp_path / "serve.log"
     older = write_history(csv, 100 * MIB)
     assert csv.stat().st_size >= 100 * MIB
+    assert CliRunner().invoke(main, ["accounts", "add", "acme"],
+                              env={"CALLBRIDGE_DATABASE": str(db)}).exit_code == 0
     result = CliRunner().invoke(main, ["extensions", "add", "--account", "acme", "309"],
                                 env={"CALLBRIDGE_DATABASE": str(db)})
     assert result.exit_code == 0, result.output

@@ -117,6 +117,11 @@ def test_cli_import_with_progress_summary_and_rejects_file_then_export(tmp_path)
     src = tmp_path / "contacts.csv"
     src.write_text(CSV)
     env = {"CALLBRIDGE_DATABASE": fresh_database(tmp_path, "cb.db")}
+    misspelt = CliRunner().invoke(main, ["contacts", "import", "--account", "acme", str(src)],
+                                  env=env)
+    assert misspelt.exit_code != 0 and "no account named 'acme'" in misspelt.output
+    for name in ("acme", "copy"):
+        assert CliRunner().invoke(main, ["accounts", "add", name], env=env).exit_code == 0
     out = CliRunner().invoke(main, ["contacts", "import", "--account", "acme", str(src)], env=env)
     assert out.exit_code == 0, out.output
     assert "4 created, 0 updated, 2 rejected" in out.output

@@ -7,6 +7,7 @@ random bits, so there is no dictionary to try, and a slow hash would cost every 
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import hmac
 import re
@@ -75,9 +76,6 @@ class AccountService:
                            field="name")
         return account
 
-    async def get_or_create(self, name: str) -> Account:
-        return await self.store.get_or_create_account(self.validate_account_name(name))
-
     async def by_uuid(self, account_uuid: str) -> Account:
         account = await self.store.by_uuid(account_uuid)
         if account is None:
@@ -139,9 +137,15 @@ class AccountService:
         self._auth_cache.clear()
 
     async def get_account(self, name: str) -> Account:
+        """The account named so; NotFound naming the nearest existing name (a misspelt
+        --account once created a second account silently)."""
         account = await self.store.find_account(name)
         if account is None:
-            raise NotFound(f"no account named {name!r}", error="Account not found")
+            names = [a.name for a in await self.store.list_accounts()]
+            near = difflib.get_close_matches(name, names, n=1)
+            hint = (f"; did you mean {near[0]!r}?" if near else
+                    "; accounts are created by `callbridge accounts add` or `keys create`")
+            raise NotFound(f"no account named {name!r}{hint}", error="Account not found")
         return account
 
     async def list_accounts(self) -> list[Account]:
