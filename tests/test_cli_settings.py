@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import stat
 
 import pytest
 from click.testing import CliRunner
@@ -248,6 +249,26 @@ def test_db_backup_copies_a_live_database_consistently(tmp_path):
     assert names == ["acme"]  # the committed state, not the open transaction
     again = runner.invoke(main, ["db", "backup", str(tmp_path / "copy.db")], env=env)
     assert again.exit_code == 1 and "exists" in again.output
+    # the copy holds every account's data: as private as the database (it was 0644)
+    assert stat.S_IMODE((tmp_path / "copy.db").stat().st_mode) == 0o600
+
+
+def test_files_a_command_cannot_write_are_one_line_each(tmp_path):
+    """Each once a traceback (issue 22 §6)."""
+    from click.testing import CliRunner
+
+    from callbridge.cli import main
+    env = {"CALLBRIDGE_DATABASE": str(tmp_path / "cb.db")}
+    runner = CliRunner()
+    assert runner.invoke(main, ["accounts", "add", "acme"], env=env).exit_code == 0
+    src = tmp_path / "in.csv"
+    src.write_text("firstname,mobile_phone\nAda,5551234\n")
+    for args in (["db", "backup", "/nonexistent/dir/x.db"],
+                 ["contacts", "export", "--account", "acme", "-o", "/nonexistent/dir/x.csv"],
+                 ["contacts", "import", "--account", "acme", "--rejects",
+                  "/nonexistent/dir/r.csv", str(src)]):
+        line = _one_error_line(runner.invoke(main, args, env=env))
+        assert "/nonexistent/dir/" in line and "No such file or directory" in line, line
 
 
 @pytest.mark.parametrize("value", [

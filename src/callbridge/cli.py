@@ -4,6 +4,7 @@ or a domain error), never a traceback."""
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from pathlib import Path
 
@@ -33,6 +34,10 @@ def _run(coro):
         raise click.ClickException(exc.message or exc.error) from None
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:  # a file the command was given: one line, no traceback
+        where = exc.filename if exc.filename is not None else ""
+        raise click.ClickException(f"{where}: {exc.strerror or exc}" if where else str(exc)) \
+            from None
 
 
 async def _with_db(settings: Settings, fn):
@@ -190,6 +195,10 @@ def db_backup(ctx: click.Context, destination: Path) -> None:
         raise click.ClickException(f"{env_name('database')}: no database at {source.resolve()}")
     if destination.exists():
         raise click.ClickException(f"{destination} exists: choose a new file")
+    try:  # created first, 0600: a copy of every account's data is as private as the database
+        os.close(os.open(destination, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except OSError as exc:
+        raise click.ClickException(f"{destination}: {exc.strerror}") from None
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     dst = sqlite3.connect(destination)
     try:
