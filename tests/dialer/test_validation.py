@@ -91,3 +91,15 @@ async def test_an_originate_asterisk_refuses_or_ignores_is_500_with_safe_details
                                                                      "phonenumber": "15808675309"})
     assert status == 500 and body["message"] == "Internal error" and body["details"].startswith("Originate:")
     assert "Traceback" not in str(body)
+
+
+async def test_an_extension_added_elsewhere_a_moment_ago_is_dialable_at_once(dial_api):
+    """The CLI (another process) adds 310; the directory here still has the old version until its
+    next poll. It answered 400 "invalid extension" for up to a second (issue 22 §6); now the
+    unknown extension is looked up once more before being refused."""
+    ext = dial_api.app[EXTENSIONS]
+    await ext.store.add("acme", "310", None, None, None, None)  # as the CLI does: no reload here
+    assert ext.owner("310") is None  # not known here yet
+    status, body = await dial_api.call("POST", "/dialer/call", json={"extension": "310",
+                                                                     "phonenumber": "15808675309"})
+    assert status == 503 and body["error"] == "Dialer service unavailable", body  # past the check

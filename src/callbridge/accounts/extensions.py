@@ -84,6 +84,15 @@ class ExtensionService:
         found = self.owner(extension)
         return found if found is not None and found.account_id == account.id else None
 
+    async def of_account_now(self, account: Account, extension: str) -> Extension | None:
+        """of_account, but an extension unknown here is looked for once more in the database
+        (one version query, a reload when it moved): an extension the CLI added a moment ago
+        is dialable at once, not after the next poll (it answered 400 for up to a second)."""
+        found = self.of_account(account, extension)
+        if found is None and valid_extension(extension) and await self.directory.refresh():
+            found = self.of_account(account, extension)
+        return found
+
     def of_called(self, called: str) -> Extension | None:
         """The extension an inbound call is for: the extension itself, or the one whose DID it
         is ("2125550100", "+1 212 555 0100")."""

@@ -105,7 +105,7 @@ class DialerService:
         return accepted
 
     async def _dial(self, account: Account, request: DialRequest) -> DialAccepted:
-        ext = self.extensions.of_account(account, request.extension)
+        ext = await self.extensions.of_account_now(account, request.extension)
         if ext is None:
             raise InvalidInput("invalid extension", field="extension", error="Invalid extension")
         number = dialable(request.phonenumber)
