@@ -157,3 +157,18 @@ async def test_no_cors_unless_configured(api):
     resp = await api.client.options("/dialer/call", headers={
         "Origin": CRM, "Access-Control-Request-Method": "POST"})
     assert "Access-Control-Allow-Origin" not in resp.headers and resp.status in (401, 405)
+
+
+@pytest.mark.parametrize("host,reason", [("no.such.host.invalid", None),
+                                         ("192.0.2.77", "Cannot assign requested address")])
+def test_a_host_it_cannot_listen_on_is_named_as_the_host(tmp_path, free_port, host, reason):
+    """A host that doesn't resolve, or an address not this machine's, was reported as
+    CALLBRIDGE_PORT's fault (issue 22 §6)."""
+    port = free_port()
+    proc = serve_process(tmp_path, CALLBRIDGE_PORT=str(port), CALLBRIDGE_HOST=host)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 1, err
+    errors = [line for line in err.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and errors[0].startswith(
+        f"Error: CALLBRIDGE_HOST: cannot listen on {host}:{port}: "), errors
+    assert reason is None or errors[0].endswith(reason), errors

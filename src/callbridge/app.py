@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import gc
 import logging
 import os
+import socket
 import ssl
 from dataclasses import dataclass
 
@@ -341,9 +343,15 @@ async def run(settings: Settings) -> None:
         try:
             await site.start()
         except OSError as exc:
-            # asyncio rewrites strerror into a sentence quoting the address: the errno's own text
-            reason = os.strerror(exc.errno) if exc.errno else str(exc)
-            raise ConfigError(f"CALLBRIDGE_PORT: cannot listen on {settings.host}:{settings.port}:"
+            # a host that doesn't resolve or isn't this machine's is the host setting's fault
+            # (it was reported as the port's); asyncio rewrites strerror into a sentence quoting
+            # the address: the errno's own text
+            unknown_host = isinstance(exc, socket.gaierror)
+            setting = "CALLBRIDGE_HOST" if unknown_host or exc.errno == errno.EADDRNOTAVAIL \
+                else "CALLBRIDGE_PORT"
+            reason = exc.strerror if unknown_host else (
+                os.strerror(exc.errno) if exc.errno else str(exc))
+            raise ConfigError(f"{setting}: cannot listen on {settings.host}:{settings.port}:"
                               f" {reason}") from None
         # Everything built at start-up lives as long as the process: out of the collector's way,
         # so a full collection doesn't walk it in the middle of a click (measured: the 50-at-once
