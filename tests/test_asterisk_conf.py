@@ -18,8 +18,14 @@ from callbridge.asterisk.conf import PLACEHOLDER, complete, install, placeholder
 from tests.conftest import unavailable
 
 
+def _example_text() -> str:
+    """values.example.toml as an operator fills it in: the example's trunk host is refused."""
+    return (repo_conf_dir() / "values.example.toml").read_text().replace(
+        '"sip.carrier.example"', '"203.0.113.10"')
+
+
 def _example() -> dict:
-    return tomllib.loads((repo_conf_dir() / "values.example.toml").read_text())
+    return tomllib.loads(_example_text())
 
 
 def test_the_example_values_cover_every_placeholder(tmp_path):
@@ -41,9 +47,26 @@ def test_example_and_short_secrets_are_refused(tmp_path):
     assert not any(tmp_path.iterdir())  # nothing written
 
 
+@pytest.mark.parametrize("change,expected", [
+    ({"SIP_BNID": "192.168.1.10"}, "SIP_BNID: no configuration file uses it; did you mean SIP_BIND?"),
+    ({"SIP_PORT": 99999}, "SIP_PORT: 99999 is not a port (1-65535)"),
+    ({"SIP_PORT": "5060"}, "SIP_PORT: '5060' is not a port"),
+    ({"SIP_BIND": "999.1.1.1"}, "SIP_BIND: '999.1.1.1' is not an IP address"),
+    ({"TRUNK_HOST": "sip.carrier.example"}, "TRUNK_HOST: 'sip.carrier.example' is the example's"),
+    ({"RTP_START": 20000, "RTP_END": 10000}, "RTP_START: 20000 is not below RTP_END 10000"),
+    ({"AMI_SECRET": "changemechangemechangeme"}, "AMI_SECRET: the example value"),
+])
+def test_values_that_cannot_work_are_refused_in_one_line(tmp_path, change, expected):
+    """Each was accepted and rendered (issue 22 §6); nothing is written."""
+    with pytest.raises(ValueError) as refused:
+        install(repo_conf_dir(), tmp_path, {**_example(), **change})
+    assert str(refused.value).startswith(expected) and "\n" not in str(refused.value)
+    assert not any(tmp_path.iterdir())
+
+
 def test_nothing_is_replaced_without_force_and_force_keeps_a_backup(tmp_path):
     values_file = tmp_path / "values.toml"
-    values_file.write_text((repo_conf_dir() / "values.example.toml").read_text())
+    values_file.write_text(_example_text())
     etc = tmp_path / "etc"
     first = install(repo_conf_dir(), etc, tomllib.loads(values_file.read_text()),
                     values_file=values_file)

@@ -14,6 +14,8 @@ the asterisk user.
 
 from __future__ import annotations
 
+import difflib
+import ipaddress
 import os
 import pwd
 import re
@@ -80,9 +82,42 @@ class Installed:
     owner: str | None = None
 
 
+def _check(src: Path, values: dict[str, object]) -> None:
+    """Refuses, one line each, what would render a PBX that doesn't work: a name no file uses
+    (a misspelt SIP_BNID once rendered with SIP_BIND's default), a port out of range, a SIP_BIND
+    that is no address, the example's trunk host (*.example names exist nowhere)."""
+    known = placeholders(src) | DEFAULTS.keys()
+    for name, value in values.items():
+        if name not in known:
+            near = difflib.get_close_matches(name, sorted(known), n=1)
+            raise ValueError(f"{name}: no configuration file uses it"
+                             + (f"; did you mean {near[0]}?" if near else ""))
+        if name.endswith("_PORT") or name in ("RTP_START", "RTP_END"):
+            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+                raise ValueError(f"{name}: {value!r} is not a port (1-65535)")
+    merged = {**DEFAULTS, **values}
+    if int(merged["RTP_START"]) >= int(merged["RTP_END"]):  # type: ignore[call-overload]
+        raise ValueError(f"RTP_START: {merged['RTP_START']} is not below RTP_END"
+                         f" {merged['RTP_END']}")
+    try:
+        ipaddress.ip_address(str(merged["SIP_BIND"]))
+    except ValueError:
+        raise ValueError(f"SIP_BIND: {merged['SIP_BIND']!r} is not an IP address of this"
+                         " machine (e.g. 192.168.1.10)") from None
+    trunk = str(values.get("TRUNK_HOST", ""))
+    if trunk.lower().rstrip(".").endswith(".example"):
+        raise ValueError(f"TRUNK_HOST: {trunk!r} is the example's: set your carrier's host")
+
+
+def _an_example_secret(value: str) -> bool:
+    return "changeme" in re.sub(r"[^a-z]", "", value.lower())
+
+
 def complete(src: Path, values: dict[str, object]) -> tuple[dict[str, object], dict[str, str]]:
     """The values with defaults filled in and missing secrets generated (returned apart, to be
-    saved). An example secret ("change-me…") or one shorter than MIN_SECRET is refused."""
+    saved). What can't work is refused (_check); so is an example secret ("change-me…",
+    "changeme…") or one shorter than MIN_SECRET."""
+    _check(src, values)
     out = {**DEFAULTS, **values}
     generated = {}
     for name in sorted(placeholders(src)):
@@ -91,7 +126,7 @@ def complete(src: Path, values: dict[str, object]) -> tuple[dict[str, object], d
         given = values.get(name)
         if given is None or str(given) == "":
             generated[name] = out[name] = secrets.token_urlsafe(24)
-        elif "change-me" in str(given).lower() or len(str(given)) < MIN_SECRET:
+        elif _an_example_secret(str(given)) or len(str(given)) < MIN_SECRET:
             raise ValueError(f"{name}: the example value, or shorter than {MIN_SECRET}"
                              f" characters; remove it to have a strong one generated")
     return out, generated
