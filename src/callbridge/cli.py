@@ -365,6 +365,7 @@ def contacts_import(ctx, account: str, fmt: str | None, rejects: Path | None, fi
     except UnicodeDecodeError as exc:
         raise click.ClickException(f"{file} is not UTF-8: {exc}") from None
     click.echo(f"{file.name}: {report.created} created, {report.updated} updated,"
+               f" {report.unchanged} unchanged,"
                f" {report.rejected} rejected" + (f" (see {rejects})" if report.rejected else ""))
     if not report.rejected:
         rejects.unlink(missing_ok=True)

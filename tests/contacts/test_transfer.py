@@ -59,10 +59,21 @@ async def test_csv_import_creates_rejects_with_reasons_and_is_idempotent(api):
     ada = await api.ok("POST", "/contacts/contacts/search/mobile", json={"mobile_phone": "5551000001"})
     assert ada["note"] == "line one\nline two" and ada["phone_numbers"] == ["5551000002", "5551000003"]
     assert ada["external_id"] == "crm-1"
-    # the same file again: updates by external id, creates only the id-less one again
+    synced = await api.ok("GET", "/contacts/contactsAfterVersion/0")
+    versions = {c["uuid"]: c["version"] for c in synced["updated"]}
+    # the same file again: the contacts with an external id hold those values already, so they
+    # are unchanged (no write, no new version: a CRM syncing by version re-reads nothing; every
+    # version once moved); only the id-less record is created again
     status, again = await api.call("POST", "/contacts/import", data=CSV.encode())
-    assert (again["created"], again["updated"], again["rejected"]) == (1, 3, 2), again
+    assert (again["created"], again["updated"], again["unchanged"], again["rejected"]) == (
+        1, 0, 3, 2), again
+    after = await api.ok("GET", f"/contacts/contactsAfterVersion/{max(versions.values())}")
+    assert [c["external_id"] for c in after["updated"]] == [None], after  # the new one alone
     assert len(await api.ok("GET", "/contacts/contacts")) == 5
+    # a record that changed is updated, once, with one new version
+    changed = CSV.replace("line one", "line 1")
+    status, third = await api.call("POST", "/contacts/import", data=changed.encode())
+    assert (third["updated"], third["unchanged"]) == (1, 2), third
     # another account sees none of it
     assert await api.ok("GET", "/contacts/contacts", account="globex") == []
 
@@ -124,7 +135,7 @@ def test_cli_import_with_progress_summary_and_rejects_file_then_export(tmp_path)
         assert CliRunner().invoke(main, ["accounts", "add", name], env=env).exit_code == 0
     out = CliRunner().invoke(main, ["contacts", "import", "--account", "acme", str(src)], env=env)
     assert out.exit_code == 0, out.output
-    assert "4 created, 0 updated, 2 rejected" in out.output
+    assert "4 created, 0 updated, 0 unchanged, 2 rejected" in out.output
     rejects = list(csv.reader((tmp_path / "contacts.csv.rejects.csv").open()))
     assert rejects[0] == ["line", "reason"] and [r[0] for r in rejects[1:]] == ["4", "7"]
     exported = CliRunner().invoke(main, ["contacts", "export", "--account", "acme"], env=env)

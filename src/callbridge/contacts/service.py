@@ -10,6 +10,7 @@ import functools
 import uuid as uuidlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from pydantic import TypeAdapter
 
@@ -67,6 +68,14 @@ def _numbers(values: dict, region: str) -> tuple[str | None, list[str]]:
             keys.setdefault(phone_key(written, region), None)
         values["phone_numbers"] = [display(k, region) for k in keys]
     return mobile_key, list(keys)
+
+
+def _same(stored: Any, given: Any) -> bool:
+    """A stored column and an imported value say the same: empty is empty ('' / None / []),
+    a flag stored 0/1 is the bool."""
+    if isinstance(given, bool):
+        return bool(stored) == given
+    return (stored or None) == (given or None)
 
 
 def primary_number(row: dict, region: str) -> str | None:
@@ -342,7 +351,8 @@ class ContactService:
         """Imports contacts in one transaction: each one created, or, when its external_id is
         already the account's, updated with the fields it carries. A contact the rules refuse
         (a duplicate CRM id, no name …) is rolled back alone (a savepoint) and reported; the
-        others are written. Returns (line, "created" | "updated" | "rejected", reason)."""
+        others are written. Returns (line, "created" | "updated" | "unchanged" | "rejected",
+        reason)."""
         out: list[tuple[int, str, str | None]] = []
         async with self._writing(account, loop=True) as tx:
             for line, body in items:
@@ -368,6 +378,10 @@ class ContactService:
             return "created"
         changes = body.column_values(only_set=True)
         _numbers(changes, account.region)
+        if all(_same(current.get(name), value) for name, value in changes.items()):
+            # what it holds already: no write, no new version (a re-import of an unchanged file
+            # once moved every contact's version, and every CRM syncing by version re-read all)
+            return "unchanged"
         await self._apply(tx, account, current, changes, None)
         return "updated"
 

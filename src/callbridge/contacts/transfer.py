@@ -43,6 +43,7 @@ FORMATS = ("csv", "vcf")
 class ImportReport:
     created: int = 0
     updated: int = 0
+    unchanged: int = 0  # held the same values already: not written, versions kept
     rejected: int = 0
     rejects: list[tuple[int, str]] = field(default_factory=list)  # the first MAX_LISTED
     MAX_LISTED = 100
@@ -52,6 +53,8 @@ class ImportReport:
             self.created += 1
         elif outcome == "updated":
             self.updated += 1
+        elif outcome == "unchanged":
+            self.unchanged += 1
         else:
             self.rejected += 1
             if len(self.rejects) < self.MAX_LISTED:

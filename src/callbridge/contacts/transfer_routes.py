@@ -36,6 +36,8 @@ class Rejected(BaseModel):
 class ImportResult(BaseModel):
     created: int
     updated: int
+    unchanged: int = Field(0, description="records whose contact held the same values already:"
+                                          " not written, its version kept")
     rejected: int
     rejects: list[Rejected] = Field(description=f"the first {transfer.ImportReport.MAX_LISTED}"
                                                 " rejected records")
@@ -86,6 +88,7 @@ async def import_contacts(request):
         report = await transfer.import_records(request.app[SERVICE], account_of(request),
                                                transfer.records_of(q.format, text))
     return json_ok(ImportResult(created=report.created, updated=report.updated,
+                                unchanged=report.unchanged,
                                 rejected=report.rejected,
                                 rejects=[Rejected(line=ln, reason=r) for ln, r in report.rejects]))
 
