@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -25,6 +26,9 @@ CONTEXT = {"help_option_names": ["-h", "--help"]}
 
 def _settings(ctx: click.Context) -> Settings:
     return ctx.obj["settings"]
+
+
+PLAIN_PROGRESS_SECONDS = 5.0  # off a terminal (a service's log, a pipe): a progress line so often
 
 
 def _run(coro):
@@ -349,11 +353,18 @@ def contacts_import(ctx, account: str, fmt: str | None, rejects: Path | None, fi
             writer.writerow(["line", "reason"])
             done = 0
 
+            plain = not sys.stderr.isatty()  # click draws no bar there: a line now and then
+            said = time.monotonic()
+
             def advance() -> None:
-                nonlocal done
+                nonlocal done, said
                 position = text.buffer.tell()
                 bar.update(position - done)
                 done = position
+                if plain and time.monotonic() - said >= PLAIN_PROGRESS_SECONDS:
+                    said = time.monotonic()
+                    click.echo(f"importing {file.name}: {100 * position // max(total, 1)}%"
+                               f" ({position // 2**20} of {total // 2**20} MiB)", err=True)
 
             return await transfer.import_records(
                 ContactService(db), acct, transfer.records_of(fmt, text),

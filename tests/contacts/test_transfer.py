@@ -148,3 +148,20 @@ def test_cli_import_with_progress_summary_and_rejects_file_then_export(tmp_path)
     assert vcf.read_text().count("BEGIN:VCARD") == 4
     assert CliRunner().invoke(main, ["contacts", "import", "--account", "copy", str(vcf)],
                               env=env).output.find("out.vcf: 4 created") >= 0
+
+
+def test_cli_import_off_a_terminal_says_its_progress_in_lines(tmp_path, monkeypatch):
+    """Off a tty click draws no bar: a 1 M-row import printed one line at its end, 7 minutes
+    later (issue 22 §2). Now a line every PLAIN_PROGRESS_SECONDS (here: every batch)."""
+    from callbridge import cli
+    from callbridge.contacts import transfer
+    monkeypatch.setattr(cli, "PLAIN_PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(transfer, "BATCH", 2)
+    src = tmp_path / "many.csv"
+    src.write_text("firstname,mobile_phone\n" + "".join(f"N{i},55510{i:05d}\n" for i in range(9)))
+    env = {"CALLBRIDGE_DATABASE": fresh_database(tmp_path, "cb.db")}
+    assert CliRunner().invoke(main, ["accounts", "add", "acme"], env=env).exit_code == 0
+    out = CliRunner().invoke(main, ["contacts", "import", "--account", "acme", str(src)], env=env)
+    assert out.exit_code == 0, out.output
+    progress = [line for line in out.output.splitlines() if line.startswith("importing many.csv:")]
+    assert len(progress) >= 3 and progress[-1].startswith("importing many.csv: 100%"), out.output
