@@ -390,15 +390,14 @@ def contacts_import(ctx, account: str, fmt: str | None, rejects: Path | None, fi
 @click.pass_context
 def contacts_export(ctx, account: str, fmt: str, output: Path | None) -> None:
     """Write every contact of ACCOUNT as CSV or vCard 3.0."""
-    from callbridge.contacts import models as cm
     from callbridge.contacts import transfer
 
     async def run(db):
         acct = await _accounts(db).get_account(account)
         out = output.open("wb") if output else sys.stdout.buffer
         try:
-            async with ContactService(db).list_pages(acct, cm.ListQuery()) as page:
-                async for part in transfer.export_parts(page.contacts, fmt):
+            async with ContactService(db).export_batches(acct) as batches:
+                async for part in transfer.export_parts(batches, fmt):
                     out.write(part)
         finally:
             if output:

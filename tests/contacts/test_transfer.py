@@ -165,3 +165,44 @@ def test_cli_import_off_a_terminal_says_its_progress_in_lines(tmp_path, monkeypa
     assert out.exit_code == 0, out.output
     progress = [line for line in out.output.splitlines() if line.startswith("importing many.csv:")]
     assert len(progress) >= 3 and progress[-1].startswith("importing many.csv: 100%"), out.output
+
+
+async def test_the_vcard_export_keeps_numbers_international_names_and_reads_back_whole(api):
+    """Issue 22 §3: '+45 71 99 99 99' was exported as TEL;TYPE=CELL:4571999999 (a US phone reads
+    (457) 199-9999), a contact with only a number got its UUID as FN, and a vCard 2.1 TEL;CELL
+    lost its mobile type. Every field survives export and import into another account, escaped
+    and folded as vCard 3.0 says (a long note with commas, semicolons, newlines, non-ASCII)."""
+    note = "Ring after 10, not before; ask for Søren.\nSecond line — " + "ø" * 60
+    made = [
+        {"firstname": "Søren", "lastname": "Kierkegaard", "mobile_phone": "+45 71 99 99 99",
+         "phone_numbers": ["+1 (212) 555-0100"], "organization": "Philosophy; Inc., DK",
+         "email": "soren@example.com", "address": "Nytorv 2", "city": "København",
+         "zip": "1450", "country": "Denmark", "note": note,
+         "profile_url": "https://crm.example.com/c?id=1,2", "external_id": "crm-sk"},
+        {"mobile_phone": "+44 20 7946 0018"},  # a number and nothing else
+    ]
+    for body in made:
+        await api.ok("POST", "/contacts/contacts", json=body)
+    status, vcf = await api.call("GET", "/contacts/export?format=vcf")
+    assert status == 200
+    assert "TEL;TYPE=CELL:+4571999999\r\n" in vcf and "TEL;TYPE=VOICE:+12125550100\r\n" in vcf
+    assert "FN:+442079460018\r\n" in vcf  # the number, not the UUID
+    assert all(len(line.encode()) <= 75 for line in vcf.split("\r\n")), vcf
+    status, report = await api.call("POST", "/contacts/import?format=vcf", data=vcf.encode(),
+                                    account="globex")
+    assert status == 200 and (report["created"], report["rejected"]) == (2, 0), report
+    back = {c["external_id"] or "": c for c in await api.ok("GET", "/contacts/contacts",
+                                                             account="globex")}
+    soren = back["crm-sk"]
+    for name in ("firstname", "lastname", "organization", "email", "address", "city", "zip",
+                 "country", "note", "profile_url"):
+        assert soren[name] == made[0][name], name
+    assert soren["mobile_phone"] == "+45 71 99 99 99" or soren["mobile_phone"].replace(
+        " ", "") in ("4571999999", "+4571999999"), soren["mobile_phone"]
+    # a vCard 2.1's bare TEL;CELL is a mobile
+    old = "BEGIN:VCARD\r\nVERSION:2.1\r\nN:Lind;Jenny\r\nTEL;CELL:+46 8 123 456 78\r\nEND:VCARD\r\n"
+    status, report = await api.call("POST", "/contacts/import?format=vcf", data=old.encode())
+    assert status == 200 and report["created"] == 1, report
+    jenny = await api.ok("POST", "/contacts/contacts/search/mobile",
+                         json={"mobile_phone": "+46812345678"})
+    assert jenny["lastname"] == "Lind"

@@ -152,6 +152,22 @@ class ContactService:
             batches = self.store.contacts_by(snap, "id", account.id, low, cut, BATCH)
             yield m.ContactPages(link, _validated(batches, shape) if shape else batches)
 
+    @asynccontextmanager
+    async def export_batches(self, account: Account
+                             ) -> AsyncIterator[AsyncIterator[list[tuple[m.Contact, dict]]]]:
+        """Every contact of the account from one snapshot, in bounded batches, each with how its
+        shown numbers read as keys ({shown: key}): an export writes '+4571999999' where the
+        WebFones form shows 4571999999 (a US phone would read that as (457) 199-9999)."""
+        async with self.db.snapshot() as snap:
+            async def batches() -> AsyncIterator[list[tuple[m.Contact, dict]]]:
+                adapter = _list_adapter(m.Contact)
+                async for rows in self.store.contacts_by(snap, "id", account.id, 0, None, BATCH):
+                    keys = await self.store.phone_keys(snap, [r["id"] for r in rows])
+                    contacts = adapter.validate_python(rows)
+                    yield [(c, {display(k, account.region): k for k in keys.get(r["id"], [])})
+                           for c, r in zip(contacts, rows, strict=True)]
+            yield batches()
+
     async def _detail(self, d: dict | None) -> m.ContactDetail:
         if d is None:
             raise _not_found()

@@ -311,6 +311,18 @@ class ContactStore:
                        account_id, low, high, batch, _rows)
 
     @staticmethod
+    async def phone_keys(snap: Snapshot, contact_ids: list[int]) -> dict[int, list[str]]:
+        """The matching keys (E.164 where a number is one) of these contacts' numbers."""
+        if not contact_ids:
+            return {}
+        out: dict[int, list[str]] = {}
+        for r in await snap.fetchall(
+                "SELECT contact_id, number FROM contact_phones WHERE contact_id IN"
+                f" ({', '.join('?' * len(contact_ids))})", contact_ids):
+            out.setdefault(r["contact_id"], []).append(r["number"])
+        return out
+
+    @staticmethod
     def tombstones(snap: Snapshot, account_id: int, low: int, high: int | None,
                    batch: int) -> AsyncIterator[list[dict]]:
         return _keyset(snap, "SELECT uuid, version, deleted_at FROM deleted_contacts"

@@ -12,7 +12,6 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from callbridge.accounts.http import account_of
-from callbridge.contacts import models as m
 from callbridge.contacts import transfer
 from callbridge.contacts.routes import SERVICE
 from callbridge.errors import DomainError, InvalidInput
@@ -100,6 +99,6 @@ async def export_contacts(request):
     streamed from one consistent snapshot.
     """
     q = parse_model(FormatQuery, dict(request.query))
-    async with request.app[SERVICE].list_pages(account_of(request), m.ListQuery()) as page:
-        return await stream_body(request, transfer.export_parts(page.contacts, q.format),
+    async with request.app[SERVICE].export_batches(account_of(request)) as batches:
+        return await stream_body(request, transfer.export_parts(batches, q.format),
                                  _TYPES[q.format], filename=f"contacts.{q.format}")
