@@ -10,8 +10,10 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import pytest
 
 from callbridge.settings import Settings, env_name
 from tests.conftest import unavailable
@@ -22,9 +24,10 @@ SETTING_NAMES = {env_name(n) for n in Settings.model_fields}
 
 
 def _names(text: str) -> set[str]:
-    return set(re.findall(r"\bCALLBRIDGE_[A-Z_]+\b", text)) - {"CALLBRIDGE_PREFIX",
-                                                                "CALLBRIDGE_UNIT_DIR",
-                                                                "CALLBRIDGE_ETC"}
+    # install-service's own knobs (where it installs), not the service's settings
+    return set(re.findall(r"\bCALLBRIDGE_[A-Z_]+\b", text)) - {
+        "CALLBRIDGE_PREFIX", "CALLBRIDGE_UNIT_DIR", "CALLBRIDGE_ETC", "CALLBRIDGE_BIN_DIR",
+        "CALLBRIDGE_STATE", "CALLBRIDGE_PYTHON"}
 
 
 def test_every_deployed_setting_name_is_one_callbridge_reads():
@@ -67,11 +70,24 @@ def test_the_unit_verifies_and_matches_the_install_script(tmp_path):
     assert not problems, problems
 
 
-def test_install_service_installs_a_working_callbridge(tmp_path):
+@pytest.fixture
+def open_dir():
+    """A folder the callbridge user can reach (pytest's tmp_path is root's alone, 0700)."""
+    path = Path(tempfile.mkdtemp(prefix="cb-install-", dir="/var/tmp"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_install_service_installs_a_working_callbridge(open_dir):
     if os.geteuid() != 0:
         unavailable("installs a system user: run the suite as root")
+    tmp_path = open_dir
     env = {**os.environ, "CALLBRIDGE_PREFIX": str(tmp_path / "opt"),
-           "CALLBRIDGE_UNIT_DIR": str(tmp_path / "units"), "CALLBRIDGE_ETC": str(tmp_path / "etc")}
+           "CALLBRIDGE_UNIT_DIR": str(tmp_path / "units"), "CALLBRIDGE_ETC": str(tmp_path / "etc"),
+           "CALLBRIDGE_BIN_DIR": str(tmp_path / "bin"), "CALLBRIDGE_STATE": str(tmp_path / "state")}
     (tmp_path / "units").mkdir()
     done = subprocess.run(["bash", str(ROOT / "scripts" / "install-service")], env=env,
                           capture_output=True, text=True, timeout=600)
@@ -82,6 +98,21 @@ def test_install_service_installs_a_working_callbridge(tmp_path):
     assert (tmp_path / "units" / "callbridge.service").read_text() == UNIT.read_text()
     envfile = tmp_path / "etc" / "callbridge.env"
     assert oct(envfile.stat().st_mode & 0o777) == "0o640"
+    # `callbridge` in PATH works on the service's database, as its user, from any folder, with
+    # the env file as installed (comments only); issue 22 §1: the guide's `env $(cat …)` failed
+    # on those comments, and the obvious repair wrote a callbridge.db where it was run
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
+    wrapper = str(tmp_path / "bin" / "callbridge")
+    for args in (["accounts", "add", "acme"], ["keys", "create", "--account", "acme"]):
+        done = subprocess.run([wrapper, *args], env=clean, cwd="/", capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode == 0, done.stderr
+    database = tmp_path / "state" / "callbridge.db"
+    assert database.owner() == "callbridge", database
+    listed = subprocess.run([wrapper, "accounts"], env=clean, capture_output=True, text=True,
+                            timeout=60)
+    assert "acme" in listed.stdout, listed
+    assert not Path("/callbridge.db").exists()
     envfile.write_text("CALLBRIDGE_PORT=9999\n")  # an operator's settings survive an upgrade
     assert subprocess.run(["bash", str(ROOT / "scripts" / "install-service")], env=env,
                           capture_output=True, timeout=600).returncode == 0
