@@ -14,9 +14,13 @@ from tests.browser import chromium_page
 
 async def _open_desk(page, base: str, key: str) -> None:
     await page.goto(f"{base}/screenpop")
+    # what a receptionist sees, not only what exists: before Connect the key form alone, after
+    # it the desk alone (the CSS once overrode `hidden`: both showed)
+    assert await page.is_visible("#login") and not await page.is_visible("#desk")
     await page.fill("#key", key)
     await page.click("#login-form button")
     await page.wait_for_selector("#link-state.on", timeout=5000)
+    assert await page.is_visible("#desk") and not await page.is_visible("#login")
 
 
 async def test_a_ringing_call_pops_a_card_and_the_box_dials(running_pbx, tmp_path):

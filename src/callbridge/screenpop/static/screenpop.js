@@ -114,6 +114,15 @@ function onEvent(ev) {
     markCard(d, "ended", ev.type === "call.missed" ? "Missed" : `Ended (${d.disposition})`);
     setTimeout(() => removeCard(d), 8000);
     loadRecent();
+  } else if (ev.type === "call.taken") {
+    // another extension answered or picked it up: the card closes, saying who
+    markCard(d, "ended", d.reason === "picked_up" ? `Picked up by ${d.taken_by}`
+                                                   : `Answered by ${d.taken_by}`);
+    setTimeout(() => removeCard(d), 8000);
+  } else if (ev.type === "call.transferred") {
+    markCard(d, d.to === d.extension ? "answered" : "ended",
+             d.to === d.extension ? `Transferred here by ${d.transferred_by}`
+                                  : `Transferred to ${d.to || "another party"}`);
   } else if (ev.type === "dial.progress") {
     $("dial-state").textContent = `Call ${d.call_id}: ${d.state}` +
       (d.failure_reason ? ` (${d.failure_reason})` : "");
