@@ -271,6 +271,18 @@ def test_files_a_command_cannot_write_are_one_line_each(tmp_path):
         assert "/nonexistent/dir/" in line and "No such file or directory" in line, line
 
 
+def test_a_secret_with_a_hash_or_question_mark_is_named_and_its_escape_works(monkeypatch):
+    """A '#' in a secret gave "the port is not a number" (the URL ended at it; issue 22 §6)."""
+    monkeypatch.setenv("CALLBRIDGE_AMI", "a=ami://callbridge:pa#ss?word@127.0.0.1:5038")
+    with pytest.raises(ConfigError) as bad:
+        load_settings()
+    assert "write '#' as %23" in str(bad.value) and "pa#ss" not in str(bad.value)
+    monkeypatch.setenv("CALLBRIDGE_AMI",
+                       "a=ami://callbridge:pa%23ss%3Fw%25rd%40x@127.0.0.1:5039")
+    [node] = load_settings().nodes()
+    assert (node.secret, node.port) == ("pa#ss?w%rd@x", 5039)
+
+
 @pytest.mark.parametrize("value", [
     "ami://callbridge:Sup3rSecretValue42@127.0.0.1:5038/var/log/Master.csv",
     "BAD!=ami://callbridge:Sup3rSecretValue42@127.0.0.1",

@@ -250,6 +250,9 @@ def parse_nodes(text: str) -> list[AmiNode]:
                              " the name 1-32 of a-z 0-9 _ -")
         if any(n.name == name for n in nodes):
             raise ValueError(f"node {name!r} is listed twice")
+        if "#" in url or "?" in url:  # a URL's fragment and query: the rest would be lost
+            raise ValueError(f"node {name!r}: write '#' as %23 and '?' as %3F in the URL (and"
+                             " '%' as %25, '@' %40, ':' %3A, '/' %2F in a user or secret)")
         parts = urlsplit(url)
         try:
             port = parts.port or 5038
