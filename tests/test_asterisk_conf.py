@@ -64,6 +64,19 @@ def test_values_that_cannot_work_are_refused_in_one_line(tmp_path, change, expec
     assert not any(tmp_path.iterdir())
 
 
+def test_a_backup_keeps_the_replaced_files_owner(tmp_path):
+    """`.bak` copies were root's, the replaced file Asterisk's (issue 22 §6)."""
+    if os.geteuid() != 0:
+        unavailable("changes a file's owner: run the suite as root")
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "rtp.conf").write_text("; the package's sample\n")
+    os.chown(etc / "rtp.conf", 65534, 65534)
+    report = install(repo_conf_dir(), etc, _example(), force=True, owner="nobody")
+    [backup] = [b for b in report.backups if b.name.startswith("rtp.conf.")]
+    assert (backup.stat().st_uid, backup.stat().st_gid) == (65534, 65534)
+
+
 def test_nothing_is_replaced_without_force_and_force_keeps_a_backup(tmp_path):
     values_file = tmp_path / "values.toml"
     values_file.write_text(_example_text())

@@ -170,6 +170,11 @@ def install(src: Path, out: Path, values: dict[str, object], *, force: bool = Fa
             if target.exists():
                 backup = target.with_name(f"{target.name}.{stamp}.bak")
                 shutil.copy2(target, backup)
+                was = target.stat()  # the copy keeps the mode; its owner too (asterisk, say)
+                try:
+                    os.chown(backup, was.st_uid, was.st_gid)
+                except PermissionError:
+                    pass  # not root: the copy is the runner's, as any file it writes
                 report.backups.append(backup)
             secret = target.name in SECRET_FILES
             new.chmod(0o640 if secret else 0o644)
