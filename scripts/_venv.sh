@@ -8,9 +8,14 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "[setup] creating virtualenv $VENV" >&2
   "$PY" -m venv "$VENV"
 fi
+# VENV_EXTRAS=test (scripts/test): also the test tools (Playwright, schemathesis …: hundreds of
+# MB that running callbridge never needs). The stamp says which extras are in.
+EXTRAS=${VENV_EXTRAS:-}
 stamp="$VENV/.callbridge-installed"
-if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
-  echo "[setup] installing callbridge and its dependencies into $VENV" >&2
-  "$VENV/bin/pip" install --disable-pip-version-check -q -e "$ROOT[test]" >&2
-  touch "$stamp"
+have=$(cat "$stamp" 2>/dev/null || echo none)
+if [ "$have" = none ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ] || \
+   { [ -n "$EXTRAS" ] && [ "$have" != "$EXTRAS" ]; }; then
+  echo "[setup] installing callbridge${EXTRAS:+ with its $EXTRAS tools} into $VENV" >&2
+  "$VENV/bin/pip" install --disable-pip-version-check -q -e "$ROOT${EXTRAS:+[$EXTRAS]}" >&2
+  echo "$EXTRAS" > "$stamp"
 fi
