@@ -108,11 +108,16 @@ class WebhookStore:
                        f" WHERE w.disabled_at IS NULL{skipping}"
                        " ORDER BY d.next_attempt_at, d.id LIMIT ?")
             async with self.db.transaction() as tx:
+                # the due time again at the locking level: a read whose snapshot predates
+                # another instance's claim locks the row once that claim commits, and PostgreSQL
+                # re-checks only this level's conditions on the claimed row (without this one
+                # it saw a pending row and sent it a second time)
                 rows = await tx.fetchall(
                     "UPDATE webhook_deliveries SET next_attempt_at = ? WHERE id IN ("
                     f" SELECT id FROM webhook_deliveries WHERE id IN ({pick_pg})"
-                    " AND status = 'pending' FOR UPDATE SKIP LOCKED) RETURNING id",
-                    (now + CLAIM_SECONDS, *params))
+                    " AND status = 'pending' AND next_attempt_at <= ?"
+                    " FOR UPDATE SKIP LOCKED) RETURNING id",
+                    (now + CLAIM_SECONDS, *params, now))
                 if not rows:
                     return []
                 claimed = [r["id"] for r in rows]
