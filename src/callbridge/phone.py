@@ -83,10 +83,17 @@ def phone_key(raw: str, region: str) -> str:
 
 
 def display(key: str, region: str) -> str:
-    """How the WebFones API shows a stored number of an account of `region` (see above)."""
+    """How the WebFones API shows a stored number of an account of `region` (see above): its
+    digits, unless they would read back as another number. '+4571999999' in a US account keeps
+    its '+': as '4571999999' it read back as (457) 199-9999, so a CRM writing back the number it
+    was shown turned a Danish mobile into an American one."""
     if key.startswith("+1") and phonenumbers.country_code_for_region(region) == 1:
-        return key[2:]
-    return key.lstrip("+")
+        shown = key[2:]
+    else:
+        shown = key.lstrip("+")
+    if shown != key and _key(shown, region) != key:
+        return key
+    return shown
 
 
 def national_format(key: str) -> str:
