@@ -9,7 +9,6 @@ import asyncio
 from datetime import datetime
 
 from tests.asterisk.conftest import callbridge_on, wait_until
-from tests.asterisk.test_call_shapes import queue_pbx  # noqa: F401 - the fixture
 from tests.browser import chromium_page
 
 
@@ -95,21 +94,3 @@ async def test_a_ringing_call_pops_a_card_and_the_box_dials(running_pbx, tmp_pat
                 timeout=20000)
             assert errors == []
 
-
-async def test_a_card_closes_saying_who_took_the_call(queue_pbx, tmp_path):
-    """A queue rings 309 and 310; 310 answers (queue_pbx: 0.8 s). The page watching both shows
-    309's card closed "Answered by 310" (call.taken) and 310's answered."""
-    pbx = queue_pbx
-    async with callbridge_on(pbx, tmp_path / "cb.db") as api:
-        base = f"http://127.0.0.1:{pbx.callbridge_port}"
-        async with chromium_page() as page:
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await _open_desk(page, base, api.keys["acme"])
-            call = asyncio.create_task(asyncio.to_thread(pbx.call_in, "5557770212", "700",
-                                                         talk_ms=2000))
-            await page.wait_for_function(
-                "() => [...document.querySelectorAll('article.card .status')]"
-                ".some(e => e.textContent === 'Answered by 310')", timeout=10000)
-            assert await call == 0
-            assert errors == []
