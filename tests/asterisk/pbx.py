@@ -9,6 +9,7 @@ killed outright (SIGKILL, a crash) is cleaned up by tests/reaper.py.
 from __future__ import annotations
 
 import atexit
+import itertools
 import os
 import random
 import re
@@ -94,6 +95,36 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+# SIPp binds its audio port and audio+2 (video). A port from free_port() is in Linux's
+# ephemeral range, where the kernel hands ports to anyone, and only the first of the two was
+# checked: SIPp then died with exit 254 ("Unable to bind video RTP socket") now and then
+# (CI: test_rows_keep_flowing_after_asterisk_restarts). Media ports come from 30000-32767:
+# above every bench Asterisk's RTP range, below the ephemeral ports, taken in turn.
+MEDIA_PORTS = range(30000, 32764, 4)
+_media_turn = itertools.count(random.randrange(len(MEDIA_PORTS)))
+# SIPp's exit code when it could not bind a socket: it has sent nothing, so trying again is safe.
+SIPP_BIND_ERROR = 254
+
+
+def free_media_port() -> int:
+    """An even port P for SIPp's -mp with P and P+2 both free on 127.0.0.1 right now."""
+    for _ in range(len(MEDIA_PORTS)):
+        port = MEDIA_PORTS[next(_media_turn) % len(MEDIA_PORTS)]
+        held = []
+        try:
+            for p in (port, port + 2):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                held.append(s)
+                s.bind(("127.0.0.1", p))
+            return port
+        except OSError:
+            continue
+        finally:
+            for s in held:
+                s.close()
+    raise RuntimeError("no free SIPp media port pair in 30000-32767")
 
 
 def start_process(cmd: list[str], log: Path, cwd: Path | None = None) -> subprocess.Popen:
@@ -319,7 +350,7 @@ class Pbx:
 
     def _sipp(self, scenario: Path, port: int, log: Path, *extra: str) -> list[str]:
         return ["sipp", "-sf", str(scenario), "-i", "127.0.0.1", "-p", str(port),
-                "-mp", str(free_port(socket.SOCK_DGRAM)), "-nostdin", "-trace_logs",
+                "-mp", str(free_media_port()), "-nostdin", "-trace_logs",
                 "-log_file", str(log), "-trace_err", "-error_file", str(log.with_suffix(".err")),
                 *extra]
 
@@ -387,11 +418,15 @@ class Pbx:
             scenario, extra = SIPP_DIR / "uac_inbound.xml", ["-d", str(talk_ms)]
         else:
             scenario, extra = self._scenario("uac_cancel.xml", CANCEL_MS=cancel_after_ms), []
-        cmd = self._sipp(scenario, free_port(socket.SOCK_DGRAM), log, "-s", to, "-key", "caller",
-                         caller, "-key", "caller_name", caller_name or f"PSTN {caller}", "-m", "1", "-timeout", str(int(timeout)), *extra,
-                         f"127.0.0.1:{self.sip_port}")
-        return subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              timeout=timeout + 10).returncode
+        for _ in range(3):
+            cmd = self._sipp(scenario, free_port(socket.SOCK_DGRAM), log, "-s", to, "-key", "caller",
+                             caller, "-key", "caller_name", caller_name or f"PSTN {caller}", "-m", "1",
+                             "-timeout", str(int(timeout)), *extra, f"127.0.0.1:{self.sip_port}")
+            code = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                  timeout=timeout + 10).returncode
+            if code != SIPP_BIND_ERROR:
+                break
+        return code
 
     def call_load(self, caller: str, to: str, *, calls: int, rate: float, talk_ms: int = 1000,
                   limit: int = 60, timeout: int = 300) -> subprocess.Popen:
