@@ -97,6 +97,24 @@ async def callbridge_on(pbx, database: Path | str, *, fresh: bool = True,
         yield Api(client, keys, app)
 
 
+QUEUES = {"direct": ("700", "cbq-direct"), "local": ("701", "cbq-local")}
+
+
+@pytest.fixture
+def queue_pbx(running_pbx):
+    """The bench with a desk phone for 310 that answers 0.8 s after it rings (309's answers
+    after 1.5 s: 310 takes every queue call) and the queues' numbers in from-trunk."""
+    pbx = running_pbx
+    for number, queue in QUEUES.values():
+        pbx.cli(f"dialplan add extension {number},1,Queue({queue},r) into from-trunk replace")
+    pbx.start_phone("desk310", answer_ms=800, hangup_ms=600_000, register_as="310")
+    try:
+        pbx.wait_devices("310", 1)
+        yield pbx
+    finally:  # the other tests count on 310 having no device
+        pbx.unregister("desk310", "310")
+
+
 @pytest.fixture
 async def dialer_api(running_pbx, tmp_path):
     """callbridge wired to the bench's Asterisk, with acme owning 309 and 310, globex 320."""

@@ -15,29 +15,12 @@ import aiohttp
 import pytest
 
 from tests.asterisk.ami_client import ami
-from tests.asterisk.conftest import ami_url, callbridge_on
+from tests.asterisk.conftest import QUEUES, ami_url, callbridge_on
 from tests.asterisk.pbx import free_port
 from tests.asterisk.test_calllog import _rows, _since
 from tests.asterisk.test_events import collect, of
 from tests.asterisk.test_scaleout import Instance, _cli, _until
 from tests.pg import fresh_database
-
-QUEUES = {"direct": ("700", "cbq-direct"), "local": ("701", "cbq-local")}
-
-
-@pytest.fixture
-def queue_pbx(running_pbx):
-    """The bench with a desk phone for 310 that answers 0.8 s after it rings (309's answers
-    after 1.5 s: 310 takes every queue call) and the queues' numbers in from-trunk."""
-    pbx = running_pbx
-    for number, queue in QUEUES.values():
-        pbx.cli(f"dialplan add extension {number},1,Queue({queue},r) into from-trunk replace")
-    pbx.start_phone("desk310", answer_ms=800, hangup_ms=600_000, register_as="310")
-    try:
-        pbx.wait_devices("310", 1)
-        yield pbx
-    finally:  # the other tests count on 310 having no device
-        pbx.unregister("desk310", "310")
 
 
 @pytest.mark.parametrize("members", ["direct", "local"])
