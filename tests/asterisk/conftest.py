@@ -57,6 +57,7 @@ def running_pbx(pbx):
     if not pbx.running:
         pbx.start()
         pbx.wait_devices("309", 2)
+    pbx.settle()
     return pbx
 
 

@@ -442,6 +442,21 @@ class Pbx:
                          "-d", str(talk_ms), "-timeout", str(timeout), f"127.0.0.1:{self.sip_port}")
         return spawn(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
+    def active_channels(self) -> int:
+        match = re.search(r"(\d+) active channels?", self.cli("core show channels count"))
+        return int(match.group(1)) if match else 0
+
+    def settle(self, timeout: float = 10.0) -> None:
+        """Waits for the calls an earlier test left to end, then hangs up what is still up: a
+        leftover call keeps an extension busy, and a queue (ringinuse = no) then skips it."""
+        deadline = time.monotonic() + timeout
+        while self.active_channels() and time.monotonic() < deadline:
+            time.sleep(0.25)
+        if self.active_channels():
+            print(f"[bench] hanging up calls left from an earlier test:\n"
+                  f"{self.cli('core show channels')}", file=sys.stderr)
+            self.cli("channel request hangup all")
+
     def wait_devices(self, extension: str, count: int, timeout: float = 20.0) -> None:
         """Until `count` devices of the extension are Avail. Registration triggers a qualify
         that can race the UAS taking over the port, and a restarted Asterisk qualifies late:
