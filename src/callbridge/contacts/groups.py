@@ -5,29 +5,27 @@ from __future__ import annotations
 
 import builtins
 import uuid as uuidlib
-from typing import TYPE_CHECKING
 
 from callbridge.accounts.models import Account
 from callbridge.contacts import models as m
 from callbridge.contacts.rules import GROUP_NOT_FOUND, contact_of, not_found, stored_uuid
+from callbridge.contacts.store import ContactStore
+from callbridge.contacts.writes import AccountWrites
 from callbridge.errors import Conflict
 from callbridge.timeutil import utc_now_iso
 
-if TYPE_CHECKING:
-    from callbridge.contacts.service import ContactService
-
 
 class GroupService:
-    def __init__(self, contacts: ContactService):
-        self.contacts = contacts  # its write turns (the lookup cache forgets after each)
-        self.store = contacts.store
+    def __init__(self, store: ContactStore, writes: AccountWrites):
+        self.store = store
+        self.writes = writes
 
     async def list(self, account: Account) -> builtins.list[m.Group]:
         return [m.Group.model_validate(g) for g in await self.store.list_groups(account.id)]
 
     async def create(self, account: Account, body: m.GroupCreate) -> m.Created:
         new_uuid = str(uuidlib.uuid4())
-        async with self.contacts._writing(account) as tx:
+        async with self.writes.transaction(account) as tx:
             if await self.store.group_name_taken(tx, account.id, body.name):
                 raise Conflict(f"a group named {body.name!r} already exists",
                                error="Group already exists", field="name")
@@ -36,7 +34,7 @@ class GroupService:
         return m.Created(uuid=new_uuid)
 
     async def delete(self, account: Account, group_uuid: str) -> m.GroupDeleted:
-        async with self.contacts._writing(account) as tx:
+        async with self.writes.transaction(account) as tx:
             group_id = await self.store.tx_group_id(tx, account.id, stored_uuid(group_uuid))
             if group_id is None:
                 raise not_found(GROUP_NOT_FOUND)
@@ -55,7 +53,7 @@ class GroupService:
         return [contact_of(d) for d in await self.store.in_group(group_id)]
 
     async def add_member(self, account: Account, body: m.Membership) -> m.MembershipAdded:
-        async with self.contacts._writing(account) as tx:
+        async with self.writes.transaction(account) as tx:
             contact_id, group_id = await self._membership_ends(tx, account, body)
             existing = await self.store.membership_id(tx, contact_id, group_id)
             if existing is not None:  # already a member: idempotent, nothing changes
@@ -66,7 +64,7 @@ class GroupService:
         return m.MembershipAdded(id=membership)
 
     async def remove_member(self, account: Account, body: m.Membership) -> m.MembershipRemoved:
-        async with self.contacts._writing(account) as tx:
+        async with self.writes.transaction(account) as tx:
             contact_id, group_id = await self._membership_ends(tx, account, body)
             changes = await self.store.remove_membership(tx, contact_id, group_id)
             if changes:

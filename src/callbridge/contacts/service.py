@@ -24,6 +24,7 @@ from callbridge.contacts.rules import contact_of as _contact
 from callbridge.contacts.rules import not_found as _not_found
 from callbridge.contacts.rules import stored_uuid as _uuid
 from callbridge.contacts.store import ContactStore
+from callbridge.contacts.writes import AccountWrites
 from callbridge.db import Db, Tx
 from callbridge.errors import Conflict, DomainError, InvalidInput
 from callbridge.phone import digits_of, display, looks_like_phone, phone_key
@@ -118,18 +119,8 @@ class ContactService:
         # dialer): its cache is forgotten after every write here
         self.lookup = ContactLookup(self.store, cache)
         self.cache = self.lookup.cache
-        self.groups = GroupService(self)  # the contact groups (contacts.groups)
-
-    @asynccontextmanager
-    async def _writing(self, account: Account, loop: bool = False) -> AsyncIterator[Tx]:
-        """A write transaction on the account's contacts; the lookup cache forgets the account
-        after it (the other instances hear of it from PostgreSQL)."""
-        try:
-            async with (self.db.loop_transaction() if loop else self.db.transaction()) as tx:
-                yield tx
-        finally:
-            if self.cache is not None:
-                self.cache.forget(account.id)
+        self.writes = AccountWrites(db, self.cache)
+        self.groups = GroupService(self.store, self.writes)  # the contact groups
 
     # ---- reads ---------------------------------------------------------------------------
 
@@ -327,14 +318,14 @@ class ContactService:
         """Creates a contact; returns its uuid."""
         keys = _numbers(values, account.region)
         _require_identity(values)
-        async with self._writing(account) as tx:
+        async with self.writes.transaction(account) as tx:
             return await self._insert(tx, account, values, keys, list(group_uuids), created_by)
 
     async def update_values(self, account: Account, key: str, value: str | int, changes: dict,
                             group_uuids: list[str] | None = None) -> str:
         """Changes the fields given of the contact whose `key` column is `value`; its uuid."""
         _numbers(changes, account.region)
-        async with self._writing(account) as tx:
+        async with self.writes.transaction(account) as tx:
             current = await self.store.row_for_update(tx, account.id, key, value)
             if current is None:
                 raise _not_found()
@@ -348,7 +339,7 @@ class ContactService:
         the contact with this CRM identity, in one transaction: deliveries of the same CRM
         contact at once make one contact. Returns (created, uuid)."""
         identity = {"crm_source": crm_source, "crm_id": crm_id}
-        async with self._writing(account) as tx:
+        async with self.writes.transaction(account) as tx:
             owner = await self.store.crm_owner(tx, account.id, crm_source, crm_id)
             if owner is None:
                 new = {**(on_create if on_create is not None else values), **identity}
@@ -370,7 +361,7 @@ class ContactService:
         others are written. Returns (line, "created" | "updated" | "unchanged" | "rejected",
         reason)."""
         out: list[tuple[int, str, str | None]] = []
-        async with self._writing(account, loop=True) as tx:
+        async with self.writes.transaction(account, loop=True) as tx:
             for line, body in items:
                 try:
                     async with tx.savepoint():
@@ -438,7 +429,7 @@ class ContactService:
         return await self._delete(account, "external_id", external_id)
 
     async def _delete(self, account: Account, key: str, value: str) -> m.Deleted:
-        async with self._writing(account) as tx:
+        async with self.writes.transaction(account) as tx:
             current = await self.store.row_for_update(tx, account.id, key, value)
             if current is None:
                 raise _not_found()
