@@ -42,6 +42,7 @@ from callbridge.events.calls import CallEvents
 from callbridge.events.endings import CallEndings
 from callbridge.events.journal import EventJournal
 from callbridge.events.models import asyncapi_document
+from callbridge.events.notifier import CallNotifier
 from callbridge.logs import event
 from callbridge.screenpop import routes as screenpop_routes
 from callbridge.settings import AmiNode, ConfigError, Settings
@@ -131,8 +132,8 @@ def _node(settings: Settings, node: AmiNode, db: Db, variants: EngineVariants,
                              csv_history=settings.cdr_csv_history, ami_online=lambda: link.online,
                              node=node.name, adopts=first)
     calllog.row_listener = CallEndings(journal)  # call.ended / call.missed, stored with the rows
-    calls = CallEvents(journal, extensions, contacts, dialed_number=tracker.number_of,
-                       node=node.name)
+    calls = CallEvents(CallNotifier(journal, contacts), extensions,
+                       dialed_number=tracker.number_of, node=node.name)
     # One instance at a time turns the node's events into call-log rows and call events (the
     # lease holder: callbridge.ami.lease); every instance follows its own click-to-dial calls.
     lease = variants.lease(node.name)

@@ -213,7 +213,7 @@ async def test_a_lookup_that_hangs_holds_the_stop_a_bounded_time(tmp_path, monke
 
     async def hangs(*args):  # the database out of reach, its timeout far off
         await asyncio.Event().wait()
-    monkeypatch.setattr(node.calls.contacts, "card_for", hangs)
+    monkeypatch.setattr(node.calls.notifier.contacts, "card_for", hangs)
     inbound_call_rings(app, lid="21.1")
     started = time.monotonic()
     await client.close()

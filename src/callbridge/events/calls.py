@@ -30,17 +30,15 @@ from typing import Literal
 
 from callbridge.accounts.extensions import Extension, ExtensionService
 from callbridge.ami.calls import CallListener, Dial, LiveCall, Transfer, event_time, iso_at
-from callbridge.contacts.lookup import ContactLookup
-from callbridge.events.journal import EventJournal, draft
 from callbridge.events.models import (
     CallAnswered,
     CallRinging,
     CallTaken,
     CallTransferred,
-    ContactCard,
     DeviceState,
     Direction,
 )
+from callbridge.events.notifier import CallNotifier
 from callbridge.logs import event
 
 log = logging.getLogger("callbridge.events")
@@ -85,13 +83,11 @@ def _rang(ringing: _Ringing, end: Dial) -> bool:
 
 
 class CallEvents(CallListener):
-    def __init__(self, journal: EventJournal, extensions: ExtensionService,
-                 contacts: ContactLookup,
+    def __init__(self, notifier: CallNotifier, extensions: ExtensionService,
                  dialed_number: Callable[[str], str | None] = lambda call_id: None,
                  node: str = "default"):
-        self.journal = journal
+        self.notifier = notifier  # what goes out, and with which contact card
         self.extensions = extensions
-        self.contacts = contacts
         self.node = node  # the Asterisk node whose events these are
         self.dialed_number = dialed_number  # the number a click-to-dial call dials, by call id
         self._calls: OrderedDict[str, _Call] = OrderedDict()
@@ -193,7 +189,7 @@ class CallEvents(CallListener):
                 if owner is not None:
                     if not ringing.announced:  # answered within the coalescing window
                         self._announce(call, extension, ringing)
-                    self._answered(call, owner.account_id, extension, device, dial)
+                    self._answered(call, owner, extension, device, dial)
                 self._taken_from_others(call, extension, dial, "answered_elsewhere")
             if not ringing.answered:
                 if not ringing.announced and _rang(ringing, dial):
@@ -217,17 +213,14 @@ class CallEvents(CallListener):
         owner = self.extensions.owner(taker)
         call.ringing[taker] = _Ringing(answered=True, announced=True, stamp=dial.stamp)
         if owner is not None:
-            self._answered(call, owner.account_id, taker, dial.device or dial.dest_name, dial)
+            self._answered(call, owner, taker, dial.device or dial.dest_name, dial)
         self._taken_from_others(call, taker, dial, "picked_up")
 
-    def _answered(self, call: _Call, account_id: int, extension: str, device: str,
+    def _answered(self, call: _Call, owner: Extension, extension: str, device: str,
                   dial: Dial) -> None:
-        answered = draft(account_id, "call.answered",
-                         CallAnswered(call_id=call.linkedid, node=self.node,
-                                      direction=call.direction, extension=extension,
-                                      device=device),
-                         extension=extension, at=dial.time)
-        self._then(partial(self.journal.emit, answered))
+        data = CallAnswered(call_id=call.linkedid, node=self.node, direction=call.direction,
+                            extension=extension, device=device)
+        self._then(partial(self.notifier.answered, owner, data, dial.time))
 
     def _taken_from_others(self, call: _Call, taker: str, dial: Dial,
                            reason: Literal["answered_elsewhere", "picked_up"]) -> None:
@@ -240,12 +233,9 @@ class CallEvents(CallListener):
             owner = self.extensions.owner(extension)
             if not ringing.announced or owner is None:
                 continue
-            taken = draft(owner.account_id, "call.taken",
-                          CallTaken(call_id=call.linkedid, node=self.node,
-                                    direction=call.direction, extension=extension,
-                                    taken_by=taker, reason=reason),
-                          extension=extension, at=dial.time)
-            self._then(partial(self.journal.emit, taken))
+            data = CallTaken(call_id=call.linkedid, node=self.node, direction=call.direction,
+                             extension=extension, taken_by=taker, reason=reason)
+            self._then(partial(self.notifier.taken, owner, data, dial.time))
 
     def transferred(self, transfer: Transfer) -> None:
         """call.transferred to the transferer (its card closes) and to the target (its card
@@ -263,24 +253,7 @@ class CallEvents(CallListener):
                                    transferred_by=transfer.transferer, to=transfer.target,
                                    kind="attended" if transfer.kind == "attended" else "blind",
                                    number=number)
-            self._then(partial(self._with_card, owner, number, "call.transferred", data,
-                               extension, transfer.time))
-
-    async def _with_card(self, owner: Extension, number: str | None, type_: str,
-                         data: CallRinging | CallTransferred, extension: str,
-                         at: str | None) -> None:
-        """The event stored with the outside number's contact card (without one when the
-        lookup fails: the event goes out rather than not at all)."""
-        card = None
-        if number:
-            try:
-                card = await self.contacts.card_for(owner.account_id, owner.region, number)
-            except Exception:
-                log.warning("events.card_lookup_failed", exc_info=True)
-        contact = ContactCard.model_validate(card) if card else None
-        self.journal.emit(draft(owner.account_id, type_,
-                                data.model_copy(update={"contact": contact}),
-                                extension=extension, at=at))
+            self._then(partial(self.notifier.transferred, owner, data, transfer.time))
 
     @staticmethod
     def _number(call: _Call) -> str:
@@ -296,12 +269,9 @@ class CallEvents(CallListener):
         owner = self.extensions.owner(extension) if state else None
         if owner is None or state is None:
             return
-        changed = draft(owner.account_id, "device.state",
-                        DeviceState(extension=extension, device=ev.get("URI", ""), state=state,
-                                    node=self.node,
-                                    reason=ev.get("ContactStatus", "")),
-                        extension=extension, at=event_time(ev))
-        self._then(lambda: self.journal.emit(changed))
+        data = DeviceState(extension=extension, device=ev.get("URI", ""), state=state,
+                           node=self.node, reason=ev.get("ContactStatus", ""))
+        self._then(partial(self.notifier.device_state, owner, data, event_time(ev)))
 
     # ---- events --------------------------------------------------------------------------------
 
@@ -318,9 +288,4 @@ class CallEvents(CallListener):
                            devices=sorted(set(ringing.devices.values())), caller=call.caller,
                            caller_name=call.caller_name, called=call.called or extension,
                            number=number or None, contact=None)
-        if number:
-            self._then(partial(self._with_card, owner, number, "call.ringing", data, extension,
-                               ringing.time))
-        else:
-            self._then(lambda: self.journal.emit(draft(owner.account_id, "call.ringing", data,
-                                                      extension=extension, at=ringing.time)))
+        self._then(partial(self.notifier.ringing, owner, data, ringing.time))
