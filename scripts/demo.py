@@ -69,6 +69,7 @@ def main(once: bool, port: int) -> int:
                    CALLBRIDGE_CDR_CSV=str(pbx.master_csv),
                    CALLBRIDGE_CALLERID_TOKEN=pbx.callerid_token, CALLBRIDGE_LOG_LEVEL="WARNING")
         cli = [sys.executable, "-m", "callbridge"]
+        subprocess.run([*cli, "db", "init"], env=env, check=True, capture_output=True)
         key = subprocess.run([*cli, "keys", "create", "--account", "demo"], env=env, check=True,
                              capture_output=True, text=True).stdout.strip().splitlines()[-1]
         subprocess.run([*cli, "extensions", "add", "--account", "demo", "309", "--name",

@@ -73,7 +73,7 @@ class Cluster:
         atexit.register(self.stop)
         self._psql(f"CREATE DATABASE {TEMPLATE}")
         # the schema, once: each test's database is a copy
-        done = subprocess.run([sys.executable, "-m", "callbridge", "db", "migrate"],
+        done = subprocess.run([sys.executable, "-m", "callbridge", "db", "init"],
                               capture_output=True, text=True,
                               env={**os.environ, "CALLBRIDGE_DATABASE": self.url(TEMPLATE)})
         if done.returncode:
@@ -166,6 +166,17 @@ def fresh_database(tmp_path: Path, name: str = "callbridge.db") -> str:
     if path not in _databases:
         _databases[path] = cluster().new_database()
     return _databases[path]
+
+
+def created_database(tmp_path: Path, name: str = "callbridge.db") -> str:
+    """fresh_database, created as `callbridge db init` creates it (the CLI's data commands
+    refuse a database that does not exist): the SQLite file migrated, PostgreSQL's copy of the
+    migrated template as it is."""
+    target = fresh_database(tmp_path, name)
+    if engine() != "postgresql":
+        from callbridge.db.migrate import migrate
+        migrate(Path(target))
+    return target
 
 
 def query(target: str, sql: str) -> list[tuple]:

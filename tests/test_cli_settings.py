@@ -11,7 +11,7 @@ from click.testing import CliRunner
 from callbridge.app import ROUTE_TABLES
 from callbridge.cli import main
 from callbridge.settings import ConfigError, load_settings
-from tests.pg import fresh_database
+from tests.pg import created_database
 
 
 def test_settings_defaults_toml_and_env_precedence(tmp_path, monkeypatch):
@@ -32,7 +32,9 @@ def test_settings_defaults_toml_and_env_precedence(tmp_path, monkeypatch):
 
 def _one_error_line(result) -> str:
     assert result.exit_code != 0 and "Traceback" not in result.output, result.output
-    lines = result.output.strip().splitlines()
+    # (besides the line saying which database the command opened, when it got that far)
+    lines = [line for line in result.output.strip().splitlines()
+             if not line.startswith("callbridge: database ")]
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.output
     return lines[0]
 
@@ -95,7 +97,7 @@ def test_an_unreadable_manager_conf_is_named(tmp_path, monkeypatch):
 def test_an_unopenable_database_is_named(tmp_path, monkeypatch):
     (tmp_path / "plain-file").write_text("x")
     monkeypatch.setenv("CALLBRIDGE_DATABASE", str(tmp_path / "plain-file" / "cb.db"))
-    line = _one_error_line(CliRunner().invoke(main, ["keys", "list"]))
+    line = _one_error_line(CliRunner().invoke(main, ["db", "init"]))
     assert "CALLBRIDGE_DATABASE: cannot open" in line and "plain-file" in line
     not_sqlite = tmp_path / "garbage.db"
     not_sqlite.write_bytes(b"this is not a database" * 100)
@@ -104,13 +106,24 @@ def test_an_unopenable_database_is_named(tmp_path, monkeypatch):
     assert "CALLBRIDGE_DATABASE: cannot open" in line and "garbage.db" in line
 
 
-def test_commands_say_which_database_they_create(tmp_path, monkeypatch):
-    db = tmp_path / "new.db"
+@pytest.mark.parametrize("command", [["keys", "list"], ["keys", "create", "--account", "acme"],
+                                     ["accounts", "add", "acme"], ["accounts"],
+                                     ["extensions", "list"], ["db", "migrate"],
+                                     ["contacts", "export", "--account", "acme"]])
+def test_only_db_init_creates_a_database_and_every_command_says_which_it_uses(
+        tmp_path, monkeypatch, command):
+    """Issue 22 §1: any command created a database wherever it pointed (another folder, a
+    misspelt path), and keys or extensions then landed where the service never read."""
+    db = tmp_path / "missing" / "new.db"
     monkeypatch.setenv("CALLBRIDGE_DATABASE", str(db))
-    first = CliRunner().invoke(main, ["keys", "create", "--account", "acme"])
-    assert first.exit_code == 0 and f"created a new database {db}" in first.output
-    again = CliRunner().invoke(main, ["keys", "list"])
-    assert again.exit_code == 0 and "created a new database" not in again.output
+    line = _one_error_line(CliRunner().invoke(main, command))
+    assert f"no database at {db}" in line and "callbridge db init" in line
+    assert not db.exists() and not db.parent.exists()
+    made = CliRunner().invoke(main, ["db", "init"])
+    assert made.exit_code == 0 and f"{db}: created, schema version" in made.output
+    assert CliRunner().invoke(main, ["db", "init"]).output.startswith(f"{db}: exists")
+    done = CliRunner().invoke(main, ["accounts"])
+    assert done.exit_code == 0 and f"callbridge: database {db}" in done.output
 
 
 def test_version_short_help_and_serve_help_lists_every_setting():
@@ -128,7 +141,7 @@ def test_version_short_help_and_serve_help_lists_every_setting():
 
 
 def test_a_failed_extensions_add_leaves_no_new_account(tmp_path, monkeypatch):
-    monkeypatch.setenv("CALLBRIDGE_DATABASE", fresh_database(tmp_path, "cb.db"))
+    monkeypatch.setenv("CALLBRIDGE_DATABASE", created_database(tmp_path, "cb.db"))
     runner = CliRunner()
     assert runner.invoke(main, ["accounts", "add", "acme"]).exit_code == 0
     assert runner.invoke(main, ["extensions", "add", "--account", "acme", "309"]).exit_code == 0
@@ -138,7 +151,7 @@ def test_a_failed_extensions_add_leaves_no_new_account(tmp_path, monkeypatch):
     failed = runner.invoke(main, ["extensions", "add", "--account", "acmee", "310"])
     assert failed.exit_code != 0 and "did you mean 'acme'?" in failed.output
     assert runner.invoke(main, ["accounts", "add", "acme"]).exit_code != 0  # exists
-    listed = runner.invoke(main, ["accounts"]).output.splitlines()
+    listed = runner.invoke(main, ["accounts"]).stdout.splitlines()
     assert listed[1].split()[:2] == ["acme", "US"] and len(listed) == 2
 
 
@@ -146,6 +159,7 @@ def test_keys_create_list_revoke(tmp_path, monkeypatch):
     db = tmp_path / "cli.db"
     monkeypatch.setenv("CALLBRIDGE_DATABASE", str(db))
     runner = CliRunner()
+    assert runner.invoke(main, ["db", "init"]).exit_code == 0
     created = runner.invoke(main, ["keys", "create", "--account", "acme"])
     assert created.exit_code == 0, created.output
     key = created.output.strip().splitlines()[-1]
@@ -214,14 +228,14 @@ def test_a_local_asterisk_ami_user_is_found_without_a_secret_setting(tmp_path, m
 
 
 def test_accounts_set_region(tmp_path, monkeypatch):
-    monkeypatch.setenv("CALLBRIDGE_DATABASE", fresh_database(tmp_path, "cb.db"))
+    monkeypatch.setenv("CALLBRIDGE_DATABASE", created_database(tmp_path, "cb.db"))
     monkeypatch.setenv("CALLBRIDGE_REGION", "GB")  # new accounts' default
     runner = CliRunner()
     assert runner.invoke(main, ["keys", "create", "--account", "acme"]).exit_code == 0
-    assert runner.invoke(main, ["accounts"]).output.splitlines()[1].split()[:2] == ["acme", "GB"]
+    assert runner.invoke(main, ["accounts"]).stdout.splitlines()[1].split()[:2] == ["acme", "GB"]
     done = runner.invoke(main, ["accounts", "set-region", "acme", "dk"])
     assert done.exit_code == 0 and "region DK" in done.output
-    assert runner.invoke(main, ["accounts"]).output.splitlines()[1].split()[:2] == ["acme", "DK"]
+    assert runner.invoke(main, ["accounts"]).stdout.splitlines()[1].split()[:2] == ["acme", "DK"]
     line = _one_error_line(runner.invoke(main, ["accounts", "set-region", "acme", "XX"]))
     assert "not a region" in line
     line = _one_error_line(runner.invoke(main, ["accounts", "set-region", "nobody", "DK"]))
@@ -236,6 +250,7 @@ def test_db_backup_copies_a_live_database_consistently(tmp_path):
     from callbridge.cli import main
     env = {"CALLBRIDGE_DATABASE": str(tmp_path / "cb.db")}
     runner = CliRunner()
+    assert runner.invoke(main, ["db", "init"], env=env).exit_code == 0
     assert runner.invoke(main, ["keys", "create", "--account", "acme"], env=env).exit_code == 0
     writer = sqlite3.connect(tmp_path / "cb.db")  # a write transaction held open meanwhile
     writer.execute("BEGIN IMMEDIATE")
@@ -260,6 +275,7 @@ def test_files_a_command_cannot_write_are_one_line_each(tmp_path):
     from callbridge.cli import main
     env = {"CALLBRIDGE_DATABASE": str(tmp_path / "cb.db")}
     runner = CliRunner()
+    assert runner.invoke(main, ["db", "init"], env=env).exit_code == 0
     assert runner.invoke(main, ["accounts", "add", "acme"], env=env).exit_code == 0
     src = tmp_path / "in.csv"
     src.write_text("firstname,mobile_phone\nAda,5551234\n")

@@ -12,7 +12,7 @@ import urllib.request
 from pathlib import Path
 
 from tests.conftest import serve_process
-from tests.pg import fresh_database
+from tests.pg import created_database
 
 ST = str(Path(sys.executable).parent / "st")
 
@@ -35,7 +35,7 @@ def test_no_server_errors_and_no_schema_violations(tmp_path, free_port):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
-    env["CALLBRIDGE_DATABASE"] = fresh_database(tmp_path, "cb.db")
+    env["CALLBRIDGE_DATABASE"] = created_database(tmp_path, "cb.db")
     account_key, admin_key = _key(env, "--account", "acme"), _key(env, "--admin")
     proc = serve_process(tmp_path, stderr=subprocess.DEVNULL, CALLBRIDGE_PORT=str(port),
                          CALLBRIDGE_RATE_LIMIT="10000000/15m", CALLBRIDGE_LOG_LEVEL="WARNING")

@@ -16,7 +16,8 @@ from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.service import AccountService
 from callbridge.accounts.store import AccountStore, ExtensionStore
 from callbridge.contacts.service import ContactService
-from callbridge.db import Db, database_for, database_shown, is_postgres_url, migrate
+from callbridge.db import Db, database_for, database_shown, is_postgres_url
+from callbridge.db.migrate import available_migrations
 from callbridge.errors import DomainError
 from callbridge.logs import setup_logging
 from callbridge.settings import ConfigError, Settings, env_name, load_settings
@@ -45,14 +46,13 @@ def _run(coro):
 
 
 async def _with_db(settings: Settings, fn):
-    """fn(db) on the configured database; says so when that file did not exist yet (an
-    operator running a command outside the checkout would otherwise fill a new, empty one)."""
+    """fn(db) on the configured database, which must exist: a data command run from another
+    folder, or with a misspelt CALLBRIDGE_DATABASE, would otherwise fill a new, empty database
+    the service never reads. Says on stderr which database it uses."""
     db = database_for(settings.database, default_region=settings.region,
                       pool_size=settings.database_pool_size)
-    if await db.open():
-        where = db.path if settings.postgres else Path(settings.database).resolve()
-        click.echo(f"callbridge: created a new database {where} ({env_name('database')})",
-                   err=True)
+    await db.open(create=False)
+    click.echo(f"callbridge: database {database_shown(settings.database)}", err=True)
     try:
         return await fn(db)
     finally:
@@ -124,25 +124,38 @@ def db() -> None:
     """Database maintenance."""
 
 
+@db.command("init")
+@click.pass_context
+def db_init(ctx: click.Context) -> None:
+    """Create the database (or bring an existing one's schema up to date), then exit. The
+    service creates it on its first start too; no other command creates one."""
+    settings = _settings(ctx)
+
+    async def init() -> bool:
+        db = database_for(settings.database, default_region=settings.region, pool_size=1)
+        try:
+            return await db.open(create=True)
+        finally:
+            await db.close()
+    created = _run(init())
+    where = database_shown(settings.database)
+    click.echo(f"{where}: {'created' if created else 'exists'}, schema version"
+               f" {_schema_version(settings)}")
+
+
 @db.command("migrate")
 @click.pass_context
 def db_migrate(ctx: click.Context) -> None:
-    """Create or upgrade the database schema, then exit."""
+    """Upgrade an existing database's schema, then exit (`db init` creates one)."""
     settings = _settings(ctx)
-    if settings.postgres:  # opening migrates (and says when it created the schema)
-        _run(_with_db(settings, lambda db: asyncio.sleep(0)))
-        click.echo("database schema is current")
-        return
-    path = Path(settings.database)
-    created = not path.exists()
-    try:
-        version = migrate(path, default_region=settings.region)
-    except Exception as exc:
-        raise click.ClickException(f"{env_name('database')}: cannot migrate {path.resolve()}:"
-                                   f" {exc}") from None
-    if created:
-        click.echo(f"callbridge: created a new database {path.resolve()}", err=True)
-    click.echo(f"schema version {version}")
+    _run(_with_db(settings, lambda db: asyncio.sleep(0)))  # opening migrates
+    click.echo(f"schema version {_schema_version(settings)}")
+
+
+def _schema_version(settings: Settings) -> int:
+    """The newest migration this release has: what an opened database is at."""
+    package = "callbridge.db.migrations_pg" if settings.postgres else "callbridge.db.migrations"
+    return available_migrations(package)[-1][0]
 
 
 @db.command("copy")

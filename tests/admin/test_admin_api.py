@@ -14,14 +14,16 @@ from callbridge.app import create_app
 from callbridge.cli import main
 from callbridge.web import middleware as mw
 from tests.conftest import make_settings
-from tests.pg import fresh_database
+from tests.pg import created_database
 
 
 @pytest.fixture
 async def admin(tmp_path):
     settings = make_settings(tmp_path)
+    env = {"CALLBRIDGE_DATABASE": str(settings.database)}
+    assert (await asyncio.to_thread(CliRunner().invoke, main, ["db", "init"], env=env)).exit_code == 0
     result = await asyncio.to_thread(CliRunner().invoke, main, ["keys", "create", "--admin"],
-                                     env={"CALLBRIDGE_DATABASE": str(settings.database)})
+                                     env=env)
     assert result.exit_code == 0, result.output
     admin_key = result.output.strip().splitlines()[-1]
     app = create_app(settings)
@@ -108,7 +110,7 @@ async def test_an_admin_key_reads_no_account_data_and_bad_input_is_400(admin):
 
 
 def test_keys_create_needs_account_or_admin(tmp_path):
-    env = {"CALLBRIDGE_DATABASE": fresh_database(tmp_path, "cb.db")}
+    env = {"CALLBRIDGE_DATABASE": created_database(tmp_path, "cb.db")}
     assert CliRunner().invoke(main, ["keys", "create"], env=env).exit_code == 2
     assert CliRunner().invoke(main, ["keys", "create", "--admin", "--account", "a"],
                               env=env).exit_code == 2

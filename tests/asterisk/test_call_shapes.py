@@ -20,7 +20,7 @@ from tests.asterisk.pbx import free_port
 from tests.asterisk.test_calllog import _rows, _since
 from tests.asterisk.test_events import collect, of
 from tests.asterisk.test_scaleout import Instance, _cli, _until
-from tests.pg import fresh_database
+from tests.pg import created_database
 
 
 @pytest.mark.parametrize("members", ["direct", "local"])
@@ -197,7 +197,7 @@ async def _rows_across_a_kill(pbx, tmp_path, caller: str, call) -> list[dict]:
     """callbridge as its own process; `call(kill)` places a call and kills callbridge with
     SIGKILL (awaiting kill()) midway, and returns once the call is over, callbridge still down.
     Returns the rows callbridge has for the caller after a restart (read back from Master.csv)."""
-    database = fresh_database(tmp_path, "killed.db")
+    database = created_database(tmp_path, "killed.db")
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
     env.update({"CALLBRIDGE_DATABASE": database, "CALLBRIDGE_AMI": f"default={ami_url(pbx)}",
                 "CALLBRIDGE_CDR_CSV": str(pbx.master_csv),

@@ -24,7 +24,7 @@ import pytest
 
 from tests.asterisk.conftest import ami_url, calls_in_csv
 from tests.asterisk.pbx import free_port
-from tests.pg import engine, fresh_database, query
+from tests.pg import created_database, engine, query
 from tests.reaper import spawn
 
 pytestmark = [pytest.mark.skipif(engine() != "postgresql",
@@ -124,7 +124,7 @@ async def test_killing_the_ingesting_instance_under_load_loses_and_doubles_nothi
         running_pbx, node_b, tmp_path):
     pbx = running_pbx
     pbxs = {"a": pbx, "b": node_b}
-    url = fresh_database(tmp_path, "cb.db")
+    url = created_database(tmp_path, "cb.db")
     env = _env(pbx, node_b, url)
     _cli(env, "accounts", "add", "acme")
     _cli(env, "extensions", "add", "--account", "acme", "--node", "a", "309")
@@ -286,7 +286,7 @@ async def test_a_frozen_ingesting_instance_is_replaced_and_stands_down_when_it_w
     takes its nodes over within 5 s; woken with SIGCONT, it stops reading at once (its lease ran
     out by its own clock) and asks again, and no call is stored twice."""
     pbx = running_pbx
-    url = fresh_database(tmp_path, "cb.db")
+    url = created_database(tmp_path, "cb.db")
     env = _env(pbx, node_b, url)
     _cli(env, "accounts", "add", "acme")
     _cli(env, "extensions", "add", "--account", "acme", "--node", "a", "309")

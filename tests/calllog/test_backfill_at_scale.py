@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from callbridge.cli import main
 from tests.calllog.master_csv import inbound, write_history
 from tests.conftest import serve_process
-from tests.pg import fresh_database, query
+from tests.pg import created_database, query
 
 MIB = 2**20
 
@@ -46,7 +46,7 @@ def _wait(what: str, predicate, timeout: float, proc: subprocess.Popen, log: Pat
 # bounded, this only leaves room for a loaded machine
 @pytest.mark.timeout(480)
 def test_a_100_mib_master_csv_and_calls_while_down_are_each_recorded_once(tmp_path, free_port):
-    db, csv, log = fresh_database(tmp_path, "cb.db"), tmp_path / "Master.csv", tmp_path / "serve.log"
+    db, csv, log = created_database(tmp_path, "cb.db"), tmp_path / "Master.csv", tmp_path / "serve.log"
     older = write_history(csv, 100 * MIB)
     assert csv.stat().st_size >= 100 * MIB
     assert CliRunner().invoke(main, ["accounts", "add", "acme"],

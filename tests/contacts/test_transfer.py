@@ -10,7 +10,7 @@ import io
 from click.testing import CliRunner
 
 from callbridge.cli import main
-from tests.pg import fresh_database
+from tests.pg import created_database
 
 CSV = """external_id,firstname,lastname,organization,mobile_phone,phone_numbers,email,note,profile_url
 crm-1,Ada,Lovelace,Analytical,+1 555 100 0001,555 100 0002;555 100 0003,ada@example.com,"line one
@@ -127,7 +127,7 @@ async def test_bad_files_are_clear_400s_and_import_nothing(api):
 def test_cli_import_with_progress_summary_and_rejects_file_then_export(tmp_path):
     src = tmp_path / "contacts.csv"
     src.write_text(CSV)
-    env = {"CALLBRIDGE_DATABASE": fresh_database(tmp_path, "cb.db")}
+    env = {"CALLBRIDGE_DATABASE": created_database(tmp_path, "cb.db")}
     misspelt = CliRunner().invoke(main, ["contacts", "import", "--account", "acme", str(src)],
                                   env=env)
     assert misspelt.exit_code != 0 and "no account named 'acme'" in misspelt.output
@@ -140,7 +140,7 @@ def test_cli_import_with_progress_summary_and_rejects_file_then_export(tmp_path)
     assert rejects[0] == ["line", "reason"] and [r[0] for r in rejects[1:]] == ["4", "7"]
     exported = CliRunner().invoke(main, ["contacts", "export", "--account", "acme"], env=env)
     assert exported.exit_code == 0
-    rows = list(csv.DictReader(io.StringIO(exported.output)))
+    rows = list(csv.DictReader(io.StringIO(exported.stdout)))
     assert {r["external_id"] for r in rows} == {"crm-1", "crm-3", "crm-4", ""}
     vcf = tmp_path / "out.vcf"
     assert CliRunner().invoke(main, ["contacts", "export", "--account", "acme", "--format", "vcf",
@@ -159,7 +159,7 @@ def test_cli_import_off_a_terminal_says_its_progress_in_lines(tmp_path, monkeypa
     monkeypatch.setattr(transfer, "BATCH", 2)
     src = tmp_path / "many.csv"
     src.write_text("firstname,mobile_phone\n" + "".join(f"N{i},55510{i:05d}\n" for i in range(9)))
-    env = {"CALLBRIDGE_DATABASE": fresh_database(tmp_path, "cb.db")}
+    env = {"CALLBRIDGE_DATABASE": created_database(tmp_path, "cb.db")}
     assert CliRunner().invoke(main, ["accounts", "add", "acme"], env=env).exit_code == 0
     out = CliRunner().invoke(main, ["contacts", "import", "--account", "acme", str(src)], env=env)
     assert out.exit_code == 0, out.output

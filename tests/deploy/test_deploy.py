@@ -92,6 +92,9 @@ def test_install_service_installs_a_working_callbridge(open_dir):
     done = subprocess.run(["bash", str(ROOT / "scripts" / "install-service")], env=env,
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
+    # the install creates the service's database (`db init`): the CLI's data commands don't
+    assert "db init failed" not in done.stderr, done.stderr[-2000:]
+    assert (tmp_path / "state" / "callbridge.db").is_file()
     version = subprocess.run([str(tmp_path / "opt" / "venv" / "bin" / "callbridge"), "--version"],
                              capture_output=True, text=True, check=True).stdout
     assert "callbridge" in version

@@ -15,7 +15,7 @@ import aiohttp
 from standardwebhooks import Webhook as Verifier
 
 from tests.conftest import serve_process
-from tests.pg import fresh_database
+from tests.pg import created_database
 from tests.webhooks.receiver import Receiver
 
 BURST = 150
@@ -40,7 +40,7 @@ async def test_deliveries_survive_kill_9_mid_burst(tmp_path, free_port):
     base = f"http://127.0.0.1:{port}"
     env = {"CALLBRIDGE_PORT": str(port), "CALLBRIDGE_WEBHOOK_ALLOW_PRIVATE": "true"}
     cli_env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
-    cli_env["CALLBRIDGE_DATABASE"] = fresh_database(tmp_path, "cb.db")
+    cli_env["CALLBRIDGE_DATABASE"] = created_database(tmp_path, "cb.db")
     key = subprocess.run([sys.executable, "-m", "callbridge", "keys", "create", "--account",
                           "acme"], env=cli_env, capture_output=True, text=True,
                          check=True).stdout.strip().splitlines()[-1]

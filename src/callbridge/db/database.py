@@ -17,7 +17,7 @@ from typing import Any
 
 import aiosqlite
 
-from callbridge.db.interface import Params
+from callbridge.db.interface import NOT_CREATED_HINT, Params
 from callbridge.db.migrate import migrate
 from callbridge.db.sqlite_thread import ThreadConnection
 from callbridge.errors import Conflict, StorageFull, Unavailable
@@ -73,10 +73,15 @@ class Database:
         self._write_lock = asyncio.Lock()
         self._batch_conn: sqlite3.Connection | None = None  # loop_transaction(): on the loop thread
 
-    async def open(self) -> bool:
+    async def open(self, create: bool = True) -> bool:
         """Opens (creating and migrating as needed); True when the file was created now.
-        A file that can't be opened, created or migrated is a ConfigError naming the setting."""
+        A file that can't be opened, created or migrated is a ConfigError naming the setting;
+        so is a missing file when create is False (the CLI's data commands: a typo'd path or
+        another folder must not fill a new, empty database the service never reads)."""
         created = not self.path.exists()
+        if created and not create:
+            raise ConfigError(f"CALLBRIDGE_DATABASE: no database at {self.path.resolve()}"
+                              f" ({NOT_CREATED_HINT})")
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             await asyncio.to_thread(migrate, self.path, None, self.default_region)

@@ -16,6 +16,11 @@ Row = Any
 Params = Sequence[Any] | Mapping[str, Any]
 
 
+# What a command that does not create databases says when there is none where it points.
+NOT_CREATED_HINT = ("`callbridge db init` creates it, and the service creates it on its first"
+                    " start; or set CALLBRIDGE_DATABASE to the service's database")
+
+
 class Tx(Protocol):
     """A write transaction's handle (a store's functions that write take one)."""
 
@@ -64,7 +69,7 @@ class Db(Protocol):
     def listener(self) -> PgListener | None:
         """The instance's LISTEN connection (PostgreSQL); None on SQLite (one process)."""
 
-    async def open(self) -> bool: ...
+    async def open(self, create: bool = True) -> bool: ...
 
     async def close(self) -> None: ...
 

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import asyncpg
 
 from callbridge.db.database import Savepoints, write_turn
-from callbridge.db.interface import Params
+from callbridge.db.interface import NOT_CREATED_HINT, Params
 from callbridge.db.listener import PgListener
 from callbridge.db.migrate import available_migrations
 from callbridge.errors import Conflict, InvalidInput, Unavailable
@@ -153,15 +153,25 @@ class PgDatabase:
         # the instance's LISTEN connection: rooms register their channels before open()
         self.listener = PgListener(url)
 
-    async def open(self) -> bool:
-        """Connects and migrates; True when the schema was created now."""
+    async def open(self, create: bool = True) -> bool:
+        """Connects and migrates; True when the schema was created now. With create False, a
+        database without callbridge's schema is a ConfigError (see Database.open)."""
         try:
             self._pool = await asyncpg.create_pool(
                 self.url, min_size=1, max_size=self.pool_size, reset=_reset,
                 # statement cache per connection: the stores' SQL is a fixed set
                 statement_cache_size=512, command_timeout=60)
             async with self._pool.acquire() as conn:
+                if not create and await conn.fetchval(
+                        "SELECT to_regclass('schema_version') IS NULL"):
+                    raise LookupError
                 created = await migrate_pg(conn)
+        except LookupError:
+            if self._pool is not None:
+                await self._pool.close()
+                self._pool = None
+            raise ConfigError(f"CALLBRIDGE_DATABASE: {self.path} has no callbridge schema"
+                              f" ({NOT_CREATED_HINT})") from None
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, ValueError,
                 RuntimeError) as exc:
             if self._pool is not None:
