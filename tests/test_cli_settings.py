@@ -312,3 +312,35 @@ def test_a_bad_ami_node_setting_never_repeats_its_secret(monkeypatch, capsys, va
         main(["keys", "list", "--account", "acme"])
     err = capsys.readouterr().err
     assert "CALLBRIDGE_AMI" in err and "Sup3r" not in err and "Value42" not in err, err
+
+
+def test_amis_and_ami_tls_mean_tls_on_port_5039_unless_one_is_given(monkeypatch, tmp_path):
+    monkeypatch.setenv("CALLBRIDGE_AMI", "a=amis://callbridge:s3cret@pbx.example.com/x.csv"
+                                         " b=amis://callbridge:s3cret@10.0.0.2:6000"
+                                         " c=ami://callbridge:s3cret@10.0.0.3")
+    a, b, c = load_settings().nodes()
+    assert (a.tls, a.port, b.tls, b.port, c.tls, c.port) == (True, 5039, True, 6000, False, 5038)
+    assert a.where == "amis://callbridge@pbx.example.com:5039"
+    monkeypatch.delenv("CALLBRIDGE_AMI")
+    monkeypatch.setenv("CALLBRIDGE_AMI_SECRET", "s3cret")
+    monkeypatch.setenv("CALLBRIDGE_AMI_TLS", "true")
+    [node] = load_settings().nodes()
+    assert (node.tls, node.port) == (True, 5039)
+    monkeypatch.setenv("CALLBRIDGE_AMI_PORT", "5040")
+    [node] = load_settings().nodes()
+    assert (node.tls, node.port) == (True, 5040)
+
+
+def test_an_ami_tls_ca_that_cannot_be_loaded_is_one_line_at_start(monkeypatch, tmp_path):
+    monkeypatch.setenv("CALLBRIDGE_AMI", "a=amis://callbridge:s3cret@10.0.0.2")
+    for ca, said in ((tmp_path / "missing.pem", "No such file"),
+                     (tmp_path / "garbage.pem", "cannot load")):
+        if ca.name == "garbage.pem":
+            ca.write_text("not a certificate\n")
+        monkeypatch.setenv("CALLBRIDGE_AMI_TLS_CA", str(ca))
+        with pytest.raises(ConfigError) as bad:
+            load_settings()
+        assert str(bad.value).startswith("CALLBRIDGE_AMI_TLS_CA: cannot load"), bad.value
+        assert said in str(bad.value) and "s3cret" not in str(bad.value)
+    monkeypatch.setenv("CALLBRIDGE_AMI", "a=ami://callbridge:s3cret@10.0.0.2")
+    assert load_settings().ami_tls_ca == tmp_path / "garbage.pem"  # no TLS node: not loaded

@@ -80,6 +80,7 @@ def build_ami_link(settings: Settings, node: AmiNode | None = None) -> AmiLink:
     node = node or settings.nodes()[0]
     return AmiLink(AmiSettings(
         host=node.host, port=node.port, username=node.username, secret=node.secret,
+        tls=settings.ami_tls_context() if node.tls else None,
         action_timeout=settings.ami_action_timeout, ping_interval=settings.ami_ping_interval,
         reconnect_max=settings.ami_reconnect_max))
 

@@ -10,6 +10,7 @@ import configparser
 import difflib
 import os
 import re
+import ssl
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,8 +88,14 @@ class Settings(BaseSettings):
                                           description="where a local Asterisk's AMI users are")
     ami: SecretStr = Field(SecretStr(""), description="several Asterisk nodes, separated by"
                            " spaces: name=ami://user:secret@host:port/path/to/Master.csv (the"
-                           " path optional); empty: one node, 'default', from the ami_* settings"
-                           " and cdr_csv")
+                           " path optional; amis:// for AMI over TLS, port 5039 by default);"
+                           " empty: one node, 'default', from the ami_* settings and cdr_csv")
+    ami_tls: bool = Field(False, description="the 'default' node's AMI over TLS (manager.conf"
+                                             " tlsenable; port 5039 unless ami_port is set);"
+                                             " Asterisk's certificate is verified")
+    ami_tls_ca: Path | None = Field(None, description="PEM CA certificate(s) Asterisk's AMI"
+                                                      " certificates are checked against; empty:"
+                                                      " the system's trust store")
     ami_action_timeout: float = Field(5.0, gt=0, description="seconds an AMI action may take")
     ami_ping_interval: float = Field(5.0, gt=0, description="seconds between link checks")
     ami_reconnect_max: float = Field(30.0, gt=0, description="longest wait between reconnects")
@@ -134,7 +141,8 @@ class Settings(BaseSettings):
     webhook_allow_private: bool = Field(False, description="allow webhook URLs on loopback,"
                                                            " private or link-local addresses")
 
-    @field_validator("tls_cert", "tls_key", "ami_manager_conf", "cdr_csv", mode="before")
+    @field_validator("tls_cert", "tls_key", "ami_manager_conf", "cdr_csv", "ami_tls_ca",
+                     mode="before")
     @classmethod
     def _empty_is_none(cls, v):
         """CALLBRIDGE_CDR_CSV= (empty) means none, not the current directory."""
@@ -160,8 +168,21 @@ class Settings(BaseSettings):
         listed = parse_nodes(self.ami.get_secret_value())
         if listed:
             return listed
-        return [AmiNode("default", self.ami_host, self.ami_port, self.ami_username,
-                        self.ami_secret.get_secret_value(), self.cdr_csv)]
+        port = self.ami_port
+        if self.ami_tls and "ami_port" not in self.model_fields_set:
+            port = AMI_TLS_PORT
+        return [AmiNode("default", self.ami_host, port, self.ami_username,
+                        self.ami_secret.get_secret_value(), self.cdr_csv, tls=self.ami_tls)]
+
+    def ami_tls_context(self) -> ssl.SSLContext:
+        """How AMI over TLS checks Asterisk: its certificate must chain to ami_tls_ca (or the
+        system's trust store) and name the node's host, as HTTPS would: the AMI secret goes over
+        this link. A CA file that can't be read is a ConfigError."""
+        try:
+            return ssl.create_default_context(cafile=self.ami_tls_ca)
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(f"CALLBRIDGE_AMI_TLS_CA: cannot load {self.ami_tls_ca}:"
+                              f" {getattr(exc, 'strerror', None) or exc}") from None
 
     @field_validator("database", mode="before")
     @classmethod
@@ -228,11 +249,14 @@ class AmiNode:
     username: str
     secret: str = field(repr=False)
     cdr_csv: Path | None
+    tls: bool = False  # amis://: AMI over TLS
 
     @property
     def where(self) -> str:
-        return f"{self.username}@{self.host}:{self.port}"
+        return f"{'amis://' if self.tls else ''}{self.username}@{self.host}:{self.port}"
 
+
+AMI_TLS_PORT = 5039  # Asterisk's tlsbindaddr default, as in its manager.conf.sample
 
 _AMI_SECRET = re.compile(r"(//[^/@]*?:)[^@]*@")  # ami://user:SECRET@… (no @ in it: quoted)
 
@@ -254,15 +278,18 @@ def parse_nodes(text: str) -> list[AmiNode]:
             raise ValueError(f"node {name!r}: write '#' as %23 and '?' as %3F in the URL (and"
                              " '%' as %25, '@' %40, ':' %3A, '/' %2F in a user or secret)")
         parts = urlsplit(url)
+        tls = parts.scheme == "amis"
         try:
-            port = parts.port or 5038
+            port = parts.port or (AMI_TLS_PORT if tls else 5038)
         except ValueError:
             raise ValueError(f"node {name!r}: the port is not a number") from None
-        if parts.scheme != "ami" or not parts.hostname or not parts.username or not parts.password:
-            raise ValueError(f"node {name!r}: expected ami://user:secret@host:port/path")
+        if (parts.scheme not in ("ami", "amis") or not parts.hostname or not parts.username
+                or not parts.password):
+            raise ValueError(f"node {name!r}: expected ami://user:secret@host:port/path"
+                             " (or amis:// for TLS)")
         nodes.append(AmiNode(name, parts.hostname, port, unquote(parts.username),
                              unquote(parts.password), Path(unquote(parts.path)) if parts.path
-                             and parts.path != "/" else None))
+                             and parts.path != "/" else None, tls=tls))
     return nodes
 
 
@@ -340,6 +367,8 @@ def load_settings(config: Path | None = None, **overrides) -> Settings:
         path = getattr(settings, name)
         if path is not None and not os.access(path, os.R_OK):
             raise ConfigError(f"{env_name(name)}: cannot read {path}")
+    if settings.ami_tls or any(node.tls for node in settings.nodes()):
+        settings.ami_tls_context()  # a CA file that can't be loaded is said at start
     conf = settings.ami_manager_conf
     if not settings.ami_secret.get_secret_value() and conf is not None:
         if "ami_manager_conf" in settings.model_fields_set and not conf.exists():
@@ -348,7 +377,7 @@ def load_settings(config: Path | None = None, **overrides) -> Settings:
         if found is not None:
             port, secret = found
             updates: dict[str, object] = {"ami_secret": SecretStr(secret)}
-            if "ami_port" not in settings.model_fields_set:
-                updates["ami_port"] = port
+            if "ami_port" not in settings.model_fields_set and not settings.ami_tls:
+                updates["ami_port"] = port  # manager.conf's port is the clear-text one
             settings = settings.model_copy(update=updates)
     return settings

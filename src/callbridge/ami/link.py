@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -75,6 +76,7 @@ class AmiSettings:
     reconnect_initial: float = 0.25
     reconnect_max: float = 30.0
     connect_timeout: float = 5.0
+    tls: ssl.SSLContext | None = None  # AMI over TLS (manager.conf tlsenable), checked with this
 
 
 @dataclass
@@ -365,6 +367,7 @@ class AmiLink:
         manager = _Manager(
             on_lost, self._on_event_frame, loop=loop, host=self.settings.host, port=self.settings.port,
             username=self.settings.username, secret=self.settings.secret,
+            ssl=self.settings.tls or False,
             ping_delay=10**9,  # panoramisk's pinger never checks replies; ours does
             reconnect_timeout=10**9, forgetable_actions=("ping", "login", *STATE_CHANGING))
         manager.register_event("*", self._dispatch)
