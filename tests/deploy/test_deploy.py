@@ -10,10 +10,7 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
-
-import pytest
 
 from callbridge.settings import Settings, env_name
 from tests.conftest import unavailable
@@ -70,30 +67,10 @@ def test_the_unit_verifies_and_matches_the_install_script(tmp_path):
     assert not problems, problems
 
 
-@pytest.fixture
-def open_dir():
-    """A folder the callbridge user can reach (pytest's tmp_path is root's alone, 0700)."""
-    path = Path(tempfile.mkdtemp(prefix="cb-install-", dir="/var/tmp"))
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
-
-
-def test_install_service_installs_a_working_callbridge(open_dir):
-    if os.geteuid() != 0:
-        unavailable("installs a system user: run the suite as root")
-    tmp_path = open_dir
-    env = {**os.environ, "CALLBRIDGE_PREFIX": str(tmp_path / "opt"),
-           "CALLBRIDGE_UNIT_DIR": str(tmp_path / "units"), "CALLBRIDGE_ETC": str(tmp_path / "etc"),
-           "CALLBRIDGE_BIN_DIR": str(tmp_path / "bin"), "CALLBRIDGE_STATE": str(tmp_path / "state")}
-    (tmp_path / "units").mkdir()
-    done = subprocess.run(["bash", str(ROOT / "scripts" / "install-service")], env=env,
-                          capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
+def test_install_service_installs_a_working_callbridge(installed):
+    tmp_path = installed.root
     # the install creates the service's database (`db init`): the CLI's data commands don't
-    assert "db init failed" not in done.stderr, done.stderr[-2000:]
+    assert "db init failed" not in installed.stderr, installed.stderr[-2000:]
     assert (tmp_path / "state" / "callbridge.db").is_file()
     version = subprocess.run([str(tmp_path / "opt" / "venv" / "bin" / "callbridge"), "--version"],
                              capture_output=True, text=True, check=True).stdout
@@ -105,7 +82,7 @@ def test_install_service_installs_a_working_callbridge(open_dir):
     # the env file as installed (comments only); issue 22 §1: the guide's `env $(cat …)` failed
     # on those comments, and the obvious repair wrote a callbridge.db where it was run
     clean = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
-    wrapper = str(tmp_path / "bin" / "callbridge")
+    wrapper = installed.wrapper
     for args in (["accounts", "add", "acme"], ["keys", "create", "--account", "acme"]):
         done = subprocess.run([wrapper, *args], env=clean, cwd="/", capture_output=True,
                               text=True, timeout=60)
@@ -116,10 +93,13 @@ def test_install_service_installs_a_working_callbridge(open_dir):
                             timeout=60)
     assert "acme" in listed.stdout, listed
     assert not Path("/callbridge.db").exists()
+    kept = envfile.read_text()
     envfile.write_text("CALLBRIDGE_PORT=9999\n")  # an operator's settings survive an upgrade
-    assert subprocess.run(["bash", str(ROOT / "scripts" / "install-service")], env=env,
-                          capture_output=True, timeout=600).returncode == 0
-    assert envfile.read_text() == "CALLBRIDGE_PORT=9999\n"
+    try:
+        assert installed.install().returncode == 0
+        assert envfile.read_text() == "CALLBRIDGE_PORT=9999\n"
+    finally:
+        envfile.write_text(kept)
 
 
 def test_the_operator_guide_lists_every_setting():

@@ -53,7 +53,9 @@ async def test_without_a_pbx_link_the_dialer_answers_503_at_once(dial_api):
 
 
 async def test_progress_of_an_unknown_or_foreign_call_is_404(dial_api):
-    assert await dial_api.call("GET", "/dialer/calls/nope") == (404, {"error": "Call not found"})
+    assert await dial_api.call("GET", "/dialer/calls/nope") == (404, {
+        "error": "Call not found",
+        "message": "no call 'nope' in this account (a call_id POST /dialer/call returned)"})
 
 
 def test_dialable_keeps_digits_and_a_leading_plus():

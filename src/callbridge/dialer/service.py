@@ -177,4 +177,5 @@ class DialerService:
             stored = await self.stored_progress(account.id, call_id)
             if stored is not None:
                 return CallProgress.model_validate(stored)
-        raise NotFound(error="Call not found")
+        raise NotFound(f"no call {call_id[:64]!r} in this account (a call_id POST /dialer/call"
+                       " returned)", error="Call not found")
