@@ -31,6 +31,7 @@ from callbridge.callerid.service import CallerIdService  # noqa: E402
 from callbridge.contacts.service import ContactService  # noqa: E402
 from callbridge.db import Database  # noqa: E402
 from callbridge.variants import EngineVariants  # noqa: E402
+from quick import parse_args  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:
@@ -87,7 +88,7 @@ def main() -> None:
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--count", type=int, default=1_000_000)
     ap.add_argument("--lookups", type=int, default=20_000)
-    a = ap.parse_args()
+    a = parse_args(ap, count=2_000, lookups=500)
     result = asyncio.run(measure(seeded(a.count), a.count, a.lookups))
     (OUT / "callerid.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))

@@ -24,9 +24,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
-from contacts_http import OUT, VENV_BIN, free_port, rss_mb, serve_env, wait_port  # noqa: E402
+from contacts_http import OUT, VENV_BIN, free_port, init_db, rss_mb, serve_env, wait_port  # noqa: E402
 from contacts_sync import health_probe, pct  # noqa: E402
 from tests.calllog.master_csv import write_history  # noqa: E402
+from quick import parse_args  # noqa: E402
 
 
 def rows(db: Path) -> int:
@@ -64,7 +65,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--mib", type=int, default=100)
-    a = ap.parse_args()
+    a = parse_args(ap, mib=1)
     work = OUT / "calllog_backfill"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
@@ -75,6 +76,7 @@ def main() -> None:
     port = free_port()
     env = serve_env(db, port, CALLBRIDGE_CDR_CSV=str(csv),
                     CALLBRIDGE_AMI_MANAGER_CONF=str(work / "manager.conf"))
+    init_db(env)
     subprocess.run([str(VENV_BIN / "callbridge"), "accounts", "add", "acme"], env=env,
                    check=True, capture_output=True)
     subprocess.run([str(VENV_BIN / "callbridge"), "extensions", "add", "--account", "acme", "309"],

@@ -35,6 +35,7 @@ from panoramisk import Manager  # noqa: E402
 from callbridge.app import AMI_LINK, DATABASE, create_app  # noqa: E402
 from callbridge.calllog.routes import SERVICE as CALLLOG  # noqa: E402
 from callbridge.settings import Settings  # noqa: E402
+from quick import parse_args  # noqa: E402
 
 STREAM = ROOT / "bench" / "out" / "ami-stream.bin"
 
@@ -45,10 +46,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(repeat: int) -> tuple[subprocess.Popen, int]:
+def start_server(stream: Path, repeat: int) -> tuple[subprocess.Popen, int]:
     port = free_port()
     proc = subprocess.Popen([sys.executable, str(ROOT / "bench" / "ami_replay_server.py"),
-                             str(STREAM), str(port), str(repeat)], stdout=subprocess.PIPE, text=True)
+                             str(stream), str(port), str(repeat)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout.readline().strip() == "ready"
     return proc, port
 
@@ -144,11 +145,11 @@ async def pipeline(port: int, total: int, expected_rows: int | None) -> tuple[fl
         await runner.cleanup()
 
 
-async def main(repeat: int) -> dict:
+async def main(repeat: int, stream: Path = STREAM) -> dict:
     from ami_replay_server import call_frames
-    per_round = call_frames(STREAM.read_bytes()).count(b"\r\n\r\n")
+    per_round = call_frames(stream.read_bytes()).count(b"\r\n\r\n")
     total = per_round * repeat
-    server, port = start_server(1)
+    server, port = start_server(stream, 1)
     try:
         _, rows_per_round, _ = await pipeline(port, per_round, None)  # how many rows a round makes
     finally:
@@ -156,17 +157,17 @@ async def main(repeat: int) -> dict:
     results = {"events_per_round": per_round, "rounds": repeat, "events": total,
                "rows_per_round": rows_per_round}
     for attempt in ("first", "second"):  # alternate to even out machine noise
-        server, port = start_server(repeat)
+        server, port = start_server(stream, repeat)
         try:
             base = await panoramisk_alone(port, total)
         finally:
             server.terminate()
-        server, port = start_server(repeat)
+        server, port = start_server(stream, repeat)
         try:
             reader = await reader_alone(port, total)
         finally:
             server.terminate()
-        server, port = start_server(repeat)
+        server, port = start_server(stream, repeat)
         try:
             eps, rows, steady = await pipeline(port, total, rows_per_round * repeat)
         finally:
@@ -188,9 +189,11 @@ async def main(repeat: int) -> dict:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repeat", type=int, default=200)
-    a = ap.parse_args()
-    if not STREAM.exists():
-        sys.exit(f"{STREAM} missing: run bench/record_ami_stream.py first")
-    out = asyncio.run(main(a.repeat))
+    ap.add_argument("--stream", type=Path, default=STREAM,
+                    help="the recording to replay (bench/record_ami_stream.py --out)")
+    a = parse_args(ap, repeat=2)
+    if not a.stream.exists():
+        sys.exit(f"{a.stream} missing: run bench/record_ami_stream.py first")
+    out = asyncio.run(main(a.repeat, a.stream))
     (ROOT / "bench" / "out" / "calllog.json").write_text(json.dumps(out, indent=2))
     print(json.dumps(out, indent=2))

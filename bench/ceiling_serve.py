@@ -8,21 +8,34 @@ exact-mobile and external-id lookups return one real contact, read once at start
 not reach a ratio, no in-memory index or response cache in front of SQLite can.
 """
 
+import asyncio
 import copy
 import sqlite3
 import sys
 
-from callbridge.contacts.store import ContactStore, _COLS, _row
+from callbridge.contacts.store import ContactStore
+from callbridge.db import database_for
 from callbridge.settings import load_settings
+
+
+async def first_contact(database) -> tuple[int, dict]:
+    """The database's first contact as the store returns it (its own public read), and its owner."""
+    with sqlite3.connect(database) as conn:
+        owner, uuid = conn.execute(
+            "SELECT account_id, uuid FROM contacts ORDER BY id LIMIT 1").fetchone()
+    db = database_for(database, pool_size=1)
+    await db.open(create=False)
+    try:
+        row = await ContactStore(db).get(owner, uuid)
+    finally:
+        await db.close()
+    assert row is not None
+    return owner, row
 
 
 def main() -> None:
     settings = load_settings(None)
-    conn = sqlite3.connect(settings.database)
-    conn.row_factory = sqlite3.Row
-    row = _row(conn.execute(f"SELECT {_COLS} FROM contacts c ORDER BY c.id LIMIT 1").fetchone())
-    owner = conn.execute("SELECT account_id FROM contacts ORDER BY id LIMIT 1").fetchone()[0]
-    conn.close()
+    owner, row = asyncio.run(first_contact(settings.database))
 
     async def from_memory(self, account_id, key):
         return copy.copy(row) if account_id == owner else None

@@ -25,6 +25,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+from quick import parse_args
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -97,8 +98,16 @@ def serve_env(db: Path, port: int | None = None, **settings: str) -> dict:
     return env
 
 
+def init_db(env: dict) -> None:
+    """Creates env's database (or upgrades it) as an operator does: only `db init` and the
+    service create one, every other command refuses a missing database."""
+    subprocess.run([str(VENV_BIN / "callbridge"), "db", "init"], env=env, check=True,
+                   capture_output=True)
+
+
 def create_key(env: dict, account: str = "bench") -> str:
-    """A new API key of `account` in env's database, through the CLI."""
+    """A new API key of `account` in env's database (created if missing), through the CLI."""
+    init_db(env)
     out = subprocess.run([str(VENV_BIN / "callbridge"), "keys", "create", "--account", account],
                          capture_output=True, text=True, env=env, check=True).stdout
     return out.strip().splitlines()[-1]
@@ -167,7 +176,7 @@ def wrk_bench(description: str, duration: int) -> tuple[argparse.Namespace, Path
     ap.add_argument("--count", type=int, default=1_000_000)
     ap.add_argument("--duration", type=int, default=duration)
     ap.add_argument("--connections", type=int, default=32)
-    a = ap.parse_args()
+    a = parse_args(ap, count=2_000, duration=1, connections=4)
     if shutil.which("wrk") is None:
         sys.exit("wrk not found: apt-get install wrk")
     OUT.mkdir(exist_ok=True)

@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from quick import parse_args
 
 HERE = Path(__file__).resolve().parent
 VENV_BIN = Path(sys.executable).parent
@@ -75,6 +76,8 @@ def main(rows: int) -> dict:
     write_csv(src, rows)
     env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
     env["CALLBRIDGE_DATABASE"] = str(root / "cb.db")
+    subprocess.run([str(VENV_BIN / "callbridge"), "db", "init"], env=env, check=True,
+                   capture_output=True)
     subprocess.run([str(VENV_BIN / "callbridge"), "accounts", "add", "bench"], env=env, check=True,
                    capture_output=True)
     cli = [str(VENV_BIN / "callbridge"), "contacts", "import", "--account", "bench", str(src)]
@@ -112,4 +115,4 @@ def main(rows: int) -> dict:
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
-    print(json.dumps(main(ap.parse_args().rows), indent=2))
+    print(json.dumps(main(parse_args(ap, rows=2_000).rows), indent=2))

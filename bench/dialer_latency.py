@@ -30,12 +30,14 @@ sys.path.insert(0, str(ROOT))
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
+from panoramisk import Manager  # noqa: E402
+
 from callbridge.accounts import routes as extension_routes  # noqa: E402
-from callbridge.ami import link as ami_link  # noqa: E402
 from callbridge.app import AMI_LINK, create_app  # noqa: E402
 from callbridge.settings import Settings  # noqa: E402
 from callbridge.web import middleware as mw  # noqa: E402
 from tests.asterisk.pbx import Pbx  # noqa: E402
+from quick import parse_args  # noqa: E402
 
 received: dict[str, float] = {}  # call id -> arrival of its POST
 sent: dict[str, float] = {}      # call id -> its Originate written
@@ -50,7 +52,7 @@ async def stamp_arrival(request, handler):
     return response
 
 
-_real_send = ami_link._Manager.send_action
+_real_send = Manager.send_action  # the link's Manager inherits it: patching the base stamps it
 
 
 def stamped_send(self, action, *a, **kw):
@@ -65,7 +67,7 @@ def pct(values: list[float], p: float) -> float:
 
 
 async def main(sequential: int, concurrent: int, rounds: int) -> dict:
-    ami_link._Manager.send_action = stamped_send
+    Manager.send_action = stamped_send
     root = Path(tempfile.mkdtemp(prefix="cb-dialbench-"))
     pbx = Pbx(root, rtp_ports=max(200, concurrent * 3 * 2 * 2))  # legs x (RTP+RTCP) x headroom
     pbx.render()
@@ -152,7 +154,7 @@ if __name__ == "__main__":
     ap.add_argument("--concurrent", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=5,
                     help="rounds of --concurrent calls at once; p99 is over all of them")
-    a = ap.parse_args()
+    a = parse_args(ap, sequential=3, concurrent=3, rounds=1)
     result = asyncio.run(main(a.sequential, a.concurrent, a.rounds))
     out = ROOT / "bench" / "out"
     out.mkdir(exist_ok=True)

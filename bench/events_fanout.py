@@ -32,6 +32,7 @@ import aiohttp  # noqa: E402
 from contacts_http import VENV_BIN, create_key, pbx_online, rss_mb, serve_env  # noqa: E402
 
 from tests.asterisk.pbx import Pbx  # noqa: E402
+from quick import parse_args  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:
@@ -118,5 +119,5 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--clients", type=int, default=500)
     ap.add_argument("--calls", type=int, default=30)
-    args = ap.parse_args()
+    args = parse_args(ap, clients=10, calls=3)
     print(json.dumps(asyncio.run(main(args.clients, args.calls)), indent=2))

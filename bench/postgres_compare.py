@@ -41,12 +41,13 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 from callerid_lookup import callerid_on  # noqa: E402
-from contacts_http import (OUT, VENV_BIN, create_key, free_port, seeded, serve_env,  # noqa: E402
+from contacts_http import (OUT, VENV_BIN, create_key, free_port, init_db, seeded, serve_env,  # noqa: E402
                            wait_port, wrk)
 
 from callbridge.db import database_for  # noqa: E402
 from tests.calllog.master_csv import write_history  # noqa: E402
 from tests.pg import cluster, query  # noqa: E402
+from quick import parse_args  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:
@@ -121,6 +122,7 @@ def ingest(target: str, csv: Path, calls: int, work: Path) -> dict:
     env = serve_env(work / "unused.db", port, CALLBRIDGE_CDR_CSV=str(csv),
                     CALLBRIDGE_AMI_MANAGER_CONF=str(work / "manager.conf"))
     env["CALLBRIDGE_DATABASE"] = target
+    init_db(env)
     subprocess.run([str(VENV_BIN / "callbridge"), "accounts", "add", "acme"], env=env,
                    capture_output=True)  # not checked: the database may have it already
     subprocess.run([str(VENV_BIN / "callbridge"), "extensions", "add", "--account", "acme", "309"],
@@ -149,7 +151,7 @@ def main() -> None:
     ap.add_argument("--mib", type=int, default=100, help="Master.csv size for ingest (0: skip)")
     ap.add_argument("--duration", type=int, default=10, help="seconds of each wrk run (0: skip)")
     ap.add_argument("--connections", type=int, default=32)
-    a = ap.parse_args()
+    a = parse_args(ap, count=2_000, lookups=500, mib=1, duration=1, connections=4)
     source = seeded(a.count)
     pg = cluster()
     result: dict = {"count": a.count, "cpus": os.cpu_count()}

@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.asterisk.ami_client import ami  # noqa: E402
 from tests.asterisk.pbx import Pbx  # noqa: E402
+from quick import parse_args  # noqa: E402
 
 
 async def record(out: Path, rounds: int) -> None:
@@ -69,5 +70,5 @@ if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "out" / "ami-stream.bin")
     ap.add_argument("--rounds", type=int, default=5)
-    a = ap.parse_args()
+    a = parse_args(ap, rounds=1)
     asyncio.run(record(a.out, a.rounds))

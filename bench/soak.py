@@ -48,6 +48,7 @@ from tests.asterisk.pbx import Pbx  # noqa: E402
 from tests.pg import query  # noqa: E402
 from tests.reaper import spawn  # noqa: E402
 from tests.webhooks.receiver import Receiver  # noqa: E402
+from quick import parse_args  # noqa: E402
 
 SAMPLE_EVERY = 10.0
 GROWTH_LIMIT = 0.10
@@ -435,7 +436,7 @@ if __name__ == "__main__":
     parser.add_argument("--database", help="postgresql://… (default: a SQLite file)")
     parser.add_argument("--out", default=str(HERE / "out" / "soak.json"))
     parser.add_argument("--plot", help="a PNG to draw the series into (needs matplotlib)")
-    args = parser.parse_args()
+    args = parse_args(parser, minutes=1.0, warmup=0.3)
     if args.warmup is None:
         args.warmup = min(5.0, args.minutes / 3)
     result = asyncio.run(main(args))
