@@ -10,6 +10,8 @@ import asyncio
 import os
 import signal
 import time
+from contextlib import asynccontextmanager
+from typing import Any, NamedTuple
 
 import aiohttp
 import pytest
@@ -23,15 +25,34 @@ from tests.asterisk.test_scaleout import Instance, _cli, _until
 from tests.pg import created_database
 
 
+class Shape(NamedTuple):
+    """What each shape's test starts from (see _ada_calling)."""
+    api: Any          # callbridge_on's client, acme's key in api.keys
+    manager: Any      # the test's own AMI connection (panoramisk)
+    amilog: Any       # the events that connection saw
+    since: str        # the call log's timestamp from before the call
+    headers: dict     # acme's key, for the /events sockets
+
+
+@asynccontextmanager
+async def _ada_calling(pbx, tmp_path, number: str):
+    """callbridge on the bench with Ada Lovelace at `number` among acme's contacts (every shape
+    checks her name on cards and rows), the test's own AMI connection to act as a phone's keys
+    would, and 309's two standard devices reachable."""
+    async with callbridge_on(pbx, tmp_path / "cb.db") as api, ami(pbx) as (manager, amilog):
+        await api.ok("POST", "/contacts/contacts", json={
+            "firstname": "Ada", "lastname": "Lovelace", "mobile_phone": number})
+        since = _since()
+        await asyncio.to_thread(pbx.wait_devices, "309", 2)
+        yield Shape(api, manager, amilog, since, {"x-api-key": api.keys["acme"]})
+
+
 @pytest.mark.parametrize("members", ["direct", "local"])
 async def test_a_queue_call_taken_by_one_member_is_its_row_and_closes_the_others_card(
         queue_pbx, tmp_path, members):
     pbx, (number, _) = queue_pbx, QUEUES[members]
     caller = "5557770201" if members == "direct" else "5557770202"
-    async with callbridge_on(pbx, tmp_path / "cb.db") as api:
-        await api.ok("POST", "/contacts/contacts", json={
-            "firstname": "Ada", "lastname": "Lovelace", "mobile_phone": caller})
-        since, h = _since(), {"x-api-key": api.keys["acme"]}
+    async with _ada_calling(pbx, tmp_path, caller) as (api, _, _, since, h):
         async with api.client.ws_connect("/events?types=call.*&extension=309", headers=h) as at309, \
                 api.client.ws_connect("/events?types=call.*&extension=310", headers=h) as at310:
             call = asyncio.create_task(asyncio.to_thread(pbx.call_in, caller, number,
@@ -124,11 +145,7 @@ async def test_a_directed_pickup_is_the_pickers_answered_call_and_not_the_ringin
     pbx.cli(f"dialplan add extension 703,1,Dial(PJSIP/309/sip:309@127.0.0.1:{soft},30) into"
             " from-trunk replace")
     pbx.cli("dialplan add extension 803,1,PickupChan(PJSIP/309) into from-trunk replace")
-    async with callbridge_on(pbx, tmp_path / "cb.db") as api, ami(pbx) as (manager, _):
-        await api.ok("POST", "/contacts/contacts", json={
-            "firstname": "Ada", "lastname": "Lovelace", "mobile_phone": caller})
-        since, h = _since(), {"x-api-key": api.keys["acme"]}
-        await asyncio.to_thread(pbx.wait_devices, "309", 2)
+    async with _ada_calling(pbx, tmp_path, caller) as (api, manager, _, since, h):
         async with api.client.ws_connect("/events?types=call.*&extension=309", headers=h) as at309, \
                 api.client.ws_connect("/events?types=call.*&extension=310", headers=h) as at310:
             call = asyncio.create_task(asyncio.to_thread(pbx.call_in, caller, "703",
@@ -171,10 +188,7 @@ async def test_an_outbound_call_the_far_end_transfers_keeps_the_number_dialled(q
     pbx, number = queue_pbx, "5557770206"
     await asyncio.to_thread(pbx.transferring_trunk, "310", answer_ms=300, refer_ms=1000)
     try:
-        async with callbridge_on(pbx, tmp_path / "cb.db") as api, ami(pbx) as (manager, _):
-            await api.ok("POST", "/contacts/contacts", json={
-                "firstname": "Ada", "lastname": "Lovelace", "mobile_phone": number})
-            since, h = _since(), {"x-api-key": api.keys["acme"]}
+        async with _ada_calling(pbx, tmp_path, number) as (api, manager, _, since, h):
             async with api.client.ws_connect("/events?types=call.answered&extension=310",
                                              headers=h) as at310:
                 # what 309 dialling out from its phone is to Asterisk: 309's channel dials the
@@ -306,10 +320,7 @@ async def test_a_blind_transfer_gives_each_party_its_row_and_the_target_the_orig
     pbx.cli(f"dialplan add extension 704,1,Dial(PJSIP/309/sip:309@127.0.0.1:{phone.port},30)"
             " into from-trunk replace")
     try:
-        async with callbridge_on(pbx, tmp_path / "cb.db") as api, ami(pbx) as (manager, _):
-            await api.ok("POST", "/contacts/contacts", json={
-                "firstname": "Ada", "lastname": "Lovelace", "mobile_phone": caller})
-            since, h = _since(), {"x-api-key": api.keys["acme"]}
+        async with _ada_calling(pbx, tmp_path, caller) as (api, manager, _, since, h):
             async with api.client.ws_connect("/events?types=call.*&extension=310",
                                              headers=h) as at310:
                 call = asyncio.create_task(asyncio.to_thread(pbx.call_in, caller, "704",
@@ -357,11 +368,7 @@ async def test_an_attended_transfer_gives_the_target_a_row_and_the_original_call
     caller's contact (310 had none: the caller's leg went through the Local pair the transfer
     dialled), and the story shows 309's consultation."""
     pbx, caller = queue_pbx, "5557770209"
-    async with callbridge_on(pbx, tmp_path / "cb.db") as api, ami(pbx) as (manager, amilog):
-        await api.ok("POST", "/contacts/contacts", json={
-            "firstname": "Ada", "lastname": "Lovelace", "mobile_phone": caller})
-        since, h = _since(), {"x-api-key": api.keys["acme"]}
-        await asyncio.to_thread(pbx.wait_devices, "309", 2)
+    async with _ada_calling(pbx, tmp_path, caller) as (api, manager, amilog, since, h):
         async with api.client.ws_connect("/events?types=call.*&extension=309", headers=h) as at309, \
                 api.client.ws_connect("/events?types=call.*&extension=310", headers=h) as at310:
             call = asyncio.create_task(asyncio.to_thread(pbx.call_in, caller, "309",
@@ -418,11 +425,7 @@ async def test_a_parked_call_retrieved_at_another_extension_is_its_incoming_call
     call.ended; the lot answering the call is nobody's (the story's Park leg); nobody missed
     it."""
     pbx, caller = queue_pbx, "5557770211"
-    async with callbridge_on(pbx, tmp_path / "cb.db") as api, ami(pbx) as (manager, amilog):
-        await api.ok("POST", "/contacts/contacts", json={
-            "firstname": "Ada", "lastname": "Lovelace", "mobile_phone": caller})
-        since, h = _since(), {"x-api-key": api.keys["acme"]}
-        await asyncio.to_thread(pbx.wait_devices, "309", 2)
+    async with _ada_calling(pbx, tmp_path, caller) as (api, manager, amilog, since, h):
         async with api.client.ws_connect("/events?types=call.*", headers=h) as ws:
             call = asyncio.create_task(asyncio.to_thread(pbx.call_in, caller, "309",
                                                          talk_ms=8_000))
