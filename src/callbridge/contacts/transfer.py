@@ -15,6 +15,7 @@ CSV columns (any order; all optional but a name, organization or number is neede
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
@@ -288,7 +289,11 @@ async def export_parts(batches: AsyncIterator[list[tuple[m.Contact, dict[str, st
     if fmt == "csv":
         yield (",".join(EXPORT_FIELDS) + "\r\n").encode()
     async for batch in batches:
-        if fmt == "csv":
-            yield _csv_rows([c for c, _ in batch]).encode()
-        else:
-            yield "".join(_vcard(c, keys) for c, keys in batch).encode()
+        # formatting a batch is pure CPU: a worker thread, so the loop keeps serving meanwhile
+        yield await asyncio.to_thread(_export_part, batch, fmt)
+
+
+def _export_part(batch: list[tuple[m.Contact, dict[str, str]]], fmt: str) -> bytes:
+    if fmt == "csv":
+        return _csv_rows([c for c, _ in batch]).encode()
+    return "".join(_vcard(c, keys) for c, keys in batch).encode()
