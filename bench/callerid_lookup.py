@@ -23,6 +23,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 from contacts_http import OUT, seeded  # noqa: E402
+from quick import parse_args  # noqa: E402
 
 from callbridge.accounts.extensions import ExtensionService  # noqa: E402
 from callbridge.accounts.service import AccountService  # noqa: E402
@@ -31,7 +32,6 @@ from callbridge.callerid.service import CallerIdService  # noqa: E402
 from callbridge.contacts.service import ContactService  # noqa: E402
 from callbridge.db import Database  # noqa: E402
 from callbridge.variants import EngineVariants  # noqa: E402
-from quick import parse_args  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:

@@ -26,8 +26,8 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 from contacts_http import OUT, VENV_BIN, free_port, init_db, rss_mb, serve_env, wait_port  # noqa: E402
 from contacts_sync import health_probe, pct  # noqa: E402
-from tests.calllog.master_csv import write_history  # noqa: E402
 from quick import parse_args  # noqa: E402
+from tests.calllog.master_csv import write_history  # noqa: E402
 
 
 def rows(db: Path) -> int:

@@ -31,11 +31,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from aiohttp import web  # noqa: E402
 from panoramisk import Manager  # noqa: E402
+from quick import parse_args  # noqa: E402
 
 from callbridge.app import AMI_LINK, DATABASE, create_app  # noqa: E402
 from callbridge.calllog.routes import SERVICE as CALLLOG  # noqa: E402
 from callbridge.settings import Settings  # noqa: E402
-from quick import parse_args  # noqa: E402
 
 STREAM = ROOT / "bench" / "out" / "ami-stream.bin"
 

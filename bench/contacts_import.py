@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
 from quick import parse_args
 
 HERE = Path(__file__).resolve().parent

@@ -28,8 +28,7 @@ import aiohttp
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from contacts_http import (OUT, VENV_BIN, create_key, free_port, rss_mb, seeded,  # noqa: E402
-                          serve_env, wait_port)
+from contacts_http import OUT, VENV_BIN, create_key, free_port, rss_mb, seeded, serve_env, wait_port  # noqa: E402
 from quick import parse_args  # noqa: E402
 
 

@@ -19,8 +19,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from contacts_http import (OUT, VENV_BIN, create_key, free_port, serve_env, wrk_bench,  # noqa: E402
-                          wait_port, wrk)
+from contacts_http import OUT, VENV_BIN, create_key, free_port, serve_env, wait_port, wrk, wrk_bench  # noqa: E402
 
 
 def main() -> None:

@@ -29,15 +29,14 @@ sys.path.insert(0, str(ROOT))
 
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
-
 from panoramisk import Manager  # noqa: E402
+from quick import parse_args  # noqa: E402
+from tests.asterisk.pbx import Pbx  # noqa: E402
 
 from callbridge.accounts import routes as extension_routes  # noqa: E402
 from callbridge.app import AMI_LINK, create_app  # noqa: E402
 from callbridge.settings import Settings  # noqa: E402
 from callbridge.web import middleware as mw  # noqa: E402
-from tests.asterisk.pbx import Pbx  # noqa: E402
-from quick import parse_args  # noqa: E402
 
 received: dict[str, float] = {}  # call id -> arrival of its POST
 sent: dict[str, float] = {}      # call id -> its Originate written

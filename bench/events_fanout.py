@@ -30,9 +30,8 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 import aiohttp  # noqa: E402
 from contacts_http import VENV_BIN, create_key, pbx_online, rss_mb, serve_env  # noqa: E402
-
-from tests.asterisk.pbx import Pbx  # noqa: E402
 from quick import parse_args  # noqa: E402
+from tests.asterisk.pbx import Pbx  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:

@@ -41,13 +41,12 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
 from callerid_lookup import callerid_on  # noqa: E402
-from contacts_http import (OUT, VENV_BIN, create_key, free_port, init_db, seeded, serve_env,  # noqa: E402
-                           wait_port, wrk)
-
-from callbridge.db import database_for  # noqa: E402
+from contacts_http import OUT, VENV_BIN, create_key, free_port, init_db, seeded, serve_env, wait_port, wrk  # noqa: E402
+from quick import parse_args  # noqa: E402
 from tests.calllog.master_csv import write_history  # noqa: E402
 from tests.pg import cluster, query  # noqa: E402
-from quick import parse_args  # noqa: E402
+
+from callbridge.db import database_for  # noqa: E402
 
 
 def pct(values: list[float], p: float) -> float:

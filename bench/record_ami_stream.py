@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from quick import parse_args  # noqa: E402
 from tests.asterisk.ami_client import ami  # noqa: E402
 from tests.asterisk.pbx import Pbx  # noqa: E402
-from quick import parse_args  # noqa: E402
 
 
 async def record(out: Path, rounds: int) -> None:

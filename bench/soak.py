@@ -42,13 +42,12 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 import aiohttp  # noqa: E402
 from contacts_http import VENV_BIN, create_key, free_port, pbx_online, serve_env  # noqa: E402
-
+from quick import parse_args  # noqa: E402
 from tests.asterisk.conftest import calls_in_csv  # noqa: E402
 from tests.asterisk.pbx import Pbx  # noqa: E402
 from tests.pg import query  # noqa: E402
 from tests.reaper import spawn  # noqa: E402
 from tests.webhooks.receiver import Receiver  # noqa: E402
-from quick import parse_args  # noqa: E402
 
 SAMPLE_EVERY = 10.0
 GROWTH_LIMIT = 0.10

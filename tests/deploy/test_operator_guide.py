@@ -15,7 +15,6 @@ import re
 import shlex
 import subprocess
 import time
-from pathlib import Path
 from urllib.request import urlopen
 
 import pytest
