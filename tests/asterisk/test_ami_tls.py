@@ -11,7 +11,6 @@ import re
 import socket
 import subprocess
 import time
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -19,6 +18,7 @@ import pytest
 from callbridge.app import AMI_LINK
 from tests.asterisk.conftest import callbridge_on, wait_until
 from tests.asterisk.pbx import free_port
+from tests.asterisk.test_calllog import _rows, _since
 
 
 def _openssl(*args: str) -> None:
@@ -81,19 +81,14 @@ async def test_calls_are_logged_over_a_tls_ami_link_checked_against_its_ca(runni
                                                                            tmp_path):
     pbx = running_pbx
     port, ca, _ = tls_ami
-    since = (datetime.now(timezone.utc) - timedelta(seconds=2)).strftime("%Y-%m-%d %H:%M:%S")
+    since = _since()
     # no Master.csv: the row can only come from the Cdr event over the TLS link
     async with callbridge_on(pbx, tmp_path / "cb.db", ami_tls=True, ami_port=port, ami_tls_ca=ca,
                              cdr_csv=None) as api:
         status = api.app[AMI_LINK].status()
         assert status.state == "online" and status.asterisk_version, status
         assert await asyncio.to_thread(pbx.call_in, "5557770001", "309", talk_ms=300) == 0
-        deadline = time.monotonic() + 15
-        path = f"/call_log/records_after_timestamp?timestamp={since}&number=5557770001"
-        while (body := await api.ok("GET", path))["count"] < 1:
-            assert time.monotonic() < deadline, body
-            await asyncio.sleep(0.25)
-        [row] = body["records"]
+        [row] = await _rows(api, since, timeout=15.0, number="5557770001")
         assert (row["direction"], row["disposition"], row["cidext_inside"]) == (
             "INCOMING", "ANSWERED", "309")
 

@@ -60,6 +60,17 @@ def run_quick(script: str, *args: str, timeout: float = 300) -> dict:
     return figures
 
 
+def needs_wrk() -> None:
+    if shutil.which("wrk") is None:
+        unavailable("wrk missing: run `sudo scripts/install-bench-tools.sh`")
+
+
+def needs_pbx() -> None:
+    missing = have_tools()
+    if missing:
+        unavailable(f"{missing}: run `sudo scripts/install-asterisk.sh`")
+
+
 def holds(figures: dict, path: tuple[str, ...], script: str) -> None:
     at = figures
     for key in path:
@@ -113,16 +124,14 @@ def test_bench_runs_quick(script):
 @pytest.mark.timeout(400)
 @pytest.mark.parametrize("script", sorted(NEEDS_WRK))
 def test_wrk_bench_runs_quick(script):
-    if shutil.which("wrk") is None:
-        unavailable("wrk missing: run `sudo scripts/install-bench-tools.sh`")
+    needs_wrk()
     holds(run_quick(script), NEEDS_WRK[script], script)
 
 
 @pytest.mark.timeout(600)
 @pytest.mark.skipif(engine() != "postgresql", reason="PostgreSQL pass only: it starts a cluster")
 def test_postgres_compare_runs_quick():
-    if shutil.which("wrk") is None:
-        unavailable("wrk missing: run `sudo scripts/install-bench-tools.sh`")
+    needs_wrk()
     figures = run_quick("postgres_compare", timeout=500)
     holds(figures, ("lookups", "ratio_cached"), "postgres_compare")
 
@@ -131,9 +140,7 @@ def test_postgres_compare_runs_quick():
 @pytest.mark.timeout(400)
 @pytest.mark.parametrize("script", sorted(NEEDS_PBX))
 def test_pbx_bench_runs_quick(script):
-    missing = have_tools()  # each boots a private Asterisk of its own
-    if missing:
-        unavailable(f"{missing}: run `sudo scripts/install-asterisk.sh`")
+    needs_pbx()  # each boots a private Asterisk of its own
     holds(run_quick(script), NEEDS_PBX[script], script)
 
 
@@ -141,9 +148,7 @@ def test_pbx_bench_runs_quick(script):
 @pytest.mark.timeout(500)
 def test_a_recorded_stream_replays_quick(tmp_path):
     # record_ami_stream records from a private Asterisk; calllog_replay replays that recording
-    missing = have_tools()
-    if missing:
-        unavailable(f"{missing}: run `sudo scripts/install-asterisk.sh`")
+    needs_pbx()
     stream = tmp_path / "ami-stream.bin"
     done = subprocess.run([sys.executable, str(BENCH / "record_ami_stream.py"), "--quick",
                            "--out", str(stream)], cwd=ROOT, capture_output=True, text=True,
