@@ -27,8 +27,8 @@ GUIDE = ROOT / "docs" / "operator.md"
 
 def _blocks(section: str) -> list[list[str]]:
     """The indented code blocks (blank-line separated) of the guide's section `## <section>.`,
-    as command lines (a
-    trailing backslash joins the next line; comments after the command are dropped)."""
+    as command lines (a trailing backslash joins the next line; comments after the command are
+    dropped)."""
     text = GUIDE.read_text()
     start = re.search(rf"(?m)^## {re.escape(section)}\. ", text)
     assert start, f"operator.md has no section {section}"

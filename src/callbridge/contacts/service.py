@@ -111,13 +111,13 @@ def _require_identity(values: dict) -> None:
                            " email or external_id", field="body")
 
 
-
 def _export_batch(rows: list[dict], keys: dict[int, list[str]], region: str
                   ) -> list[tuple[m.Contact, dict[str, str]]]:
     """A batch of stored rows as contacts, each with {shown number: key} (pure: no database)."""
     contacts = _list_adapter(m.Contact).validate_python(rows)
     return [(c, {display(k, region): k for k in keys.get(r["id"], [])})
             for c, r in zip(contacts, rows, strict=True)]
+
 
 class ContactService:
     def __init__(self, db: Db, store: ContactStore | None = None,
