@@ -28,6 +28,8 @@ from quick import parse_args  # noqa: E402
 from callbridge.accounts.extensions import ExtensionService  # noqa: E402
 from callbridge.accounts.service import AccountService  # noqa: E402
 from callbridge.accounts.store import AccountStore, ExtensionStore  # noqa: E402
+from callbridge.audit.service import AuditTrail  # noqa: E402
+from callbridge.audit.store import AuditStore  # noqa: E402
 from callbridge.callerid.service import CallerIdService  # noqa: E402
 from callbridge.contacts.service import ContactService  # noqa: E402
 from callbridge.db import Database  # noqa: E402
@@ -42,7 +44,7 @@ def pct(values: list[float], p: float) -> float:
 async def callerid_on(db) -> CallerIdService:
     """The caller-ID service on an open database, with extension 309 for account "bench" (the
     seeded contacts' account)."""
-    accounts = AccountService(AccountStore(db))
+    accounts = AccountService(AccountStore(db), AuditTrail(AuditStore(db)))
     variants = EngineVariants(db)  # on PostgreSQL: the lookup cache, as the app has it
     contacts = ContactService(db, cache=variants.lookup_cache())  # before the LISTEN starts
     extensions = ExtensionService(ExtensionStore(db), accounts, listener=variants.listener)

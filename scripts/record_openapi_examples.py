@@ -169,6 +169,7 @@ async def record() -> dict:
             await log.flush(final=True)
             await call("GET", "/calls/P.0", "/calls/{linked_id}")
             await call("GET", "/extensions")
+            await call("GET", "/whoami")
             await call("POST", "/events/ticket")
             hook = await call("POST", "/webhooks", body={
                 "url": "https://crm.example.com/hooks/pbx", "types": ["call.*"]})
@@ -184,7 +185,7 @@ async def record() -> dict:
             await call("PATCH", f"/admin/accounts/{acct['id']}", "/admin/accounts/{id}",
                        as_key=admin, body={"name": "initrode"})
             k = await call("POST", f"/admin/accounts/{acct['id']}/keys", "/admin/accounts/{id}/keys",
-                           as_key=admin)
+                           as_key=admin, body={"preset": "receptionist", "expires": "90d"})
             await call("GET", f"/admin/accounts/{acct['id']}/keys", "/admin/accounts/{id}/keys",
                        as_key=admin)
             await call("DELETE", f"/admin/accounts/{acct['id']}/keys/{k['id']}",
@@ -196,6 +197,7 @@ async def record() -> dict:
             await call("DELETE", "/admin/extensions/401", "/admin/extensions/{extension}", as_key=admin)
             await call("DELETE", f"/admin/accounts/{acct['id']}?confirm=initrode",
                        "/admin/accounts/{id}", as_key=admin)
+            await call("GET", "/admin/audit?action=key&limit=2", "/admin/audit", as_key=admin)
     for op, (request, response) in MANUAL.items():
         examples[op] = {"status": 200, "request": request, "response": response}
     examples["GET /callerid"] = {"status": 200, "request": None, "response": "CB:Grace Hopper"}

@@ -2,10 +2,10 @@
 
 Floors, lowest first (a package may import its own floor's lower-listed neighbours' code only if
 that makes no circle, and any lower floor):
-  ground    errors, logs, text, phone, timeutil, aio, settings: pure helpers, no room
+  ground    errors, logs, text, phone, timeutil, aio, settings, scopes: pure helpers, no room
   plumbing  db, web, ami: the engines, the HTTP frame, the AMI adapter; no room
-  rooms     accounts, contacts, calllog, dialer, events, webhooks, callerid, admin, system,
-            screenpop, asterisk: one capability each, in no circle with each other
+  rooms     accounts, contacts, calllog, dialer, events, webhooks, callerid, admin, audit,
+            system, screenpop, asterisk: one capability each, in no circle with each other
   top       app, cli, variants (and __main__): the only ones that know every room
 """
 
@@ -15,7 +15,8 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "callbridge"
-GROUND = {"errors", "logs", "text", "phone", "timeutil", "aio", "settings", "__init__"}
+GROUND = {"errors", "logs", "text", "phone", "timeutil", "aio", "settings", "scopes",
+          "__init__"}
 PLUMBING = {"db", "web", "ami"}
 TOP = {"app", "cli", "variants", "__main__"}
 
@@ -81,4 +82,4 @@ def test_every_package_has_a_floor():
     units = {_unit(p) for p in SRC.rglob("*.py")}
     rooms = units - GROUND - PLUMBING - TOP
     assert rooms == {"accounts", "contacts", "calllog", "dialer", "events", "webhooks",
-                     "callerid", "admin", "system", "screenpop", "asterisk"}
+                     "callerid", "admin", "audit", "system", "screenpop", "asterisk"}

@@ -22,6 +22,8 @@ from callbridge.admin import routes as admin_routes
 from callbridge.ami.calls import CallModel
 from callbridge.ami.lease import NodeLease, SoleLease, while_held
 from callbridge.ami.link import AmiLink, AmiSettings
+from callbridge.audit import routes as audit_routes
+from callbridge.audit import wiring as audit_wiring
 from callbridge.callerid import routes as callerid_routes
 from callbridge.callerid.service import CallerIdService
 from callbridge.calllog import routes as calllog_routes
@@ -73,7 +75,8 @@ ROUTE_TABLES = [system_routes.routes, transfer_routes.routes, contact_routes.rou
                 agentvoice.routes, relatel.routes,
                 dialer_routes.routes, calllog_routes.routes, callerid_routes.routes,
                 events_routes.routes, webhook_routes.routes, extension_routes.routes,
-                screenpop_routes.routes, admin_routes.routes, docs_routes.routes]
+                screenpop_routes.routes, admin_routes.routes, audit_routes.routes,
+                docs_routes.routes]
 
 
 def build_ami_link(settings: Settings, node: AmiNode | None = None) -> AmiLink:
@@ -171,8 +174,9 @@ def create_app(settings: Settings) -> web.Application:
     variants = EngineVariants(db)  # one process on SQLite, or instances sharing PostgreSQL
     app[SETTINGS], app[DATABASE] = settings, db
     app.cleanup_ctx.append(_database_open(db))
+    audit = audit_wiring.wire(app, db, settings.audit_retention_days)
     accounts, extensions = accounts_wiring.wire(app, db, [n.name for n in settings.nodes()],
-                                                variants.listener)
+                                                audit, variants.listener)
     app[admin_routes.ACCOUNTS], app[admin_routes.EXTENSIONS] = accounts, extensions
     app[mw.LIMITER] = _rate_limiter(app, variants.limiter(*settings.rate_limit_parsed))
     contacts = ContactService(db, cache=variants.lookup_cache())
@@ -181,7 +185,8 @@ def create_app(settings: Settings) -> web.Application:
                                                    settings.callerid_keep_trunk_names)
     app[callerid_routes.TOKEN] = settings.callerid_token.get_secret_value()
     journal = events_wiring.wire(app, db, settings, variants.tickets(), variants.fanin)
-    sender = webhooks_wiring.wire(app, db, journal, settings.webhook_allow_private)
+    sender = webhooks_wiring.wire(app, db, journal, audit,
+                                  settings.webhook_allow_private)
     tracker = CallTracker(on_change=DialNotifier(journal.publish).progress)
     nodes = _nodes(app, settings, db, variants, contacts.lookup, extensions, journal, tracker)
     app[dialer_routes.SERVICE] = DialerService(

@@ -15,12 +15,16 @@ from callbridge import __version__
 from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.service import AccountService
 from callbridge.accounts.store import AccountStore, ExtensionStore
+from callbridge.audit.service import AuditTrail, cli_actor
+from callbridge.audit.store import AuditStore
 from callbridge.contacts.service import ContactService
 from callbridge.db import Db, database_for, database_shown, is_postgres_url
 from callbridge.db.migrate import available_migrations
 from callbridge.errors import DomainError
 from callbridge.logs import setup_logging
+from callbridge.scopes import ACCOUNT_SCOPES, PRESETS
 from callbridge.settings import ConfigError, Settings, env_name, load_settings
+from callbridge.timeutil import utc_now_iso
 
 CONTEXT = {"help_option_names": ["-h", "--help"]}
 
@@ -59,8 +63,12 @@ async def _with_db(settings: Settings, fn):
         await db.close()
 
 
+def _audit(db: Db) -> AuditTrail:
+    return AuditTrail(AuditStore(db))
+
+
 def _accounts(db: Db) -> AccountService:
-    return AccountService(AccountStore(db))
+    return AccountService(AccountStore(db), _audit(db))
 
 
 async def _with_accounts(settings: Settings, fn):
@@ -243,19 +251,40 @@ def keys() -> None:
 @click.option("--account", default=None, help="Account name (created if it doesn't exist).")
 @click.option("--admin", is_flag=True, help="An admin key: manages accounts, keys and extensions"
               " over /admin/…, reads no account's data.")
+@click.option("--scope", default=None, metavar="A,B,…",
+              help="What the key may do: " + ", ".join(sorted(ACCOUNT_SCOPES))
+              + " (default: all of them, or the preset's).")
+@click.option("--preset", type=click.Choice(sorted(PRESETS)), default=None,
+              help="Scopes for a common client: receptionist (the screen-pop page), crm-sync,"
+                   " reporting, full (docs/operator.md, \"Keys\").")
+@click.option("--expires", default=None, metavar="WHEN",
+              help="When the key stops working: a span (90d, 12h, 4w) or a date (2027-03-31);"
+                   " default: never.")
 @click.pass_context
-def keys_create(ctx: click.Context, account: str | None, admin: bool) -> None:
+def keys_create(ctx: click.Context, account: str | None, admin: bool, scope: str | None,
+                preset: str | None, expires: str | None) -> None:
     """Create an API key; the key is printed once, alone on the last line."""
     if admin == (account is not None):
         raise click.UsageError("give --account NAME, or --admin")
     if admin:
-        key_id, key = _run(_with_accounts(_settings(ctx), lambda s: s.create_admin_key()))
+        if scope is not None or preset is not None:
+            raise click.UsageError("an admin key's scope is admin: no --scope or --preset")
+        key_id, key = _run(_with_accounts(
+            _settings(ctx), lambda s: s.create_admin_key(expires, cli_actor())))
         click.echo(f"created admin key {key_id} (shown once, store it now):")
         click.echo(key)
         return
-    info, key = _run(_with_accounts(_settings(ctx), lambda s: s.create_key(account)))
-    click.echo(f"created key {info.id} for account {info.account} (shown once, store it now):",
-               err=False)
+    assert account is not None
+    try:
+        scopes = AccountService.scopes_from(scope, preset)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    info, key = _run(_with_accounts(
+        _settings(ctx), lambda s: s.create_key(account, scopes, expires, cli_actor())))
+    click.echo(f"created key {info.id} for account {info.account}, scopes"
+               f" {' '.join(sorted(info.scopes))}"
+               + (f", expires {info.expires_at}" if info.expires_at else "")
+               + " (shown once, store it now):")
     click.echo(key)
 
 
@@ -263,12 +292,22 @@ def keys_create(ctx: click.Context, account: str | None, admin: bool) -> None:
 @click.option("--account", default=None)
 @click.pass_context
 def keys_list(ctx: click.Context, account: str | None) -> None:
-    """List keys (ids only; keys themselves are never stored)."""
+    """List keys: id, account, scopes, created, expires, last used (to within a minute), and
+    status (keys themselves are never stored)."""
     rows = _run(_with_accounts(_settings(ctx), lambda s: s.list_keys(account)))
-    click.echo(f"{'KEY ID':<14} {'ACCOUNT':<20} {'CREATED':<26} STATUS")
+    now = utc_now_iso()
+    click.echo(f"{'KEY ID':<14} {'ACCOUNT':<16} {'SCOPES':<48} {'CREATED':<25} {'EXPIRES':<25}"
+               f" {'LAST USED':<25} STATUS")
     for k in rows:
-        status = f"revoked {k.revoked_at}" if k.revoked_at else "active"
-        click.echo(f"{k.id:<14} {k.account:<20} {k.created_at:<26} {status}")
+        if k.revoked_at:
+            status = f"revoked {k.revoked_at}"
+        elif k.expires_at and k.expires_at <= now:
+            status = "expired"
+        else:
+            status = "active"
+        shown = "all" if k.scopes == ACCOUNT_SCOPES else ",".join(sorted(k.scopes))
+        click.echo(f"{k.id:<14} {k.account:<16} {shown:<48} {k.created_at:<25}"
+                   f" {k.expires_at or 'never':<25} {k.last_used_at or '-':<25} {status}")
 
 
 @keys.command("revoke")
@@ -276,7 +315,7 @@ def keys_list(ctx: click.Context, account: str | None) -> None:
 @click.pass_context
 def keys_revoke(ctx: click.Context, key_id: str) -> None:
     """Revoke a key by its id (takes effect on a running service within 5 s)."""
-    _run(_with_accounts(_settings(ctx), lambda s: s.revoke_key(key_id)))
+    _run(_with_accounts(_settings(ctx), lambda s: s.revoke_key(key_id, cli_actor())))
     click.echo(f"revoked {key_id}")
 
 
@@ -299,7 +338,7 @@ def extensions_add(ctx, account: str, extension: str, mobile: str | None, name: 
     """Give EXTENSION to an account."""
     async def add(service):
         await service.accounts.get_account(account)  # a misspelt name creates nothing
-        return await service.add(account, extension, mobile, name, did, node)
+        return await service.add(account, extension, mobile, name, did, node, cli_actor())
     ext = _run(_with_extensions(_settings(ctx), add))
     click.echo(f"extension {ext.extension} -> account {ext.account}"
                + (f", mobile {ext.mobile}" if ext.mobile else "")
@@ -322,7 +361,7 @@ def extensions_list(ctx, account: str | None) -> None:
 @click.pass_context
 def extensions_remove(ctx, extension: str) -> None:
     """Take EXTENSION away from its account."""
-    _run(_with_extensions(_settings(ctx), lambda s: s.remove(extension)))
+    _run(_with_extensions(_settings(ctx), lambda s: s.remove(extension, cli_actor())))
     click.echo(f"removed {extension}")
 
 
@@ -382,7 +421,7 @@ def contacts_import(ctx, account: str, fmt: str | None, rejects: Path | None, fi
             return await transfer.import_records(
                 ContactService(db), acct, transfer.records_of(fmt, text),
                 on_reject=lambda line, reason: writer.writerow([line, reason]),
-                on_batch=advance)
+                on_batch=advance, audit=_audit(db), actor=cli_actor(), fmt=fmt)
 
     try:
         report = _run(_with_db(_settings(ctx), run))
@@ -437,7 +476,8 @@ def accounts(ctx: click.Context) -> None:
 def accounts_add(ctx: click.Context, account: str, region: str | None) -> None:
     """Create ACCOUNT (keys create makes one too): the other commands never create accounts,
     so a misspelt --account is an error, not a second account."""
-    made = _run(_with_accounts(_settings(ctx), lambda s: s.create_account(account, region)))
+    made = _run(_with_accounts(_settings(ctx), lambda s: s.create_account(account, region,
+                                                                           cli_actor())))
     click.echo(f"{made.name}: created, region {made.region}")
 
 
@@ -448,7 +488,7 @@ def accounts_add(ctx: click.Context, account: str, region: str | None) -> None:
 def accounts_set_region(ctx: click.Context, account: str, region: str) -> None:
     """Set ACCOUNT's home REGION (ISO 3166 code: US, DK, GB, DE …): how its numbers are read
     ("71999999" is +4571999999 for DK). Stored numbers are re-keyed in the same transaction."""
-    _run(_with_accounts(_settings(ctx), lambda s: s.set_region(account, region)))
+    _run(_with_accounts(_settings(ctx), lambda s: s.set_region(account, region, cli_actor())))
     click.echo(f"{account}: region {region.upper()}")
 
 

@@ -136,6 +136,10 @@ class Settings(BaseSettings):
     events_client_buffer: int = Field(1000, ge=10, le=100_000,
                                       description="events queued for one slow stream client"
                                                   " before it is closed (it resumes with after=)")
+    audit_retention_days: int = Field(365, ge=1, le=3650,
+                                      description="days entries stay in the audit trail (GET"
+                                                  " /admin/audit): key, account, extension,"
+                                                  " webhook and import changes")
     metrics_token: SecretStr = Field(SecretStr(""), description="bearer token GET /metrics"
                                      " requires; empty: /metrics is open (bind to loopback)")
     webhook_allow_private: bool = Field(False, description="allow webhook URLs on loopback,"

@@ -1,15 +1,24 @@
-"""The receptionist page in a real headless Chromium, on the real PBX: a SIPp caller from a
-stored number makes a card with the contact's name appear within 1 s of Asterisk ringing 309,
-an unknown caller's card offers to create the contact, and dialing from the page's box rings
-both of 309's devices."""
+"""The receptionist page in a real headless Chromium, on the real PBX, with the key it asks for
+(`--preset receptionist`): a SIPp caller from a stored number makes a card with the contact's
+name appear within 1 s of Asterisk ringing 309, an unknown caller's card offers to create the
+contact where the key may write contacts (and only there), and dialing from the page's box
+rings both of 309's devices."""
 
 from __future__ import annotations
 
 import asyncio
 from datetime import datetime
 
+from callbridge.scopes import PRESETS
+from callbridge.web import middleware as mw
 from tests.asterisk.conftest import callbridge_on, wait_until
 from tests.browser import chromium_page
+
+
+async def _receptionist_key(api, *more: str) -> str:
+    """A key of the receptionist preset (plus `more` scopes) for acme."""
+    scopes = PRESETS["receptionist"] | set(more)
+    return (await api.app[mw.ACCOUNT].create_key("acme", frozenset(scopes)))[1]
 
 
 async def _open_desk(page, base: str, key: str) -> None:
@@ -34,8 +43,17 @@ async def test_a_ringing_call_pops_a_card_and_the_box_dials(running_pbx, tmp_pat
         async with chromium_page() as page:
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await _open_desk(page, base, api.keys["acme"])
+            await _open_desk(page, base, await _receptionist_key(api))
             assert await page.is_checked("#extensions input[value='309']")
+            # the preset's page: all of it but saving callers, which it says
+            assert await page.is_visible("#dial") and await page.is_visible("#recent")
+            assert "saving new callers (contacts:write)" in await page.text_content(
+                "#scope-notice")
+            # a second desk whose key may also write contacts: it offers to save callers
+            writer = await page.context.new_page()
+            writer.on("pageerror", lambda exc: errors.append(str(exc)))
+            await _open_desk(writer, base, await _receptionist_key(api, "contacts:write"))
+            assert not await writer.is_visible("#scope-notice")
 
             call = asyncio.create_task(asyncio.to_thread(pbx.call_in, "5557770201", "309",
                                                          cancel_after_ms=1200))
@@ -64,15 +82,19 @@ async def test_a_ringing_call_pops_a_card_and_the_box_dials(running_pbx, tmp_pat
             # stayed up with 309 busy for the next test, whose queue then skipped 309.)
             call = asyncio.create_task(asyncio.to_thread(pbx.call_in, "5557770202", "309",
                                                          talk_ms=5000))
-            unknown = await page.wait_for_selector("article.card:not(.ended) .create",
-                                                   timeout=8000)
-            card = await page.query_selector("article.card:not(.ended)")
+            unknown = await writer.wait_for_selector("article.card:not(.ended) .create",
+                                                     timeout=8000)
+            # the receptionist key's desk shows the same card, without the offer
+            plain = await page.wait_for_selector("article.card:not(.ended)", timeout=8000)
+            assert await plain.eval_on_selector(".name", "e => e.textContent") == "Unknown caller"
+            assert not await plain.eval_on_selector(".create", "e => !e.hidden")
+            card = await writer.query_selector("article.card:not(.ended)")
             assert await card.eval_on_selector(".name", "e => e.textContent") == "Unknown caller"
             await unknown.click()
             await (await card.query_selector(".first")).fill("New")
             await (await card.query_selector(".last")).fill("Caller")
             await (await card.query_selector(".create-form button")).click()
-            await page.wait_for_function(
+            await writer.wait_for_function(
                 "() => [...document.querySelectorAll('.card .name')]"
                 ".some(e => e.textContent === 'New Caller')",
                 timeout=5000)
@@ -108,7 +130,7 @@ async def test_a_card_closes_saying_who_took_the_call(queue_pbx, tmp_path):
         async with chromium_page() as page:
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await _open_desk(page, base, api.keys["acme"])
+            await _open_desk(page, base, await _receptionist_key(api))
             # both of 309's devices, and 309 not busy: the queue skips a busy member
             # (ringinuse = no), and then no card at 309 ever pops
             await asyncio.to_thread(pbx.wait_devices, "309", 2)

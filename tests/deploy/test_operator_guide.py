@@ -1,5 +1,5 @@
 """docs/operator.md's code blocks, run as they are written (issue 22 §1: the guide's `env $(cat
-…)` line failed for every reader, and nothing ran it). Each block of §2, §3, §5 and §8 is read
+…)` line failed for every reader, and nothing ran it). Each block of §2, §3, §5, §8 and §10 is read
 from the guide and run line by line with bash, as root from the checkout, after
 scripts/install-service put `callbridge` in PATH. What differs from a real box is only where
 things are, each a plain substitution below: the machine's /etc/asterisk, /etc/callbridge and
@@ -153,10 +153,26 @@ def test_extensions_keys_calls_and_backups_as_the_guide_says(installed, box):
         copy.unlink()
 
 
+def test_scoped_expiring_keys_as_the_guide_says(installed, box):
+    """§10: a receptionist key and a scoped one with an expiry date, listed with their scopes
+    (as root and, for the listing, as the service's user)."""
+    _run(box, "callbridge db init")
+    [block] = _blocks("10")
+    reception, scoped, listed = (_run(box, line) for line in block)
+    assert "scopes calllog:read contacts:read dial events:read, expires" in reception, reception
+    assert "scopes contacts:read dial, expires 2030-06-30T00:00:00.000Z" in scoped, scoped
+    ids = [out.split()[2] for out in (reception, scoped)]  # "created key <id> for …"
+    rows = {ln.split()[0]: ln for ln in listed.splitlines()[1:]}
+    assert "calllog:read,contacts:read,dial,events:read" in rows[ids[0]]
+    assert "2030-06-30" in rows[ids[1]] and rows[ids[1]].endswith("active")
+    assert ids[0] in _run(box, block[2], as_user="callbridge")
+
+
 def test_the_blocks_this_test_reads_are_the_ones_the_guide_has():
     """A renamed section or a new block must change this test too, not slip past it."""
     assert [len(b) for b in _blocks("2")] == [3]
     assert [len(b) for b in _blocks("3")] == [3]
     assert [len(b) for b in _blocks("5")] == [2, 3]
+    assert [len(b) for b in _blocks("10")] == [3]
     assert _blocks("8")[0][0].startswith("callbridge db backup /var/lib/callbridge/backups/")
     assert all(shlex.split(line) for block in _blocks("5") for line in block)

@@ -7,6 +7,7 @@ import re
 from callbridge.accounts.models import Account, Extension
 from callbridge.accounts.service import AccountService
 from callbridge.accounts.store import ExtensionDirectory, ExtensionStore
+from callbridge.audit.service import SYSTEM
 from callbridge.db.listener import PgListener
 from callbridge.errors import Conflict, InvalidInput, NotFound
 from callbridge.phone import clean
@@ -51,7 +52,7 @@ class ExtensionService:
 
     async def add(self, account_name: str, extension: str, mobile: str | None = None,
                   name: str | None = None, did: str | None = None,
-                  node: str | None = None) -> Extension:
+                  node: str | None = None, actor: str = SYSTEM) -> Extension:
         if not valid_extension(extension):
             raise InvalidInput("an extension is 2-10 digits", field="extension")
         mobile = _digits(mobile, "mobile")
@@ -68,13 +69,17 @@ class ExtensionService:
         if account is None:
             raise Conflict(f"extension {extension} already exists", error="Extension exists")
         await self.directory.refresh()
+        await self.accounts.audit.record(actor, "extension.added", account, extension,
+                                         mobile=bool(mobile), did=did, node=node)
         return Extension(extension, account.name, account.id, mobile, name, did, account.region,
                          node)
 
-    async def remove(self, extension: str) -> None:
-        if not await self.store.remove(extension):
+    async def remove(self, extension: str, actor: str = SYSTEM) -> None:
+        owner = await self.store.remove(extension)
+        if owner is None:
             raise NotFound(f"no extension {extension}", error="Extension not found")
         await self.directory.refresh()
+        await self.accounts.audit.record(actor, "extension.removed", owner, extension)
 
     async def list(self, account_name: str | None = None) -> list[Extension]:
         return await self.store.list(account_name)

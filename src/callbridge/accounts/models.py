@@ -26,6 +26,22 @@ class ApiKeyInfo:
     account: str
     created_at: str
     revoked_at: str | None
+    scopes: frozenset[str] = frozenset()
+    expires_at: str | None = None
+    last_used_at: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """What a presented key grants: who (an account, or Admin), under which key id, with which
+    scopes, until when (unix seconds; None: no expiry)."""
+    principal: Account | Admin
+    key_id: str
+    scopes: frozenset[str]
+    expires: float | None = None
+
+    def expired(self, now: float) -> bool:
+        return self.expires is not None and now >= self.expires
 
 
 @dataclass(frozen=True, slots=True)

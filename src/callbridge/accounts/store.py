@@ -7,7 +7,7 @@ import builtins
 import logging
 import uuid as uuidlib
 
-from callbridge.accounts.models import Account, ApiKeyInfo, Extension
+from callbridge.accounts.models import Account, Extension
 from callbridge.aio import cancel_and_wait
 from callbridge.db import Db, Tx
 from callbridge.phone import phone_key
@@ -122,48 +122,65 @@ class AccountStore:
             await tx.execute("DELETE FROM call_log WHERE account_id = ?", (account_id,))
             await tx.execute("DELETE FROM accounts WHERE id = ?", (account_id,))
 
-    async def add_admin_key(self, key_id: str, key_hash: str) -> None:
+    async def add_admin_key(self, key_id: str, key_hash: str, expires_at: str | None) -> None:
         async with self.db.transaction() as tx:
-            await tx.execute("INSERT INTO admin_keys(id, key_hash, created_at) VALUES (?, ?, ?)",
-                             (key_id, key_hash, utc_now_iso()))
+            await tx.execute("INSERT INTO admin_keys(id, key_hash, created_at, expires_at)"
+                             " VALUES (?, ?, ?, ?)", (key_id, key_hash, utc_now_iso(), expires_at))
 
-    async def admin_key_hash(self, key_id: str) -> str | None:
-        rows = await self.db.lookup("SELECT key_hash FROM admin_keys WHERE id = ?"
-                              " AND revoked_at IS NULL", (key_id,))
-        return rows[0][0] if rows else None
+    async def admin_key_for_auth(self, key_id: str) -> tuple[str, str | None] | None:
+        """(stored hash, expires_at) of an admin key that is not revoked, else None."""
+        rows = await self.db.lookup("SELECT key_hash, expires_at FROM admin_keys WHERE id = ?"
+                                    " AND revoked_at IS NULL", (key_id,))
+        return (rows[0][0], rows[0][1]) if rows else None
 
-    async def add_key(self, account: Account, key_id: str, key_hash: str) -> None:
+    async def add_key(self, account: Account, key_id: str, key_hash: str, scopes: str | None,
+                      expires_at: str | None) -> str:
+        """Stores a new key; its created_at."""
+        created = utc_now_iso()
         async with self.db.transaction() as tx:
             await tx.execute(
-                "INSERT INTO api_keys(id, account_id, key_hash, created_at) VALUES (?, ?, ?, ?)",
-                (key_id, account.id, key_hash, utc_now_iso()),
+                "INSERT INTO api_keys(id, account_id, key_hash, created_at, scopes, expires_at)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (key_id, account.id, key_hash, created, scopes, expires_at),
             )
+        return created
 
-    async def key_for_auth(self, key_id: str) -> tuple[str, Account] | None:
-        """(stored hash, account) of a key that is not revoked, else None."""
+    async def key_for_auth(self, key_id: str) -> tuple[str, Account, str | None, str | None] | None:
+        """(stored hash, account, scopes, expires_at) of a key that is not revoked, else None."""
         rows = await self.db.lookup(  # primary-key lookup (Database.lookup)
-            "SELECT k.key_hash, a.id, a.name, a.region, a.uuid FROM api_keys k"
-            " JOIN accounts a ON a.id = k.account_id WHERE k.id = ? AND k.revoked_at IS NULL",
+            "SELECT k.key_hash, a.id, a.name, a.region, a.uuid, k.scopes, k.expires_at"
+            " FROM api_keys k JOIN accounts a ON a.id = k.account_id"
+            " WHERE k.id = ? AND k.revoked_at IS NULL",
             (key_id,),
         )
         row = rows[0] if rows else None
-        return (row["key_hash"], _account(row)) if row else None
+        if row is None:
+            return None
+        return row["key_hash"], _account(row), row["scopes"], row["expires_at"]
 
-    async def list_keys(self, account: str | None = None) -> list[ApiKeyInfo]:
-        sql = (
-            "SELECT k.id, a.name, k.created_at, k.revoked_at FROM api_keys k"
-            " JOIN accounts a ON a.id = k.account_id"
-        )
+    async def list_keys(self, account: str | None = None) -> list[tuple]:
+        """(id, account name, created, revoked, scopes, expires, last used) of each key; admin
+        keys too (account "(admin)") when no account is asked for."""
+        sql = ("SELECT k.id, a.name, k.created_at, k.revoked_at, k.scopes, k.expires_at,"
+               " k.last_used_at FROM api_keys k JOIN accounts a ON a.id = k.account_id")
         params: tuple = ()
         if account is not None:
             sql += " WHERE a.name = ?"
             params = (account,)
-        rows = await self.db.fetchall(sql + " ORDER BY a.name, k.created_at", params)
-        keys = [ApiKeyInfo(r[0], r[1], r[2], r[3]) for r in rows]
+        rows = [tuple(r) for r in
+                await self.db.fetchall(sql + " ORDER BY a.name, k.created_at", params)]
         if account is None:
-            keys += [ApiKeyInfo(r[0], "(admin)", r[1], r[2]) for r in await self.db.fetchall(
-                "SELECT id, created_at, revoked_at FROM admin_keys ORDER BY created_at")]
-        return keys
+            rows += [(r[0], "(admin)", r[1], r[2], None, r[3], r[4]) for r in await self.db.fetchall(
+                "SELECT id, created_at, revoked_at, expires_at, last_used_at FROM admin_keys"
+                " ORDER BY created_at")]
+        return rows
+
+    async def key_owner(self, key_id: str) -> Account | None:
+        """The account of an account key (revoked or not); None for an admin key or none."""
+        row = await self.db.fetchone(
+            f"SELECT {', '.join('a.' + c for c in _ACCOUNT.split(', '))} FROM api_keys k"
+            " JOIN accounts a ON a.id = k.account_id WHERE k.id = ?", (key_id,))
+        return _account(row) if row else None
 
     async def revoke_key(self, key_id: str) -> bool:
         async with self.db.transaction() as tx:
@@ -173,6 +190,33 @@ class AccountStore:
                     f"UPDATE {table} SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                     (utc_now_iso(), key_id))
         return changed == 1
+
+    async def note_used(self, used: dict[str, str]) -> None:
+        """Writes when each key was last used ({key id: time}), in one transaction."""
+        if not used:
+            return
+        async with self.db.transaction() as tx:
+            for table in ("api_keys", "admin_keys"):
+                await tx.executemany(f"UPDATE {table} SET last_used_at = ? WHERE id = ?",
+                                     [(at, key_id) for key_id, at in used.items()])
+
+    async def claim_expired(self, now: str) -> list[tuple[str, Account | None]]:
+        """Keys that expired (not revoked) and are not yet noted, marked noted in the same
+        transaction (with several instances, one of them notes each): (key id, its account, or
+        None for an admin key)."""
+        async with self.db.transaction() as tx:
+            rows = await tx.fetchall(
+                "UPDATE api_keys SET expiry_noted = 1 WHERE expiry_noted = 0"
+                " AND revoked_at IS NULL AND expires_at <= ? RETURNING id, account_id", (now,))
+            admin = await tx.fetchall(
+                "UPDATE admin_keys SET expiry_noted = 1 WHERE expiry_noted = 0"
+                " AND revoked_at IS NULL AND expires_at <= ? RETURNING id", (now,))
+            out: list[tuple[str, Account | None]] = []
+            for r in rows:
+                owner = await tx.fetchone(f"SELECT {_ACCOUNT} FROM accounts WHERE id = ?",
+                                          (r["account_id"],))
+                out.append((r["id"], _account(owner) if owner else None))
+            return out + [(r["id"], None) for r in admin]
 
 
 class ExtensionStore:
@@ -196,9 +240,16 @@ class ExtensionStore:
                 (account.id, extension, mobile, name, did, node, utc_now_iso()))
         return account
 
-    async def remove(self, extension: str) -> bool:
+    async def remove(self, extension: str) -> Account | None:
+        """Takes the extension away; the account it belonged to, None when there was none."""
         async with self.db.transaction() as tx:
-            return await tx.execute("DELETE FROM extensions WHERE extension = ?", (extension,)) == 1
+            row = await tx.fetchone(
+                f"SELECT {', '.join('a.' + c for c in _ACCOUNT.split(', '))} FROM extensions e"
+                " JOIN accounts a ON a.id = e.account_id WHERE e.extension = ?", (extension,))
+            if row is None:
+                return None
+            await tx.execute("DELETE FROM extensions WHERE extension = ?", (extension,))
+            return _account(row)
 
     async def list(self, account: str | None = None) -> builtins.list[Extension]:
         sql, params = self._SELECT, ()  # type: tuple[str, tuple[str, ...]]

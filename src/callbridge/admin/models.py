@@ -37,11 +37,27 @@ class KeyView(BaseModel):
     id: str
     created_at: str
     revoked_at: str | None = None
+    scopes: list[str] = Field(description="what the key may do (callbridge.scopes)")
+    expires_at: str | None = None
+    last_used_at: str | None = Field(None, description="to within a minute")
+
+
+class KeyCreate(BaseModel):
+    """Scopes and/or a preset (their union; neither: every account scope), and an expiry."""
+    model_config = ConfigDict(extra="forbid")
+    scopes: list[Annotated[str, Field(max_length=32)]] | None = Field(
+        None, max_length=16, description="e.g. [\"contacts:read\", \"dial\"]")
+    preset: str | None = Field(None, max_length=32,
+                               description="receptionist, crm-sync, reporting or full")
+    expires: str | None = Field(None, max_length=40,
+                                description="a span (90d, 12h, 4w) or a date or time (ISO 8601)")
 
 
 class KeyCreated(BaseModel):
     id: str
     key: str = Field(description="the key: shown this once only")
+    scopes: list[str]
+    expires_at: str | None = None
 
 
 class ExtensionCreate(BaseModel):

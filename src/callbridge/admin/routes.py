@@ -10,6 +10,7 @@ from callbridge.accounts.models import Account, Extension
 from callbridge.accounts.service import AccountService
 from callbridge.admin import models as m
 from callbridge.errors import NotFound
+from callbridge.web.middleware import actor_of
 from callbridge.web.routing import RouteTable, json_ok, parse_body, parse_model
 
 ACCOUNTS = web.AppKey("admin_accounts", AccountService)
@@ -35,7 +36,8 @@ async def create_account(request):
     CALLBRIDGE_REGION).
     """
     body = await parse_body(request, m.AccountCreate)
-    account = await request.app[ACCOUNTS].create_account(body.name, body.region)
+    account = await request.app[ACCOUNTS].create_account(body.name, body.region,
+                                                         actor_of(request))
     return json_ok(_account(account), status=201)
 
 
@@ -46,7 +48,8 @@ async def update_account(request):
     re-keyed).
     """
     body = await parse_body(request, m.AccountUpdate)
-    account = await request.app[ACCOUNTS].update(request.match_info["id"], body.name, body.region)
+    account = await request.app[ACCOUNTS].update(request.match_info["id"], body.name, body.region,
+                                                 actor_of(request))
     return json_ok(_account(account))
 
 
@@ -57,29 +60,42 @@ async def delete_account(request):
     events and webhooks; confirm= must repeat its name.
     """
     q = parse_model(m.DeleteQuery, dict(request.query))
-    account = await request.app[ACCOUNTS].delete(request.match_info["id"], q.confirm)
+    account = await request.app[ACCOUNTS].delete(request.match_info["id"], q.confirm,
+                                                 actor_of(request))
     return json_ok(m.Done(deleted=account.uuid))
 
 
 @routes.route("GET", "/admin/accounts/{id}/keys", summary="An account's keys (ids only)",
               response=list[m.KeyView], errors=(404,))
 async def list_keys(request):
-    """Admin keys only: an account's API keys (ids and dates; keys are stored hashed)."""
+    """Admin keys only: an account's API keys (ids, scopes, dates, last use; keys are stored
+    hashed)."""
     service = request.app[ACCOUNTS]
     account = await service.by_uuid(request.match_info["id"])
     keys = await service.list_keys(account.name)
-    return json_ok([m.KeyView(id=k.id, created_at=k.created_at, revoked_at=k.revoked_at)
+    return json_ok([m.KeyView(id=k.id, created_at=k.created_at, revoked_at=k.revoked_at,
+                              scopes=sorted(k.scopes), expires_at=k.expires_at,
+                              last_used_at=k.last_used_at)
                     for k in keys], as_type=list[m.KeyView])
 
 
 @routes.route("POST", "/admin/accounts/{id}/keys", summary="A new key for the account (shown"
-              " once)", response=m.KeyCreated, errors=(404,))
+              " once)", body=m.KeyCreate, response=m.KeyCreated, errors=(404,))
 async def create_key(request):
-    """Admin keys only: a new API key for the account, shown in this answer only."""
+    """Admin keys only: a new API key for the account, shown in this answer only. The body
+    (optional) limits it to scopes and/or a preset and gives it an expiry; without one the key
+    may do everything an account key can, for ever.
+    """
+    body = (await parse_body(request, m.KeyCreate) if (await request.read()).strip()
+            else m.KeyCreate())
     service = request.app[ACCOUNTS]
     account = await service.by_uuid(request.match_info["id"])
-    info, key = await service.create_key(account.name)
-    return json_ok(m.KeyCreated(id=info.id, key=key), status=201)
+    scopes = service.scopes_from(",".join(body.scopes) if body.scopes is not None else None,
+                                 body.preset)
+    info, key = await service.create_key(account.name, scopes, body.expires, actor_of(request),
+                                         create_account=False)
+    return json_ok(m.KeyCreated(id=info.id, key=key, scopes=sorted(info.scopes),
+                                expires_at=info.expires_at), status=201)
 
 
 @routes.route("DELETE", "/admin/accounts/{id}/keys/{key_id}", summary="Revoke one of the"
@@ -93,7 +109,7 @@ async def revoke_key(request):
     key_id = request.match_info["key_id"]
     if key_id not in {k.id for k in await service.list_keys(account.name) if not k.revoked_at}:
         raise NotFound(f"no active key {key_id!r} in this account", error="Key not found")
-    await service.revoke_key(key_id)
+    await service.revoke_key(key_id, actor_of(request))
     return json_ok(m.Done(deleted=key_id))
 
 
@@ -123,7 +139,7 @@ async def add_extension(request):
     body = await parse_body(request, m.ExtensionCreate)
     owner = await request.app[ACCOUNTS].by_uuid(body.account)
     e = await request.app[EXTENSIONS].add(owner.name, body.extension, body.mobile, body.name,
-                                          body.did, body.node)
+                                          body.did, body.node, actor_of(request))
     return json_ok(await _extension_view(request, e), status=201)
 
 
@@ -132,5 +148,5 @@ async def add_extension(request):
 async def remove_extension(request):
     """Admin keys only: takes an extension away from its account."""
     extension = request.match_info["extension"]
-    await request.app[EXTENSIONS].remove(extension)
+    await request.app[EXTENSIONS].remove(extension, actor_of(request))
     return json_ok(m.Done(deleted=extension))

@@ -11,6 +11,7 @@ from callbridge.accounts.http import account_of
 from callbridge.calllog.models import CallRecord, CallStory, RecordsPage, RecordsQuery, StoryQuery
 from callbridge.calllog.service import CallLogService
 from callbridge.errors import InvalidInput
+from callbridge.scopes import Scope
 from callbridge.web.routing import RouteTable, json_ok, parse_model
 
 SERVICE = web.AppKey("calllog_service", CallLogService)
@@ -18,7 +19,8 @@ routes = RouteTable("call_log")
 _CSV_FIELDS = list(CallRecord.model_fields)
 
 
-@routes.route("GET", "/call_log/records_after_timestamp", summary="Call records after a time",
+@routes.route("GET", "/call_log/records_after_timestamp", scope=Scope.CALLLOG_READ,
+              summary="Call records after a time",
               response=RecordsPage, query=RecordsQuery)
 async def records_after_timestamp(request):
     """Call-log rows (one per call and inside party) that started after a UTC time, oldest
@@ -45,7 +47,8 @@ async def records_after_timestamp(request):
     return json_ok(page)
 
 
-@routes.route("GET", "/calls/{linked_id}", summary="A call's story: every leg, in order",
+@routes.route("GET", "/calls/{linked_id}", scope=Scope.CALLLOG_READ,
+              summary="A call's story: every leg, in order",
               response=CallStory, query=StoryQuery, errors=(404,))
 async def call_story(request):
     """Every leg of one call in the order it began (who dialled whom, which devices rang, who

@@ -23,6 +23,7 @@ from callbridge.contacts.models import Email, Identifier, ListQuery, Phone, Text
 from callbridge.contacts.routes import SERVICE
 from callbridge.contacts.service import primary_number
 from callbridge.errors import DomainError, InvalidInput
+from callbridge.scopes import Scope
 from callbridge.web.middleware import REQUEST_KEY_ID
 from callbridge.web.routing import RouteTable, json_array, json_ok, parse_body, parse_model, stream_json
 
@@ -195,7 +196,8 @@ def _svc(request: web.Request):
     return request.app[SERVICE]
 
 
-@routes.route("GET", "/api/contacts", summary="AgentVoice: list all contacts (streamed)",
+@routes.route("GET", "/api/contacts", scope=Scope.CONTACTS_READ,
+              summary="AgentVoice: list all contacts (streamed)",
               response=list[AgentVoiceContact], errors=(401,))
 @_agentvoice
 async def av_list(request, account):
@@ -211,7 +213,8 @@ async def av_list(request, account):
                                                      list[AgentVoiceContact]))
 
 
-@routes.route("GET", "/api/contacts/crm/lookup", summary="AgentVoice: a contact by CRM ID",
+@routes.route("GET", "/api/contacts/crm/lookup", scope=Scope.CONTACTS_READ,
+              summary="AgentVoice: a contact by CRM ID",
               response=AgentVoiceContact, query=CrmLookup, errors=(401, 404))
 @_agentvoice
 async def av_crm_lookup(request, account):
@@ -220,7 +223,8 @@ async def av_crm_lookup(request, account):
     return json_ok(contact(await _svc(request).row_by_crm(account, q.crm_source, q.crm_id), account))
 
 
-@routes.route("GET", "/api/contacts/{id}", summary="AgentVoice: a contact",
+@routes.route("GET", "/api/contacts/{id}", scope=Scope.CONTACTS_READ,
+              summary="AgentVoice: a contact",
               response=AgentVoiceContact, errors=(401, 404))
 @_agentvoice
 async def av_get(request, account):
@@ -228,7 +232,8 @@ async def av_get(request, account):
     return json_ok(contact(await _svc(request).row(account, request.match_info["id"]), account))
 
 
-@routes.route("POST", "/api/contacts", summary="AgentVoice: create a contact",
+@routes.route("POST", "/api/contacts", scope=Scope.CONTACTS_WRITE,
+              summary="AgentVoice: create a contact",
               body=AgentVoiceWrite, response=AgentVoiceContact, errors=(401, 409))
 @_agentvoice
 async def av_create(request, account):
@@ -242,7 +247,8 @@ async def av_create(request, account):
     return json_ok(contact(await svc.row(account, uuid), account))
 
 
-@routes.route("PATCH", "/api/contacts/{id}", summary="AgentVoice: update the fields sent",
+@routes.route("PATCH", "/api/contacts/{id}", scope=Scope.CONTACTS_WRITE,
+              summary="AgentVoice: update the fields sent",
               body=AgentVoiceWrite, response=AgentVoiceContact, errors=(401, 404, 409))
 @_agentvoice
 async def av_patch(request, account):
@@ -254,7 +260,8 @@ async def av_patch(request, account):
     return json_ok(contact(await svc.row(account, uuid), account))
 
 
-@routes.route("DELETE", "/api/contacts/{id}", summary="AgentVoice: delete a contact",
+@routes.route("DELETE", "/api/contacts/{id}", scope=Scope.CONTACTS_WRITE,
+              summary="AgentVoice: delete a contact",
               response=Deleted, errors=(401, 404))
 @_agentvoice
 async def av_delete(request, account):
@@ -263,7 +270,8 @@ async def av_delete(request, account):
     return json_ok(Deleted())
 
 
-@routes.route("POST", "/api/webhook/crm", summary="AgentVoice: a CRM's contact, created or updated",
+@routes.route("POST", "/api/webhook/crm", scope=Scope.CONTACTS_WRITE,
+              summary="AgentVoice: a CRM's contact, created or updated",
               body=WebhookDelivery, response=WebhookResult, errors=(401,))
 @_agentvoice
 async def av_webhook(request, account):

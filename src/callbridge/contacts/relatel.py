@@ -25,6 +25,7 @@ from callbridge.contacts.routes import SERVICE
 from callbridge.contacts.service import primary_number
 from callbridge.errors import InvalidInput
 from callbridge.phone import national_format
+from callbridge.scopes import Scope
 from callbridge.web.routing import RouteTable, json_ok, parse_body, parse_model
 
 routes = RouteTable("relatel")
@@ -104,7 +105,8 @@ def _id(request: web.Request) -> int:
     return parse_model(IdPath, {"id": request.match_info["id"]}, where="path").id
 
 
-@routes.route("GET", "/api/v2/contacts", summary="Relatel: contacts, ascending id",
+@routes.route("GET", "/api/v2/contacts", scope=Scope.CONTACTS_READ,
+              summary="Relatel: contacts, ascending id",
               response=RelatelList, query=RelatelQuery)
 async def relatel_list(request):
     """Relatel dialect: the account's contacts with Relatel's field names."""
@@ -114,7 +116,8 @@ async def relatel_list(request):
     return json_ok(RelatelList(contacts=[contact(r, account) for r in rows]))
 
 
-@routes.route("POST", "/api/v2/contacts", summary="Relatel: create a contact",
+@routes.route("POST", "/api/v2/contacts", scope=Scope.CONTACTS_WRITE,
+              summary="Relatel: create a contact",
               body=RelatelBody, response=RelatelOne)
 async def relatel_create(request):
     """Relatel dialect: creates a contact."""
@@ -128,7 +131,7 @@ async def relatel_create(request):
     return json_ok(RelatelOne(contact=contact(await svc.row(account, uuid), account)))
 
 
-@routes.route("GET", "/api/v2/contacts/by_number/{number}",
+@routes.route("GET", "/api/v2/contacts/by_number/{number}", scope=Scope.CONTACTS_READ,
               summary="Relatel: the contact with a number (any form; several: the oldest)",
               response=RelatelOne, errors=(404,))
 async def relatel_by_number(request):
@@ -138,7 +141,8 @@ async def relatel_by_number(request):
     return json_ok(RelatelOne(contact=contact(row, account)))
 
 
-@routes.route("GET", "/api/v2/contacts/{id}", summary="Relatel: a contact by id",
+@routes.route("GET", "/api/v2/contacts/{id}", scope=Scope.CONTACTS_READ,
+              summary="Relatel: a contact by id",
               response=RelatelOne, path_model=IdPath, errors=(404,))
 async def relatel_get(request):
     """Relatel dialect: one contact by its integer id (never reused)."""
@@ -147,7 +151,8 @@ async def relatel_get(request):
     return json_ok(RelatelOne(contact=contact(row, account)))
 
 
-@routes.route("PUT", "/api/v2/contacts/{id}", summary="Relatel: update the fields sent",
+@routes.route("PUT", "/api/v2/contacts/{id}", scope=Scope.CONTACTS_WRITE,
+              summary="Relatel: update the fields sent",
               body=RelatelBody, response=RelatelOne, path_model=IdPath, errors=(404,))
 async def relatel_update(request):
     """Relatel dialect: changes the fields given."""
@@ -159,7 +164,8 @@ async def relatel_update(request):
     return json_ok(RelatelOne(contact=contact(await svc.row(account, uuid), account)))
 
 
-@routes.route("DELETE", "/api/v2/contacts/{id}", summary="Relatel: delete a contact",
+@routes.route("DELETE", "/api/v2/contacts/{id}", scope=Scope.CONTACTS_WRITE,
+              summary="Relatel: delete a contact",
               path_model=IdPath, errors=(404,))
 async def relatel_delete(request):
     """Relatel dialect: deletes a contact."""

@@ -7,6 +7,7 @@ from aiohttp import web
 from callbridge.accounts.http import account_of
 from callbridge.contacts import models as m
 from callbridge.contacts.service import ContactService
+from callbridge.scopes import Scope
 from callbridge.web.routing import RouteTable, json_array, json_ok, parse_body, parse_model, stream_json
 
 SERVICE = web.AppKey("contact_service", ContactService)
@@ -18,7 +19,8 @@ def _svc(request: web.Request) -> ContactService:
     return request.app[SERVICE]
 
 
-@routes.route("GET", "/contacts/contacts", summary="List all contacts (streamed; paged with limit)",
+@routes.route("GET", "/contacts/contacts", scope=Scope.CONTACTS_READ,
+              summary="List all contacts (streamed; paged with limit)",
               response=list[m.Contact], query=m.ListQuery)
 async def list_contacts(request):
     """All contacts in id order, streamed from one snapshot. With limit, one page; the `Link:
@@ -29,7 +31,8 @@ async def list_contacts(request):
         return await stream_json(request, json_array(page.contacts, list[m.Contact]), page.next)
 
 
-@routes.route("POST", "/contacts/contacts", summary="Create a contact", body=m.ContactWrite,
+@routes.route("POST", "/contacts/contacts", scope=Scope.CONTACTS_WRITE,
+              summary="Create a contact", body=m.ContactWrite,
               response=m.Created, errors=(409,))
 async def create_contact(request):
     """Creates a contact. A name, organization or number is required; numbers are matched in
@@ -39,7 +42,8 @@ async def create_contact(request):
     return json_ok(await _svc(request).create(account_of(request), body))
 
 
-@routes.route("GET", "/contacts/contacts/{contactId}", summary="Get a contact",
+@routes.route("GET", "/contacts/contacts/{contactId}", scope=Scope.CONTACTS_READ,
+              summary="Get a contact",
               response=m.ContactDetail, errors=NF)
 async def get_contact(request):
     """One contact by UUID, groups expanded to {uuid, name}. Another account's contact is a
@@ -48,7 +52,8 @@ async def get_contact(request):
     return json_ok(await _svc(request).get(account_of(request), request.match_info["contactId"]))
 
 
-@routes.route("PUT", "/contacts/contacts/{contactId}", summary="Update a contact (fields given)",
+@routes.route("PUT", "/contacts/contacts/{contactId}", scope=Scope.CONTACTS_WRITE,
+              summary="Update a contact (fields given)",
               body=m.ContactWrite, response=m.Updated, errors=(404, 409))
 async def update_contact(request):
     """Changes only the fields in the body (null clears one); `groups` replaces the
@@ -59,14 +64,16 @@ async def update_contact(request):
     return json_ok(result)
 
 
-@routes.route("DELETE", "/contacts/contacts/{contactId}", summary="Delete a contact",
+@routes.route("DELETE", "/contacts/contacts/{contactId}", scope=Scope.CONTACTS_WRITE,
+              summary="Delete a contact",
               response=m.Deleted, errors=NF)
 async def delete_contact(request):
     """Deletes the contact and leaves a tombstone for contactsAfterVersion."""
     return json_ok(await _svc(request).delete(account_of(request), request.match_info["contactId"]))
 
 
-@routes.route("POST", "/contacts/contacts/search/mobile", summary="Find a contact by mobile",
+@routes.route("POST", "/contacts/contacts/search/mobile", scope=Scope.CONTACTS_READ,
+              summary="Find a contact by mobile",
               body=m.MobileQuery, response=m.Contact, errors=NF)
 async def search_mobile(request):
     """The contact whose mobile number is this number, in any written form (404 when none)."""
@@ -74,7 +81,8 @@ async def search_mobile(request):
     return json_ok(await _svc(request).find_by_mobile(account_of(request), q.mobile_phone))
 
 
-@routes.route("POST", "/contacts/contacts/search/mobile/like", summary="Mobile contains digits",
+@routes.route("POST", "/contacts/contacts/search/mobile/like", scope=Scope.CONTACTS_READ,
+              summary="Mobile contains digits",
               body=m.MobileLikeQuery, response=list[m.Contact])
 async def search_mobile_like(request):
     """Contacts whose mobile number contains these digits."""
@@ -83,7 +91,8 @@ async def search_mobile_like(request):
                    as_type=list[m.Contact])
 
 
-@routes.route("POST", "/contacts/contacts/search/name", summary="Search by first/last name",
+@routes.route("POST", "/contacts/contacts/search/name", scope=Scope.CONTACTS_READ,
+              summary="Search by first/last name",
               body=m.NameQuery, response=list[m.ContactHit])
 async def search_name(request):
     """Contacts whose first name, last name or "first last" starts with the text (case-, width-
@@ -94,7 +103,8 @@ async def search_name(request):
                    as_type=list[m.ContactHit])
 
 
-@routes.route("POST", "/contacts/contacts/search/email", summary="Find a contact by email",
+@routes.route("POST", "/contacts/contacts/search/email", scope=Scope.CONTACTS_READ,
+              summary="Find a contact by email",
               body=m.EmailQuery, response=m.Contact, errors=NF)
 async def search_email(request):
     """The contact with this email address (case-insensitive)."""
@@ -102,7 +112,8 @@ async def search_email(request):
     return json_ok(await _svc(request).find_by_email(account_of(request), q.email_address))
 
 
-@routes.route("POST", "/contacts/contacts/search/mobile/batch", summary="Find by many mobiles",
+@routes.route("POST", "/contacts/contacts/search/mobile/batch", scope=Scope.CONTACTS_READ,
+              summary="Find by many mobiles",
               body=m.MobileBatchQuery, response=list[m.Contact])
 async def search_mobile_batch(request):
     """Several mobile numbers at once: each number with the contacts holding it."""
@@ -111,7 +122,8 @@ async def search_mobile_batch(request):
                    as_type=list[m.Contact])
 
 
-@routes.route("POST", "/contacts/contacts/search/phones", summary="Contacts per phone number",
+@routes.route("POST", "/contacts/contacts/search/phones", scope=Scope.CONTACTS_READ,
+              summary="Contacts per phone number",
               body=m.PhonesQuery, response=dict[str, list[m.Contact]])
 async def search_phones(request):
     """Several numbers at once, matched against mobile and other phone numbers."""
@@ -120,7 +132,8 @@ async def search_phones(request):
                    as_type=dict[str, list[m.Contact]])
 
 
-@routes.route("POST", "/contacts/contacts/search/phone/exact", summary="Exact phone_numbers match",
+@routes.route("POST", "/contacts/contacts/search/phone/exact", scope=Scope.CONTACTS_READ,
+              summary="Exact phone_numbers match",
               body=m.PhoneExactQuery, response=list[m.Contact])
 async def search_phone_exact(request):
     """Contacts holding this number as mobile or any other phone number."""
@@ -129,7 +142,8 @@ async def search_phone_exact(request):
                    as_type=list[m.Contact])
 
 
-@routes.route("POST", "/contacts/contacts/search", summary="Advanced search",
+@routes.route("POST", "/contacts/contacts/search", scope=Scope.CONTACTS_READ,
+              summary="Advanced search",
               body=m.AdvancedQuery, response=list[m.ContactHit], errors=NF)
 async def search_advanced(request):
     """Free-text search over names, organization, email and numbers, optionally by first letter
@@ -139,7 +153,7 @@ async def search_advanced(request):
     return json_ok(await _svc(request).search(account_of(request), q), as_type=list[m.ContactHit])
 
 
-@routes.route("GET", "/contacts/contactsAfterVersion/{version}",
+@routes.route("GET", "/contacts/contactsAfterVersion/{version}", scope=Scope.CONTACTS_READ,
               summary="Changes after a version (streamed; paged with limit)",
               response=m.SyncResult, path_model=m.VersionPath, query=m.SyncQuery)
 async def contacts_after_version(request):
@@ -164,13 +178,15 @@ async def _sync_body(page: m.SyncPages):
     yield b"}"
 
 
-@routes.route("GET", "/contacts/groups", summary="List groups", response=list[m.Group])
+@routes.route("GET", "/contacts/groups", scope=Scope.CONTACTS_READ,
+              summary="List groups", response=list[m.Group])
 async def list_groups(request):
     """The account's contact groups, each with its UUID and name."""
     return json_ok(await _svc(request).groups.list(account_of(request)), as_type=list[m.Group])
 
 
-@routes.route("POST", "/contacts/groups", summary="Create a group", body=m.GroupCreate,
+@routes.route("POST", "/contacts/groups", scope=Scope.CONTACTS_WRITE,
+              summary="Create a group", body=m.GroupCreate,
               response=m.Created, errors=(409,))
 async def create_group(request):
     """Creates a group; names are unique per account (409)."""
@@ -178,7 +194,8 @@ async def create_group(request):
     return json_ok(await _svc(request).groups.create(account_of(request), body))
 
 
-@routes.route("DELETE", "/contacts/groups/{groupUuid}", summary="Delete a group",
+@routes.route("DELETE", "/contacts/groups/{groupUuid}", scope=Scope.CONTACTS_WRITE,
+              summary="Delete a group",
               response=m.GroupDeleted, errors=NF)
 async def delete_group(request):
     """Deletes a group; its former members get new versions so sync clients see the change."""
@@ -186,7 +203,8 @@ async def delete_group(request):
                                                     request.match_info["groupUuid"]))
 
 
-@routes.route("GET", "/contacts/groups/{groupUuid}/contacts", summary="Contacts in a group",
+@routes.route("GET", "/contacts/groups/{groupUuid}/contacts", scope=Scope.CONTACTS_READ,
+              summary="Contacts in a group",
               response=list[m.Contact], errors=NF)
 async def group_contacts(request):
     """The contacts in a group (another account's group is a 404)."""
@@ -194,7 +212,8 @@ async def group_contacts(request):
     return json_ok(result, as_type=list[m.Contact])
 
 
-@routes.route("POST", "/contacts/contact_groups", summary="Add a contact to a group",
+@routes.route("POST", "/contacts/contact_groups", scope=Scope.CONTACTS_WRITE,
+              summary="Add a contact to a group",
               body=m.Membership, response=m.MembershipAdded, errors=NF)
 async def add_membership(request):
     """Puts a contact into a group; adding an existing membership returns its id."""
@@ -202,7 +221,8 @@ async def add_membership(request):
     return json_ok(await _svc(request).groups.add_member(account_of(request), body))
 
 
-@routes.route("DELETE", "/contacts/contact_groups", summary="Remove a contact from a group",
+@routes.route("DELETE", "/contacts/contact_groups", scope=Scope.CONTACTS_WRITE,
+              summary="Remove a contact from a group",
               body=m.Membership, response=m.MembershipRemoved, errors=NF)
 async def remove_membership(request):
     """Takes a contact out of a group."""
@@ -210,7 +230,8 @@ async def remove_membership(request):
     return json_ok(await _svc(request).groups.remove_member(account_of(request), body))
 
 
-@routes.route("GET", "/contacts/contacts/external/{externalId}", summary="Get by external ID",
+@routes.route("GET", "/contacts/contacts/external/{externalId}", scope=Scope.CONTACTS_READ,
+              summary="Get by external ID",
               response=m.ContactDetail, errors=NF)
 async def get_external(request):
     """One contact by the external_id a CRM gave it."""
@@ -218,7 +239,8 @@ async def get_external(request):
                                                           request.match_info["externalId"]))
 
 
-@routes.route("PUT", "/contacts/contacts/external/{externalId}", summary="Update by external ID",
+@routes.route("PUT", "/contacts/contacts/external/{externalId}", scope=Scope.CONTACTS_WRITE,
+              summary="Update by external ID",
               body=m.ContactWrite, response=m.Updated, errors=(404, 409))
 async def update_external(request):
     """Changes the fields in the body of the contact with this external_id."""
@@ -227,7 +249,8 @@ async def update_external(request):
         account_of(request), request.match_info["externalId"], body))
 
 
-@routes.route("DELETE", "/contacts/contacts/external/{externalId}", summary="Delete by external ID",
+@routes.route("DELETE", "/contacts/contacts/external/{externalId}", scope=Scope.CONTACTS_WRITE,
+              summary="Delete by external ID",
               response=m.Deleted, errors=NF)
 async def delete_external(request):
     """Deletes the contact with this external_id."""

@@ -26,6 +26,7 @@ import vobject
 from pydantic import ValidationError
 
 from callbridge.accounts.models import Account
+from callbridge.audit.service import AuditTrail
 from callbridge.contacts import models as m
 from callbridge.contacts.service import ContactService
 from callbridge.errors import InvalidInput
@@ -167,8 +168,23 @@ def _checked(fields: dict) -> m.ContactWrite | str:
 
 async def import_records(contacts: ContactService, account: Account, records: Iterable[Record],
                          on_reject: Callable[[int, str], None] | None = None,
-                         on_batch: Callable[[], None] | None = None) -> ImportReport:
+                         on_batch: Callable[[], None] | None = None, *,
+                         audit: AuditTrail, actor: str, fmt: str) -> ImportReport:
+    """Imports the records in batches; the import, with its counts, goes into the audit trail
+    (also one cut short: what its committed batches did)."""
     report = ImportReport()
+    try:
+        await _import(contacts, account, records, report, on_reject, on_batch)
+    finally:
+        await audit.record(actor, "contacts.imported", account, format=fmt,
+                           created=report.created, updated=report.updated,
+                           unchanged=report.unchanged, rejected=report.rejected)
+    return report
+
+
+async def _import(contacts: ContactService, account: Account, records: Iterable[Record],
+                  report: ImportReport, on_reject: Callable[[int, str], None] | None,
+                  on_batch: Callable[[], None] | None) -> None:
     batch: list[tuple[int, m.ContactWrite]] = []
 
     def reject(line: int, reason: str) -> None:
@@ -199,7 +215,6 @@ async def import_records(contacts: ContactService, account: Account, records: It
             await flush()
     if batch:
         await flush()
-    return report
 
 
 def records_of(fmt: str, text: TextIO) -> Iterator[Record]:

@@ -12,9 +12,12 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from callbridge.accounts.http import account_of
+from callbridge.audit.routes import SERVICE as AUDIT
 from callbridge.contacts import transfer
 from callbridge.contacts.routes import SERVICE
 from callbridge.errors import DomainError, InvalidInput
+from callbridge.scopes import Scope
+from callbridge.web.middleware import actor_of
 from callbridge.web.routing import RouteTable, json_ok, parse_model, stream_body
 
 routes = RouteTable("contacts")
@@ -72,7 +75,8 @@ async def _spool(request: web.Request) -> io.TextIOWrapper:
     return io.TextIOWrapper(spool, encoding="utf-8-sig", newline="")
 
 
-@routes.route("POST", "/contacts/import", summary="Import contacts from a CSV or vCard file"
+@routes.route("POST", "/contacts/import", scope=Scope.CONTACTS_WRITE,
+              summary="Import contacts from a CSV or vCard file"
               " (body: the file; idempotent by external_id / UID)", query=FormatQuery,
               response=ImportResult, errors=(413,))
 async def import_contacts(request):
@@ -84,15 +88,17 @@ async def import_contacts(request):
     q = parse_model(FormatQuery, dict(request.query))
     text = await _spool(request)
     with text:
-        report = await transfer.import_records(request.app[SERVICE], account_of(request),
-                                               transfer.records_of(q.format, text))
+        report = await transfer.import_records(
+            request.app[SERVICE], account_of(request), transfer.records_of(q.format, text),
+            audit=request.app[AUDIT], actor=actor_of(request), fmt=q.format)
     return json_ok(ImportResult(created=report.created, updated=report.updated,
                                 unchanged=report.unchanged,
                                 rejected=report.rejected,
                                 rejects=[Rejected(line=ln, reason=r) for ln, r in report.rejects]))
 
 
-@routes.route("GET", "/contacts/export", summary="Every contact as CSV or vCard 3.0 (streamed)",
+@routes.route("GET", "/contacts/export", scope=Scope.CONTACTS_READ,
+              summary="Every contact as CSV or vCard 3.0 (streamed)",
               query=FormatQuery)
 async def export_contacts(request):
     """Every contact of the account as CSV (the import's columns plus uuid) or vCard 3.0,

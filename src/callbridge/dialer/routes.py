@@ -7,13 +7,15 @@ from aiohttp import web
 from callbridge.accounts.http import account_of
 from callbridge.dialer.models import CallProgress, DialAccepted, DialRequest
 from callbridge.dialer.service import DialerService
+from callbridge.scopes import Scope
 from callbridge.web.routing import RouteTable, json_ok, parse_body
 
 SERVICE = web.AppKey("dialer_service", DialerService)
 routes = RouteTable("dialer")
 
 
-@routes.route("POST", "/dialer/call", summary="Ring every device of an extension, then dial",
+@routes.route("POST", "/dialer/call", scope=Scope.DIAL,
+              summary="Ring every device of an extension, then dial",
               body=DialRequest, response=DialAccepted, errors=(409, 500, 503))
 async def dial(request):
     """Rings every reachable device of the extension (and its mobile), showing the contact's
@@ -26,14 +28,16 @@ async def dial(request):
     return json_ok(await request.app[SERVICE].dial(account_of(request), body))
 
 
-@routes.route("POST", "/dailer/call", summary="Alias of /dialer/call (the seed's examples' spelling)",
+@routes.route("POST", "/dailer/call", scope=Scope.DIAL,
+              summary="Alias of /dialer/call (the seed's examples' spelling)",
               body=DialRequest, response=DialAccepted, errors=(409, 500, 503))
 async def dial_seed_spelling(request):
     """The same as POST /dialer/call, at the spelling the seed's examples use."""
     return await dial(request)
 
 
-@routes.route("GET", "/dialer/calls/{call_id}", summary="Progress of a click-to-dial call",
+@routes.route("GET", "/dialer/calls/{call_id}", scope=Scope.DIAL,
+              summary="Progress of a click-to-dial call",
               response=CallProgress, errors=(404,))
 async def call_progress(request):
     """Where a click-to-dial is: queued, ringing, answered (which device), connected, ended,

@@ -21,6 +21,7 @@ from callbridge.events.models import Event, StreamQuery, Ticket
 from callbridge.events.service import EventsService, Heartbeat, Problem
 from callbridge.events.tickets import TTL_SECONDS
 from callbridge.logs import event
+from callbridge.scopes import Scope
 from callbridge.web.middleware import ACCOUNT as ACCOUNTS
 from callbridge.web.middleware import REQUEST_KEY_ID, TICKETS
 from callbridge.web.routing import PRE_HEADERS, RouteTable, json_ok, parse_model
@@ -41,7 +42,8 @@ def _problem_json(p: Problem) -> str:
     return json.dumps({"type": "error", "data": data}, separators=(",", ":"))
 
 
-@routes.route("POST", "/events/ticket", summary="A one-time ticket to open GET /events from a"
+@routes.route("POST", "/events/ticket", scope=Scope.EVENTS_READ,
+              summary="A one-time ticket to open GET /events from a"
               " browser", response=Ticket)
 async def ticket(request):
     """A one-time ticket (30 s) that opens GET /events?ticket=… once: for browsers, which can't
@@ -52,7 +54,8 @@ async def ticket(request):
     return json_ok(Ticket(ticket=issued, expires_in=TTL_SECONDS))
 
 
-@routes.route("GET", "/events", summary="Live call events (WebSocket, or SSE with Accept:"
+@routes.route("GET", "/events", scope=Scope.EVENTS_READ,
+              summary="Live call events (WebSocket, or SSE with Accept:"
               " text/event-stream); resume with after= or Last-Event-ID", response=Event,
               query=StreamQuery, errors=(406,), ticket=True)
 async def events(request):

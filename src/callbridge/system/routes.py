@@ -9,6 +9,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 
 from callbridge.errors import DomainError
+from callbridge.scopes import ANY_ACCOUNT_KEY
 from callbridge.system.models import Health, Ready, ServiceStatus, Status
 from callbridge.timeutil import utc_now_iso
 from callbridge.web.routing import RouteTable, json_ok
@@ -66,7 +67,8 @@ async def ready(request):
     return json_ok(state)
 
 
-@routes.route("GET", "/status", summary="Status of every backend service", response=Status)
+@routes.route("GET", "/status", scope=ANY_ACCOUNT_KEY,
+              summary="Status of every backend service", response=Status)
 async def status(request):
     """Each backend service (contacts store, dialer's AMI link) with its state and details;
     `degraded` when one is not online.

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timezone
 from typing import Protocol
 
 from aiohttp import web
 
 from callbridge.errors import DomainError
 from callbridge.logs import event
+from callbridge.scopes import ANY_ACCOUNT_KEY
 from callbridge.timeutil import utc_now_iso
 from callbridge.web.metrics import HttpMetrics
 from callbridge.web.ratelimit import Verdict
@@ -28,8 +30,26 @@ class Principal(Protocol):
     def admin(self) -> bool: ...
 
 
+class Credential(Protocol):
+    """What a presented key grants (accounts.models.Grant)."""
+
+    @property
+    def principal(self) -> Principal: ...
+
+    @property
+    def key_id(self) -> str: ...
+
+    @property
+    def scopes(self) -> frozenset[str]: ...
+
+    @property
+    def expires(self) -> float | None: ...
+
+    def expired(self, now: float) -> bool: ...
+
+
 class Authenticator(Protocol):
-    async def authenticate(self, key: str) -> Principal | None: ...
+    async def authenticate(self, key: str) -> Credential | None: ...
 
 
 class Limiter(Protocol):
@@ -53,6 +73,13 @@ HTTP_METRICS = web.AppKey("http_metrics", HttpMetrics)
 # The authenticated principal of a request; handlers read it through accounts.http.account_of().
 REQUEST_ACCOUNT: web.RequestKey[Principal] = web.RequestKey("account")
 REQUEST_KEY_ID = web.RequestKey("key_id", str)
+REQUEST_SCOPES = web.RequestKey("scopes", frozenset)
+
+
+def actor_of(request: web.Request) -> str:
+    """Who made a request, as the audit trail names it: the key's public id (never the key)."""
+    principal = request[REQUEST_ACCOUNT]
+    return ("admin-key:" if principal.admin else "key:") + request[REQUEST_KEY_ID]
 
 _HTTP_ERRORS = {
     404: ("Not found", "No such endpoint"),
@@ -171,7 +198,7 @@ async def _authorized(request: web.Request, handler):
         return await handler(request)
     limiter = request.app[LIMITER]
     key = presented_key(request)
-    account = await request.app[ACCOUNT].authenticate(key) if key else None
+    grant = await request.app[ACCOUNT].authenticate(key) if key else None
     if key is None and "ticket" in request.query and auth.ticket:
         redeemed = await request.app[TICKETS].redeem(request.query["ticket"])
         if redeemed is None:
@@ -179,14 +206,18 @@ async def _authorized(request: web.Request, handler):
             return _error(403, {"error": "Invalid ticket",
                                 "message": "The ticket is unknown, used or expired:"
                                            " ask POST /events/ticket for a new one"})
-        account, key_id = redeemed
-        return await _admitted(request, handler, limiter, account, key_id)
-    if account is None:
+        principal, key_id = redeemed
+        # a ticket opens the one route it is for: a key with that route's scope asked for it
+        return await _admitted(request, handler, limiter, principal, key_id,
+                               frozenset({auth.scope}))
+    if grant is None or grant.expired(time.time()):
         # Invalid keys count against the client IP, so random keys can't dodge the limit.
         verdict = await limiter.admit("ip:" + (request.remote or "?"))
         headers = _rate_headers(verdict)
         if not verdict.allowed:
             return _too_many(verdict, "Too many requests from this IP, please try again later.")
+        if grant is not None:
+            return _error(401, _expired_body(grant, auth), headers)
         if auth.unauthorized is not None:
             return _error(401, dict(auth.unauthorized), headers)
         if key is None:
@@ -196,30 +227,45 @@ async def _authorized(request: web.Request, handler):
         return _error(403, {"error": "Invalid API key",
                             "message": "The provided API key is not valid or has been revoked"},
                       headers)
-    assert key is not None  # the account came from it
-    admin_route = auth.admin
-    if account.admin != admin_route:
+    if grant.principal.admin != auth.admin:
         # Two roles that never overlap: an admin key manages accounts and reads no account's
         # data; an account key never manages.
-        await limiter.admit("key:" + key[3:15])
-        if admin_route:
+        await limiter.admit("key:" + grant.key_id)
+        if auth.admin:
             return _error(403, {"error": "Admin key required",
                                 "message": "this route manages accounts: use a key made with"
                                            " `callbridge keys create --admin`"})
         return _error(403, {"error": "Account key required",
                             "message": "an admin key manages accounts (/admin/…); it reads no"
                                        " account's data"})
-    return await _admitted(request, handler, limiter, account, key[3:15])  # cb_<key id>_…
+    if auth.scope != ANY_ACCOUNT_KEY and auth.scope not in grant.scopes:
+        await limiter.admit("key:" + grant.key_id)
+        return _error(403, {"error": "Insufficient scope",
+                            "message": f"this key lacks the scope {auth.scope!r} this route needs"
+                                       f" (it has: {', '.join(sorted(grant.scopes))}); make a key"
+                                       " with it: `callbridge keys create --scope ...`",
+                            "scope": auth.scope})
+    return await _admitted(request, handler, limiter, grant.principal, grant.key_id, grant.scopes)
+
+
+def _expired_body(grant: Credential, auth: Auth) -> dict:
+    when = datetime.fromtimestamp(grant.expires or 0, timezone.utc).isoformat(
+        timespec="seconds").replace("+00:00", "Z")
+    body = dict(auth.unauthorized) if auth.unauthorized is not None else {
+        "error": "API key expired"}
+    body["message"] = f"key {grant.key_id} expired at {when}: ask for a new key"
+    return body
 
 
 async def _admitted(request: web.Request, handler, limiter: Limiter, account: Principal,
-                    key_id: str):
+                    key_id: str, scopes: frozenset[str]):
     """An authenticated request: the key's rate limit, then the handler."""
     request[REQUEST_KEY_ID] = key_id
     verdict = await limiter.admit("key:" + key_id)
     if not verdict.allowed:
         return _too_many(verdict, "Too many requests for this API key, please try again later.")
     request[REQUEST_ACCOUNT] = account
+    request[REQUEST_SCOPES] = scopes
     headers = request[PRE_HEADERS] = _rate_headers(verdict)
     response = await handler(request)
     if not response.prepared:  # a streamed response already sent them (routing.stream_json)

@@ -21,6 +21,7 @@ from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from callbridge.errors import InvalidInput
 from callbridge.logs import event
+from callbridge.scopes import ANY_ACCOUNT_KEY, Scope
 
 log = logging.getLogger("callbridge.http")
 # Headers the middleware has for the response before the handler runs (the rate limit's): a
@@ -47,10 +48,11 @@ class Endpoint:
     admin: bool = False  # for admin keys only (and only they may call it)
     ticket: bool = False  # a browser's one-time ?ticket= (POST /events/ticket) stands for a key
     unauthorized: dict | None = None  # the dialect's body for a missing or invalid key
+    scope: str | None = None  # what a key needs to call it (callbridge.scopes); None: public
 
     @property
     def auth(self) -> "Auth":
-        return Auth(self.public, self.admin, self.ticket, self.unauthorized)
+        return Auth(self.public, self.admin, self.ticket, self.unauthorized, self.scope)
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class Auth:
     admin: bool = False
     ticket: bool = False
     unauthorized: dict | None = None
+    scope: str | None = ANY_ACCOUNT_KEY
 
 
 ROUTE_AUTH = web.AppKey("route_auth", dict)
@@ -76,15 +79,25 @@ class RouteTable:
         self.unauthorized = unauthorized
         self.endpoints: list[Endpoint] = []
 
-    def route(self, method: str, path: str, *, summary: str, body=None, response=None,
-              public: bool = False, errors: tuple[int, ...] = (),
+    def route(self, method: str, path: str, *, summary: str, scope: str | None = None,
+              body=None, response=None, public: bool = False, errors: tuple[int, ...] = (),
               query: type[BaseModel] | None = None, path_model: type[BaseModel] | None = None,
               hidden: bool = False, ticket: bool = False):
-        """ticket: a browser may authenticate with a one-time ?ticket= instead of a key."""
+        """scope: what a key needs to call the route (callbridge.scopes.Scope, or
+        ANY_ACCOUNT_KEY); every route with a key declares one (an admin table's routes need
+        "admin"), public ones none. ticket: a browser may authenticate with a one-time ?ticket=
+        instead of a key (the ticket grants only this route's scope)."""
+        if self.admin:
+            scope = scope or Scope.ADMIN.value
+        if public != (scope is None):
+            raise TypeError(f"{method} {path}: a route with a key declares the scope it needs;"
+                            " a public one none")
+
         def register(handler: Handler) -> Handler:
             self.endpoints.append(Endpoint(method, path, handler, summary, self.tag, body, response,
                                            public, errors, query, path_model, hidden, self.admin,
-                                           ticket, self.unauthorized))
+                                           ticket, self.unauthorized,
+                                           None if scope is None else str(scope)))
             return handler
         return register
 
@@ -274,7 +287,10 @@ def openapi_document(tables: list[RouteTable], title: str, version: str) -> dict
                 op["responses"][str(code)] = {"description": "error", "content": {
                     "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             if not ep.public:
-                op["security"] = [{"apiKey": []}, {"bearer": []}]
+                # OpenAPI 3.1 lets a non-OAuth scheme list role names: the key scope it needs
+                # (403 "Insufficient scope" without it); none when any account key may call it
+                roles = [] if ep.scope == ANY_ACCOUNT_KEY else [ep.scope]
+                op["security"] = [{"apiKey": roles}, {"bearer": roles}]
             paths.setdefault(ep.path, {})[ep.method.lower()] = op
     schemas = dict(defs.get("$defs", {}))
     schemas["Error"] = _ERROR_SCHEMA

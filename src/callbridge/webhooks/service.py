@@ -14,8 +14,10 @@ import json
 import time
 import uuid as uuidlib
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 from callbridge.accounts.models import Account
+from callbridge.audit.service import SYSTEM, AuditTrail
 from callbridge.db import Tx
 from callbridge.errors import Conflict, NotFound
 from callbridge.events.hub import StoredEvent
@@ -27,6 +29,17 @@ from callbridge.webhooks.store import WebhookStore
 from callbridge.webhooks.targets import check_target, parse_url
 
 MAX_WEBHOOKS_PER_ACCOUNT = 20
+
+
+def _shown(url: object) -> str:
+    """A URL as the audit trail and the logs show it: no user, password or query string, which
+    endpoints often carry tokens in."""
+    parts = urlsplit(str(url))
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
 
 
 def _view(d: dict) -> m.Webhook:
@@ -50,12 +63,14 @@ def msg_id_of(ev: StoredEvent) -> str:
 
 
 class WebhookService:
-    def __init__(self, store: WebhookStore, allow_private: bool = False):
+    def __init__(self, store: WebhookStore, audit: AuditTrail, allow_private: bool = False):
         self.store = store
+        self.audit = audit
         self.allow_private = allow_private
         self.wake = lambda: None  # the sender's: told when deliveries are due now
 
-    async def create(self, account: Account, body: m.WebhookCreate) -> m.WebhookCreated:
+    async def create(self, account: Account, body: m.WebhookCreate,
+                     actor: str = SYSTEM) -> m.WebhookCreated:
         url = parse_url(body.url)
         await check_target(url, self.allow_private)
         hook_uuid, secret, now = str(uuidlib.uuid4()), new_secret(), utc_now_iso()
@@ -63,6 +78,8 @@ class WebhookService:
                                        MAX_WEBHOOKS_PER_ACCOUNT):
             raise Conflict(f"an account has at most {MAX_WEBHOOKS_PER_ACCOUNT} webhooks",
                            error="Too many webhooks")
+        await self.audit.record(actor, "webhook.added", account, hook_uuid, url=_shown(url),
+                                types=body.types)
         return m.WebhookCreated(id=hook_uuid, url=str(url), types=body.types, created_at=now,
                                 enabled=True, secret=secret)
 
@@ -75,9 +92,12 @@ class WebhookService:
             raise NotFound(f"no webhook {hook_id!r} in this account", error="Webhook not found")
         return d
 
-    async def delete(self, account: Account, hook_id: str) -> m.Deleted:
+    async def delete(self, account: Account, hook_id: str, actor: str = SYSTEM) -> m.Deleted:
+        d = await self._own(account, hook_id)
         if not await self.store.delete(account.id, hook_id):
             raise NotFound(f"no webhook {hook_id!r} in this account", error="Webhook not found")
+        await self.audit.record(actor, "webhook.removed", account, hook_id,
+                                url=_shown(d["url"]))
         return m.Deleted(id=hook_id)
 
     async def enable(self, account: Account, hook_id: str) -> m.Webhook:

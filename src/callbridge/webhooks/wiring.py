@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from callbridge.audit.service import AuditTrail
 from callbridge.db import Db
 from callbridge.events.journal import EventJournal
 from callbridge.webhooks import routes
@@ -13,10 +14,10 @@ from callbridge.webhooks.service import WebhookService
 from callbridge.webhooks.store import WebhookStore
 
 
-def wire(app: web.Application, db: Db, journal: EventJournal,
+def wire(app: web.Application, db: Db, journal: EventJournal, audit: AuditTrail,
          allow_private: bool) -> WebhookSender:
     store = WebhookStore(db)
-    service = WebhookService(store, allow_private)
+    service = WebhookService(store, audit, allow_private)
     sender = WebhookSender(store, allow_private)
     service.wake = sender.wake
     journal.in_transaction.append(service.enqueue_in)  # an event and its deliveries: one commit

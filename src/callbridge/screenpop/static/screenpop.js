@@ -5,7 +5,15 @@
 
 const $ = (id) => document.getElementById(id);
 const state = { key: sessionStorage.getItem("callbridge.key") || "", extensions: [],
-                watched: new Set(), lastId: null, ws: null, closing: false, cards: new Map() };
+                watched: new Set(), lastId: null, ws: null, closing: false, cards: new Map(),
+                scopes: new Set() };
+// What each part of the desk needs of the key (GET /whoami says what it has): a part the key
+// can't use is left out, saying so, rather than failing on every click.
+const NEEDS = { "events:read": "live calls", "calllog:read": "recent calls", "dial": "dialing",
+                "contacts:write": "saving new callers" };
+// The receptionist preset, and what the page can use beyond it
+const USES = new Set(["contacts:read", "calllog:read", "dial", "events:read", "contacts:write"]);
+const can = (scope) => state.scopes.has(scope);
 
 async function api(method, path, body) {
   const headers = { "x-api-key": state.key };
@@ -24,6 +32,7 @@ async function connect(event) {
   state.key = $("key").value.trim() || state.key;
   $("login-error").hidden = true;
   try {
+    state.scopes = new Set((await api("GET", "/whoami")).scopes);
     state.extensions = await api("GET", "/extensions");
   } catch (err) {
     $("login-error").textContent = `Cannot connect: ${err.message}`;
@@ -36,8 +45,23 @@ async function connect(event) {
   const saved = JSON.parse(sessionStorage.getItem("callbridge.watched") || "null");
   state.watched = new Set(saved || state.extensions.map((e) => e.extension));
   renderExtensions();
-  openStream();
-  loadRecent();
+  showScopes();
+  if (can("events:read")) openStream(); else setLinkState(false, "key lacks events:read");
+  if (can("calllog:read")) loadRecent();
+}
+
+function showScopes() {
+  $("recent").hidden = !can("calllog:read");
+  $("dial").hidden = !can("dial");
+  const missing = Object.entries(NEEDS).filter(([scope]) => !can(scope))
+    .map(([scope, what]) => `${what} (${scope})`);
+  const extra = [...state.scopes].filter((s) => !USES.has(s));
+  const said = [];
+  if (missing.length) said.push(`This key can't be used for ${missing.join(", ")}.`);
+  if (extra.length) said.push(`This key also has ${extra.join(", ")}, which this page never`
+                              + " uses: a receptionist key (--preset receptionist) is safer here.");
+  $("scope-notice").textContent = said.join(" ");
+  $("scope-notice").hidden = said.length === 0;
 }
 
 function renderExtensions() {
@@ -151,7 +175,9 @@ function showCard(ev, d) {
     profile.href = c.profile_url;
     profile.hidden = false;
   }
-  if (!c && number && d.direction !== "internal") offerCreate(card, number);
+  if (!c && number && d.direction !== "internal" && can("contacts:write")) {
+    offerCreate(card, number);
+  }
   card.querySelector(".status").textContent = "Ringing";
   $("cards").prepend(card);
   card.dataset.shownAt = String(Date.now());
