@@ -33,6 +33,10 @@ from tests.calllog.test_builder import PICKUP  # noqa: E402
 OUT = ROOT / "src" / "callbridge" / "web" / "openapi_examples.json"
 
 MANUAL = {
+    "GET /presence": (None, [
+        {"extension": "309", "name": "Front desk", "state": "busy", "devices": 2},
+        {"extension": "310", "name": "Back office", "state": "available", "devices": 1},
+        {"extension": "311", "name": "Warehouse", "state": "offline", "devices": 0}]),
     "POST /dialer/call": ({"extension": "309", "phonenumber": "+1 580 867 5309"},
                           {"status": "200", "message": "Success",
                            "call_id": "9f0c2a4e-6b1d-4f7e-9a53-2f1d8c0b7e11"}),

@@ -5,7 +5,7 @@ that makes no circle, and any lower floor):
   ground    errors, logs, text, phone, timeutil, aio, settings, scopes: pure helpers, no room
   plumbing  db, web, ami: the engines, the HTTP frame, the AMI adapter; no room
   rooms     accounts, contacts, calllog, dialer, events, webhooks, callerid, admin, audit,
-            system, screenpop, asterisk: one capability each, in no circle with each other
+            presence, system, screenpop, asterisk: one capability each, in no circle with each other
   top       app, cli, variants (and __main__): the only ones that know every room
 """
 
@@ -82,4 +82,5 @@ def test_every_package_has_a_floor():
     units = {_unit(p) for p in SRC.rglob("*.py")}
     rooms = units - GROUND - PLUMBING - TOP
     assert rooms == {"accounts", "contacts", "calllog", "dialer", "events", "webhooks",
-                     "callerid", "admin", "audit", "system", "screenpop", "asterisk"}
+                     "callerid", "admin", "audit", "presence", "system", "screenpop",
+                     "asterisk"}

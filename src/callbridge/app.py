@@ -46,6 +46,8 @@ from callbridge.events.journal import EventJournal
 from callbridge.events.models import asyncapi_document
 from callbridge.events.notifier import CallNotifier
 from callbridge.logs import event
+from callbridge.presence import routes as presence_routes
+from callbridge.presence import wiring as presence_wiring
 from callbridge.screenpop import routes as screenpop_routes
 from callbridge.settings import AmiNode, ConfigError, Settings
 from callbridge.system import docs as docs_routes
@@ -75,6 +77,7 @@ ROUTE_TABLES = [system_routes.routes, transfer_routes.routes, contact_routes.rou
                 agentvoice.routes, relatel.routes,
                 dialer_routes.routes, calllog_routes.routes, callerid_routes.routes,
                 events_routes.routes, webhook_routes.routes, extension_routes.routes,
+                presence_routes.routes,
                 screenpop_routes.routes, admin_routes.routes, audit_routes.routes,
                 docs_routes.routes]
 
@@ -100,6 +103,7 @@ class Node:
     devices: ReachableDevices
     calls: CallEvents
     lost_calls: LostCalls
+    model: CallModel
 
     @property
     def configured(self) -> bool:
@@ -160,7 +164,7 @@ def _node(settings: Settings, node: AmiNode, db: Db, variants: EngineVariants,
     lost_calls = LostCalls(tracker, node.name, link)
     link.on_disconnect(lost_calls.link_down)
     model.subscribe(lost_calls)
-    return Node(node.name, node, link, calllog, lease, devices, calls, lost_calls)
+    return Node(node.name, node, link, calllog, lease, devices, calls, lost_calls, model)
 
 
 def create_app(settings: Settings) -> web.Application:
@@ -195,6 +199,7 @@ def create_app(settings: Settings) -> web.Application:
         default_node=nodes[0].name, stored_progress=journal.latest_progress,
         ring_context=settings.ring_context, outbound_context=settings.outbound_context,
         originate_timeout=settings.originate_timeout, action_timeout=settings.ami_action_timeout)
+    presence_wiring.wire(app, extensions, {n.name: (n.devices, n.model) for n in nodes})
     _system(app, settings, db, nodes, sender, journal)
     for table in ROUTE_TABLES:
         table.mount(app)

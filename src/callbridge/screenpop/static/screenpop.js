@@ -48,6 +48,8 @@ async function connect(event) {
   showScopes();
   if (can("events:read")) openStream(); else setLinkState(false, "key lacks events:read");
   if (can("calllog:read")) loadRecent();
+  loadPresence();
+  setInterval(loadPresence, 30000);  // what no event says (a phone's registration expiring)
 }
 
 function showScopes() {
@@ -78,9 +80,12 @@ function renderExtensions() {
     check.addEventListener("change", () => {
       check.checked ? state.watched.add(ext.extension) : state.watched.delete(ext.extension);
       sessionStorage.setItem("callbridge.watched", JSON.stringify([...state.watched]));
-      reopenStream();
     });
-    label.append(check, ` ${ext.extension}${ext.name ? " " + ext.name : ""}`);
+    const badge = document.createElement("span");
+    badge.className = "presence";
+    badge.dataset.extension = ext.extension;
+    label.className = "colleague";
+    label.append(check, ` ${ext.extension}${ext.name ? " " + ext.name : ""} `, badge);
     box.append(label);
     const option = document.createElement("option");
     option.value = option.textContent = ext.extension;
@@ -89,7 +94,6 @@ function renderExtensions() {
 }
 
 async function openStream() {
-  if (state.watched.size === 0) { setLinkState(false, "no extension watched"); return; }
   let ticket;
   try {
     ticket = (await api("POST", "/events/ticket")).ticket;
@@ -98,8 +102,9 @@ async function openStream() {
     setTimeout(openStream, 3000);
     return;
   }
-  const params = new URLSearchParams({ ticket, types: "call.*,dial.progress",
-                                       extension: [...state.watched].join(",") });
+  // every extension of the account: colleagues' calls and devices keep their presence current;
+  // cards are shown for the watched ones only (onEvent)
+  const params = new URLSearchParams({ ticket, types: "call.*,dial.progress,device.state" });
   if (state.lastId !== null) params.set("after", state.lastId);  // resume without a gap
   const scheme = location.protocol === "https:" ? "wss" : "ws";
   const ws = new WebSocket(`${scheme}://${location.host}/events?${params}`);
@@ -113,12 +118,33 @@ async function openStream() {
   };
 }
 
-function reopenStream() {
-  state.closing = true;
-  if (state.ws) state.ws.close();
-  state.ws = null;
-  state.lastId = null;  // other extensions now: start from what happens next
-  openStream();
+// ---- presence --------------------------------------------------------------------------------
+
+const PRESENCE_TEXT = { available: "available", ringing: "ringing", busy: "on a call",
+                        offline: "offline", unknown: "?" };
+
+async function loadPresence() {
+  if (!can("events:read")) return;
+  let found;
+  try {
+    found = await api("GET", "/presence");
+  } catch (err) {
+    return;  // the next event or the next round tries again
+  }
+  for (const p of found) {
+    const badge = document.querySelector(`.presence[data-extension="${p.extension}"]`);
+    if (!badge) continue;
+    badge.textContent = PRESENCE_TEXT[p.state] || p.state;
+    badge.className = `presence ${p.state}`;
+    badge.title = p.devices === null ? "its PBX can't be asked now"
+                                     : `${p.devices} device(s) can ring`;
+  }
+}
+
+// Events change presence in bursts (a call rings, is answered, ends): one reload per burst.
+function presenceSoon() {
+  clearTimeout(state.presenceTimer);
+  state.presenceTimer = setTimeout(loadPresence, 250);
 }
 
 function setLinkState(on, text) {
@@ -132,6 +158,10 @@ function setLinkState(on, text) {
 function onEvent(ev) {
   if (ev.id !== undefined) state.lastId = ev.id;
   const d = ev.data || {};
+  if (ev.type.startsWith("call.") || ev.type === "device.state") presenceSoon();
+  if (ev.type === "device.state") return;
+  // a colleague's call: their presence only; cards are for the watched extensions
+  if (d.extension && ev.type.startsWith("call.") && !state.watched.has(d.extension)) return;
   if (ev.type === "call.ringing") showCard(ev, d);
   else if (ev.type === "call.answered") markCard(d, "answered", `Answered (${d.device})`);
   else if (ev.type === "call.ended" || ev.type === "call.missed") {
@@ -179,10 +209,39 @@ function showCard(ev, d) {
     offerCreate(card, number);
   }
   card.querySelector(".status").textContent = "Ringing";
+  if (number && can("calllog:read")) showHistory(card, number);
   $("cards").prepend(card);
   card.dataset.shownAt = String(Date.now());
   state.cards.set(cardKey(d), card);
   $("no-calls").hidden = true;
+}
+
+// The caller's last calls, on the card: who took them, when, how long.
+async function showHistory(card, number) {
+  const since = new Date(Date.now() - 90 * 86400e3).toISOString().slice(0, 19).replace("T", " ");
+  let rows = [];
+  try {
+    let path = `/call_log/records_after_timestamp?timestamp=${encodeURIComponent(since)}` +
+               `&number=${encodeURIComponent(number)}&limit=1000`;
+    for (let page = 0; page < 3 && path; page++) {
+      const data = await api("GET", path);
+      rows = rows.concat(data.records).slice(-3);
+      path = data.next ? `/call_log/records_after_timestamp?timestamp=${encodeURIComponent(since)}` +
+             `&number=${encodeURIComponent(number)}&after=${data.next}&limit=1000` : null;
+    }
+  } catch (err) {
+    return;
+  }
+  const list = card.querySelector(".history");
+  list.replaceChildren();
+  for (const r of rows.reverse()) {
+    const li = document.createElement("li");
+    const talk = r.billsec ? ` ${Math.floor(r.billsec / 60)}:${String(r.billsec % 60).padStart(2, "0")}` : "";
+    li.textContent = `${r.call_timestamp.slice(0, 16)} · ${r.cidext_inside || ""} · ` +
+                     `${(r.disposition || "").toLowerCase()}${talk}`;
+    list.append(li);
+  }
+  list.hidden = rows.length === 0;
 }
 
 function offerCreate(card, number) {
@@ -245,6 +304,12 @@ async function loadRecent() {
       td.textContent = v == null ? "" : String(v);
       tr.append(td);
     }
+    if (r.cidnumber_outside && can("dial")) {  // call back: the number into the dial box
+      const cell = tr.children[3];
+      cell.classList.add("callback");
+      cell.title = "Put into the dial box";
+      cell.addEventListener("click", () => fillDial(r.cidnumber_outside));
+    }
     body.append(tr);
   }
 }
@@ -262,8 +327,33 @@ async function dial(event) {
   }
 }
 
+// ---- the keyboard -------------------------------------------------------------------------------
+// A receptionist dials without the mouse: a digit (or + * #) typed anywhere starts a number in the
+// dial box, "/" goes there, Enter dials, Escape clears it.
+
+function fillDial(number) {
+  $("dial-number").value = number;
+  $("dial-number").focus();
+}
+
+function onKey(e) {
+  if ($("desk").hidden || !can("dial") || e.ctrlKey || e.metaKey || e.altKey) return;
+  const inField = ["INPUT", "SELECT", "TEXTAREA"].includes(document.activeElement.tagName);
+  if (e.key === "Escape" && document.activeElement === $("dial-number")) {
+    $("dial-number").value = "";
+    $("dial-number").blur();
+  } else if (!inField && e.key === "/") {
+    e.preventDefault();
+    $("dial-number").focus();
+  } else if (!inField && /^[0-9+*#]$/.test(e.key)) {
+    e.preventDefault();
+    fillDial($("dial-number").value + e.key);
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   $("login-form").addEventListener("submit", connect);
   $("dial-form").addEventListener("submit", dial);
+  document.addEventListener("keydown", onKey);
   if (state.key) connect();
 });
