@@ -30,8 +30,8 @@ from callbridge.calllog import routes as calllog_routes
 from callbridge.calllog.service import CallLogService
 from callbridge.contacts import agentvoice, relatel, transfer_routes
 from callbridge.contacts import routes as contact_routes
+from callbridge.contacts import wiring as contacts_wiring
 from callbridge.contacts.lookup import ContactLookup
-from callbridge.contacts.service import ContactService
 from callbridge.db import Db, database_for, database_shown
 from callbridge.dialer import routes as dialer_routes
 from callbridge.dialer.devices import ReachableDevices
@@ -183,8 +183,7 @@ def create_app(settings: Settings) -> web.Application:
                                                 audit, variants.listener)
     app[admin_routes.ACCOUNTS], app[admin_routes.EXTENSIONS] = accounts, extensions
     app[mw.LIMITER] = _rate_limiter(app, variants.limiter(*settings.rate_limit_parsed))
-    contacts = ContactService(db, cache=variants.lookup_cache())
-    app[contact_routes.SERVICE] = contacts
+    contacts = contacts_wiring.wire(app, db, accounts, variants.lookup_cache())
     app[callerid_routes.SERVICE] = CallerIdService(contacts.lookup, extensions,
                                                    settings.callerid_keep_trunk_names)
     app[callerid_routes.TOKEN] = settings.callerid_token.get_secret_value()

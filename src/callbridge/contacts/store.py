@@ -370,6 +370,34 @@ class ContactStore:
                                 " AND crm_id = ?", (account_id, crm_source, crm_id))
         return row["uuid"] if row else None
 
+    # ---- one-time repairs (contacts.repair) ----------------------------------------------------
+
+    async def foreign_number_contacts(self, account_id: int, home_prefix: str) -> list[str]:
+        """Uuids of the account's contacts with a number from outside its home country (a key
+        in E.164 not starting with home_prefix, e.g. '+1')."""
+        rows = await self.db.fetchall(
+            "SELECT DISTINCT c.uuid FROM contact_phones p JOIN contacts c ON c.id = p.contact_id"
+            " WHERE p.account_id = ? AND p.number LIKE '+%' AND p.number NOT LIKE ?",
+            (account_id, home_prefix + "%"))
+        return [r[0] for r in rows]
+
+    async def numbers_of(self, account_id: int, uuid: str) -> tuple[dict, list[tuple[str, bool]]] | None:
+        """(the stored row, its (key, is mobile) numbers) of one contact; None when gone."""
+        row = await self._first("c.account_id = ? AND c.uuid = ?", (account_id, uuid))
+        if row is None:
+            return None
+        keys = await self.db.fetchall("SELECT number, is_mobile FROM contact_phones"
+                                      " WHERE contact_id = ?", (row["id"],))
+        return row, [(k[0], bool(k[1])) for k in keys]
+
+    async def repair_done(self, name: str) -> bool:
+        return bool(await self.db.fetchall("SELECT 1 FROM data_repairs WHERE name = ?", (name,)))
+
+    async def mark_repaired(self, name: str, changed: int, now: str) -> None:
+        async with self.db.transaction() as tx:
+            await tx.execute("INSERT INTO data_repairs(name, done_at, changed) VALUES (?, ?, ?)"
+                             " ON CONFLICT (name) DO NOTHING", (name, now, changed))
+
     async def by_id(self, account_id: int, contact_id: int) -> dict | None:
         return await self._first("c.account_id = ? AND c.id = ?", (account_id, contact_id))
 
