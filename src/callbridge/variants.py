@@ -12,7 +12,7 @@ contact changes. The rooms are handed what this object built and never ask which
 
 from __future__ import annotations
 
-from callbridge.ami.lease import NodeLease, SoleLease
+from callbridge.ami.lease import NodeLease, SoleLease, Spread
 from callbridge.contacts.cache import LookupCache
 from callbridge.db import Db, PgDatabase
 from callbridge.db.coordination import LeaseRows, RateWindowRows, TicketRows
@@ -28,6 +28,7 @@ class EngineVariants:
     def __init__(self, db: Db):
         # PostgreSQL is the engine several instances share; SQLite is one process's
         self._shared: PgDatabase | None = db if isinstance(db, PgDatabase) else None
+        self._spread: Spread | None = None
 
     @property
     def shared(self) -> bool:
@@ -43,7 +44,9 @@ class EngineVariants:
         """Which instance reads the node's calls (callbridge.ami.lease)."""
         if self._shared is None:
             return SoleLease(node)
-        return NodeLease(LeaseRows(self._shared), node=node)
+        if self._spread is None:  # one per instance: its leases share its id and its share
+            self._spread = Spread(LeaseRows(self._shared))
+        return NodeLease(self._spread.rows, node=node, spread=self._spread)
 
     def limiter(self, limit: int, window_seconds: int
                 ) -> FixedWindowLimiter | SharedWindowLimiter:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections import Counter
@@ -276,3 +277,38 @@ async def test_an_extension_added_at_one_instance_is_known_at_the_other_at_once(
     await a.app[EXTENSIONS].remove("412")
     await eventually(lambda: b.app[EXTENSIONS].owner("412") is None, 0.5,
                      "b forgets extension 412")
+
+
+async def test_nodes_spread_over_the_instances_and_move_when_one_joins_or_leaves(instances):
+    """Four nodes: one instance reads all four; a second takes half within seconds (the first
+    hands them over one per second); a third leaves each at most ceil(4/3) = 2; when one stops,
+    the others share its nodes again. Every node is read by exactly one instance throughout the
+    settled states."""
+    from tests.system.test_metrics import samples
+    names = ("n1", "n2", "n3", "n4")
+    nodes = " ".join(f"{n}=ami://cb:secret-{n}-1234@127.0.0.1:{9 + i}/"
+                     for i, n in enumerate(names))
+
+    async def reading(api) -> set[str]:
+        m = samples(await (await api.client.get("/metrics")).text())
+        return {n for n in names if m[("callbridge_ami_ingesting", (("node", n),))] == 1}
+
+    async def spread(apis, most: int):
+        """Each node read once, nobody above `most` nodes: the per-instance sets, or None."""
+        got = [await reading(api) for api in apis]
+        every = sorted(n for s in got for n in s)
+        return got if every == sorted(names) and max(map(len, got)) <= most else None
+
+    (a,) = await instances(1, ami=nodes)
+    await eventually(lambda: spread([a], 4), 5, "one instance reads all four", every=0.1)
+    (b,) = await instances(1, ami=nodes)
+    got = await eventually(lambda: spread([a, b], 2), 10, "two instances, two nodes each",
+                           every=0.2)
+    assert [len(s) for s in got] == [2, 2]
+    (c,) = await instances(1, ami=nodes)
+    got = await eventually(lambda: spread([a, b, c], 2), 10, "three instances, at most two each",
+                           every=0.2)
+    status = await (await c.client.get("/status", headers={"x-api-key": c.keys["acme"]})).json()
+    assert "share" in json.dumps(status), status
+    await a.client.close()  # a clean stop: its nodes are the others' within seconds
+    await eventually(lambda: spread([b, c], 2), 10, "the two left, two nodes each", every=0.2)

@@ -14,6 +14,13 @@ again, before it could renew, so two instances never both believe they hold it. 
 for a moment, nothing doubles: CDRs and rows are unique per call and party, and a row stored
 twice is replaced, not added.)
 
+Nodes are spread over the instances (Spread): each instance reads at most its fair share,
+ceil(nodes / live instances), counting the live ones through ami_instances (renewed with the
+leases). An instance over its share (one more instance started) hands one node over per
+RENEW_SECONDS by giving its lease up; an instance at its share leaves free leases to the others.
+The new reader catches up from the node's Master.csv as on any takeover, so a hand-over loses
+and doubles nothing.
+
 With SQLite there is one process: SoleLease always holds.
 """
 
@@ -21,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 import uuid
 from collections.abc import Callable, Coroutine
@@ -68,12 +76,62 @@ class SoleLease:
         return {"holder": "this process", "held": True}
 
 
+class Spread:
+    """This instance's share of the nodes: ceil(nodes / live instances), the live ones counted
+    in ami_instances (asked at most once per RENEW_SECONDS, by whichever lease renews first)."""
+
+    def __init__(self, rows: LeaseRows, instance: str | None = None):
+        self.rows = rows
+        self.instance = instance or uuid.uuid4().hex[:12]
+        self.leases: list[NodeLease] = []
+        self.live = 1
+        self._beat_at = -RENEW_SECONDS
+        self._handed_over_at = -RENEW_SECONDS
+
+    @property
+    def share(self) -> int:
+        return math.ceil(len(self.leases) / max(1, self.live))
+
+    @property
+    def held(self) -> int:
+        return sum(1 for lease in self.leases if lease.held)
+
+    async def beat(self) -> None:
+        now = time.monotonic()
+        if now - self._beat_at >= RENEW_SECONDS * 0.9:
+            self._beat_at = now
+            self.live = await self.rows.beat(self.instance, TTL_SECONDS)
+
+    def may_take(self) -> bool:
+        """Whether this instance has room for one more node."""
+        return self.held < self.share
+
+    def hand_over(self, lease: "NodeLease") -> bool:
+        """Whether `lease` is the one to give up now: this instance is over its share, the lease
+        is the last of its held ones by node name, and none was handed over this round."""
+        now = time.monotonic()
+        if self.held <= self.share or now - self._handed_over_at < RENEW_SECONDS:
+            return False
+        if lease is not max((x for x in self.leases if x.held), key=lambda x: x.node):
+            return False
+        self._handed_over_at = now
+        return True
+
+    async def leave(self) -> None:
+        await self.rows.leave(self.instance)
+
+
 class NodeLease:
     """The node's lease, shared with the other instances through ami_leases."""
 
-    def __init__(self, rows: LeaseRows, node: str, instance: str | None = None):
+    def __init__(self, rows: LeaseRows, node: str, instance: str | None = None,
+                 spread: Spread | None = None):
         self.rows = rows
         self.node = node
+        self.spread = spread
+        if spread is not None:
+            spread.leases.append(self)
+            instance = spread.instance
         self.instance = instance or uuid.uuid4().hex[:12]
         self._valid_until = 0.0  # monotonic
         self._acquired: list[Callable[[], Coroutine[Any, Any, None]]] = []
@@ -91,9 +149,18 @@ class NodeLease:
 
     async def renew(self) -> bool:
         """Takes or renews the lease; True while this instance holds it."""
+        was = self.held
+        if self.spread is not None:
+            await self.spread.beat()
+            if was and self.spread.hand_over(self):
+                await self._hand_over()
+                return False
+            if not was and not self.spread.may_take():
+                # at its share: a free lease is left to an instance with room
+                self.holder = await self.rows.holder(self.node)
+                return False
         asked = time.monotonic()
         taken = await self.rows.take_or_renew(self.node, self.instance, TTL_SECONDS)
-        was = self.held
         if not taken:
             self._valid_until = 0.0
             self.holder = await self.rows.holder(self.node)
@@ -108,6 +175,15 @@ class NodeLease:
             for callback in self._acquired:
                 asyncio.get_running_loop().create_task(callback(), name="lease-acquired")
         return True
+
+    async def _hand_over(self) -> None:
+        """Gives the lease up for an instance with room (it takes it at its next renewal)."""
+        self._valid_until = 0.0
+        await self.rows.give_up(self.node, self.instance)
+        self.holder = None
+        assert self.spread is not None
+        event(log, "ami.lease_handed_over", node=self.node, instance=self.instance,
+              share=self.spread.share, live=self.spread.live)
 
     async def _try(self) -> None:
         try:
@@ -132,13 +208,18 @@ class NodeLease:
         """Stops renewing and gives the lease up, so another instance needn't wait it out."""
         await cancel_and_wait(self._task)
         self._task = None
-        if self.held:
-            self._valid_until = 0.0
-            try:
+        try:
+            if self.held:
+                self._valid_until = 0.0
                 await self.rows.give_up(self.node, self.instance)
-            except Exception:  # noqa: BLE001 - it runs out by itself anyway
-                pass
+            if self.spread is not None and self.spread.leases[-1] is self:
+                await self.spread.leave()  # the others' share grows at once
+        except Exception:  # noqa: BLE001 - both run out by themselves anyway
+            pass
 
     def status(self) -> dict:
-        return {"holder": "this instance" if self.held else (self.holder or "nobody"),
-                "held": self.held, "instance": self.instance}
+        out = {"holder": "this instance" if self.held else (self.holder or "nobody"),
+               "held": self.held, "instance": self.instance}
+        if self.spread is not None:
+            out.update(share=self.spread.share, live_instances=self.spread.live)
+        return out

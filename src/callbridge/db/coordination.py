@@ -1,10 +1,10 @@
 """The tables through which several instances on one PostgreSQL database coordinate: who reads
-a node (ami_leases), how many requests a client made in a window (rate_windows), and the
-one-time tickets of browser streams (event_tickets). Their SQL lives here, as every other
-table's lives in its store; the objects that use them (callbridge.ami.lease.NodeLease,
-callbridge.web.ratelimit.SharedWindowLimiter, callbridge.events.tickets.SharedTicketBook) hold
-the rules. One process on SQLite needs none of these tables: its variants keep the same state
-in memory (callbridge.variants chooses)."""
+a node (ami_leases) and who is alive to read one (ami_instances), how many requests a client
+made in a window (rate_windows), and the one-time tickets of browser streams (event_tickets).
+Their SQL lives here, as every other table's lives in its store; the objects that use them
+(callbridge.ami.lease.NodeLease and Spread, callbridge.web.ratelimit.SharedWindowLimiter,
+callbridge.events.tickets.SharedTicketBook) hold the rules. One process on SQLite needs none of
+these tables: its variants keep the same state in memory (callbridge.variants chooses)."""
 
 from __future__ import annotations
 
@@ -42,6 +42,23 @@ class LeaseRows:
     async def give_up(self, node: str, instance: str) -> None:
         await self.db.pool.execute("DELETE FROM ami_leases WHERE node = $1 AND holder = $2",
                                    node, instance)
+
+    async def beat(self, instance: str, ttl: float) -> int:
+        """Says `instance` is alive for ttl more seconds; how many instances are alive now
+        (itself included). Rows of instances gone for a minute are dropped."""
+        async with self.db.pool.acquire() as conn:
+            return await conn.fetchval(
+                "WITH now AS (SELECT extract(epoch FROM clock_timestamp()) AS t),"
+                " gone AS (DELETE FROM ami_instances WHERE seen_until < (SELECT t FROM now) - 60),"
+                " me AS (INSERT INTO ami_instances(instance, seen_until)"
+                "        SELECT $1, t + $2 FROM now ON CONFLICT (instance)"
+                "        DO UPDATE SET seen_until = excluded.seen_until RETURNING instance)"
+                " SELECT 1 + count(*) FROM ami_instances, now"
+                " WHERE seen_until >= now.t AND instance <> $1", instance, ttl)
+
+    async def leave(self, instance: str) -> None:
+        """A clean stop: the others' share grows at once."""
+        await self.db.pool.execute("DELETE FROM ami_instances WHERE instance = $1", instance)
 
 
 class RateWindowRows:
