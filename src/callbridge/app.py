@@ -34,9 +34,10 @@ from callbridge.contacts import wiring as contacts_wiring
 from callbridge.contacts.lookup import ContactLookup
 from callbridge.db import Db, database_for, database_shown
 from callbridge.dialer import routes as dialer_routes
+from callbridge.dialer import wiring as dialer_wiring
 from callbridge.dialer.devices import ReachableDevices
 from callbridge.dialer.notifier import DialNotifier
-from callbridge.dialer.service import DialerService, DialNode
+from callbridge.dialer.service import DialNode
 from callbridge.dialer.tracker import CallTracker, LostCalls
 from callbridge.events import routes as events_routes
 from callbridge.events import wiring as events_wiring
@@ -192,12 +193,9 @@ def create_app(settings: Settings) -> web.Application:
                                   settings.webhook_allow_private)
     tracker = CallTracker(on_change=DialNotifier(journal.publish).progress)
     nodes = _nodes(app, settings, db, variants, contacts.lookup, extensions, journal, tracker)
-    app[dialer_routes.SERVICE] = DialerService(
-        extensions, contacts.lookup, tracker,
-        nodes={n.name: DialNode(n.link, n.devices, n.calllog) for n in nodes},
-        default_node=nodes[0].name, stored_progress=journal.latest_progress,
-        ring_context=settings.ring_context, outbound_context=settings.outbound_context,
-        originate_timeout=settings.originate_timeout, action_timeout=settings.ami_action_timeout)
+    dialer_wiring.wire(app, settings, extensions, contacts.lookup, tracker,
+                       {n.name: DialNode(n.link, n.devices, n.calllog) for n in nodes},
+                       journal.latest_progress)
     presence_wiring.wire(app, extensions, {n.name: (n.devices, n.model) for n in nodes})
     _system(app, settings, db, nodes, sender, journal)
     for table in ROUTE_TABLES:
