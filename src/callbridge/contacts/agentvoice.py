@@ -208,7 +208,7 @@ async def av_list(request, account):
         async for rows in batches:
             yield [contact(r, account) for r in rows]
 
-    async with _svc(request).list_pages(account, ListQuery(), shape=None) as page:
+    async with _svc(request).list_pages(account, ListQuery(), stored=True) as page:
         return await stream_json(request, json_array(shaped(page.contacts),
                                                      list[AgentVoiceContact]))
 

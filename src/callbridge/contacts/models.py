@@ -267,13 +267,13 @@ class ContactPages:
     """A whole-account list being read: the next page's path (None: none) and the contacts."""
 
     next: str | None
-    contacts: AsyncIterator[list[Any]]  # Contact models, or a dialect's stored fields
+    contacts: AsyncIterator[Any]  # JSON arrays of Contact (bytes), or a dialect's stored rows
 
 
 @dataclass
 class SyncPages:
     next: str | None
-    updated: AsyncIterator[list[Contact]]
+    updated: AsyncIterator[bytes]  # JSON arrays of Contact
     deleted: AsyncIterator[list[Tombstone]]
 
 

@@ -8,7 +8,15 @@ from callbridge.accounts.http import account_of
 from callbridge.contacts import models as m
 from callbridge.contacts.service import ContactService
 from callbridge.scopes import Scope
-from callbridge.web.routing import RouteTable, json_array, json_ok, parse_body, parse_model, stream_json
+from callbridge.web.routing import (
+    RouteTable,
+    json_array,
+    json_arrays,
+    json_ok,
+    parse_body,
+    parse_model,
+    stream_json,
+)
 
 SERVICE = web.AppKey("contact_service", ContactService)
 routes = RouteTable("contacts")
@@ -28,7 +36,7 @@ async def list_contacts(request):
     """
     q = parse_model(m.ListQuery, dict(request.query))
     async with _svc(request).list_pages(account_of(request), q) as page:
-        return await stream_json(request, json_array(page.contacts, list[m.Contact]), page.next)
+        return await stream_json(request, json_arrays(page.contacts), page.next)
 
 
 @routes.route("POST", "/contacts/contacts", scope=Scope.CONTACTS_WRITE,
@@ -170,7 +178,7 @@ async def contacts_after_version(request):
 async def _sync_body(page: m.SyncPages):
     """{"updated": [...], "deleted": [...]}: the seed's shape, written as it is read."""
     yield b'{"updated":'
-    async for part in json_array(page.updated, list[m.Contact]):
+    async for part in json_arrays(page.updated):
         yield part
     yield b',"deleted":'
     async for part in json_array(page.deleted, list[m.Tombstone]):

@@ -135,10 +135,11 @@ class ContactService:
 
     @asynccontextmanager
     async def list_pages(self, account: Account, q: m.ListQuery,
-                         shape=m.Contact) -> AsyncIterator[m.ContactPages]:
+                         stored: bool = False) -> AsyncIterator[m.ContactPages]:
         """The account's contacts in id order, from one snapshot, in bounded batches: all of
         them, or (with limit) one page and the link to the next. Used within the context.
-        shape: the model each row is validated into (None: the stored fields, for a dialect)."""
+        Each batch is the JSON array of Contact (bytes), or with stored the rows' stored fields
+        (for a dialect's own shape)."""
         async with self.db.snapshot() as snap:
             start = q.after or 0
             low = await self.store.id_at(snap, account.id, start, q.offset) if q.offset else start
@@ -149,8 +150,9 @@ class ContactService:
             if q.limit is not None:
                 cut = await self.store.id_at(snap, account.id, low, q.limit)
             link = f"/contacts/contacts?limit={q.limit}&after={cut}" if cut is not None else None
-            batches = self.store.contacts_by(snap, "id", account.id, low, cut, BATCH)
-            yield m.ContactPages(link, _validated(batches, shape) if shape else batches)
+            yield m.ContactPages(link, (self.store.contacts_by if stored else
+                                        self.store.contacts_json_by)(snap, "id", account.id, low,
+                                                                     cut, BATCH))
 
     @asynccontextmanager
     async def export_batches(self, account: Account
@@ -295,8 +297,7 @@ class ContactService:
                     if cut is not None else None)
             yield m.SyncPages(
                 link,
-                _validated(self.store.contacts_by(snap, "version", account.id, version, cut, BATCH),
-                           m.Contact),
+                self.store.contacts_json_by(snap, "version", account.id, version, cut, BATCH),
                 _validated(self.store.tombstones(snap, account.id, version, cut, BATCH),
                            m.Tombstone))
 

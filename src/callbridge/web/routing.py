@@ -211,6 +211,17 @@ async def json_array(batches: AsyncIterator[list], as_type: Any) -> AsyncIterato
     yield b"]"
 
 
+async def json_arrays(arrays: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """Encoded JSON arrays joined into one: '[', their items comma-separated, ']'."""
+    yield b"["
+    first = True
+    async for array in arrays:
+        if len(array) > 2:
+            yield array[1:-1] if first else b"," + array[1:-1]
+            first = False
+    yield b"]"
+
+
 # ---- OpenAPI ---------------------------------------------------------------------------------
 
 # Request and response examples recorded from real calls (scripts/record_openapi_examples.py).
