@@ -82,18 +82,42 @@ def phone_key(raw: str, region: str) -> str:
     return _key(cleaned, region) if cleaned else ""
 
 
+def digits_shown(key: str, region: str) -> str:
+    """A key's digits as the WebFones API shows them when they read back as the same number: no
+    '+', and no '1' for a North American number in a North American account."""
+    if key.startswith("+1") and phonenumbers.country_code_for_region(region) == 1:
+        return key[2:]
+    return key.lstrip("+")
+
+
 def display(key: str, region: str) -> str:
     """How the WebFones API shows a stored number of an account of `region` (see above): its
     digits, unless they would read back as another number. '+4571999999' in a US account keeps
     its '+': as '4571999999' it read back as (457) 199-9999, so a CRM writing back the number it
-    was shown turned a Danish mobile into an American one."""
-    if key.startswith("+1") and phonenumbers.country_code_for_region(region) == 1:
-        shown = key[2:]
-    else:
-        shown = key.lstrip("+")
+    was shown turned a Danish mobile into an American one. Either way one of digits_shown(key)
+    and the key itself."""
+    shown = digits_shown(key, region)
     if shown != key and _key(shown, region) != key:
         return key
     return shown
+
+
+def shown_to_keys(keys: list[str], region: str) -> dict[str, str]:
+    """{shown form: key} of one contact's keys, without reading any number again: a stored shown
+    form is display(key), which is digits_shown(key) or the key itself. Only when two keys share
+    their digits (+1 212… and +212…) is display() asked which of them shows as the digits."""
+    out: dict[str, str] = {k: k for k in keys}
+    seen: dict[str, list[str]] = {}
+    for k in keys:
+        seen.setdefault(digits_shown(k, region), []).append(k)
+    for digits, owners in seen.items():
+        if len(owners) == 1:
+            out[digits] = owners[0]
+        else:
+            for k in owners:
+                if display(k, region) == digits:
+                    out[digits] = k
+    return out
 
 
 def national_format(key: str) -> str:

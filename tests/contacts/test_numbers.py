@@ -117,3 +117,15 @@ async def test_set_region_rekeys_digits_that_were_not_a_number_in_the_old_region
     assert (await api.ok("POST", "/contacts/contacts/search/mobile", json={"mobile_phone": "+4571999999"}))["uuid"] == uuid
     with pytest.raises(Exception, match="not a region"):
         await api.app[mw.ACCOUNT].set_region("acme", "XX")
+
+
+def test_shown_forms_map_to_keys_without_reading_numbers_again():
+    """The export's {shown: key} (callbridge.phone.shown_to_keys) is what display() gives, also
+    when two keys share their digits (+1 212 555 0100 and Morocco's +212 555 0100)."""
+    from callbridge.phone import display, shown_to_keys
+    for region, keys in (("US", ["+12125550100", "+4571999999", "+442079460018", "309"]),
+                         ("US", ["+12125550100", "+2125550100"]),
+                         ("DK", ["+4571999999", "+12125550100", "112"])):
+        mapping = shown_to_keys(keys, region)
+        for k in keys:
+            assert mapping[display(k, region)] == k, (region, k, mapping)

@@ -20,7 +20,7 @@ import phonenumbers
 from callbridge.accounts.models import Account
 from callbridge.contacts.service import ContactService
 from callbridge.logs import event
-from callbridge.phone import display
+from callbridge.phone import digits_shown, display
 from callbridge.timeutil import utc_now_iso
 
 log = logging.getLogger("callbridge.contacts")
@@ -29,9 +29,7 @@ SHOWN_NUMBERS = "shown_numbers_v1"
 
 def shown_before(key: str, region: str) -> str:
     """How a stored number was shown before 4f5e799: its digits, whatever they read as."""
-    if key.startswith("+1") and phonenumbers.country_code_for_region(region) == 1:
-        return key[2:]
-    return key.lstrip("+")
+    return digits_shown(key, region)
 
 
 def corrected(row: dict, keys: list[tuple[str, bool]], region: str) -> dict:

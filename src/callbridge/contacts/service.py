@@ -28,7 +28,7 @@ from callbridge.contacts.store import ContactStore
 from callbridge.contacts.writes import AccountWrites
 from callbridge.db import Db, Tx
 from callbridge.errors import Conflict, DomainError, InvalidInput
-from callbridge.phone import digits_of, display, looks_like_phone, phone_key
+from callbridge.phone import digits_of, display, looks_like_phone, phone_key, shown_to_keys
 from callbridge.text import fold
 from callbridge.timeutil import utc_now_iso
 
@@ -115,7 +115,7 @@ def _export_batch(rows: list[dict], keys: dict[int, list[str]], region: str
                   ) -> list[tuple[m.Contact, dict[str, str]]]:
     """A batch of stored rows as contacts, each with {shown number: key} (pure: no database)."""
     contacts = _list_adapter(m.Contact).validate_python(rows)
-    return [(c, {display(k, region): k for k in keys.get(r["id"], [])})
+    return [(c, shown_to_keys(keys.get(r["id"], []), region))
             for c, r in zip(contacts, rows, strict=True)]
 
 
