@@ -176,7 +176,8 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[mw.api_middleware])
     db = database_for(settings.database, default_region=settings.region,
                       pool_size=settings.database_pool_size)
-    variants = EngineVariants(db)  # one process on SQLite, or instances sharing PostgreSQL
+    # one process on SQLite, or instances sharing PostgreSQL (and the nodes this one prefers)
+    variants = EngineVariants(db, settings.preferred_nodes())
     app[SETTINGS], app[DATABASE] = settings, db
     app.cleanup_ctx.append(_database_open(db))
     audit = audit_wiring.wire(app, db, settings.audit_retention_days)

@@ -99,6 +99,10 @@ class Settings(BaseSettings):
     ami_action_timeout: float = Field(5.0, gt=0, description="seconds an AMI action may take")
     ami_ping_interval: float = Field(5.0, gt=0, description="seconds between link checks")
     ami_reconnect_max: float = Field(30.0, gt=0, description="longest wait between reconnects")
+    prefer_nodes: str = Field("", pattern=r"^([a-z0-9][a-z0-9_-]{0,31}(,[a-z0-9][a-z0-9_-]{0,31})*)?$",
+                              description="several instances on PostgreSQL: the nodes (names in"
+                                          " CALLBRIDGE_AMI, comma-separated) this instance reads"
+                                          " whenever it runs; the others are spread evenly")
 
     # Dialplan contexts callbridge originates into (see docs/dialplan.md).
     ring_context: str = Field("callbridge-ring", pattern=r"^[A-Za-z0-9_-]{1,79}$",
@@ -166,6 +170,16 @@ class Settings(BaseSettings):
     def _check_nodes(cls, v: SecretStr) -> SecretStr:
         parse_nodes(v.get_secret_value())  # a bad list is an error at start, naming the entry
         return v
+
+    def preferred_nodes(self) -> frozenset[str]:
+        """prefer_nodes, each a configured node's name (ConfigError naming one that isn't)."""
+        names = {n.name for n in self.nodes()}
+        chosen = frozenset(n for n in self.prefer_nodes.split(",") if n)
+        unknown = sorted(chosen - names)
+        if unknown:
+            raise ConfigError(f"CALLBRIDGE_PREFER_NODES: no node {unknown[0]!r}; CALLBRIDGE_AMI"
+                              f" names {', '.join(sorted(names))}")
+        return chosen
 
     def nodes(self) -> list[AmiNode]:
         """The Asterisk nodes: CALLBRIDGE_AMI's, or the one the ami_* settings describe."""

@@ -25,10 +25,11 @@ from callbridge.web.ratelimit import FixedWindowLimiter, SharedWindowLimiter
 
 
 class EngineVariants:
-    def __init__(self, db: Db):
+    def __init__(self, db: Db, prefer_nodes: frozenset[str] = frozenset()):
         # PostgreSQL is the engine several instances share; SQLite is one process's
         self._shared: PgDatabase | None = db if isinstance(db, PgDatabase) else None
         self._spread: Spread | None = None
+        self._prefer = prefer_nodes  # the nodes this instance reads whenever it runs
 
     @property
     def shared(self) -> bool:
@@ -45,7 +46,7 @@ class EngineVariants:
         if self._shared is None:
             return SoleLease(node)
         if self._spread is None:  # one per instance: its leases share its id and its share
-            self._spread = Spread(LeaseRows(self._shared))
+            self._spread = Spread(LeaseRows(self._shared), prefer=self._prefer)
         return NodeLease(self._spread.rows, node=node, spread=self._spread)
 
     def limiter(self, limit: int, window_seconds: int

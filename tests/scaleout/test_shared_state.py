@@ -312,3 +312,39 @@ async def test_nodes_spread_over_the_instances_and_move_when_one_joins_or_leaves
     assert "share" in json.dumps(status), status
     await a.client.close()  # a clean stop: its nodes are the others' within seconds
     await eventually(lambda: spread([b, c], 2), 10, "the two left, two nodes each", every=0.2)
+
+
+async def test_a_node_an_instance_prefers_is_read_by_it_whenever_it_runs(instances):
+    """CALLBRIDGE_PREFER_NODES: an instance started later with n1,n4 gets both from the one
+    reading all four; the nodes nobody prefers stay spread; stopped, its nodes go back."""
+    from tests.system.test_metrics import samples
+    names = ("n1", "n2", "n3", "n4")
+    nodes = " ".join(f"{n}=ami://cb:secret-{n}-1234@127.0.0.1:{9 + i}/"
+                     for i, n in enumerate(names))
+
+    async def reading(api) -> set[str]:
+        m = samples(await (await api.client.get("/metrics")).text())
+        return {n for n in names if m[("callbridge_ami_ingesting", (("node", n),))] == 1}
+
+    (a,) = await instances(1, ami=nodes)
+    await eventually(lambda: _reads(reading, a, set(names)), 5, "a reads all four", every=0.1)
+    (b,) = await instances(1, ami=nodes, prefer_nodes="n1,n4")
+
+    async def preferred() -> bool:
+        return await reading(b) == {"n1", "n4"} and await reading(a) == {"n2", "n3"}
+    await eventually(preferred, 10, "b reads n1 and n4, a the rest", every=0.2)
+    await b.client.close()
+    await eventually(lambda: _reads(reading, a, set(names)), 10, "a reads all four again",
+                     every=0.2)
+
+
+async def _reads(reading, api, nodes: set[str]) -> bool:
+    return await reading(api) == nodes
+
+
+def test_a_preferred_node_must_be_a_configured_one(tmp_path):
+    from callbridge.settings import ConfigError, Settings
+    settings = Settings(database=str(tmp_path / "x.db"), prefer_nodes="n9",
+                        ami="n1=ami://cb:secret-n1-1234@127.0.0.1:9/")
+    with pytest.raises(ConfigError, match="CALLBRIDGE_PREFER_NODES: no node 'n9'"):
+        settings.preferred_nodes()

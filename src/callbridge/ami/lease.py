@@ -80,11 +80,14 @@ class Spread:
     """This instance's share of the nodes: ceil(nodes / live instances), the live ones counted
     in ami_instances (asked at most once per RENEW_SECONDS, by whichever lease renews first)."""
 
-    def __init__(self, rows: LeaseRows, instance: str | None = None):
+    def __init__(self, rows: LeaseRows, instance: str | None = None,
+                 prefer: frozenset[str] = frozenset()):
         self.rows = rows
         self.instance = instance or uuid.uuid4().hex[:12]
         self.leases: list[NodeLease] = []
         self.live = 1
+        self.prefer = prefer  # nodes this instance reads whenever it runs (CALLBRIDGE_PREFER_NODES)
+        self.others_prefer: set[str] = set()  # nodes other live instances prefer
         self._beat_at = -RENEW_SECONDS
         self._handed_over_at = -RENEW_SECONDS
 
@@ -100,19 +103,38 @@ class Spread:
         now = time.monotonic()
         if now - self._beat_at >= RENEW_SECONDS * 0.9:
             self._beat_at = now
-            self.live = await self.rows.beat(self.instance, TTL_SECONDS)
+            self.live, self.others_prefer = await self.rows.beat(
+                self.instance, TTL_SECONDS, ",".join(sorted(self.prefer)))
 
-    def may_take(self) -> bool:
-        """Whether this instance has room for one more node."""
-        return self.held < self.share
+    def _left_to_others(self, node: str) -> bool:
+        """Another live instance prefers the node, and this one doesn't."""
+        return node in self.others_prefer and node not in self.prefer
+
+    def may_take(self, node: str) -> bool:
+        """Whether this instance should ask for the node's lease now: a node it prefers always;
+        one another instance prefers never; else while it has room for one more."""
+        if node in self.prefer:
+            return True
+        return not self._left_to_others(node) and self.held < self.share
 
     def hand_over(self, lease: "NodeLease") -> bool:
-        """Whether `lease` is the one to give up now: this instance is over its share, the lease
-        is the last of its held ones by node name, and none was handed over this round."""
+        """Whether `lease` is the one to give up now (one per round): a node another instance
+        prefers, or, while this instance is over its share, its last node by (not preferred
+        first, name)."""
         now = time.monotonic()
-        if self.held <= self.share or now - self._handed_over_at < RENEW_SECONDS:
+        if now - self._handed_over_at < RENEW_SECONDS:
             return False
-        if lease is not max((x for x in self.leases if x.held), key=lambda x: x.node):
+        held = [x for x in self.leases if x.held]
+        owed = [x for x in held if self._left_to_others(x.node)]
+        if owed:
+            chosen = max(owed, key=lambda x: x.node)
+        elif len(held) > self.share:
+            chosen = max(held, key=lambda x: (x.node not in self.prefer, x.node))
+            if chosen.node in self.prefer:
+                return False  # over its share with preferred nodes only: it keeps them
+        else:
+            return False
+        if lease is not chosen:
             return False
         self._handed_over_at = now
         return True
@@ -155,8 +177,8 @@ class NodeLease:
             if was and self.spread.hand_over(self):
                 await self._hand_over()
                 return False
-            if not was and not self.spread.may_take():
-                # at its share: a free lease is left to an instance with room
+            if not was and not self.spread.may_take(self.node):
+                # at its share, or another instance prefers it: left to the others
                 self.holder = await self.rows.holder(self.node)
                 return False
         asked = time.monotonic()

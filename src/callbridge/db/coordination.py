@@ -43,18 +43,21 @@ class LeaseRows:
         await self.db.pool.execute("DELETE FROM ami_leases WHERE node = $1 AND holder = $2",
                                    node, instance)
 
-    async def beat(self, instance: str, ttl: float) -> int:
-        """Says `instance` is alive for ttl more seconds; how many instances are alive now
-        (itself included). Rows of instances gone for a minute are dropped."""
+    async def beat(self, instance: str, ttl: float, prefers: str = "") -> tuple[int, set[str]]:
+        """Says `instance` is alive for ttl more seconds (and which nodes it prefers): how many
+        instances are alive now (itself included), and the nodes the other live ones prefer.
+        Rows of instances gone for a minute are dropped."""
         async with self.db.pool.acquire() as conn:
-            return await conn.fetchval(
+            rows = await conn.fetch(
                 "WITH now AS (SELECT extract(epoch FROM clock_timestamp()) AS t),"
                 " gone AS (DELETE FROM ami_instances WHERE seen_until < (SELECT t FROM now) - 60),"
-                " me AS (INSERT INTO ami_instances(instance, seen_until)"
-                "        SELECT $1, t + $2 FROM now ON CONFLICT (instance)"
-                "        DO UPDATE SET seen_until = excluded.seen_until RETURNING instance)"
-                " SELECT 1 + count(*) FROM ami_instances, now"
-                " WHERE seen_until >= now.t AND instance <> $1", instance, ttl)
+                " me AS (INSERT INTO ami_instances(instance, seen_until, prefers)"
+                "        SELECT $1, t + $2, $3 FROM now ON CONFLICT (instance)"
+                "        DO UPDATE SET seen_until = excluded.seen_until, prefers = excluded.prefers"
+                "        RETURNING instance)"
+                " SELECT prefers FROM ami_instances, now"
+                " WHERE seen_until >= now.t AND instance <> $1", instance, ttl, prefers)
+        return 1 + len(rows), {n for r in rows for n in r[0].split(",") if n}
 
     async def leave(self, instance: str) -> None:
         """A clean stop: the others' share grows at once."""
