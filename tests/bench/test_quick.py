@@ -44,7 +44,7 @@ NEEDS_PBX = {
 # run in CI at a larger size by their own tests, which check their figures
 RUN_ELSEWHERE = {"soak": "tests/asterisk/test_soak.py (3 minutes)"}
 HELPERS = {"ami_replay_server", "bare_app", "ceiling_serve", "local_limit_serve", "seed_contacts",
-           "quick", "record_ami_stream", "calllog_replay", "postgres_compare"}
+           "quick", "record_ami_stream", "calllog_replay", "postgres_compare", "scale_nodes"}
 
 
 def run_quick(script: str, *args: str, timeout: float = 300) -> dict:
@@ -134,6 +134,18 @@ def test_postgres_compare_runs_quick():
     needs_wrk()
     figures = run_quick("postgres_compare", timeout=500)
     holds(figures, ("lookups", "ratio_cached"), "postgres_compare")
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.skipif(engine() != "postgresql", reason="PostgreSQL pass only: it starts a cluster")
+def test_the_capacity_bench_runs_quick():
+    """bench/scale_nodes.py's short version: 3 simulated nodes over 1 and 2 instances; every
+    call sent is in the call log, the spread settled."""
+    figures = run_quick("scale_nodes", timeout=250)
+    assert [r["instances"] for r in figures["rounds"]] == [1, 2]
+    for r in figures["rounds"]:
+        assert r["calls_sent"] > 0 and r["calls_missing"] == 0, r
+        assert r["lag_p99_s"] is not None, r
 
 
 @pytest.mark.asterisk
