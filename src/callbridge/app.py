@@ -25,7 +25,7 @@ from callbridge.ami.link import AmiLink, AmiSettings
 from callbridge.audit import routes as audit_routes
 from callbridge.audit import wiring as audit_wiring
 from callbridge.callerid import routes as callerid_routes
-from callbridge.callerid.service import CallerIdService
+from callbridge.callerid import wiring as callerid_wiring
 from callbridge.calllog import routes as calllog_routes
 from callbridge.calllog.service import CallLogService
 from callbridge.contacts import agentvoice, relatel, transfer_routes
@@ -186,9 +186,7 @@ def create_app(settings: Settings) -> web.Application:
     app[admin_routes.ACCOUNTS], app[admin_routes.EXTENSIONS] = accounts, extensions
     app[mw.LIMITER] = _rate_limiter(app, variants.limiter(*settings.rate_limit_parsed))
     contacts = contacts_wiring.wire(app, db, accounts, variants.lookup_cache())
-    app[callerid_routes.SERVICE] = CallerIdService(contacts.lookup, extensions,
-                                                   settings.callerid_keep_trunk_names)
-    app[callerid_routes.TOKEN] = settings.callerid_token.get_secret_value()
+    callerid_wiring.wire(app, settings, contacts.lookup, extensions)
     journal = events_wiring.wire(app, db, settings, variants.tickets(), variants.fanin)
     sender = webhooks_wiring.wire(app, db, journal, audit,
                                   settings.webhook_allow_private)
