@@ -81,6 +81,7 @@ def actor_of(request: web.Request) -> str:
     principal = request[REQUEST_ACCOUNT]
     return ("admin-key:" if principal.admin else "key:") + request[REQUEST_KEY_ID]
 
+
 _HTTP_ERRORS = {
     404: ("Not found", "No such endpoint"),
     405: ("Method not allowed", "This endpoint does not accept that method"),
