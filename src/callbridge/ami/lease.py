@@ -16,8 +16,8 @@ twice is replaced, not added.)
 
 Nodes are spread over the instances (Spread): each instance reads at most its fair share,
 ceil(nodes / live instances), counting the live ones through ami_instances (renewed with the
-leases). An instance over its share (one more instance started) hands one node over per
-RENEW_SECONDS by giving its lease up; an instance at its share leaves free leases to the others.
+leases). An instance over its share (more instances started) gives up, once per RENEW_SECONDS,
+the leases over its share; an instance at its share leaves free leases to the others.
 The new reader catches up from the node's Master.csv as on any takeover, so a hand-over loses
 and doubles nothing.
 
@@ -90,6 +90,7 @@ class Spread:
         self.others_prefer: set[str] = set()  # nodes other live instances prefer
         self._beat_at = -RENEW_SECONDS
         self._handed_over_at = -RENEW_SECONDS
+        self._giving: set[str] = set()  # the nodes this round gives up (hand_over)
 
     @property
     def share(self) -> int:
@@ -118,26 +119,23 @@ class Spread:
         return not self._left_to_others(node) and self.held < self.share
 
     def hand_over(self, lease: "NodeLease") -> bool:
-        """Whether `lease` is the one to give up now (one per round): a node another instance
-        prefers, or, while this instance is over its share, its last node by (not preferred
-        first, name)."""
+        """Whether `lease` is to be given up now. Once per round the instance picks what it
+        gives: the nodes another instance prefers, and while it is over its share, as many of
+        its last nodes by (not preferred first, name) as bring it down to the share (never a
+        node it prefers). Every lease then asks whether it is among them."""
         now = time.monotonic()
-        if now - self._handed_over_at < RENEW_SECONDS:
-            return False
-        held = [x for x in self.leases if x.held]
-        owed = [x for x in held if self._left_to_others(x.node)]
-        if owed:
-            chosen = max(owed, key=lambda x: x.node)
-        elif len(held) > self.share:
-            chosen = max(held, key=lambda x: (x.node not in self.prefer, x.node))
-            if chosen.node in self.prefer:
-                return False  # over its share with preferred nodes only: it keeps them
-        else:
-            return False
-        if lease is not chosen:
-            return False
-        self._handed_over_at = now
-        return True
+        if now - self._handed_over_at >= RENEW_SECONDS:
+            self._handed_over_at = now
+            held = sorted((x for x in self.leases if x.held),
+                          key=lambda x: (x.node not in self.prefer, x.node))
+            owed = {x.node for x in held if self._left_to_others(x.node)}
+            kept = [x for x in held if x.node not in owed]
+            excess = [x.node for x in kept[self.share:] if x.node not in self.prefer]
+            self._giving = owed | set(excess)
+        if lease.node in self._giving:
+            self._giving.discard(lease.node)
+            return True
+        return False
 
     async def leave(self) -> None:
         await self.rows.leave(self.instance)
