@@ -281,31 +281,23 @@ async def test_an_extension_added_at_one_instance_is_known_at_the_other_at_once(
 
 async def test_nodes_spread_over_the_instances_and_move_when_one_joins_or_leaves(instances):
     """Four nodes: one instance reads all four; a second takes half within seconds (the first
-    hands them over one per second); a third leaves each at most ceil(4/3) = 2; when one stops,
+    gives up what is over its share); a third leaves each at most ceil(4/3) = 2; when one stops,
     the others share its nodes again. Every node is read by exactly one instance throughout the
     settled states."""
-    from tests.system.test_metrics import samples
-    names = ("n1", "n2", "n3", "n4")
-    nodes = " ".join(f"{n}=ami://cb:secret-{n}-1234@127.0.0.1:{9 + i}/"
-                     for i, n in enumerate(names))
-
-    async def reading(api) -> set[str]:
-        m = samples(await (await api.client.get("/metrics")).text())
-        return {n for n in names if m[("callbridge_ami_ingesting", (("node", n),))] == 1}
 
     async def spread(apis, most: int):
         """Each node read once, nobody above `most` nodes: the per-instance sets, or None."""
-        got = [await reading(api) for api in apis]
+        got = [await _reading(api) for api in apis]
         every = sorted(n for s in got for n in s)
-        return got if every == sorted(names) and max(map(len, got)) <= most else None
+        return got if every == sorted(FOUR) and max(map(len, got)) <= most else None
 
-    (a,) = await instances(1, ami=nodes)
+    (a,) = await instances(1, ami=FOUR_NODES)
     await eventually(lambda: spread([a], 4), 5, "one instance reads all four", every=0.1)
-    (b,) = await instances(1, ami=nodes)
+    (b,) = await instances(1, ami=FOUR_NODES)
     got = await eventually(lambda: spread([a, b], 2), 10, "two instances, two nodes each",
                            every=0.2)
     assert [len(s) for s in got] == [2, 2]
-    (c,) = await instances(1, ami=nodes)
+    (c,) = await instances(1, ami=FOUR_NODES)
     got = await eventually(lambda: spread([a, b, c], 2), 10, "three instances, at most two each",
                            every=0.2)
     status = await (await c.client.get("/status", headers={"x-api-key": c.keys["acme"]})).json()
@@ -317,29 +309,34 @@ async def test_nodes_spread_over_the_instances_and_move_when_one_joins_or_leaves
 async def test_a_node_an_instance_prefers_is_read_by_it_whenever_it_runs(instances):
     """CALLBRIDGE_PREFER_NODES: an instance started later with n1,n4 gets both from the one
     reading all four; the nodes nobody prefers stay spread; stopped, its nodes go back."""
-    from tests.system.test_metrics import samples
-    names = ("n1", "n2", "n3", "n4")
-    nodes = " ".join(f"{n}=ami://cb:secret-{n}-1234@127.0.0.1:{9 + i}/"
-                     for i, n in enumerate(names))
 
-    async def reading(api) -> set[str]:
-        m = samples(await (await api.client.get("/metrics")).text())
-        return {n for n in names if m[("callbridge_ami_ingesting", (("node", n),))] == 1}
-
-    (a,) = await instances(1, ami=nodes)
-    await eventually(lambda: _reads(reading, a, set(names)), 5, "a reads all four", every=0.1)
-    (b,) = await instances(1, ami=nodes, prefer_nodes="n1,n4")
+    (a,) = await instances(1, ami=FOUR_NODES)
+    await eventually(lambda: _reads(a, set(FOUR)), 5, "a reads all four", every=0.1)
+    (b,) = await instances(1, ami=FOUR_NODES, prefer_nodes="n1,n4")
 
     async def preferred() -> bool:
-        return await reading(b) == {"n1", "n4"} and await reading(a) == {"n2", "n3"}
+        return await _reading(b) == {"n1", "n4"} and await _reading(a) == {"n2", "n3"}
     await eventually(preferred, 10, "b reads n1 and n4, a the rest", every=0.2)
     await b.client.close()
-    await eventually(lambda: _reads(reading, a, set(names)), 10, "a reads all four again",
+    await eventually(lambda: _reads(a, set(FOUR)), 10, "a reads all four again",
                      every=0.2)
 
 
-async def _reads(reading, api, nodes: set[str]) -> bool:
-    return await reading(api) == nodes
+# four nodes no instance can reach (nothing listens there): leases and the spread only
+FOUR = ("n1", "n2", "n3", "n4")
+FOUR_NODES = " ".join(f"{n}=ami://cb:secret-{n}-1234@127.0.0.1:{9 + i}/"
+                      for i, n in enumerate(FOUR))
+
+
+async def _reading(api) -> set[str]:
+    """The nodes an instance reads, as its /metrics say."""
+    from tests.system.test_metrics import samples
+    m = samples(await (await api.client.get("/metrics")).text())
+    return {n for n in FOUR if m[("callbridge_ami_ingesting", (("node", n),))] == 1}
+
+
+async def _reads(api, nodes: set[str]) -> bool:
+    return await _reading(api) == nodes
 
 
 def test_a_preferred_node_must_be_a_configured_one(tmp_path):
