@@ -50,13 +50,3 @@ def rows_json(rows: Sequence[Any]) -> bytes:
         values[groups] = sorted(values[groups].split(",")) if values[groups] else []
         out.append(dict(zip(FIELDS, values, strict=True)))
     return orjson.dumps(out)
-
-
-def contacts_json(rows: list[dict[str, Any]]) -> bytes:
-    """A JSON array of Contact, from stored rows (store._row_from_dict's dicts)."""
-    out = []
-    for r in rows:
-        values = list(_values(r))
-        values[_FLAG] = bool(values[_FLAG])
-        out.append(dict(zip(FIELDS, values, strict=True)))
-    return orjson.dumps(out)
