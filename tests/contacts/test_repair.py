@@ -9,14 +9,16 @@ from __future__ import annotations
 import json
 
 from callbridge.contacts import routes as contact_routes
-from callbridge.contacts.repair import SHOWN_NUMBERS, corrected, repair_shown_numbers, shown_before
+from callbridge.contacts.repair import SHOWN_NUMBERS, corrected, repair_shown_numbers
+from callbridge.phone import digits_shown
 from callbridge.web import middleware as mw
 from tests.conftest import eventually
 
 
 def test_the_old_and_new_shown_forms():
-    assert shown_before("+4571999999", "US") == "4571999999"
-    assert shown_before("+12125550100", "US") == "2125550100"
+    # before 4f5e799 a number was shown as its digits, whatever they read as
+    assert digits_shown("+4571999999", "US") == "4571999999"
+    assert digits_shown("+12125550100", "US") == "2125550100"
     row = {"mobile_phone": "4571999999", "phone_numbers": ["2125550100", "4420794600"]}
     keys = [("+4571999999", True), ("+12125550100", False), ("+4420794600", False)]
     assert corrected(row, keys, "US") == {

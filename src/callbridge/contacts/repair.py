@@ -27,16 +27,12 @@ log = logging.getLogger("callbridge.contacts")
 SHOWN_NUMBERS = "shown_numbers_v1"
 
 
-def shown_before(key: str, region: str) -> str:
-    """How a stored number was shown before 4f5e799: its digits, whatever they read as."""
-    return digits_shown(key, region)
-
-
 def corrected(row: dict, keys: list[tuple[str, bool]], region: str) -> dict:
     """The changes that show the row's numbers as display() does now: {} when it already does.
-    Only a shown form that is exactly the old form of one of the contact's keys is replaced."""
+    Only a shown form that is exactly the old form of one of the contact's keys (its digits,
+    whatever they read as: phone.digits_shown) is replaced."""
     fixes = {old: new for key, _ in keys
-             if (old := shown_before(key, region)) != (new := display(key, region))}
+             if (old := digits_shown(key, region)) != (new := display(key, region))}
     if not fixes:
         return {}
     changes: dict = {}
