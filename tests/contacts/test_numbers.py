@@ -122,7 +122,7 @@ async def test_set_region_rekeys_digits_that_were_not_a_number_in_the_old_region
 def test_shown_forms_map_to_keys_without_reading_numbers_again():
     """The export's {shown: key} (callbridge.phone.shown_to_keys) is what display() gives, also
     when two keys share their digits (+1 212 555 0100 and Morocco's +212 555 0100)."""
-    from callbridge.phone import display, shown_to_keys
+    from callbridge.phone import shown_to_keys
     for region, keys in (("US", ["+12125550100", "+4571999999", "+442079460018", "309"]),
                          ("US", ["+12125550100", "+2125550100"]),
                          ("DK", ["+4571999999", "+12125550100", "112"])):
