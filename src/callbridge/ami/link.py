@@ -44,6 +44,8 @@ from callbridge.timeutil import utc_now_iso
 log = logging.getLogger("callbridge.ami")
 
 EventHandler = Callable[[dict[str, str]], Awaitable[None] | None]
+# an event's lower-case name and every handler for it (empty: nobody handles it)
+Route = tuple[str, tuple[EventHandler, ...]]
 
 # Actions that change calls or the PBX: never re-sent after a reconnect.
 STATE_CHANGING = ("originate", "hangup", "command", "redirect", "bridge", "atxfer", "blindtransfer")
@@ -187,7 +189,17 @@ class _AmiProtocol(AMIProtocol):
         frames.pop()  # the empty tail after the last frame end
         del pending[:cut]
         factory = self.factory
+        wanted = factory.wanted if factory is not None else None
         for raw in frames:
+            # The common case first, on bytes: an unsolicited event is looked up by its name and
+            # dropped undecoded when nobody handles it (over half of a busy PBX's stream).
+            if wanted is not None and raw.startswith(b"Event: ") and b"\nActionID: " not in raw:
+                end = raw.find(b"\r", 7)
+                route = wanted(raw[7:] if end < 0 else raw[7:end])
+                if route is not None:  # None: Shutdown, which panoramisk's path handles
+                    if route[1]:
+                        factory.link_event(route, raw)
+                    continue
             text = raw.decode("utf-8", "replace").strip()
             if self.version is None and text.startswith(_GREETING):
                 greeting, _, text = text.partition("\n")
@@ -195,12 +207,6 @@ class _AmiProtocol(AMIProtocol):
                 text = text.strip()
             if not text:
                 continue
-            if text.startswith("Event: ") and "\nActionID: " not in text:
-                end = text.find("\r", 7)
-                name = (text[7:] if end < 0 else text[7:end]).strip().lower()
-                if name != "shutdown" and factory is not None:
-                    factory.link_event(name, text)
-                    continue
             message = Message.from_line(text)
             if message is not None:
                 self.handle_message(message)
@@ -209,11 +215,14 @@ class _AmiProtocol(AMIProtocol):
 class _Manager(Manager):
     """panoramisk's Manager with its reconnect machinery switched off: the link decides."""
 
-    def __init__(self, on_lost: Callable[[Any], None], link_event: Callable[[str, str], None],
-                 **config):
+    def __init__(self, on_lost: Callable[[Any], None], wanted: Callable[[bytes], Route | None],
+                 link_event: Callable[[Route, bytes], None], **config):
         super().__init__(protocol_factory=_AmiProtocol, **config)
         self._on_lost = on_lost
-        self.link_event = link_event  # called by _AmiProtocol with (lower-case name, frame text)
+        # _AmiProtocol asks wanted(raw event name) for its route, and hands link_event(route,
+        # frame bytes) the frames someone handles
+        self.wanted = wanted
+        self.link_event = link_event
 
     def connection_made(self, f):
         if f.cancelled() or f.exception() is not None:
@@ -234,6 +243,7 @@ class AmiLink:
         self.settings = settings
         self._handlers: dict[str, list[EventHandler]] = defaultdict(list)
         self._table: dict[str, tuple[EventHandler, ...]] = {}
+        self._routes: dict[bytes, Route | None] = {}
         self._on_connect: list[Callable[[], Awaitable[None]]] = []
         self._on_disconnect: list[Callable[[], None]] = []
         self._manager: _Manager | None = None
@@ -255,6 +265,7 @@ class AmiLink:
         """Calls handler(event) for every AMI event of that name ('*' for all)."""
         self._handlers[event_name.lower()].append(handler)
         self._table.clear()  # rebuilt lazily: lower-case event name -> every handler for it
+        self._routes.clear()  # and: the name as it came on the wire -> its route
 
     def on_connect(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Runs after each successful login (e.g. to backfill what happened while offline)."""
@@ -365,7 +376,8 @@ class AmiLink:
             loop.call_soon(self._connection_lost, manager, lost)
 
         manager = _Manager(
-            on_lost, self._on_event_frame, loop=loop, host=self.settings.host, port=self.settings.port,
+            on_lost, self._route, self._on_event_frame, loop=loop, host=self.settings.host,
+            port=self.settings.port,
             username=self.settings.username, secret=self.settings.secret,
             ssl=self.settings.tls or False,
             ping_delay=10**9,  # panoramisk's pinger never checks replies; ours does
@@ -474,12 +486,23 @@ class AmiLink:
                                             *self._handlers.get("*", ()))
         return handlers
 
-    def _on_event_frame(self, name: str, text: str) -> None:
-        """An unsolicited event from _AmiProtocol: parsed only when someone handles it."""
+    def _route(self, raw_name: bytes) -> Route | None:
+        """The route of an unsolicited event by its name as sent; None for Shutdown (ends the
+        connection: panoramisk's path handles it)."""
         try:
-            handlers = self._handlers_for(name)
-            if handlers:
-                self._run_handlers(handlers, name, _event_fields(text))
+            return self._routes[raw_name]
+        except KeyError:
+            pass
+        name = raw_name.decode("utf-8", "replace").strip().lower()
+        route = None if name == "shutdown" else (name, self._handlers_for(name))
+        if len(self._routes) < 1000:  # names are a fixed set; a peer making them up isn't kept
+            self._routes[raw_name] = route
+        return route
+
+    def _on_event_frame(self, route: Route, raw: bytes) -> None:
+        """An unsolicited event someone handles, from _AmiProtocol: parsed once, here."""
+        try:
+            self._run_handlers(route[1], route[0], _event_fields(raw.decode("utf-8", "replace")))
         except Exception:
             log.exception("ami.dispatch_failed")
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import datetime, timezone
+import time
+from functools import lru_cache
 
 # cdr_csv's columns with loguniqueid, loguserfield and newcdrcolumns (asterisk-conf/cdr.conf)
 CSV_COLUMNS = ("accountcode", "src", "dst", "dcontext", "clid", "channel", "dstchannel", "lastapp",
@@ -23,7 +24,13 @@ def epoch_ts(value: str | float | None) -> str | None:
         return None
     if seconds <= 0:
         return None
-    return datetime.fromtimestamp(int(seconds), timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    return _utc_text(int(seconds))
+
+
+@lru_cache(maxsize=4096)
+def _utc_text(second: int) -> str:
+    """A call's legs share their seconds: each is formatted once (ingest does this per CDR)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(second))
 
 
 def _int(value) -> int:
