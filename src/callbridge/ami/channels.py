@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 
 _EXTENSION = re.compile(r"^[0-9]{2,10}$")
 RING_LEG_SUFFIX = "-2"
@@ -32,7 +33,7 @@ class Channel:
     context: str | None = None
     half: str | None = None   # ';1' / ';2' of a Local channel
 
-    @property
+    @cached_property  # asked of the same (cached) channel by every room
     def is_extension(self) -> bool:
         return self.tech != "Local" and is_extension_name(self.name)
 
@@ -45,6 +46,13 @@ def parse_channel(text: str | None) -> Channel | None:
     """'PJSIP/309-00000004' -> PJSIP 309; 'Local/309@ring-00000000;2' -> Local 309 @ring ;2."""
     if not text or "/" not in text:
         return None
+    return _parsed(text)
+
+
+# A channel's name comes back in each of its events (Newchannel, Dial*, Hangup, Cdr): parsed once
+# while it is up (Channel is immutable, so sharing it is safe).
+@lru_cache(maxsize=4096)
+def _parsed(text: str) -> Channel:
     tech, rest = text.split("/", 1)
     half = None
     if ";" in rest:
