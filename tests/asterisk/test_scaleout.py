@@ -344,3 +344,106 @@ async def test_a_frozen_ingesting_instance_is_replaced_and_stands_down_when_it_w
                     inst.proc.send_signal(signal.SIGCONT)
                     inst.proc.terminate()
                     inst.proc.wait(20)
+
+
+async def test_instances_joining_and_leaving_mid_load_move_nodes_and_lose_nothing(
+        running_pbx, node_b, tmp_path):
+    """Issue 23 §1 under a real load: one instance reads both nodes; a second joins mid-load (one
+    node moves to it), a third joins (nothing to take: two nodes, at most one each), then the
+    second stops cleanly (its node moves to the third). After each step, within 10 s, every node
+    is read by exactly one instance and none reads more than ceil(nodes / instances); at the end
+    every call of both nodes' Master.csv is one call-log row, and an event follower saw each call
+    end once."""
+    pbx = running_pbx
+    pbxs = {"a": pbx, "b": node_b}
+    url = created_database(tmp_path, "cb.db")
+    env = _env(pbx, node_b, url)
+    _cli(env, "accounts", "add", "acme")
+    _cli(env, "extensions", "add", "--account", "acme", "--node", "a", "309")
+    _cli(env, "extensions", "add", "--account", "acme", "--node", "b", "310")
+    key = _cli(env, "keys", "create", "--account", "acme").strip().splitlines()[-1]
+    csv_before = {n: p.master_csv.stat().st_size if p.master_csv.exists() else 0
+                  for n, p in pbxs.items()}
+    caller = f"1555{uuid.uuid4().int % 10**7:07d}"
+    # the first stays on the port the dialplan asks for caller names, and stays up throughout
+    first = Instance("first", env, pbx.callbridge_port, tmp_path / "first.log")
+    instances = [first]
+    moves: dict[str, float] = {}
+    async with aiohttp.ClientSession(headers={"x-api-key": key}) as s:
+        async def settled(live: list[Instance], share: int) -> bool:
+            """Each node read by exactly one live instance, none reading more than share."""
+            reads = [await inst.reads(s) for inst in live]
+            counts = Counter(n for r in reads for n in r)
+            return counts == Counter({"a": 1, "b": 1}) and max(map(len, reads)) <= share
+
+        async def step(what: str, live: list[Instance], share: int) -> None:
+            started = time.monotonic()
+            await _until(what, lambda: settled(live, share), 10, step=0.1)
+            moves[what] = time.monotonic() - started
+
+        try:
+            await _until("the first instance reading both nodes",
+                         lambda: _reads_all(first, s, {"a", "b"}), 30)
+            follower = Follower(s, key)
+            follow = asyncio.create_task(follower.follow([first]))
+            await asyncio.sleep(0.5)
+            loads = [pbx.call_load(caller, "309", calls=300, rate=LOAD_RATE, talk_ms=1000),
+                     node_b.call_load(caller, "310", calls=150, rate=LOAD_RATE / 2, talk_ms=1000)]
+            await asyncio.sleep(3)
+            second = Instance("second", env, free_port(), tmp_path / "second.log")
+            instances.append(second)
+            await step("a second instance joined", [first, second], 1)
+            third = Instance("third", env, free_port(), tmp_path / "third.log")
+            instances.append(third)
+            await _until("the third instance up", lambda: _live_instances(third, s, 3), 30)
+            await step("a third instance joined", [first, second, third], 1)
+            assert await third.reads(s) == set()  # two nodes, three instances: one idles
+            given_up = await second.reads(s)
+            second.proc.terminate()  # a clean stop: its leases are given up
+            assert second.proc.wait(20) == 0
+            await step("the second instance left", [first, third], 1)
+            assert await third.reads(s) == given_up
+            for load in loads:
+                assert await asyncio.to_thread(load.wait, 300) == 0, "SIPp: a call failed"
+
+            expected: set[tuple[str, str]] = set()
+            count_sql = ("SELECT node, linkedid, count(*) FROM call_log"
+                         " WHERE extension IN ('309', '310') GROUP BY node, linkedid")
+
+            async def all_logged():
+                nonlocal expected
+                expected = {(n, lid) for n, p in pbxs.items() for lid in calls_in_csv(
+                    p, csv_before[n], lambda c: c["src"] == caller)}
+                got = {(n, lid) for n, lid, _ in await asyncio.to_thread(query, url, count_sql)}
+                return len(expected) == 450 and expected <= got
+            await _until("every call of Master.csv in the call log", all_logged, 90, step=1)
+            await asyncio.sleep(2)  # anything stored twice would show now
+            counts = {(n, lid): c for n, lid, c in await asyncio.to_thread(query, url, count_sql)}
+            twice = {k: c for k, c in counts.items() if k in expected and c != 1}
+            assert not twice, twice
+
+            await asyncio.sleep(1)
+            ids = follower.ids()
+            assert ids == list(range(ids[0], ids[0] + len(ids))), ids[:50]
+            ended = Counter((e["data"]["node"], e["data"]["call_id"], e["data"]["extension"])
+                            for e in follower.events if e["type"] == "call.ended")
+            assert not expected - {(node, lid) for node, lid, _ in ended}
+            assert max(ended.values()) == 1, ended.most_common(2)
+            print(f"nodes moved: {', '.join(f'{k} {v:.2f} s' for k, v in moves.items())};"
+                  f" {len(expected)} calls")
+            assert _error_lines(*(tmp_path / f"{i.name}.log" for i in instances)) == []
+            follow.cancel()
+        finally:
+            for inst in instances:
+                if inst.proc.poll() is None:
+                    inst.proc.terminate()
+                    inst.proc.wait(20)
+
+
+async def _live_instances(inst: Instance, s: aiohttp.ClientSession, count: int) -> bool:
+    """inst is up and counts `count` live instances (itself included) for node a's lease."""
+    try:
+        nodes = (await inst.status(s))["services"]["dialer"]["detail"]["nodes"]
+    except (aiohttp.ClientError, KeyError):
+        return False
+    return nodes.get("a", {}).get("ingest", {}).get("live_instances") == count
