@@ -7,6 +7,7 @@ pickup."""
 from __future__ import annotations
 
 import asyncio
+import calendar
 import os
 import signal
 import time
@@ -312,8 +313,10 @@ async def test_callbridge_killed_mid_attended_transfer_writes_the_same_rows_afte
 async def test_a_blind_transfer_gives_each_party_its_row_and_the_target_the_original_caller(
         queue_pbx, tmp_path):
     """An inbound call answered by a phone of 309 that transfers it to 310 (SIP REFER from the
-    phone: its transfer key). 309 talked: its ANSWERED row; 310 talked to the original caller:
-    its ANSWERED row with the caller's number and contact, and a card that pops with them."""
+    phone: its transfer key). 309 talked: its ANSWERED row, and its call.ended within 2 s of
+    leaving while the caller still talks to 310; 310 talked to the original caller: its ANSWERED
+    row with the caller's number and contact, and a card that pops with them. At the call's end
+    the CDRs confirm 309's early row: no second row or call.ended for it."""
     pbx, caller = queue_pbx, "5557770208"
     phone = await asyncio.to_thread(pbx.start_transferring_phone, "refer309", "310",
                                     answer_ms=300, refer_ms=1000, register_as="309")
@@ -322,11 +325,23 @@ async def test_a_blind_transfer_gives_each_party_its_row_and_the_target_the_orig
     try:
         async with _ada_calling(pbx, tmp_path, caller) as (api, manager, _, since, h):
             async with api.client.ws_connect("/events?types=call.*&extension=310",
-                                             headers=h) as at310:
+                                             headers=h) as at310, \
+                    api.client.ws_connect("/events?types=call.*&extension=309",
+                                          headers=h) as at309:
                 call = asyncio.create_task(asyncio.to_thread(pbx.call_in, caller, "704",
                                                              talk_ms=20_000))
                 got = await collect(at310, lambda got: any(e["type"] == "call.answered"
                                                            for e in got), timeout=30)
+                # 309 left when it transferred: its row comes while the caller talks to 310
+                early = await collect(at309, lambda got: of(got, "call.ended", caller), timeout=5)
+                arrived = time.time()
+                assert not call.done()
+                [ended309] = of(early, "call.ended", caller)
+                # when 309 left: its row's start and duration (whole seconds of each)
+                left_at = calendar.timegm(time.strptime(ended309["call_timestamp"],
+                                                        "%Y-%m-%d %H:%M:%S")) + ended309["duration"]
+                assert arrived - left_at < 3.0, (arrived, left_at)  # 2 s, and the rounding
+                assert (ended309["disposition"], ended309["name"]) == ("ANSWERED", "Ada Lovelace")
                 await manager.send_action({"Action": "Hangup", "Channel": "/^PJSIP\\/310-/"})
                 await call
             [ringing] = [e["data"] for e in got if e["type"] == "call.ringing"]
@@ -338,6 +353,8 @@ async def test_a_blind_transfer_gives_each_party_its_row_and_the_target_the_orig
             ("309", "INCOMING", "ANSWERED", "Ada Lovelace"),
             ("310", "INCOMING", "ANSWERED", "Ada Lovelace")], rows
         assert len({r["linkedid"] for r in rows}) == 1
+        by_ext = {r["cidext_inside"]: r for r in rows}
+        assert by_ext["309"]["rid"] == ended309["rid"]  # the early row stood
     finally:
         await asyncio.to_thread(pbx.unregister, "refer309", "309")
 

@@ -76,6 +76,7 @@ class LiveCall:
     caller_name: str | None = None
     called: str = ""                   # what the first channel dialled (its Exten)
     click_to_dial: bool = False        # the first channel is Local/<ext>@<ring context>
+    started: float | None = None       # Asterisk's time of the first channel's Newchannel
 
 
 @dataclass(slots=True)
@@ -93,6 +94,7 @@ class Dial:
     exten: str
     status: str | None          # DialStatus at the end (ANSWER, NOANSWER, BUSY, CANCEL …)
     stamp: float | None         # Asterisk's time of the event, epoch seconds
+    dial_string: str = ""       # what Dial() was given for this channel ('5551234@trunk')
 
     @property
     def time(self) -> str | None:
@@ -216,7 +218,7 @@ class CallModel:
         self._tell("event_seen", stamp)
         name = ev.get("Event")
         if name == "Newchannel":
-            self._new_channel(lid, ev)
+            self._new_channel(lid, ev, stamp)
         elif name == "DialBegin":
             began = self._dial(lid, ev, None, stamp)
             if began is not None:
@@ -238,7 +240,7 @@ class CallModel:
                     self._call_of.pop(uid, None)
         return call
 
-    def _new_channel(self, lid: str, ev: dict) -> None:
+    def _new_channel(self, lid: str, ev: dict, stamp: float | None) -> None:
         uid = ev.get("Uniqueid", "")
         call = self._call(lid)
         call.channels.add(uid)
@@ -250,6 +252,7 @@ class CallModel:
         name = ev.get("CallerIDName", "")
         call.caller_name = name if name and name != "<unknown>" else None
         call.called = ev.get("Exten", "") or ""
+        call.started = stamp
         call.click_to_dial = (ch is not None and ch.tech == "Local"
                               and ch.context == self.ring_context)
         self._tell("call_started", call)
@@ -280,7 +283,8 @@ class CallModel:
         return Dial(call=call, source=ev.get("Uniqueid", ""), source_channel=source,
                     dest=ev.get("DestUniqueid", ""), dest_name=dest_name, dest_channel=dest,
                     extension=extension, device=device, caller=ev.get("CallerIDNum", "") or "",
-                    exten=ev.get("Exten", "") or "", status=status, stamp=stamp)
+                    exten=ev.get("Exten", "") or "", status=status, stamp=stamp,
+                    dial_string=ev.get("DialString", "") or "")
 
     def _transfer(self, ev: dict) -> None:
         """Transfer events name their channels with prefixes (Transferer…, OrigTransferer…,

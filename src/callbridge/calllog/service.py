@@ -30,6 +30,7 @@ from callbridge.calllog import cdr as cdrs
 from callbridge.calllog.backfill import MasterCsv
 from callbridge.calllog.builder import RowDraft, build_rows
 from callbridge.calllog.format import display_number, inside_number
+from callbridge.calllog.live import LeavingParties
 from callbridge.calllog.store import CallLogStore
 from callbridge.calllog.story import legs_of
 from callbridge.contacts.lookup import ContactLookup
@@ -51,6 +52,10 @@ MAX_BUILD_PG = 500
 BACKLOG_PAUSE = 0.004
 STALE_SECONDS = 4 * 3600
 MAX_RECENT_DIALS = 10_000
+# What a call's CDRs must agree on for a row drafted when its party left (calllog.live) to stand:
+# who and what, not a second here or there between channel events and CDR times.
+_PARTY_FIELDS = ("account_id", "extension", "direction", "disposition", "number_outside",
+                 "cidnumber_outside", "cidnumber_inside", "call_id")
 
 
 class RowListener(Protocol):
@@ -103,6 +108,11 @@ class CallLogService(CallListener):
         # Whether this instance reads the node's calls (callbridge.ami.lease): Master.csv is
         # read, and ownerless rows adopted, only then (the lease holder's catch-up reads it).
         self.leading: Callable[[], bool] = lambda: True
+        # Parties that leave a call that goes on (a transfer): their rows within a second, not
+        # at the call's end. Subscribed to the call model by the node's wiring, on every
+        # instance, so a new lease holder knows who answered the calls already up.
+        self.leaving = LeavingParties(calls)
+        self._drafted_live: dict[tuple[str, str], None] = {}  # (linkedid, extension), oldest first
 
     # ---- lifecycle -----------------------------------------------------------------------
 
@@ -269,7 +279,11 @@ class CallLogService(CallListener):
                         backlog = True
                         break
                     ready[lid] = last
-            if not (batch or far or ready):
+            # rows of parties that left calls still up (only the node's reader writes them)
+            live = self.leaving.due()
+            if not self.leading():
+                live = []
+            if not (batch or far or ready or live):
                 return False
             linkedids = list(ready)
             store = self.store
@@ -281,21 +295,24 @@ class CallLogService(CallListener):
                     await store.insert_cdrs(tx, self.node, batch)
                 for lid, (answered, ended) in far.items():
                     await store.save_far_end(tx, self.node, lid, answered, ended)
-                if not linkedids:
-                    return 0
+                rows = [await self._row(lid, draft, None) for lid, draft in live]
                 # Only calls with CDRs not yet built: a call already stored (over AMI or by an
                 # earlier backfill) is never built, nor published, again.
-                fresh = await store.with_unbuilt(tx, self.node, linkedids)
-                if not fresh:
+                fresh = await store.with_unbuilt(tx, self.node, linkedids) if linkedids else []
+                if fresh:
+                    raw, dialed, far_end = await store.inputs_of(tx, self.node, fresh)
+                    rows += [await self._row(lid, draft, dialed.get(lid))
+                             for lid in fresh
+                             for draft in build_rows(raw.get(lid, []),
+                                                     ring_context=self.ring_context,
+                                                     dialed=dialed.get(lid),
+                                                     far_end=far_end.get(lid))]
+                if not rows:
                     return 0
-                raw, dialed, far_end = await store.inputs_of(tx, self.node, fresh)
-                rows = [await self._row(lid, draft, dialed.get(lid))
-                        for lid in fresh
-                        for draft in build_rows(raw.get(lid, []), ring_context=self.ring_context,
-                                                dialed=dialed.get(lid), far_end=far_end.get(lid))]
                 await self._name_all(rows)
-                written = await store.upsert_rows(tx, self.node, rows) if rows else []
-                await store.mark_built(tx, self.node, fresh)
+                written = await store.upsert_rows(tx, self.node, rows, stands=self._confirmed)
+                if fresh:
+                    await store.mark_built(tx, self.node, fresh)
                 if written and self.row_listener is not None:
                     published.append(await self.row_listener.in_transaction(tx, written))
                 return len(written)
@@ -316,7 +333,22 @@ class CallLogService(CallListener):
             for lid, last in ready.items():  # unless something new for it came meanwhile
                 if self._pending.get(lid) == last:
                     del self._pending[lid]
+            for lid, draft in live:
+                if len(self._drafted_live) >= MAX_RECENT_DIALS:
+                    del self._drafted_live[next(iter(self._drafted_live))]
+                self._drafted_live[(lid, draft.extension)] = None
             return backlog
+
+    def _confirmed(self, stored: dict, built: dict) -> bool:
+        """Whether a stored row stands against the one built now: a row drafted when its party
+        left (calllog.live) stands when the call's CDRs agree on who and what; its times are the
+        channel events', which the CDRs repeat within a second. (Any other row is re-issued
+        when it differs at all: docs/call-log.md.)"""
+        party = (stored["linkedid"], stored["extension"])
+        if party not in self._drafted_live:
+            return False
+        del self._drafted_live[party]  # confirmed or not, the CDRs have spoken
+        return all(stored[f] == built[f] for f in _PARTY_FIELDS)
 
     async def _row(self, linkedid: str, d: RowDraft, dialed: dict | None) -> dict:
         owner = self.extensions.owner(d.extension)

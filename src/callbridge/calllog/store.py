@@ -7,6 +7,7 @@ thread hop would wait behind a whole socket read of them (see Database.loop_tran
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -126,12 +127,15 @@ class CallLogStore:
                              f" ({_marks(len(chunk))})", (node, *chunk))
 
     @staticmethod
-    async def upsert_rows(tx: Tx, node: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    async def upsert_rows(tx: Tx, node: str, rows: list[dict[str, Any]],
+                          stands: Callable[[dict, dict], bool] | None = None
+                          ) -> list[dict[str, Any]]:
         """Inserts new rows; a row that differs from the stored one for the same call and party
         (more of its CDRs arrived) replaces it under a new rid, so cursor-following clients see
         the change; identical rows are left alone. The outside party's name is the one the row
         was first published with: renaming a contact later never re-issues a call. One read and
-        two batched writes, in call order. Returns the rows written, each with its rid."""
+        two batched writes, in call order. stands(stored, new): the service's say that a stored
+        row stands although new differs from it. Returns the rows written, each with its rid."""
         current: dict[tuple[str, str], dict] = {}
         for chunk in _chunks(sorted({r["linkedid"] for r in rows})):
             for r in await tx.fetchall(f"SELECT rid, {', '.join(ROW_FIELDS)} FROM call_log"
@@ -143,7 +147,7 @@ class CallLogStore:
             old = current.get((row["linkedid"], row["extension"]))
             if old is not None:
                 row = {**row, **{f: old[f] for f in _NAMED_AT_FIRST_BUILD}}
-                if all(old[f] == row[f] for f in ROW_FIELDS):
+                if all(old[f] == row[f] for f in ROW_FIELDS) or (stands and stands(old, row)):
                     continue
                 stale.append((old["rid"],))
             fresh.append(tuple(row[f] for f in ROW_FIELDS))
