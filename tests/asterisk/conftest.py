@@ -98,7 +98,8 @@ async def callbridge_on(pbx, database: Path | str, *, fresh: bool = True,
         yield Api(client, keys, app)
 
 
-QUEUES = {"direct": ("700", "cbq-direct"), "local": ("701", "cbq-local")}
+QUEUES = {"direct": ("700", "cbq-direct"), "local": ("701", "cbq-local"),
+          "freepbx": ("705", "cbq-freepbx")}
 
 
 @pytest.fixture

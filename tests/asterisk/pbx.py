@@ -227,11 +227,25 @@ class Pbx:
             features.write_text(features.read_text().replace(
                 "[general]\n", "[general]\ntransferannouncesound =\n", 1))
         # the bench's queues (tests/asterisk/test_call_shapes.py): 309 and 310 ringing at once, as
-        # endpoints and FreePBX-style through Local channels
+        # endpoints, through Local channels into the template's [extensions], and as FreePBX
+        # writes its members (Local/<ext>@from-queue/n, through its from-queue contexts)
+        with (self.etc / "extensions.conf").open("a") as dialplan:
+            dialplan.write(
+                "\n; FreePBX's queue-member contexts, shaped as its generated dialplan has them\n"
+                "[from-queue]\n"
+                "exten => _X.,1,Set(QAGENT=${EXTEN})\n"
+                " same => n,Set(__FROMQ=true)\n"
+                " same => n,Goto(from-queue-exten-only,${EXTEN},1)\n"
+                "[from-queue-exten-only]\n"
+                "exten => _X.,1,Set(DEVS=${PJSIP_DIAL_CONTACTS(${EXTEN})})\n"
+                " same => n,Dial(${DEVS},,t)\n"
+                " same => n,Hangup()\n")
         with (self.etc / "queues.conf").open("a") as queues:
             for name, members in (("cbq-direct", ("PJSIP/309", "PJSIP/310")),
                                   ("cbq-local", ("Local/309@extensions/n",
-                                                 "Local/310@extensions/n"))):
+                                                 "Local/310@extensions/n")),
+                                  ("cbq-freepbx", ("Local/309@from-queue/n",
+                                                   "Local/310@from-queue/n"))):
                 queues.write(f"\n[{name}]\nstrategy = ringall\ntimeout = 15\nretry = 1\n"
                              "joinempty = yes\nleavewhenempty = no\nringinuse = no\n"
                              + "".join(f"member => {m}\n" for m in members))

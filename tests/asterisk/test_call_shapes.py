@@ -48,11 +48,13 @@ async def _ada_calling(pbx, tmp_path, number: str):
         yield Shape(api, manager, amilog, since, {"x-api-key": api.keys["acme"]})
 
 
-@pytest.mark.parametrize("members", ["direct", "local"])
+@pytest.mark.parametrize("members", ["direct", "local", "freepbx"])
 async def test_a_queue_call_taken_by_one_member_is_its_row_and_closes_the_others_card(
         queue_pbx, tmp_path, members):
+    """A ringall queue whose members are endpoints, Local channels into [extensions], or
+    FreePBX's Local/<ext>@from-queue/n: 310 answers; its row, 309's card closes (call.taken)."""
     pbx, (number, _) = queue_pbx, QUEUES[members]
-    caller = "5557770201" if members == "direct" else "5557770202"
+    caller = {"direct": "5557770201", "local": "5557770202", "freepbx": "5557770213"}[members]
     async with _ada_calling(pbx, tmp_path, caller) as (api, _, _, since, h):
         async with api.client.ws_connect("/events?types=call.*&extension=309", headers=h) as at309, \
                 api.client.ws_connect("/events?types=call.*&extension=310", headers=h) as at310:
@@ -91,7 +93,7 @@ async def test_a_queue_call_taken_by_one_member_is_its_row_and_closes_the_others
                      if leg["destination"]["kind"] == "extension"}
         assert ("309", "rang") in to_phones and ("310", "talked") in to_phones, story["legs"]
         assert any(leg["source"]["kind"] == "local" for leg in story["legs"]) == (
-            members == "local")
+            members != "direct")
         assert [r["rid"] for r in story["rows"]] == [row["rid"]]
 
 
