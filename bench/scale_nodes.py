@@ -2,6 +2,10 @@
 instances on one PostgreSQL, every instance connected to every node, the nodes spread over them.
 
     .venv/bin/python bench/scale_nodes.py [--nodes 20] [--rate 2] [--seconds 60] [--instances 1,2,4]
+                                          [--plot docs/images/capacity.png]
+
+--nodes and --instances take comma-separated lists: every pair is a round (how the cost grows
+with nodes and with instances); --plot draws calls per instance CPU second and lag p99 per round.
 
 Each node is an AMI server of this process (asyncio, one port each) that sends, --rate times a
 second, one call of a recording of the real bench (tests/ami/streams/asterisk16.ami: channel
@@ -149,11 +153,14 @@ async def run_round(url: str, nodes: list[Node], instances: int, seconds: float,
                CALLBRIDGE_AMI=" ".join(f"{n.name}=ami://cb:{SECRET}@127.0.0.1:{n.port}/"
                                        for n in nodes))
     procs, ports = [], []
-    for _ in range(instances):
+    logs = OUT / "scale_nodes-logs"  # each instance's log of the last round, to read afterwards
+    logs.mkdir(parents=True, exist_ok=True)
+    for i in range(instances):
         port = free_port()
-        procs.append(subprocess.Popen([str(VENV_BIN / "callbridge"), "serve"],
-                                      env={**env, "CALLBRIDGE_PORT": str(port)},
-                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        with (logs / f"{len(nodes)}-nodes-instance-{i + 1}-of-{instances}.log").open("wb") as log:
+            procs.append(subprocess.Popen([str(VENV_BIN / "callbridge"), "serve"],
+                                          env={**env, "CALLBRIDGE_PORT": str(port)},
+                                          stdout=subprocess.DEVNULL, stderr=log))
         ports.append(port)
     pg = await asyncpg.connect(url)
     try:
@@ -240,7 +247,8 @@ async def main_async(a: argparse.Namespace) -> dict:
     pg = cluster()
     result: dict = {"cpus": os.cpu_count(), "stream": STREAM.name, "calls_in_recording": len(calls),
                     "rounds": []}
-    for count in [int(x) for x in a.instances.split(",")]:
+    pairs = [(n, i) for n in _ints(a.nodes) for i in _ints(a.instances)]
+    for node_count, count in pairs:
         url = pg.new_database()
         env = {k: v for k, v in os.environ.items() if not k.startswith("CALLBRIDGE_")}
         env["CALLBRIDGE_DATABASE"] = url
@@ -250,7 +258,7 @@ async def main_async(a: argparse.Namespace) -> dict:
         for ext in ("309", "310"):  # the recording's extensions, an account's
             subprocess.run([str(VENV_BIN / "callbridge"), "extensions", "add", "--account",
                             "acme", ext], env=env, check=False, capture_output=True)
-        nodes = [Node(f"n{i:02d}", calls) for i in range(a.nodes)]
+        nodes = [Node(f"n{i:02d}", calls) for i in range(node_count)]
         for node in nodes:
             await node.start()
         try:
@@ -263,18 +271,53 @@ async def main_async(a: argparse.Namespace) -> dict:
     return result
 
 
+def _ints(text: str) -> list[int]:
+    return [int(x) for x in str(text).split(",")]
+
+
+def plot(result: dict, path: Path) -> None:
+    """Two panels over the instance count, one line per node count: calls logged per instance
+    CPU second, and call-log lag p99 (with the 2 s target)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, (cost, lag) = plt.subplots(1, 2, figsize=(10, 4))
+    for nodes in sorted({r["nodes"] for r in result["rounds"]}):
+        rounds = sorted((r for r in result["rounds"] if r["nodes"] == nodes),
+                        key=lambda r: r["instances"])
+        xs = [r["instances"] for r in rounds]
+        label = f"{nodes} nodes × {rounds[0]['rate_per_node']:g} calls/s"
+        cost.plot(xs, [r["calls_per_cpu_s"] for r in rounds], marker="o", label=label)
+        lag.plot(xs, [r["lag_p99_s"] for r in rounds], marker="o", label=label)
+    cost.set(title="calls logged per instance CPU second", xlabel="instances", ylim=(0, None))
+    lag.axhline(2.0, color="grey", linestyle="--", linewidth=1, label="target")
+    lag.set(title="call-log lag p99 (s)", xlabel="instances", ylim=(0, max(2.5, lag.get_ylim()[1])))
+    for ax in (cost, lag):
+        ax.set_xticks(sorted({r["instances"] for r in result["rounds"]}))
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(f"bench/scale_nodes.py on {result['cpus']} cores, one PostgreSQL")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--nodes", type=int, default=20)
+    ap.add_argument("--nodes", default="20", help="node counts, comma-separated")
     ap.add_argument("--rate", type=float, default=2.0, help="calls/s each node sends")
     ap.add_argument("--seconds", type=float, default=60.0, help="measured per instance count")
     ap.add_argument("--instances", default="1,2,4", help="instance counts, comma-separated")
+    ap.add_argument("--plot", type=Path, help="a PNG to draw the rounds into (needs matplotlib:"
+                                              " pip install -e '.[bench]')")
     a = parse_args(ap, nodes=3, rate=2, seconds=4, instances="1,2")
     result = asyncio.run(main_async(a))
     OUT.mkdir(exist_ok=True)
     (OUT / "scale_nodes.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
+    if a.plot:
+        plot(result, a.plot)
 
 
 if __name__ == "__main__":

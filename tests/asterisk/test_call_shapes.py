@@ -138,6 +138,39 @@ async def test_a_call_sent_to_voicemail_after_ringing_is_a_missed_call(running_p
             "309", "INCOMING", "NO ANSWER")
 
 
+async def test_a_forward_on_no_answer_is_the_answering_extensions_call_not_a_missed_one(
+        queue_pbx, tmp_path):
+    """309 rings for 1 s, nobody answers, the dialplan forwards to 310, whose desk answers: one
+    INCOMING ANSWERED row, 310's, named; 309 neither answered nor missed (answered elsewhere):
+    no row, no call.missed, and its card closed by call.taken naming 310."""
+    pbx, caller = queue_pbx, "5557770214"
+    pbx.cli("dialplan add extension 706,1,Dial(${PJSIP_DIAL_CONTACTS(309)},1) into from-trunk"
+            " replace")
+    pbx.cli("dialplan add extension 706,2,Dial(${PJSIP_DIAL_CONTACTS(310)},20) into from-trunk")
+    pbx.cli("dialplan add extension 706,3,Hangup() into from-trunk")
+    async with _ada_calling(pbx, tmp_path, caller) as (api, _, _, since, h):
+        async with api.client.ws_connect("/events?types=call.*&extension=309", headers=h) as at309, \
+                api.client.ws_connect("/events?types=call.*&extension=310", headers=h) as at310:
+            call = asyncio.create_task(asyncio.to_thread(pbx.call_in, caller, "706",
+                                                         talk_ms=1500))
+            got310 = await collect(at310, lambda got: of(got, "call.answered", caller), timeout=20)
+            got309 = await collect(at309, lambda got: of(got, "call.taken", caller), timeout=5)
+            assert await call == 0
+            got310 += await collect(at310, lambda got: of(got310 + got, "call.ended", caller))
+            try:  # anything more for 309 (a call.missed would be wrong) within 1.5 s
+                got309 += await collect(at309, lambda got: False, timeout=1.5)
+            except AssertionError:
+                pass
+        [taken] = of(got309, "call.taken", caller)
+        assert taken["taken_by"] == "310"
+        assert of(got309, "call.missed", caller) == of(got309, "call.ended", caller) == []
+        [ended] = of(got310, "call.ended", caller)
+        assert (ended["disposition"], ended["name"]) == ("ANSWERED", "Ada Lovelace")
+        rows = await _rows(api, since, timeout=20.0, expect=1, settle=1.5, number=caller)
+        assert [(r["cidext_inside"], r["direction"], r["disposition"], r["cidname_outside"])
+                for r in rows] == [("310", "INCOMING", "ANSWERED", "Ada Lovelace")], rows
+
+
 async def test_a_directed_pickup_is_the_pickers_answered_call_and_not_the_ringing_ones(
         queue_pbx, tmp_path):
     """309's softphone rings (it answers after 10 s); 310 picks the call up (PickupChan(), what
