@@ -30,6 +30,20 @@ async def collect(ws, until, timeout: float = 20.0) -> list[dict]:
     return got
 
 
+async def more_within(ws, seconds: float) -> list[dict]:
+    """Every event that arrives within `seconds` (none is fine): what a test checks is absent."""
+    got: list[dict] = []
+    deadline = time.monotonic() + seconds
+    while (left := deadline - time.monotonic()) > 0:
+        try:
+            async with asyncio.timeout(left):
+                msg = await ws.receive()
+        except TimeoutError:
+            break
+        got.append(json.loads(msg.data))
+    return got
+
+
 def of(events: list[dict], type_: str, caller: str | None = None) -> list[dict]:
     """The data of events of this type; with caller, only of the calls that number made (other
     tests' calls may still be ending on the shared bench)."""
