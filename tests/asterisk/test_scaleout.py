@@ -54,6 +54,20 @@ def _cli(env: dict, *args: str) -> str:
     return done.stdout
 
 
+def _acme_on_two_nodes(pbxs: dict, tmp_path: Path) -> tuple[str, dict, str, dict[str, int]]:
+    """A fresh database with acme owning 309 on node a and 310 on node b: its URL, the
+    instances' environment, acme's key, and where each node's Master.csv stands now."""
+    url = created_database(tmp_path, "cb.db")
+    env = _env(pbxs["a"], pbxs["b"], url)
+    _cli(env, "accounts", "add", "acme")
+    _cli(env, "extensions", "add", "--account", "acme", "--node", "a", "309")
+    _cli(env, "extensions", "add", "--account", "acme", "--node", "b", "310")
+    key = _cli(env, "keys", "create", "--account", "acme").strip().splitlines()[-1]
+    csv_before = {n: p.master_csv.stat().st_size if p.master_csv.exists() else 0
+                  for n, p in pbxs.items()}
+    return url, env, key, csv_before
+
+
 class Instance:
     def __init__(self, name: str, env: dict, port: int, log: Path):
         self.name, self.port = name, port
@@ -124,14 +138,7 @@ async def test_killing_the_ingesting_instance_under_load_loses_and_doubles_nothi
         running_pbx, node_b, tmp_path):
     pbx = running_pbx
     pbxs = {"a": pbx, "b": node_b}
-    url = created_database(tmp_path, "cb.db")
-    env = _env(pbx, node_b, url)
-    _cli(env, "accounts", "add", "acme")
-    _cli(env, "extensions", "add", "--account", "acme", "--node", "a", "309")
-    _cli(env, "extensions", "add", "--account", "acme", "--node", "b", "310")
-    key = _cli(env, "keys", "create", "--account", "acme").strip().splitlines()[-1]
-    csv_before = {n: p.master_csv.stat().st_size if p.master_csv.exists() else 0
-                  for n, p in pbxs.items()}
+    url, env, key, csv_before = _acme_on_two_nodes(pbxs, tmp_path)
     # a: on the port the dialplan asks for caller names; b: another
     a = Instance("a", env, pbx.callbridge_port, tmp_path / "a.log")
     b = Instance("b", env, free_port(), tmp_path / "b.log")
@@ -356,14 +363,7 @@ async def test_instances_joining_and_leaving_mid_load_move_nodes_and_lose_nothin
     end once."""
     pbx = running_pbx
     pbxs = {"a": pbx, "b": node_b}
-    url = created_database(tmp_path, "cb.db")
-    env = _env(pbx, node_b, url)
-    _cli(env, "accounts", "add", "acme")
-    _cli(env, "extensions", "add", "--account", "acme", "--node", "a", "309")
-    _cli(env, "extensions", "add", "--account", "acme", "--node", "b", "310")
-    key = _cli(env, "keys", "create", "--account", "acme").strip().splitlines()[-1]
-    csv_before = {n: p.master_csv.stat().st_size if p.master_csv.exists() else 0
-                  for n, p in pbxs.items()}
+    url, env, key, csv_before = _acme_on_two_nodes(pbxs, tmp_path)
     caller = f"1555{uuid.uuid4().int % 10**7:07d}"
     # the first stays on the port the dialplan asks for caller names, and stays up throughout
     first = Instance("first", env, pbx.callbridge_port, tmp_path / "first.log")
