@@ -516,6 +516,16 @@ class Pbx:
                                 register_as=register_as, scenario=scenario,
                                 sipp_args=("-aa",))  # -aa: SIPp answers NOTIFYs 200 OK
 
+    def start_holding_phone(self, name: str, *, answer_ms: int, hold_at_ms: int, hold_ms: int,
+                            register_as: str) -> SippPhone:
+        """A phone of register_as that answers after answer_ms, hold_at_ms later presses its hold
+        key for hold_ms, takes the call back and waits for the call's end
+        (tests/asterisk/sipp/uas_hold.xml)."""
+        scenario = self._scenario("uas_hold.xml", ANSWER_MS=answer_ms, HOLD_AT_MS=hold_at_ms,
+                                  HOLD_MS=hold_ms)
+        return self.start_phone(name, answer_ms=answer_ms, hangup_ms=0, register_as=register_as,
+                                scenario=scenario)
+
     def restore_trunk(self) -> None:
         phone = self.phones.pop("trunk", None)
         if phone is not None and phone.proc is not None:

@@ -12,6 +12,7 @@ import os
 import signal
 import time
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any, NamedTuple
 
 import aiohttp
@@ -386,6 +387,32 @@ async def test_a_blind_transfer_gives_each_party_its_row_and_the_target_the_orig
         assert by_ext["309"]["rid"] == ended309["rid"]  # the early row stood
     finally:
         await asyncio.to_thread(pbx.unregister, "refer309", "309")
+
+
+async def test_a_call_put_on_hold_at_the_phone_shows_the_hold_in_its_story(queue_pbx, tmp_path):
+    """309's phone answers, presses hold 1 s later for 2 s (a sendonly re-INVITE, then
+    sendrecv): the call's story has the hold, by 309, about 2 s long; the row is 309's
+    ANSWERED call as without the hold."""
+    pbx, caller = queue_pbx, "5557770214"
+    phone = await asyncio.to_thread(pbx.start_holding_phone, "hold309", answer_ms=300,
+                                    hold_at_ms=1000, hold_ms=2000, register_as="309")
+    pbx.cli(f"dialplan add extension 708,1,Dial(PJSIP/309/sip:309@127.0.0.1:{phone.port},30)"
+            " into from-trunk replace")
+    try:
+        async with _ada_calling(pbx, tmp_path, caller) as (api, _, amilog, since, _h):
+            assert await asyncio.to_thread(pbx.call_in, caller, "708", talk_ms=5000) == 0
+            [row] = await _rows(api, since, timeout=20.0, expect=1, settle=1.5, number=caller)
+            assert (row["cidext_inside"], row["disposition"], row["cidname_outside"]) == (
+                "309", "ANSWERED", "Ada Lovelace")
+            story = await api.ok("GET", f"/calls/{row['linkedid']}")
+        [hold] = story["holds"]
+        assert (hold["party"]["kind"], hold["party"]["name"]) == ("extension", "309"), (
+            story, [e for e in amilog.events if e.get("Event") in ("Hold", "Unhold")])
+        held = (datetime.fromisoformat(hold["end"]) - datetime.fromisoformat(hold["start"]))
+        assert 1 <= held.total_seconds() <= 3, hold  # 2 s, in whole seconds
+        assert row["answer_timestamp"] <= hold["start"] < hold["end"] <= row["end_timestamp"]
+    finally:
+        await asyncio.to_thread(pbx.unregister, "hold309", "309")
 
 
 def _up_channel(pbx, endpoint: str) -> str:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from callbridge.admin.routes import EXTENSIONS
+from callbridge.calllog.routes import SERVICE
 from callbridge.calllog.story import legs_of
 from tests.calllog.test_api import _ingest
-from tests.calllog.test_builder import ATXFER, INBOUND, PICKUP, _queue
+from tests.calllog.test_builder import ATXFER, INBOUND, PICKUP, _queue, cdr
 
 
 def _said(legs: list[dict]) -> list[tuple]:
@@ -63,3 +64,52 @@ async def test_the_story_is_served_to_the_account_with_a_row_of_the_call(api):
         assert status == 404 and body["error"] == "Call not found", (path, body)
     status, body = await api.call("GET", "/calls/P.0?node=bad%20node", account="acme")
     assert status == 400 and body["error"]
+
+
+def _channel_event(event: str, at: str, uid: str, **fields: str) -> dict:
+    """An AMI channel event of call H.0 at 2026-12-03 16:49:<at> UTC."""
+    second = 1_796_316_540 + int(at)  # 2026-12-03 16:49:00 UTC
+    return {"Event": event, "Linkedid": "H.0", "Uniqueid": uid, "Timestamp": f"{second}.000100",
+            **fields}
+
+
+HELD_CALL = [  # the trunk calls 309, which answers, holds twice, and hangs up while holding
+    _channel_event("Newchannel", "00", "H.0", Channel="PJSIP/trunk-00000000",
+                   CallerIDNum="5557770210", Exten="309"),
+    _channel_event("Newchannel", "01", "H.1", Channel="PJSIP/309-00000001"),
+    _channel_event("DialBegin", "01", "H.0", Channel="PJSIP/trunk-00000000",
+                   DestChannel="PJSIP/309-00000001", DestUniqueid="H.1"),
+    _channel_event("DialEnd", "02", "H.0", Channel="PJSIP/trunk-00000000",
+                   DestChannel="PJSIP/309-00000001", DestUniqueid="H.1", DialStatus="ANSWER"),
+    _channel_event("Hold", "04", "H.1", Channel="PJSIP/309-00000001", MusicClass="default"),
+    _channel_event("Unhold", "07", "H.1", Channel="PJSIP/309-00000001"),
+    _channel_event("Hold", "09", "H.1", Channel="PJSIP/309-00000001", MusicClass="default"),
+    _channel_event("Hangup", "12", "H.1", Channel="PJSIP/309-00000001"),
+    _channel_event("Hangup", "12", "H.0", Channel="PJSIP/trunk-00000000"),
+]
+
+
+async def test_the_story_tells_who_held_the_call_and_when_from_the_live_hold_events(api):
+    """Hold periods come from AMI Hold/Unhold (no CDR field records them); a party that hangs
+    up while holding ends its hold then. A Hold or Unhold of a call not followed is ignored."""
+    await api.app[EXTENSIONS].add("acme", "309")
+    service = api.app[SERVICE]
+    service.calls.feed({**HELD_CALL[4], "Linkedid": "unknown", "Uniqueid": "U.1"})
+    for ev in HELD_CALL:
+        service.calls.feed(ev)
+    await _ingest(api, [cdr(2, "5557770210", "309", "from-trunk", '"PSTN" <5557770210>',
+                            "PJSIP/trunk-00000000", "PJSIP/309-00000001", "2026-12-03 16:49:00",
+                            "2026-12-03 16:49:02", "2026-12-03 16:49:12", 10, "ANSWERED",
+                            "H.0", "H.0")])
+    story = await api.ok("GET", "/calls/H.0")
+    assert [(h["party"]["kind"], h["party"]["name"], h["start"], h["end"])
+            for h in story["holds"]] == [
+        ("extension", "309", "2026-12-03 16:49:04", "2026-12-03 16:49:07"),
+        ("extension", "309", "2026-12-03 16:49:09", "2026-12-03 16:49:12")]
+    assert story["holds"][0]["party"]["channel"] == "PJSIP/309-00000001"
+    assert await api.app[SERVICE].store.holds_of_call("default", "unknown") == []
+    # the same events read twice (a second reader of the node): the periods are kept once
+    for ev in HELD_CALL:
+        service.calls.feed(ev)
+    await service.flush(final=True)
+    assert len((await api.ok("GET", "/calls/H.0"))["holds"]) == 2

@@ -1,13 +1,14 @@
 """One Asterisk node's calls, folded once from its channel events.
 
-Every channel event of the node (Newchannel, DialBegin, DialEnd, Hangup) reaches this model
-and nothing else; the rooms that care about calls (the call events, the call log, the dialer's
-progress) subscribe to it and hear typed transitions, so a call's channels are tracked once,
+Every channel event of the node (Newchannel, DialBegin, DialEnd, Hold, Unhold, Hangup) reaches
+this model and nothing else; the rooms that care about calls (the call events, the call log, the
+dialer's progress) subscribe to it and hear typed transitions, so a call's channels are tracked once,
 its channel names parsed once, and which calls are still up is asked of one place:
 
     call_started(call)   the call's first channel appeared (uniqueid == linkedid): who called whom
     dial_started(dial)   a channel of the call dials another (a device, the mobile, the far end)
     dial_ended(dial)     that dial is over: answered, or not (dial.status)
+    held(hold)           a channel of the call put it on hold, or took it back (hold.on)
     channel_left(left)   a channel of the call hung up
     call_over(call, t, seen)
                          its last channel hung up: the call is over on the PBX (seen=False:
@@ -43,7 +44,7 @@ from callbridge.timeutil import iso
 
 log = logging.getLogger("callbridge.ami")
 MAX_CALLS = 10_000
-CHANNEL_EVENTS = ("Newchannel", "DialBegin", "DialEnd", "Hangup")
+CHANNEL_EVENTS = ("Newchannel", "DialBegin", "DialEnd", "Hangup", "Hold", "Unhold")
 TRANSFER_EVENTS = ("AttendedTransfer", "BlindTransfer")
 
 
@@ -113,6 +114,17 @@ class Left:
 
 
 @dataclass(slots=True)
+class Hold:
+    """A channel of a call put it on hold (its phone's hold key: a re-INVITE with sendonly
+    media) or took it back (on False)."""
+    call: LiveCall
+    uniqueid: str
+    channel: str                # 'PJSIP/309-00000004'
+    on: bool
+    stamp: float | None
+
+
+@dataclass(slots=True)
 class Transfer:
     """A transfer Asterisk carried out (AttendedTransfer / BlindTransfer, Result Success)."""
     call: LiveCall
@@ -144,6 +156,8 @@ class CallListener:
 
     def dial_ended(self, dial: Dial) -> None: ...
 
+    def held(self, hold: Hold) -> None: ...
+
     def channel_left(self, left: Left) -> None: ...
 
     def call_over(self, call: LiveCall, stamp: float | None, seen: bool) -> None: ...
@@ -156,8 +170,8 @@ class CallListener:
         """Any channel event's time, before its transition (the call log's stream clock)."""
 
 
-_TRANSITIONS = ("event_seen", "call_started", "dial_started", "dial_ended", "channel_left",
-                "call_over", "transferred", "reconciled")
+_TRANSITIONS = ("event_seen", "call_started", "dial_started", "dial_ended", "held",
+                "channel_left", "call_over", "transferred", "reconciled")
 
 
 def _always() -> bool:
@@ -229,6 +243,11 @@ class CallModel:
                 self._tell("dial_ended", ended)
         elif name == "Hangup":
             self._hangup(lid, ev, stamp)
+        elif name in ("Hold", "Unhold"):
+            call = self._calls.get(lid)
+            if call is not None:  # a call followed from its start (or its first dial)
+                self._tell("held", Hold(call, ev.get("Uniqueid", ""), ev.get("Channel", "") or "",
+                                        name == "Hold", stamp))
 
     def _call(self, lid: str) -> LiveCall:
         call = self._calls.get(lid)

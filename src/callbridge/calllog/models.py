@@ -105,9 +105,21 @@ class CallLeg(BaseModel):
                     " before handing the caller over), failed")
 
 
+class CallHold(BaseModel):
+    """A party put the call on hold (its phone's hold key), and took it back."""
+    party: Party = Field(description="who pressed hold; the others heard music on hold")
+    start: str
+    end: str | None = Field(description="when the party took the call back, or left it;"
+                                        " null: still on hold")
+
+
 class CallStory(BaseModel):
-    """Every leg of one call in order, and the call-log rows it made for the account."""
+    """Every leg of one call in order, its hold periods, and the call-log rows it made for the
+    account."""
     call_id: str = Field(description="Asterisk's linkedid (a click-to-dial's call_id)")
     node: str
     legs: list[CallLeg]
+    holds: list[CallHold] = Field(default_factory=list, description="seen live (AMI Hold and"
+                                  " Unhold); a hold while no callbridge instance read the node"
+                                  " is not known")
     rows: list[CallRecord]

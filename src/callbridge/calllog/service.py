@@ -25,14 +25,14 @@ from typing import Any, Protocol
 from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.models import Account
 from callbridge.aio import cancel_and_wait
-from callbridge.ami.calls import CallListener, CallModel, Dial, Left, LiveCall, stamp_of
+from callbridge.ami.calls import CallListener, CallModel, Dial, Hold, Left, LiveCall, stamp_of
 from callbridge.calllog import cdr as cdrs
 from callbridge.calllog.backfill import MasterCsv
 from callbridge.calllog.builder import RowDraft, build_rows
 from callbridge.calllog.format import display_number, inside_number
 from callbridge.calllog.live import LeavingParties
 from callbridge.calllog.store import CallLogStore
-from callbridge.calllog.story import legs_of
+from callbridge.calllog.story import holds_of, legs_of
 from callbridge.contacts.lookup import ContactLookup
 from callbridge.db import Db, Tx
 from callbridge.errors import NotFound
@@ -91,6 +91,8 @@ class CallLogService(CallListener):
         self._pending: dict[str, float] = {}          # linkedid -> last activity (monotonic)
         self._far_uid: dict[str, str] = {}            # linkedid -> far end channel of a click-to-dial
         self._far_times: dict[str, list] = {}         # linkedid -> [answered_at, ended_at] to save
+        self._holds: list[tuple[str, str, str, bool, str]] = []  # hold marks to save (save_holds)
+        self._on_hold: dict[str, tuple[str, str]] = {}  # uniqueid on hold -> (linkedid, channel)
         self._dialed: dict[str, None] = {}            # recent click-to-dial call ids, oldest first
         # Two clocks decide when a call is over. Stream time (the events' Timestamp header): under a
         # backlog, wall time runs ahead of what has been read, and a call's last Cdr may still sit
@@ -207,8 +209,20 @@ class CallLogService(CallListener):
             self._far_uid[lid] = dial.dest
             self._far_times.setdefault(lid, [None, None])[0] = cdrs.epoch_ts(dial.stamp)
 
+    def held(self, hold: Hold) -> None:
+        at = cdrs.epoch_ts(hold.stamp) or utc_now().strftime(TS)
+        if hold.on:
+            self._on_hold[hold.uniqueid] = (hold.call.linkedid, hold.channel)
+        elif self._on_hold.pop(hold.uniqueid, None) is None:
+            return  # a hold begun before we looked: there is no period to close
+        self._holds.append((hold.call.linkedid, hold.uniqueid, hold.channel, hold.on, at))
+
     def channel_left(self, left: Left) -> None:
         lid = left.call.linkedid
+        on_hold = self._on_hold.pop(left.uniqueid, None)
+        if on_hold is not None:  # hung up while holding: the hold ends with it
+            self._holds.append((on_hold[0], left.uniqueid, on_hold[1], False,
+                                cdrs.epoch_ts(left.stamp) or utc_now().strftime(TS)))
         if self._far_uid.get(lid) == left.uniqueid:  # the far end left: its times are complete
             self._far_times.setdefault(lid, [None, None])[1] = cdrs.epoch_ts(left.stamp)
             del self._far_uid[lid]
@@ -260,6 +274,7 @@ class CallLogService(CallListener):
         async with self._flush_lock:
             batch, self._queue = self._queue, []
             far, self._far_times = self._far_times, {}
+            holds, self._holds = self._holds, []
             # A call is built once over: no live channel, and `grace` passed on the stream clock
             # since its last event (or nothing arrived at all for `grace`). As a safety net against
             # a Hangup that was missed, also once nothing happened on it for STALE_SECONDS.
@@ -283,7 +298,7 @@ class CallLogService(CallListener):
             live = self.leaving.due()
             if not self.leading():
                 live = []
-            if not (batch or far or ready or live):
+            if not (batch or far or holds or ready or live):
                 return False
             linkedids = list(ready)
             store = self.store
@@ -295,6 +310,8 @@ class CallLogService(CallListener):
                     await store.insert_cdrs(tx, self.node, batch)
                 for lid, (answered, ended) in far.items():
                     await store.save_far_end(tx, self.node, lid, answered, ended)
+                if holds:
+                    await store.save_holds(tx, self.node, holds)
                 rows = [await self._row(lid, draft, None) for lid, draft in live]
                 # Only calls with CDRs not yet built: a call already stored (over AMI or by an
                 # earlier backfill) is never built, nor published, again.
@@ -324,6 +341,7 @@ class CallLogService(CallListener):
                 self.rows_written += count
             except BaseException:
                 self._queue[:0] = batch  # nothing was written: try again next pass
+                self._holds[:0] = holds
                 for lid, times in far.items():
                     self._far_times.setdefault(lid, times)
                 raise
@@ -446,4 +464,5 @@ class CallLogService(CallListener):
             raise NotFound(f"no call {linkedid!r} on node {node!r} in this account's call log",
                            error="Call not found")
         legs = legs_of(await self.store.cdrs_of_call(node, linkedid))
-        return {"call_id": linkedid, "node": node, "legs": legs, "rows": rows}
+        holds = holds_of(await self.store.holds_of_call(node, linkedid))
+        return {"call_id": linkedid, "node": node, "legs": legs, "holds": holds, "rows": rows}

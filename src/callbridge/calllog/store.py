@@ -91,6 +91,21 @@ class CallLogStore:
             (node, linkedid, answered_at, ended_at))
 
     @staticmethod
+    async def save_holds(tx: Tx, node: str, marks: list[tuple[str, str, str, bool, str]]) -> None:
+        """Hold marks in the order seen, each (linkedid, uniqueid, channel, on, at): a hold opens
+        a period, its end closes the channel's open one. Seen twice (a second instance that read
+        the same events): the same period, kept once."""
+        for linkedid, uniqueid, channel, on, at in marks:
+            if on:
+                await tx.execute(
+                    "INSERT INTO call_holds(node, linkedid, uniqueid, channel, start)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    (node, linkedid, uniqueid, channel, at))
+            else:
+                await tx.execute('UPDATE call_holds SET "end" = ? WHERE node = ? AND uniqueid = ?'
+                                 ' AND "end" IS NULL', (at, node, uniqueid))
+
+    @staticmethod
     async def inputs_of(tx: Tx, node: str, linkedids: list[str]) -> tuple[dict, dict, dict]:
         """(raw CDRs, dialed call, far-end times) of each linkedid."""
         raw: dict[str, list[dict]] = {}
@@ -226,3 +241,8 @@ class CallLogStore:
     async def cdrs_of_call(self, node: str, linkedid: str) -> list[dict]:
         return [dict(r) for r in await self.db.fetchall(
             "SELECT * FROM cdrs WHERE node = ? AND linkedid = ?", (node, linkedid))]
+
+    async def holds_of_call(self, node: str, linkedid: str) -> list[dict]:
+        return [dict(r) for r in await self.db.fetchall(
+            'SELECT uniqueid, channel, start, "end" FROM call_holds WHERE node = ? AND linkedid = ?'
+            " ORDER BY start, uniqueid", (node, linkedid))]

@@ -1,7 +1,8 @@
 """A call's story (GET /calls/{linked_id}): its stored CDRs, in order, each read as the call log
 reads it (callbridge.calllog.builder): who dialled whom, which devices rang, who talked, what an
 application answered, what a pickup replaced, which
-leg was an attended transfer's consultation. Pure: tested on recorded CDRs like the builder.
+leg was an attended transfer's consultation; and who put the call on hold, when (live events:
+CDRs do not record hold). Pure: tested on recorded CDRs like the builder.
 
 CDRs are what survives a restart of callbridge or of Asterisk (Master.csv fills any gap), so a
 story can be told for any call the call log holds, not only for calls seen live.
@@ -63,3 +64,10 @@ def legs_of(cdrs: list[dict]) -> list[dict]:
                      "devices": _CONTACT.findall(c.get("lastdata") or "") if app == "Dial"
                      else [], "reading": reading})
     return legs
+
+
+def holds_of(holds: list[dict]) -> list[dict]:
+    """The call's hold periods (stored as the AMI Hold / Unhold events came) as CallHold fields:
+    who held (the party whose phone pressed hold; the others heard music), from when, until."""
+    return [{"party": _party(h["channel"], None, None), "start": h["start"], "end": h["end"]}
+            for h in holds]
