@@ -11,6 +11,7 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,9 @@ class Database:
         self._point_reader: sqlite3.Connection | None = None
         self._write_lock = asyncio.Lock()
         self._batch_conn: sqlite3.Connection | None = None  # loop_transaction(): on the loop thread
+        # where loop_transaction()'s COMMIT waits for its fsync, the loop meanwhile free (one
+        # worker: commits of the one writer connection never overlap)
+        self._committer: ThreadPoolExecutor | None = None
 
     async def open(self, create: bool = True) -> bool:
         """Opens (creating and migrating as needed); True when the file was created now.
@@ -150,21 +154,44 @@ class Database:
         batches, indexed lookups): it holds the loop."""
         async with self._writing(), _disk_full_is_507(), _constraint_is_conflict():
             if self._batch_conn is None:
-                self._batch_conn = _plain_connection(self.path)
+                # check_same_thread off for the COMMIT on the committer thread; the write lock
+                # and the wait below keep every use of the connection one after another
+                self._batch_conn = _plain_connection(self.path, check_same_thread=False)
+                self._committer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-commit")
             conn = self._batch_conn
             conn.execute("BEGIN IMMEDIATE")
             try:
                 yield LoopTx(conn)
-                conn.execute("COMMIT")
+                await self._commit(conn)
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
 
+    async def _commit(self, conn: sqlite3.Connection) -> None:
+        """COMMIT on the committer thread: its fsync (synchronous=FULL) releases the GIL, so the
+        loop goes on reading AMI events meanwhile (measured in bench/calllog_replay.py). A
+        cancelled caller still waits for the COMMIT to finish before anything else touches the
+        connection (its ROLLBACK on the loop would otherwise run beside it)."""
+        assert self._committer is not None
+        done = asyncio.get_running_loop().run_in_executor(self._committer, conn.execute, "COMMIT")
+        try:
+            await asyncio.shield(done)
+        except asyncio.CancelledError:
+            while not done.done():  # bounded by the COMMIT itself, which can't be stopped
+                try:
+                    await asyncio.wait([done])
+                except asyncio.CancelledError:
+                    continue
+            raise
+
     def _close_batch_conn(self) -> None:
         if self._batch_conn is not None:
             self._batch_conn.close()
             self._batch_conn = None
+        if self._committer is not None:
+            self._committer.shutdown(wait=True)  # idle: every COMMIT was awaited
+            self._committer = None
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         assert self._reader is not None, "database not open"
