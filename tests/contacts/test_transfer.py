@@ -78,6 +78,39 @@ async def test_csv_import_creates_rejects_with_reasons_and_is_idempotent(api):
     assert await api.ok("GET", "/contacts/contacts", account="globex") == []
 
 
+async def test_an_import_batch_indexes_its_contacts_for_search_once_each(api):
+    """A batch's trigram entries are written at its end (ContactStore.search_index_deferred),
+    not by a trigger per contact: every created contact is found by substring, one created and
+    then updated in the same batch is found by its new values only, a rejected one not at all,
+    and a contact added after the import is indexed by its trigger again."""
+    rows = ("external_id,firstname,lastname,mobile_phone\n"
+            "x-1,Grace,Hopper,5553330001\n"
+            "x-2,Alan,Turing,5553330002\n"
+            "x-2,Alan,Mathison,5553339992\n"      # the same contact again: an update
+            "x-3,Bad,\x01Char,5553330003\n")      # rejected
+    status, report = await api.call("POST", "/contacts/import?format=csv", data=rows.encode())
+    assert status == 200 and (report["created"], report["updated"], report["rejected"]) == (
+        2, 1, 1), report
+
+    async def like(digits: str) -> list[str]:
+        hits = await api.ok("POST", "/contacts/contacts/search/mobile/like",
+                            json={"mobile_phone": digits})
+        return sorted(h["lastname"] for h in hits)
+
+    async def named(text: str) -> list[str]:
+        hits = await api.ok("POST", "/contacts/contacts/search/name", json={"searchString": text})
+        return sorted(h["lastname"] for h in hits)
+
+    assert await like("33300") == ["Hopper"]   # Turing's first number was replaced
+    assert await like("333999") == ["Mathison"]
+    assert await like("3330003") == []         # the rejected record left nothing behind
+    assert await named("hopp") == ["Hopper"] and await named("mathis") == ["Mathison"]
+    assert await named("turing") == []
+    await api.ok("POST", "/contacts/contacts", json={"firstname": "Ada", "lastname": "Byron",
+                                                     "mobile_phone": "5553330004"})
+    assert await like("3330004") == ["Byron"] and await named("byro") == ["Byron"]
+
+
 async def test_vcard_import_reads_30_and_40(api):
     status, report = await api.call("POST", "/contacts/import?format=vcf", data=VCARDS.encode())
     assert status == 200 and (report["created"], report["rejected"]) == (2, 1), report

@@ -370,7 +370,8 @@ class ContactService:
         others are written. Returns (line, "created" | "updated" | "unchanged" | "rejected",
         reason)."""
         out: list[tuple[int, str, str | None]] = []
-        async with self.writes.transaction(account, loop=True) as tx:
+        async with self.writes.transaction(account, loop=True) as tx, \
+                self.store.search_index_deferred(tx):
             for line, body in items:
                 try:
                     async with tx.savepoint():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 from callbridge.contacts.encode import FIELDS as CONTACT_FIELDS
@@ -384,6 +385,37 @@ class ContactStore:
         return row["id"] if row else None
 
     # ---- writes (inside the service's transaction) ---------------------------------------
+
+    @staticmethod
+    @asynccontextmanager
+    async def search_index_deferred(tx: Tx) -> AsyncIterator[None]:
+        """Contacts inserted inside the block get their trigram index entries (SQLite's FTS5
+        tables) in one INSERT … SELECT per table at its end, not from a trigger each (migration
+        0018): a bulk import's batch. Contacts updated inside the block keep their triggers, so
+        one created and then updated in the same block is already indexed and is skipped.
+        PostgreSQL indexes the contacts themselves (pg_trgm): nothing to do there."""
+        if tx.engine != "sqlite":
+            yield
+            return
+        counter = await tx.fetchone("SELECT last FROM contact_id_counter")
+        assert counter is not None  # one row, made by the migrations
+        after = counter[0]  # every contact inserted in the block gets a higher id
+        await tx.execute("INSERT INTO fts_deferred(from_id) VALUES (?)", (after,))
+        try:
+            yield
+        finally:  # on an error too: the transaction rolls back, but nothing may leave it set
+            await tx.execute("DELETE FROM fts_deferred")
+        await tx.execute(
+            "INSERT INTO contacts_fts(rowid, mobile, phones, name, organization, email, note)"
+            " SELECT id, mobile_phone, phone_numbers,"
+            " trim(coalesce(firstname_key, '') || ' ' || coalesce(lastname_key, '')),"
+            " organization_key, email_key, note FROM contacts c WHERE c.id > ?"
+            " AND NOT EXISTS (SELECT 1 FROM contacts_fts f WHERE f.rowid = c.id)", (after,))
+        await tx.execute(
+            "INSERT INTO contacts_mobile_fts(rowid, mobile) SELECT id, mobile_phone"
+            " FROM contacts c WHERE c.id > ? AND c.mobile_phone IS NOT NULL"
+            " AND NOT EXISTS (SELECT 1 FROM contacts_mobile_fts f WHERE f.rowid = c.id)",
+            (after,))
 
     @staticmethod
     async def next_versions(tx: Tx, account_id: int, count: int = 1) -> int:
