@@ -101,6 +101,10 @@ async def test_an_import_batch_indexes_its_contacts_for_search_once_each(api):
         hits = await api.ok("POST", "/contacts/contacts/search/name", json={"searchString": text})
         return sorted(h["lastname"] for h in hits)
 
+    # versions follow the file: Hopper's creation, Turing's, then Turing's update
+    synced = {c["lastname"]: c["version"] for c in
+              (await api.ok("GET", "/contacts/contactsAfterVersion/0"))["updated"]}
+    assert synced["Hopper"] < synced["Mathison"] and len(synced) == 2, synced
     assert await like("33300") == ["Hopper"]   # Turing's first number was replaced
     assert await like("333999") == ["Mathison"]
     assert await like("3330003") == []         # the rejected record left nothing behind

@@ -493,6 +493,52 @@ class ContactStore:
                                  (account_id, crm_source, crm_id))
 
     @staticmethod
+    async def external_ids_held(tx: Tx, account_id: int, external_ids: list[str]) -> set[str]:
+        """Those of external_ids that a contact of the account holds."""
+        held: set[str] = set()
+        for start in range(0, len(external_ids), 500):
+            chunk = external_ids[start:start + 500]
+            held.update(r[0] for r in await tx.fetchall(
+                f"SELECT external_id FROM contacts WHERE account_id = ? AND external_id IN"
+                f" ({', '.join('?' * len(chunk))})", (account_id, *chunk)))
+        return held
+
+    @staticmethod
+    async def insert_many(tx: Tx, account_id: int, contacts: list[tuple[str, dict[str, Any]]],
+                          first_version: int, now: str) -> list[int]:
+        """New contacts (uuid, values) with consecutive versions from first_version; their ids,
+        reserved together from the counter (never reused, as for one)."""
+        counter = await tx.fetchone("UPDATE contact_id_counter SET last = last + ? RETURNING last",
+                                    (len(contacts),))
+        assert counter is not None  # one row, made by the migrations
+        ids = list(range(counter[0] - len(contacts) + 1, counter[0] + 1))
+        by_columns: dict[tuple[str, ...], list[tuple]] = {}
+        versions = range(first_version, first_version + len(contacts))
+        for cid, version, (uuid, values) in zip(ids, versions, contacts, strict=True):
+            names, data = _columns(values)
+            by_columns.setdefault(tuple(names), []).append(
+                (cid, account_id, uuid, *data, version, now, now))
+        for cols, rows in by_columns.items():
+            await tx.executemany(
+                f"INSERT INTO contacts(id, account_id, uuid, {', '.join(cols)}, version,"
+                f" created_at, updated_at) VALUES (?, ?, ?, {', '.join('?' * len(cols))}, ?, ?, ?)",
+                rows)
+        return ids
+
+    @staticmethod
+    async def add_phones(tx: Tx, account_id: int,
+                         contacts: list[tuple[int, str | None, list[str]]]) -> None:
+        """The matching keys (mobile, others) of new contacts: replace_phones for many at once."""
+        rows = []
+        for cid, mobile, others in contacts:  # each contact's rows as replace_phones writes them
+            rows += [(cid, account_id, n, 0) for n in others]
+            if mobile:
+                rows.append((cid, account_id, mobile, 1))
+        if rows:
+            await tx.executemany("INSERT INTO contact_phones(contact_id, account_id, number,"
+                                 " is_mobile) VALUES (?, ?, ?, ?)", rows)
+
+    @staticmethod
     async def external_id_owner(tx: Tx, account_id: int, external_id: str) -> str | None:
         row = await tx.fetchone("SELECT uuid FROM contacts WHERE account_id = ? AND external_id = ?",
                                 (account_id, external_id))
