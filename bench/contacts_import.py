@@ -5,11 +5,16 @@ its time and peak memory, then the same file again (every row an update by exter
 
 Baseline in the same run: bench/seed_contacts.py writing the same number of contacts with bulk
 SQL on callbridge's schema (no validation, no per-contact rules): the floor of any import.
+
+Then the same file over HTTP (POST /contacts/import to `callbridge serve`, a fresh database),
+with /health asked every 10 ms meanwhile: its p99 during the import against the same probe on
+the idle service just before (target: < 50 ms).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import json
 import os
@@ -19,6 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from contacts_http import create_key, free_port, serve_env, wait_port
+from contacts_sync import health_probe, pct
 from quick import parse_args
 
 HERE = Path(__file__).resolve().parent
@@ -71,6 +78,44 @@ def timed(cmd: list[str], env: dict) -> tuple[float, dict, str, list]:
             out.strip().splitlines()[-1], [s[1] for s in samples])
 
 
+async def _over_http(base: str, key: str, src: Path) -> dict:
+    import aiohttp
+    stop = asyncio.Event()
+    idle = asyncio.create_task(health_probe(base, stop))
+    await asyncio.sleep(2)
+    stop.set()
+    idle_ms = await idle
+    stop = asyncio.Event()
+    during = asyncio.create_task(health_probe(base, stop))
+    t0 = time.monotonic()
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{base}/contacts/import?format=csv", data=src.read_bytes(),
+                             headers={"x-api-key": key},
+                             timeout=aiohttp.ClientTimeout(total=3600)) as r:
+            report = await r.json()
+            assert r.status == 200, report
+    seconds = time.monotonic() - t0
+    stop.set()
+    lat = await during
+    return {"seconds": round(seconds, 1), "created": report["created"],
+            "health_idle_p99_ms": pct(idle_ms, 0.99),
+            "health_during_p50_ms": pct(lat, 0.5), "health_during_p99_ms": pct(lat, 0.99),
+            "health_during_max_ms": round(max(lat), 1), "health_probes": len(lat)}
+
+
+def over_http(root: Path, src: Path) -> dict:
+    port = free_port()
+    env = serve_env(root / "http.db", port)
+    key = create_key(env)
+    serve = subprocess.Popen([str(VENV_BIN / "callbridge"), "serve"], env=env)
+    try:
+        wait_port(port)
+        return asyncio.run(_over_http(f"http://127.0.0.1:{port}", key, src))
+    finally:
+        serve.terminate()
+        serve.wait()
+
+
 def main(rows: int) -> dict:
     root = Path(tempfile.mkdtemp(prefix="cb-importbench-"))
     src = root / "contacts.csv"
@@ -100,6 +145,8 @@ def main(rows: int) -> dict:
     subprocess.run([sys.executable, str(HERE / "seed_contacts.py"), str(floor_db), "--count",
                     str(rows)], check=True, capture_output=True)
     floor_s = time.monotonic() - t0
+    http = over_http(root, src)
+    print(f"[bench] over HTTP: {http}", file=sys.stderr)
     return {"rows": rows, "csv_mib": round(src.stat().st_size / 2**20, 1),
             "import": {"seconds": round(first_s, 1), "rows_per_s": round(rows / first_s),
                        "peak_mib": first_rss, "rss_anon_every_30s_mib": first_anon,
@@ -109,6 +156,7 @@ def main(rows: int) -> dict:
                          "summary": again_out},
             "floor_bulk_sql": {"seconds": round(floor_s, 1), "rows_per_s": round(rows / floor_s)},
             "import_vs_floor": round(floor_s / first_s, 3),
+            "over_http": {**http, "rows_per_s": round(rows / http["seconds"])},
             "export": {**exports, "vcf_vs_csv": round(exports["vcf"]["seconds"]
                                                        / max(exports["csv"]["seconds"], 0.1), 2)}}
 
