@@ -24,7 +24,7 @@ from callbridge.db.sqlite_thread import ThreadConnection
 # the contacts themselves (pg_trgm).
 TABLES = ("accounts", "api_keys", "admin_keys", "contact_id_counter", "contacts", "contact_phones",
           "deleted_contacts", "groups", "contact_groups", "extensions", "cdrs", "far_end_times",
-          "call_holds", "dialed_calls", "call_log", "cdr_csv_state", "event_counters", "events",
+          "call_holds", "call_hangups", "dialed_calls", "call_log", "cdr_csv_state", "event_counters", "events",
           "webhooks", "webhook_deliveries", "directory_version")
 # Tables PostgreSQL's schema creates with their one row: replaced, not added to.
 SINGLE_ROW = ("contact_id_counter", "directory_version")
@@ -75,6 +75,11 @@ async def copy_sqlite_to_pg(source: Path, url: str,
                     stored = await conn.fetchval(f"SELECT count(*) FROM {table}")
                     if stored != copied:
                         raise CopyError(f"{table}: {copied} rows read, {stored} stored")
+            # Statistics for the planner now, not when autovacuum gets round to it: a service
+            # started right after a copy planned its reads on a never-analyzed table, and a
+            # 1 M-contact list took 300 s instead of 8 (a scan per batch; docs/benchmarks.md).
+            for table in TABLES:
+                await conn.execute(f"ANALYZE {table}")
             return counts
         finally:
             await lite.aclose()
