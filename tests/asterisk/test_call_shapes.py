@@ -391,8 +391,8 @@ async def test_a_blind_transfer_gives_each_party_its_row_and_the_target_the_orig
 
 async def test_a_call_put_on_hold_at_the_phone_shows_the_hold_in_its_story(queue_pbx, tmp_path):
     """309's phone answers, presses hold 1 s later for 2 s (a sendonly re-INVITE, then
-    sendrecv): the call's story has the hold, by 309, about 2 s long; the row is 309's
-    ANSWERED call as without the hold."""
+    sendrecv): the call's story has the hold, by 309, about 2 s long, and says the caller hung
+    up; the row is 309's ANSWERED call as without the hold."""
     pbx, caller = queue_pbx, "5557770214"
     phone = await asyncio.to_thread(pbx.start_holding_phone, "hold309", answer_ms=300,
                                     hold_at_ms=1000, hold_ms=2000, register_as="309")
@@ -411,6 +411,12 @@ async def test_a_call_put_on_hold_at_the_phone_shows_the_hold_in_its_story(queue
         held = (datetime.fromisoformat(hold["end"]) - datetime.fromisoformat(hold["start"]))
         assert 1 <= held.total_seconds() <= 3, hold  # 2 s, in whole seconds
         assert row["answer_timestamp"] <= hold["start"] < hold["end"] <= row["end_timestamp"]
+        # the caller hung up (uac_inbound's BYE after talking 5 s)
+        hung_up = story["hung_up_first"]
+        assert (hung_up["party"]["kind"], hung_up["cause"]) == ("outside", "Normal Clearing"), (
+            hung_up)
+        ended = datetime.fromisoformat(row["end_timestamp"])
+        assert abs((datetime.fromisoformat(hung_up["at"]) - ended).total_seconds()) <= 1, hung_up
     finally:
         await asyncio.to_thread(pbx.unregister, "hold309", "309")
 

@@ -79,22 +79,34 @@ HELD_CALL = [  # the trunk calls 309, which answers, holds twice, and hangs up w
     _channel_event("Newchannel", "01", "H.1", Channel="PJSIP/309-00000001"),
     _channel_event("DialBegin", "01", "H.0", Channel="PJSIP/trunk-00000000",
                    DestChannel="PJSIP/309-00000001", DestUniqueid="H.1"),
+    # 309's softphone rang too; its channel leaves first when the desk phone answers
+    _channel_event("Newchannel", "01", "H.2", Channel="PJSIP/309-00000002"),
+    _channel_event("DialBegin", "01", "H.0", Channel="PJSIP/trunk-00000000",
+                   DestChannel="PJSIP/309-00000002", DestUniqueid="H.2"),
     _channel_event("DialEnd", "02", "H.0", Channel="PJSIP/trunk-00000000",
                    DestChannel="PJSIP/309-00000001", DestUniqueid="H.1", DialStatus="ANSWER"),
+    _channel_event("DialEnd", "02", "H.0", Channel="PJSIP/trunk-00000000",
+                   DestChannel="PJSIP/309-00000002", DestUniqueid="H.2", DialStatus="CANCEL"),
+    _channel_event("Hangup", "02", "H.2", Channel="PJSIP/309-00000002",
+                   **{"Cause-txt": "Answered elsewhere"}),
     _channel_event("Hold", "04", "H.1", Channel="PJSIP/309-00000001", MusicClass="default"),
     _channel_event("Unhold", "07", "H.1", Channel="PJSIP/309-00000001"),
     _channel_event("Hold", "09", "H.1", Channel="PJSIP/309-00000001", MusicClass="default"),
-    _channel_event("Hangup", "12", "H.1", Channel="PJSIP/309-00000001"),
-    _channel_event("Hangup", "12", "H.0", Channel="PJSIP/trunk-00000000"),
+    _channel_event("Hangup", "12", "H.1", Channel="PJSIP/309-00000001",
+                   **{"Cause-txt": "Normal Clearing"}),
+    _channel_event("Hangup", "12", "H.0", Channel="PJSIP/trunk-00000000",
+                   **{"Cause-txt": "Normal Clearing"}),
 ]
 
 
-async def test_the_story_tells_who_held_the_call_and_when_from_the_live_hold_events(api):
+async def test_the_story_tells_who_held_the_call_and_who_hung_up_from_the_live_events(api):
     """Hold periods come from AMI Hold/Unhold (no CDR field records them); a party that hangs
-    up while holding ends its hold then. A Hold or Unhold of a call not followed is ignored."""
+    up while holding ends its hold then. A Hold or Unhold of a call not followed is ignored.
+    Who hung up: the first party that talked to leave while the other was still on the call
+    (not the softphone that only rang, whose channel left first)."""
     await api.app[EXTENSIONS].add("acme", "309")
     service = api.app[SERVICE]
-    service.calls.feed({**HELD_CALL[4], "Linkedid": "unknown", "Uniqueid": "U.1"})
+    service.calls.feed({**HELD_CALL[8], "Linkedid": "unknown", "Uniqueid": "U.1"})
     for ev in HELD_CALL:
         service.calls.feed(ev)
     await _ingest(api, [cdr(2, "5557770210", "309", "from-trunk", '"PSTN" <5557770210>',
@@ -107,6 +119,9 @@ async def test_the_story_tells_who_held_the_call_and_when_from_the_live_hold_eve
         ("extension", "309", "2026-12-03 16:49:04", "2026-12-03 16:49:07"),
         ("extension", "309", "2026-12-03 16:49:09", "2026-12-03 16:49:12")]
     assert story["holds"][0]["party"]["channel"] == "PJSIP/309-00000001"
+    assert story["hung_up_first"] == {
+        "party": {"kind": "extension", "name": "309", "channel": "PJSIP/309-00000001"},
+        "at": "2026-12-03 16:49:12", "cause": "Normal Clearing"}
     assert await api.app[SERVICE].store.holds_of_call("default", "unknown") == []
     # the same events read twice (a second reader of the node): the periods are kept once
     for ev in HELD_CALL:

@@ -111,6 +111,7 @@ class Left:
     uniqueid: str
     cause: str | None           # Cause-txt (or the cause code)
     stamp: float | None
+    channel: str = ""           # its name ('PJSIP/309-00000004')
 
 
 @dataclass(slots=True)
@@ -337,7 +338,8 @@ class CallModel:
         if call is None:
             call = LiveCall(lid)  # not followed (it began before we looked): said all the same
         call.channels.discard(uid)
-        left = Left(call, uid, ev.get("Cause-txt") or ev.get("Cause"), stamp)
+        left = Left(call, uid, ev.get("Cause-txt") or ev.get("Cause"), stamp,
+                    ev.get("Channel", "") or "")
         self._tell("channel_left", left)
         if not call.channels and self._calls.pop(lid, None) is not None:
             self._tell("call_over", call, stamp, True)

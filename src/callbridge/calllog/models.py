@@ -113,6 +113,15 @@ class CallHold(BaseModel):
                                         " null: still on hold")
 
 
+class CallHangup(BaseModel):
+    """The party that left the call first while others were still on it: for an answered call,
+    who hung up."""
+    party: Party
+    at: str
+    cause: str | None = Field(description="Asterisk's hang-up cause ('Normal Clearing' when the"
+                                          " party hung up; 'User busy', 'No answer' …)")
+
+
 class CallStory(BaseModel):
     """Every leg of one call in order, its hold periods, and the call-log rows it made for the
     account."""
@@ -122,4 +131,6 @@ class CallStory(BaseModel):
     holds: list[CallHold] = Field(default_factory=list, description="seen live (AMI Hold and"
                                   " Unhold); a hold while no callbridge instance read the node"
                                   " is not known")
+    hung_up_first: CallHangup | None = Field(None, description="who left first, seen live like"
+                                             " holds; null when not known")
     rows: list[CallRecord]

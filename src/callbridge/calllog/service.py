@@ -32,7 +32,7 @@ from callbridge.calllog.builder import RowDraft, build_rows
 from callbridge.calllog.format import display_number, inside_number
 from callbridge.calllog.live import LeavingParties
 from callbridge.calllog.store import CallLogStore
-from callbridge.calllog.story import holds_of, legs_of
+from callbridge.calllog.story import hangup_of, holds_of, legs_of
 from callbridge.contacts.lookup import ContactLookup
 from callbridge.db import Db, Tx
 from callbridge.errors import NotFound
@@ -93,6 +93,11 @@ class CallLogService(CallListener):
         self._far_times: dict[str, list] = {}         # linkedid -> [answered_at, ended_at] to save
         self._holds: list[tuple[str, str, str, bool, str]] = []  # hold marks to save (save_holds)
         self._on_hold: dict[str, tuple[str, str]] = {}  # uniqueid on hold -> (linkedid, channel)
+        # The channels of each call up that answered a dial or dialled one that answered: the
+        # first of them to leave while another is still up hung up first (save_hangups). Only
+        # those: the devices of a ring group or queue that only rang leave first too.
+        self._talking: dict[str, set[str]] = {}
+        self._hangups: list[tuple[str, str, str, str, str | None]] = []  # to save
         self._dialed: dict[str, None] = {}            # recent click-to-dial call ids, oldest first
         # Two clocks decide when a call is over. Stream time (the events' Timestamp header): under a
         # backlog, wall time runs ahead of what has been read, and a call's last Cdr may still sit
@@ -204,6 +209,8 @@ class CallLogService(CallListener):
 
     def dial_ended(self, dial: Dial) -> None:
         lid = dial.call.linkedid
+        if dial.status == "ANSWER":
+            self._talking.setdefault(lid, set()).update((dial.source, dial.dest))
         if dial.status == "ANSWER" and lid in self._dialed and dial.source == lid:
             # the ;1 leg of a click-to-dial dialled the number: this is the far end answering
             self._far_uid[lid] = dial.dest
@@ -219,6 +226,13 @@ class CallLogService(CallListener):
 
     def channel_left(self, left: Left) -> None:
         lid = left.call.linkedid
+        talking = self._talking.get(lid)
+        if talking is not None and left.uniqueid in talking:
+            del self._talking[lid]  # the first one only
+            if left.call.channels:  # others are still on the call: this party hung up
+                self._hangups.append((lid, left.uniqueid, left.channel,
+                                      cdrs.epoch_ts(left.stamp) or utc_now().strftime(TS),
+                                      left.cause))
         on_hold = self._on_hold.pop(left.uniqueid, None)
         if on_hold is not None:  # hung up while holding: the hold ends with it
             self._holds.append((on_hold[0], left.uniqueid, on_hold[1], False,
@@ -230,17 +244,25 @@ class CallLogService(CallListener):
             self._pending[lid] = self._stream_now if left.stamp is None else left.stamp
 
     def call_over(self, call: LiveCall, stamp: float | None, seen: bool) -> None:
+        self._talking.pop(call.linkedid, None)
         self._far_uid.pop(call.linkedid, None)  # ended unseen: its far end is followed no more
 
     def reconciled(self, alive: set[str] | None) -> None:
         """After each (re)connect: the CDRs written while we were away."""
+        self._forget_ended()
         self.start_backfill()
 
     async def lease_taken(self) -> None:
         """This instance reads the node from now on: what it missed meanwhile, from Master.csv
         (the call model followed the node's channels all along)."""
         self._far_uid = {lid: uid for lid, uid in self._far_uid.items() if self.calls.is_live(lid)}
+        self._forget_ended()
         self.start_backfill()
+
+    def _forget_ended(self) -> None:
+        """Calls that ended while this instance wasn't listening (another read the node, or the
+        link was down): their call_over went unheard."""
+        self._talking = {lid: u for lid, u in self._talking.items() if self.calls.is_live(lid)}
 
     def _remember_dial(self, call_id: str) -> None:
         if len(self._dialed) >= MAX_RECENT_DIALS:  # the oldest go one by one, not all at once
@@ -275,6 +297,7 @@ class CallLogService(CallListener):
             batch, self._queue = self._queue, []
             far, self._far_times = self._far_times, {}
             holds, self._holds = self._holds, []
+            hangups, self._hangups = self._hangups, []
             # A call is built once over: no live channel, and `grace` passed on the stream clock
             # since its last event (or nothing arrived at all for `grace`). As a safety net against
             # a Hangup that was missed, also once nothing happened on it for STALE_SECONDS.
@@ -298,7 +321,7 @@ class CallLogService(CallListener):
             live = self.leaving.due()
             if not self.leading():
                 live = []
-            if not (batch or far or holds or ready or live):
+            if not (batch or far or holds or hangups or ready or live):
                 return False
             linkedids = list(ready)
             store = self.store
@@ -312,6 +335,8 @@ class CallLogService(CallListener):
                     await store.save_far_end(tx, self.node, lid, answered, ended)
                 if holds:
                     await store.save_holds(tx, self.node, holds)
+                if hangups:
+                    await store.save_hangups(tx, self.node, hangups)
                 rows = [await self._row(lid, draft, None) for lid, draft in live]
                 # Only calls with CDRs not yet built: a call already stored (over AMI or by an
                 # earlier backfill) is never built, nor published, again.
@@ -342,6 +367,7 @@ class CallLogService(CallListener):
             except BaseException:
                 self._queue[:0] = batch  # nothing was written: try again next pass
                 self._holds[:0] = holds
+                self._hangups[:0] = hangups
                 for lid, times in far.items():
                     self._far_times.setdefault(lid, times)
                 raise
@@ -465,4 +491,6 @@ class CallLogService(CallListener):
                            error="Call not found")
         legs = legs_of(await self.store.cdrs_of_call(node, linkedid))
         holds = holds_of(await self.store.holds_of_call(node, linkedid))
-        return {"call_id": linkedid, "node": node, "legs": legs, "holds": holds, "rows": rows}
+        hangup = hangup_of(await self.store.hangup_of_call(node, linkedid))
+        return {"call_id": linkedid, "node": node, "legs": legs, "holds": holds,
+                "hung_up_first": hangup, "rows": rows}

@@ -106,6 +106,16 @@ class CallLogStore:
                                  ' AND "end" IS NULL', (at, node, uniqueid))
 
     @staticmethod
+    async def save_hangups(tx: Tx, node: str,
+                           hangups: list[tuple[str, str, str, str, str | None]]) -> None:
+        """(linkedid, uniqueid, channel, at, cause) of the first channel to leave each call: the
+        first one stored for a call stands."""
+        await tx.executemany(
+            "INSERT INTO call_hangups(node, linkedid, uniqueid, channel, at, cause)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            [(node, *h) for h in hangups])
+
+    @staticmethod
     async def inputs_of(tx: Tx, node: str, linkedids: list[str]) -> tuple[dict, dict, dict]:
         """(raw CDRs, dialed call, far-end times) of each linkedid."""
         raw: dict[str, list[dict]] = {}
@@ -241,6 +251,11 @@ class CallLogStore:
     async def cdrs_of_call(self, node: str, linkedid: str) -> list[dict]:
         return [dict(r) for r in await self.db.fetchall(
             "SELECT * FROM cdrs WHERE node = ? AND linkedid = ?", (node, linkedid))]
+
+    async def hangup_of_call(self, node: str, linkedid: str) -> dict | None:
+        row = await self.db.fetchone("SELECT uniqueid, channel, at, cause FROM call_hangups"
+                                     " WHERE node = ? AND linkedid = ?", (node, linkedid))
+        return dict(row) if row else None
 
     async def holds_of_call(self, node: str, linkedid: str) -> list[dict]:
         return [dict(r) for r in await self.db.fetchall(

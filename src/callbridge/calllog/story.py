@@ -71,3 +71,13 @@ def holds_of(holds: list[dict]) -> list[dict]:
     who held (the party whose phone pressed hold; the others heard music), from when, until."""
     return [{"party": _party(h["channel"], None, None), "start": h["start"], "end": h["end"]}
             for h in holds]
+
+
+def hangup_of(hangup: dict | None) -> dict | None:
+    """Who left the call first while others were still on it (for an answered call: who hung
+    up), as a CallHangup; None when not known (the call ended while no instance read the node,
+    or it only ever had one channel)."""
+    if hangup is None:
+        return None
+    return {"party": _party(hangup["channel"], None, None), "at": hangup["at"],
+            "cause": hangup["cause"]}

@@ -24,8 +24,8 @@ from callbridge.db.sqlite_thread import ThreadConnection
 # the contacts themselves (pg_trgm).
 TABLES = ("accounts", "api_keys", "admin_keys", "contact_id_counter", "contacts", "contact_phones",
           "deleted_contacts", "groups", "contact_groups", "extensions", "cdrs", "far_end_times",
-          "call_holds", "call_hangups", "dialed_calls", "call_log", "cdr_csv_state", "event_counters", "events",
-          "webhooks", "webhook_deliveries", "directory_version")
+          "call_holds", "call_hangups", "dialed_calls", "call_log", "cdr_csv_state",
+          "event_counters", "events", "webhooks", "webhook_deliveries", "directory_version")
 # Tables PostgreSQL's schema creates with their one row: replaced, not added to.
 SINGLE_ROW = ("contact_id_counter", "directory_version")
 # Columns whose ids come from a sequence in PostgreSQL: (table, column).
