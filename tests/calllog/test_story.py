@@ -87,14 +87,18 @@ HELD_CALL = [  # the trunk calls 309, which answers, holds twice, and hangs up w
                    DestChannel="PJSIP/309-00000001", DestUniqueid="H.1", DialStatus="ANSWER"),
     _channel_event("DialEnd", "02", "H.0", Channel="PJSIP/trunk-00000000",
                    DestChannel="PJSIP/309-00000002", DestUniqueid="H.2", DialStatus="CANCEL"),
+    _channel_event("HangupRequest", "02", "H.2", Channel="PJSIP/309-00000002", Cause="21"),
     _channel_event("Hangup", "02", "H.2", Channel="PJSIP/309-00000002",
                    **{"Cause-txt": "Answered elsewhere"}),
     _channel_event("Hold", "04", "H.1", Channel="PJSIP/309-00000001", MusicClass="default"),
     _channel_event("Unhold", "07", "H.1", Channel="PJSIP/309-00000001"),
     _channel_event("Hold", "09", "H.1", Channel="PJSIP/309-00000001", MusicClass="default"),
-    _channel_event("Hangup", "12", "H.1", Channel="PJSIP/309-00000001",
-                   **{"Cause-txt": "Normal Clearing"}),
+    # 309's phone hangs up (its BYE: a HangupRequest); the trunk's channel is hung up by
+    # Asterisk, which raises none; the Hangups come in either order
+    _channel_event("HangupRequest", "12", "H.1", Channel="PJSIP/309-00000001", Cause="16"),
     _channel_event("Hangup", "12", "H.0", Channel="PJSIP/trunk-00000000",
+                   **{"Cause-txt": "Normal Clearing"}),
+    _channel_event("Hangup", "12", "H.1", Channel="PJSIP/309-00000001",
                    **{"Cause-txt": "Normal Clearing"}),
 ]
 
@@ -102,11 +106,12 @@ HELD_CALL = [  # the trunk calls 309, which answers, holds twice, and hangs up w
 async def test_the_story_tells_who_held_the_call_and_who_hung_up_from_the_live_events(api):
     """Hold periods come from AMI Hold/Unhold (no CDR field records them); a party that hangs
     up while holding ends its hold then. A Hold or Unhold of a call not followed is ignored.
-    Who hung up: the first party that talked to leave while the other was still on the call
-    (not the softphone that only rang, whose channel left first)."""
+    Who hung up: the first party that talked whose own side hung up (HangupRequest) while the
+    other was still on the call; not the softphone that only rang and declined, nor the order
+    of the Hangup events."""
     await api.app[EXTENSIONS].add("acme", "309")
     service = api.app[SERVICE]
-    service.calls.feed({**HELD_CALL[8], "Linkedid": "unknown", "Uniqueid": "U.1"})
+    service.calls.feed({**HELD_CALL[9], "Linkedid": "unknown", "Uniqueid": "U.1"})
     for ev in HELD_CALL:
         service.calls.feed(ev)
     await _ingest(api, [cdr(2, "5557770210", "309", "from-trunk", '"PSTN" <5557770210>',

@@ -9,6 +9,10 @@ its channel names parsed once, and which calls are still up is asked of one plac
     dial_started(dial)   a channel of the call dials another (a device, the mobile, the far end)
     dial_ended(dial)     that dial is over: answered, or not (dial.status)
     held(hold)           a channel of the call put it on hold, or took it back (hold.on)
+    hangup_requested(left)
+                         a channel's own side hung up (its phone sent BYE or CANCEL, or a
+                         carrier did): AMI HangupRequest, which Asterisk's own clean-up of the
+                         other channels (a soft hang-up) does not raise
     channel_left(left)   a channel of the call hung up
     call_over(call, t, seen)
                          its last channel hung up: the call is over on the PBX (seen=False:
@@ -44,7 +48,10 @@ from callbridge.timeutil import iso
 
 log = logging.getLogger("callbridge.ami")
 MAX_CALLS = 10_000
-CHANNEL_EVENTS = ("Newchannel", "DialBegin", "DialEnd", "Hangup", "Hold", "Unhold")
+CHANNEL_EVENTS = ("Newchannel", "DialBegin", "DialEnd", "Hangup", "Hold", "Unhold", "HangupRequest")
+# Q.850 causes a phone's hang-up carries (HangupRequest gives the number only)
+CAUSES = {"16": "Normal Clearing", "17": "User busy", "18": "No user responding",
+          "19": "No answer", "21": "Call Rejected", "31": "Normal, unspecified"}
 TRANSFER_EVENTS = ("AttendedTransfer", "BlindTransfer")
 
 
@@ -159,6 +166,8 @@ class CallListener:
 
     def held(self, hold: Hold) -> None: ...
 
+    def hangup_requested(self, left: Left) -> None: ...
+
     def channel_left(self, left: Left) -> None: ...
 
     def call_over(self, call: LiveCall, stamp: float | None, seen: bool) -> None: ...
@@ -172,7 +181,7 @@ class CallListener:
 
 
 _TRANSITIONS = ("event_seen", "call_started", "dial_started", "dial_ended", "held",
-                "channel_left", "call_over", "transferred", "reconciled")
+                "hangup_requested", "channel_left", "call_over", "transferred", "reconciled")
 
 
 def _always() -> bool:
@@ -244,6 +253,13 @@ class CallModel:
                 self._tell("dial_ended", ended)
         elif name == "Hangup":
             self._hangup(lid, ev, stamp)
+        elif name == "HangupRequest":
+            call = self._calls.get(lid)
+            if call is not None:
+                cause = ev.get("Cause", "") or ""
+                self._tell("hangup_requested", Left(call, ev.get("Uniqueid", ""),
+                                                    CAUSES.get(cause, cause or None), stamp,
+                                                    ev.get("Channel", "") or ""))
         elif name in ("Hold", "Unhold"):
             call = self._calls.get(lid)
             if call is not None:  # a call followed from its start (or its first dial)

@@ -94,9 +94,10 @@ class CallLogService(CallListener):
         self._holds: list[tuple[str, str, str, bool, str]] = []  # hold marks to save (save_holds)
         self._on_hold: dict[str, tuple[str, str]] = {}  # uniqueid on hold -> (linkedid, channel)
         # The channels of each call up that answered a dial or dialled one that answered: the
-        # first of them to leave while another is still up hung up first (save_hangups). Only
-        # those: the devices of a ring group or queue that only rang leave first too.
+        # first of them whose side hangs up while another is still up hung up (save_hangups).
+        # Only those: a device of a ring group or queue that only rang can decline it.
         self._talking: dict[str, set[str]] = {}
+        self._hanging_up: dict[str, tuple[str, str, str, str | None]] = {}  # uniqueid -> …
         self._hangups: list[tuple[str, str, str, str, str | None]] = []  # to save
         self._dialed: dict[str, None] = {}            # recent click-to-dial call ids, oldest first
         # Two clocks decide when a call is over. Stream time (the events' Timestamp header): under a
@@ -224,15 +225,25 @@ class CallLogService(CallListener):
             return  # a hold begun before we looked: there is no period to close
         self._holds.append((hold.call.linkedid, hold.uniqueid, hold.channel, hold.on, at))
 
-    def channel_left(self, left: Left) -> None:
+    def hangup_requested(self, left: Left) -> None:
+        """A party's own side hung up. The first one that talked, while another is still on the
+        call, is who hung up; the order of the Hangup events can't say it (the dialler's Dial()
+        hangs up the dialled channel before its own channel leaves)."""
         lid = left.call.linkedid
         talking = self._talking.get(lid)
-        if talking is not None and left.uniqueid in talking:
+        if talking is not None and left.uniqueid in talking and len(left.call.channels) > 1:
             del self._talking[lid]  # the first one only
-            if left.call.channels:  # others are still on the call: this party hung up
-                self._hangups.append((lid, left.uniqueid, left.channel,
-                                      cdrs.epoch_ts(left.stamp) or utc_now().strftime(TS),
-                                      left.cause))
+            # saved when its Hangup comes, which names the cause (a BYE's request has none)
+            self._hanging_up[left.uniqueid] = (
+                lid, left.channel, cdrs.epoch_ts(left.stamp) or utc_now().strftime(TS),
+                left.cause)
+
+    def channel_left(self, left: Left) -> None:
+        lid = left.call.linkedid
+        hung_up = self._hanging_up.pop(left.uniqueid, None)
+        if hung_up is not None:
+            hung_lid, channel, at, cause = hung_up
+            self._hangups.append((hung_lid, left.uniqueid, channel, at, cause or left.cause))
         on_hold = self._on_hold.pop(left.uniqueid, None)
         if on_hold is not None:  # hung up while holding: the hold ends with it
             self._holds.append((on_hold[0], left.uniqueid, on_hold[1], False,
@@ -263,6 +274,8 @@ class CallLogService(CallListener):
         """Calls that ended while this instance wasn't listening (another read the node, or the
         link was down): their call_over went unheard."""
         self._talking = {lid: u for lid, u in self._talking.items() if self.calls.is_live(lid)}
+        self._hanging_up = {uid: h for uid, h in self._hanging_up.items()
+                            if self.calls.is_live(h[0])}
 
     def _remember_dial(self, call_id: str) -> None:
         if len(self._dialed) >= MAX_RECENT_DIALS:  # the oldest go one by one, not all at once
