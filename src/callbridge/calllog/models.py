@@ -114,8 +114,8 @@ class CallHold(BaseModel):
 
 
 class CallHangup(BaseModel):
-    """The party that left the call first while others were still on it: for an answered call,
-    who hung up."""
+    """Who hung up: the first party that talked whose own side hung up (its phone's BYE) while
+    another was still on the call."""
     party: Party
     at: str
     cause: str | None = Field(description="Asterisk's hang-up cause ('Normal Clearing' when the"
@@ -131,6 +131,6 @@ class CallStory(BaseModel):
     holds: list[CallHold] = Field(default_factory=list, description="seen live (AMI Hold and"
                                   " Unhold); a hold while no callbridge instance read the node"
                                   " is not known")
-    hung_up_first: CallHangup | None = Field(None, description="who left first, seen live like"
+    hung_up_first: CallHangup | None = Field(None, description="who hung up, seen live like"
                                              " holds; null when not known")
     rows: list[CallRecord]

@@ -66,6 +66,11 @@ class RowListener(Protocol):
         """After that transaction committed, with what in_transaction returned."""
 
 
+def _event_text(stamp: float | None) -> str:
+    """An event's time as the call log stores times (its own, or now when it carried none)."""
+    return cdrs.epoch_ts(stamp) or utc_now().strftime(TS)
+
+
 class CallLogService(CallListener):
     def __init__(self, db: Db, contacts: ContactLookup, extensions: ExtensionService, *,
                  calls: CallModel, csv_path: Path | None, region: str = "US",
@@ -218,7 +223,7 @@ class CallLogService(CallListener):
             self._far_times.setdefault(lid, [None, None])[0] = cdrs.epoch_ts(dial.stamp)
 
     def held(self, hold: Hold) -> None:
-        at = cdrs.epoch_ts(hold.stamp) or utc_now().strftime(TS)
+        at = _event_text(hold.stamp)
         if hold.on:
             self._on_hold[hold.uniqueid] = (hold.call.linkedid, hold.channel)
         elif self._on_hold.pop(hold.uniqueid, None) is None:
@@ -234,9 +239,8 @@ class CallLogService(CallListener):
         if talking is not None and left.uniqueid in talking and len(left.call.channels) > 1:
             del self._talking[lid]  # the first one only
             # saved when its Hangup comes, which names the cause (a BYE's request has none)
-            self._hanging_up[left.uniqueid] = (
-                lid, left.channel, cdrs.epoch_ts(left.stamp) or utc_now().strftime(TS),
-                left.cause)
+            self._hanging_up[left.uniqueid] = (lid, left.channel, _event_text(left.stamp),
+                                               left.cause)
 
     def channel_left(self, left: Left) -> None:
         lid = left.call.linkedid
@@ -247,7 +251,7 @@ class CallLogService(CallListener):
         on_hold = self._on_hold.pop(left.uniqueid, None)
         if on_hold is not None:  # hung up while holding: the hold ends with it
             self._holds.append((on_hold[0], left.uniqueid, on_hold[1], False,
-                                cdrs.epoch_ts(left.stamp) or utc_now().strftime(TS)))
+                                _event_text(left.stamp)))
         if self._far_uid.get(lid) == left.uniqueid:  # the far end left: its times are complete
             self._far_times.setdefault(lid, [None, None])[1] = cdrs.epoch_ts(left.stamp)
             del self._far_uid[lid]

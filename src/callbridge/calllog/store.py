@@ -108,8 +108,8 @@ class CallLogStore:
     @staticmethod
     async def save_hangups(tx: Tx, node: str,
                            hangups: list[tuple[str, str, str, str, str | None]]) -> None:
-        """(linkedid, uniqueid, channel, at, cause) of the first channel to leave each call: the
-        first one stored for a call stands."""
+        """(linkedid, uniqueid, channel, at, cause) of who hung up each call (the service's
+        hangup_requested): the first one stored for a call stands."""
         await tx.executemany(
             "INSERT INTO call_hangups(node, linkedid, uniqueid, channel, at, cause)"
             " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",

@@ -74,9 +74,9 @@ def holds_of(holds: list[dict]) -> list[dict]:
 
 
 def hangup_of(hangup: dict | None) -> dict | None:
-    """Who left the call first while others were still on it (for an answered call: who hung
-    up), as a CallHangup; None when not known (the call ended while no instance read the node,
-    or it only ever had one channel)."""
+    """Who hung up (the first party that talked whose own side hung up while another was still
+    on the call), as a CallHangup; None when not known (nobody answered, the call was ended
+    from AMI or the dialplan, or it ended while no instance read the node)."""
     if hangup is None:
         return None
     return {"party": _party(hangup["channel"], None, None), "at": hangup["at"],

@@ -507,7 +507,8 @@ class ContactStore:
     async def insert_many(tx: Tx, account_id: int, contacts: list[tuple[str, dict[str, Any]]],
                           first_version: int, now: str) -> list[int]:
         """New contacts (uuid, values) with consecutive versions from first_version; their ids,
-        reserved together from the counter (never reused, as for one)."""
+        reserved together from the counter: never reused (Relatel shows them), the next ones
+        after the highest ever given."""
         counter = await tx.fetchone("UPDATE contact_id_counter SET last = last + ? RETURNING last",
                                     (len(contacts),))
         assert counter is not None  # one row, made by the migrations
@@ -528,9 +529,10 @@ class ContactStore:
     @staticmethod
     async def add_phones(tx: Tx, account_id: int,
                          contacts: list[tuple[int, str | None, list[str]]]) -> None:
-        """The matching keys (mobile, others) of new contacts: replace_phones for many at once."""
+        """The matching keys (callbridge.phone.phone_key: mobile, others) of contacts that have
+        none stored."""
         rows = []
-        for cid, mobile, others in contacts:  # each contact's rows as replace_phones writes them
+        for cid, mobile, others in contacts:
             rows += [(cid, account_id, n, 0) for n in others]
             if mobile:
                 rows.append((cid, account_id, mobile, 1))
@@ -557,15 +559,8 @@ class ContactStore:
     @staticmethod
     async def insert(tx: Tx, account_id: int, uuid: str, values: dict[str, Any], version: int,
                      now: str) -> int:
-        cols, data = _columns(values)
-        # ids are never reused (Relatel shows them): the next one after the highest ever given
-        counter = await tx.fetchone("UPDATE contact_id_counter SET last = last + 1 RETURNING last")
-        assert counter is not None  # one row, made by the migrations
-        new_id = counter[0]
-        return await tx.insert(
-            f"INSERT INTO contacts(id, account_id, uuid, {', '.join(cols)}, version, created_at,"
-            f" updated_at) VALUES (?, ?, ?, {', '.join('?' * len(cols))}, ?, ?, ?)",
-            (new_id, account_id, uuid, *data, version, now, now))
+        [new_id] = await ContactStore.insert_many(tx, account_id, [(uuid, values)], version, now)
+        return new_id
 
     @staticmethod
     async def update(tx: Tx, contact_id: int, values: dict[str, Any], version: int, now: str) -> None:
@@ -584,13 +579,7 @@ class ContactStore:
                              others: list[str]) -> None:
         """The contact's matching keys (callbridge.phone.phone_key)."""
         await tx.execute("DELETE FROM contact_phones WHERE contact_id = ?", (contact_id,))
-        rows = [(contact_id, account_id, n, 0) for n in others]
-        if mobile:
-            rows.append((contact_id, account_id, mobile, 1))
-        if rows:
-            await tx.executemany(
-                "INSERT INTO contact_phones(contact_id, account_id, number, is_mobile)"
-                " VALUES (?, ?, ?, ?)", rows)
+        await ContactStore.add_phones(tx, account_id, [(contact_id, mobile, others)])
 
     @staticmethod
     async def replace_memberships(tx: Tx, contact_id: int, group_ids: list[int]) -> None:

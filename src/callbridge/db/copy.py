@@ -77,7 +77,7 @@ async def copy_sqlite_to_pg(source: Path, url: str,
                         raise CopyError(f"{table}: {copied} rows read, {stored} stored")
             # Statistics for the planner now, not when autovacuum gets round to it: a service
             # started right after a copy planned its reads on a never-analyzed table, and a
-            # 1 M-contact list took 300 s instead of 8 (a scan per batch; docs/benchmarks.md).
+            # 1 M-contact list took 304 s instead of 5 (a scan per batch; docs/benchmarks.md).
             for table in TABLES:
                 await conn.execute(f"ANALYZE {table}")
             return counts

@@ -1,6 +1,6 @@
--- 0019: who left each call first while others were still on it (the first AMI Hangup of a call
--- with more than one channel up): for an answered call, the party that hung up. For the call's
--- story; CDRs do not say it. Live events only, like call_holds.
+-- 0019: who hung up each call: the first party that talked whose own side hung up (AMI
+-- HangupRequest) while another was still on it. For the call's story; CDRs do not say it. Live
+-- events only, like call_holds.
 CREATE TABLE call_hangups (
     node         TEXT NOT NULL,
     linkedid     TEXT NOT NULL,
