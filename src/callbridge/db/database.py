@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -126,15 +126,22 @@ class Database:
         """One write transaction. Everything inside commits together or not at all."""
         assert self._writer is not None, "database not open"
         writer = self._writer
+        # BEGIN, COMMIT and ROLLBACK run to their end even when the caller is cancelled
+        # meanwhile (the writer's thread runs them anyway): otherwise a cancel during BEGIN left
+        # the writer in a transaction nobody ended, and one during COMMIT queued a ROLLBACK
+        # behind it (and read in_transaction while the thread was committing).
         async with self._writing(), _disk_full_is_507(), _constraint_is_conflict():
-            await writer.execute("BEGIN IMMEDIATE")
+            try:
+                await to_the_end(_statement(writer, "BEGIN IMMEDIATE"))
+            except BaseException:
+                await to_the_end(_rollback(writer))  # a BEGIN that ended after a cancel
+                raise
             try:
                 yield SqliteTx(writer)
-                await writer.execute("COMMIT")
+                await to_the_end(_statement(writer, "COMMIT"))
             except BaseException:
                 # (a failed COMMIT leaves the transaction open; SQLITE_FULL may have ended it)
-                if writer.in_transaction:
-                    await writer.execute("ROLLBACK")
+                await to_the_end(_rollback(writer))
                 raise
 
     def _writing(self):
@@ -231,6 +238,52 @@ class Database:
             # closing ends the read transaction: aclose() queues the close behind any read in
             # flight before its first await, so a caller cancelled here still closes it
             await conn.aclose()
+
+
+# How long a cancelled caller waits for its connection's BEGIN, COMMIT, ROLLBACK (or, on
+# PostgreSQL, its release to the pool) to end: each is one statement; longer means the disk,
+# the server or the network is stuck.
+END_WAIT = 10.0
+
+
+async def to_the_end(step: Awaitable[Any], bound: float = END_WAIT) -> Any:
+    """Awaits step; if the caller is cancelled meanwhile, still lets step finish (for at most
+    bound seconds) and then raises the cancellation: a connection is never left mid-statement
+    for the next user."""
+    task = asyncio.ensure_future(step)
+    try:
+        return await asyncio.shield(task)
+    except asyncio.CancelledError:
+        if task.done():  # step itself was cancelled (not only the caller)
+            raise
+        deadline = asyncio.get_running_loop().time() + bound
+        while not task.done():
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                task.cancel()
+                break
+            try:
+                await asyncio.wait([task], timeout=left)
+            except asyncio.CancelledError:
+                continue
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved: the cancellation below is what the caller sees
+        raise
+
+
+
+async def _statement(conn: aiosqlite.Connection, sql: str) -> None:
+    await conn.execute(sql)
+
+
+async def _rollback(conn: aiosqlite.Connection) -> None:
+    """ROLLBACK on the writer's thread, queued behind whatever statement it still runs; none
+    open (the COMMIT went through, SQLITE_FULL ended it) is fine."""
+    try:
+        await conn.execute("ROLLBACK")
+    except sqlite3.OperationalError as exc:
+        if "no transaction is active" not in str(exc):
+            raise
 
 
 @asynccontextmanager

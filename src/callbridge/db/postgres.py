@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 
-from callbridge.db.database import Savepoints, write_turn
+from callbridge.db.database import Savepoints, to_the_end, write_turn
 from callbridge.db.interface import NOT_CREATED_HINT, Params
 from callbridge.db.listener import PgListener
 from callbridge.db.migrate import available_migrations
@@ -132,6 +132,16 @@ async def _reset(conn: asyncpg.Connection) -> None:
         await conn.execute("ROLLBACK")
 
 
+async def _rollback(tx: Any) -> None:
+    """Ends tx (an asyncpg Transaction) by ROLLBACK, through tx itself so that its connection
+    no longer counts it as open. A transaction that never started, or a connection that broke
+    meanwhile, has nothing to end here: release() discards a broken connection."""
+    try:
+        await tx.rollback()
+    except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        pass
+
+
 def _count(status: str) -> int:
     """Rows a statement changed, from its command tag ("UPDATE 3", "INSERT 0 1")."""
     last = status.rsplit(" ", 1)[-1]
@@ -205,8 +215,7 @@ class PgDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgTx]:
         try:
-            async with _reachable(), self._writing(), self.pool.acquire() as conn, \
-                    conn.transaction():
+            async with _reachable(), self._writing(), self._held("read_committed") as conn:
                 yield PgTx(conn)
         except asyncpg.IntegrityConstraintViolationError as exc:
             # a row another instance wrote between this one's check and its write (one process
@@ -216,6 +225,36 @@ class PgDatabase:
                                 " retry")
             conflict.sqlstate = exc.sqlstate  # what logs.background_failure tells apart
             raise conflict from None
+
+    @asynccontextmanager
+    async def _held(self, isolation: str, readonly: bool = False,
+                    keep: bool = True) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection in a transaction, committed (keep) or rolled back at the end.
+
+        asyncpg's own ``async with conn.transaction()`` is not used: a task cancelled during its
+        COMMIT (a clean stop, a client that went away) hands the pool a connection still in the
+        transaction, and asyncpg logs that as an error. Here the BEGIN, the COMMIT or ROLLBACK and
+        the release each run to their end even when the caller is cancelled meanwhile; the
+        cancellation is raised after them."""
+        conn = await self.pool.acquire()
+        try:
+            tx = conn.transaction(isolation=isolation, readonly=readonly)
+            try:
+                await to_the_end(tx.start())
+            except BaseException:
+                await to_the_end(_rollback(tx))  # a BEGIN that ended after a cancel
+                raise
+            try:
+                yield conn
+            except BaseException:
+                await to_the_end(_rollback(tx))
+                raise
+            if keep:
+                await to_the_end(tx.commit())
+            else:
+                await to_the_end(_rollback(tx))
+        finally:
+            await to_the_end(self.pool.release(conn))
 
     loop_transaction = transaction  # no loop-thread shortcut here: asyncpg never leaves the loop
 
@@ -235,30 +274,10 @@ class PgDatabase:
     async def snapshot(self) -> AsyncIterator[PgSnapshot]:
         """A read-only REPEATABLE READ transaction: every read sees one moment of the data.
 
-        Its end is shielded: a stream cancelled mid-read (a CRM that gave up) still rolls the
-        transaction back and returns the connection, instead of handing the pool a connection
-        in a transaction (asyncpg then logs 'Resetting connection with an active transaction'
-        as an error)."""
-        async with _reachable():
-            conn = await self.pool.acquire()
-            tx = conn.transaction(isolation="repeatable_read", readonly=True)
-            try:
-                await tx.start()
-            except BaseException:
-                await asyncio.shield(self.pool.release(conn))
-                raise
-            try:
-                yield PgSnapshot(conn)
-            finally:
-                await asyncio.shield(self._end_snapshot(conn, tx))
-
-    async def _end_snapshot(self, conn, tx) -> None:
-        try:
-            await tx.rollback()  # read only: nothing to keep
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
-            pass  # the connection is gone: release() discards it
-        finally:
-            await self.pool.release(conn)
+        A stream cancelled mid-read (a CRM that gave up) still rolls the transaction back and
+        returns the connection (see _held)."""
+        async with _reachable(), self._held("repeatable_read", readonly=True, keep=False) as conn:
+            yield PgSnapshot(conn)
 
 
 class PgSnapshot:
