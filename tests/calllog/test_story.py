@@ -133,3 +133,30 @@ async def test_the_story_tells_who_held_the_call_and_who_hung_up_from_the_live_e
         service.calls.feed(ev)
     await service.flush(final=True)
     assert len((await api.ok("GET", "/calls/H.0"))["holds"]) == 2
+
+
+async def test_an_outside_party_that_holds_and_hangs_up_is_named_by_its_number(api):
+    """The trunk's side (PJSIP/trunk-…) is the outside number in holds and hung_up_first, as the
+    legs name it, not the trunk endpoint's name."""
+    await api.app[EXTENSIONS].add("acme", "309")
+    service = api.app[SERVICE]
+    trunk = {"Uniqueid": "H.0", "Channel": "PJSIP/trunk-00000000"}
+    events = [{**ev, **trunk} if ev["Event"] in ("Hold", "Unhold") else ev
+              for ev in HELD_CALL[:12]]
+    events += [_channel_event("Unhold", "10", "H.0", **trunk),
+               # the outside party hangs up first (the trunk's BYE), 309's channel follows
+               _channel_event("HangupRequest", "12", "H.0", Cause="16", **trunk),
+               *HELD_CALL[-2:]]
+    for ev in events:
+        service.calls.feed(ev)
+    await _ingest(api, [cdr(2, "5557770210", "309", "from-trunk", '"PSTN" <5557770210>',
+                            "PJSIP/trunk-00000000", "PJSIP/309-00000001", "2026-12-03 16:49:00",
+                            "2026-12-03 16:49:02", "2026-12-03 16:49:12", 10, "ANSWERED",
+                            "H.0", "H.0")])
+    story = await api.ok("GET", "/calls/H.0")
+    outside = {"kind": "outside", "name": "5557770210", "channel": "PJSIP/trunk-00000000"}
+    assert [(h["party"], h["start"], h["end"]) for h in story["holds"]] == [
+        (outside, "2026-12-03 16:49:04", "2026-12-03 16:49:07"),
+        (outside, "2026-12-03 16:49:09", "2026-12-03 16:49:10")]
+    assert story["hung_up_first"] == {"party": outside, "at": "2026-12-03 16:49:12",
+                                      "cause": "Normal Clearing"}

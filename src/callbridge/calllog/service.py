@@ -507,7 +507,7 @@ class CallLogService(CallListener):
             raise NotFound(f"no call {linkedid!r} on node {node!r} in this account's call log",
                            error="Call not found")
         legs = legs_of(await self.store.cdrs_of_call(node, linkedid))
-        holds = holds_of(await self.store.holds_of_call(node, linkedid))
-        hangup = hangup_of(await self.store.hangup_of_call(node, linkedid))
+        holds = holds_of(await self.store.holds_of_call(node, linkedid), legs)
+        hangup = hangup_of(await self.store.hangup_of_call(node, linkedid), legs)
         return {"call_id": linkedid, "node": node, "legs": legs, "holds": holds,
                 "hung_up_first": hangup, "rows": rows}

@@ -66,18 +66,28 @@ def legs_of(cdrs: list[dict]) -> list[dict]:
     return legs
 
 
-def holds_of(holds: list[dict]) -> list[dict]:
+def _named(channel: str, legs: list[dict]) -> dict:
+    """The party on channel as the call's legs name it: an outside channel (PJSIP/trunk-…) is
+    its number there (the leg's src or dst), not the trunk's endpoint name."""
+    for leg in legs:
+        for party in (leg["source"], leg["destination"]):
+            if party["channel"] == channel:
+                return party
+    return _party(channel, None, None)
+
+
+def holds_of(holds: list[dict], legs: list[dict]) -> list[dict]:
     """The call's hold periods (stored as the AMI Hold / Unhold events came) as CallHold fields:
     who held (the party whose phone pressed hold; the others heard music), from when, until."""
-    return [{"party": _party(h["channel"], None, None), "start": h["start"], "end": h["end"]}
+    return [{"party": _named(h["channel"], legs), "start": h["start"], "end": h["end"]}
             for h in holds]
 
 
-def hangup_of(hangup: dict | None) -> dict | None:
+def hangup_of(hangup: dict | None, legs: list[dict]) -> dict | None:
     """Who hung up (the first party that talked whose own side hung up while another was still
     on the call), as a CallHangup; None when not known (nobody answered, the call was ended
     from AMI or the dialplan, or it ended while no instance read the node)."""
     if hangup is None:
         return None
-    return {"party": _party(hangup["channel"], None, None), "at": hangup["at"],
+    return {"party": _named(hangup["channel"], legs), "at": hangup["at"],
             "cause": hangup["cause"]}
