@@ -98,3 +98,31 @@ async def test_copy_moves_every_row_and_the_api_answers_the_same(tmp_path):
 
     again = _cli("db", "copy", str(source), url)
     assert again.returncode == 1 and "already holds accounts" in again.stderr
+
+
+async def test_a_database_bulk_loaded_another_way_is_analyzed_when_the_service_starts(caplog):
+    """pg_restore or an operator's own COPY leaves the tables without statistics until autovacuum
+    gets round to them; the planner then chose a scan per batch (a 1 M list took 304 s). Opening
+    the database analyzes a never-analyzed table that holds rows; small ones are left alone."""
+    if server_bin() is None:
+        unavailable("no PostgreSQL server (scripts/install-postgresql.sh)")
+    from callbridge.db.postgres import UNPLANNED_ROWS, PgDatabase
+    url = cluster().new_database()
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("INSERT INTO rate_windows(client, window_index, hits)"
+                           " SELECT 'c' || i, i, 1 FROM generate_series(1, $1) i", UNPLANNED_ROWS)
+        await conn.execute("INSERT INTO ami_instances(instance, seen_until, prefers)"
+                           " VALUES ('i', 0, '')")
+        reltuples = "SELECT reltuples FROM pg_class WHERE relname = $1"
+        assert await conn.fetchval(reltuples, "rate_windows") < 0  # never analyzed
+        db = PgDatabase(url)
+        with caplog.at_level("INFO", logger="callbridge.db"):
+            await db.open(create=False)
+        await db.close()
+        assert await conn.fetchval(reltuples, "rate_windows") == UNPLANNED_ROWS
+        assert await conn.fetchval(reltuples, "ami_instances") < 0  # one row: not worth it
+        analyzed = [r for r in caplog.records if r.getMessage() == "db.analyzed"]
+        assert len(analyzed) == 1
+    finally:
+        await conn.close()
