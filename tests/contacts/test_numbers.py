@@ -129,3 +129,27 @@ def test_shown_forms_map_to_keys_without_reading_numbers_again():
         mapping = shown_to_keys(keys, region)
         for k in keys:
             assert mapping[display(k, region)] == k, (region, k, mapping)
+
+
+def test_the_north_american_shortcut_keys_as_libphonenumber_does():
+    """phone_key answers ten-digit North American numbers without libphonenumber (a bulk import
+    keys every number it stores); on random numbers of every NANP region, and of regions
+    outside it, in the spellings a CRM sends, its key is libphonenumber's."""
+    import random
+
+    import phonenumbers
+
+    from callbridge.phone import _key, clean
+    rng = random.Random(20261205)
+    regions = sorted(phonenumbers.region_codes_for_country_code(1)) + ["DK", "GB", "DE", "IN"]
+    checked = 0
+    for region in regions:
+        for _ in range(400):
+            digits = "".join(rng.choice("0123456789") for _ in range(10))
+            for written in (f"+1 {digits[:3]} {digits[3:6]} {digits[6:]}", digits,
+                            f"({digits[:3]}) {digits[3:6]}-{digits[6:]}", f"1{digits}",
+                            f"+{digits}", f"+1{digits[:7]}", digits[:7]):
+                assert phone_key(written, region) == _key(clean(written), region), (
+                    region, written)
+                checked += 1
+    assert checked == len(regions) * 400 * 7
