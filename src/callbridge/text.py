@@ -45,6 +45,8 @@ def fold(value: str | None) -> str | None:
     NFKC again after casefold: folding can produce sequences that compose differently."""
     if value is None:
         return None
+    if value.isascii():  # NFKC leaves ASCII as it is, and its casefold is lower()
+        return value.lower()
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
 
 

@@ -55,3 +55,21 @@ def test_what_email_validator_refuses_is_refused_after_a_plain_address_of_the_do
         _email(address)
     with pytest.raises(ValueError):
         _email(address)
+
+
+def test_the_ascii_shortcut_of_the_matching_key_is_nfkc_casefold():
+    """text.fold's shortcut for ASCII (lower()) gives what NFKC + casefold + NFKC gives: every
+    ASCII character, and random ASCII strings."""
+    import string
+    import unicodedata
+
+    from callbridge.text import fold
+
+    def full(value: str) -> str:
+        return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", value).casefold())
+    rng = random.Random(7)
+    samples = [chr(c) for c in range(128)]
+    samples += ["".join(rng.choice(string.printable) for _ in range(rng.randint(0, 20)))
+                for _ in range(20_000)]
+    assert [fold(s) for s in samples] == [full(s) for s in samples]
+    assert fold("Straße ﬁ") == full("Straße ﬁ") == "strasse fi"  # the full path still runs

@@ -50,7 +50,10 @@ def _columns(values: dict[str, Any]) -> tuple[list[str], list[Any]]:
     for f in FIELDS:
         if f in values:
             cols.append(f)
-            data.append(json.dumps(values[f]) if f == "phone_numbers" else values[f])
+            if f == "phone_numbers":  # most contacts have none: no encoder call for them
+                data.append("[]" if values[f] == [] else json.dumps(values[f]))
+            else:
+                data.append(values[f])
             if f in KEYED:
                 cols.append(KEYED[f])
                 data.append(fold(values[f]))
