@@ -46,7 +46,8 @@ KEYED = {"firstname": "firstname_key", "lastname": "lastname_key",
 
 def _columns(values: dict[str, Any]) -> tuple[list[str], list[Any]]:
     """The stored columns and values of a write: JSON for phone lists, keys beside keyed text."""
-    cols, data = [], []
+    cols: list[str] = []
+    data: list[Any] = []
     for f in FIELDS:
         if f in values:
             cols.append(f)
