@@ -421,7 +421,8 @@ def contacts_import(ctx, account: str, fmt: str | None, rejects: Path | None, fi
             return await transfer.import_records(
                 ContactService(db), acct, transfer.records_of(fmt, text),
                 on_reject=lambda line, reason: writer.writerow([line, reason]),
-                on_batch=advance, audit=_audit(db), actor=cli_actor(), fmt=fmt)
+                on_batch=advance, audit=_audit(db), actor=cli_actor(), fmt=fmt,
+                batch_size=transfer.CLI_BATCH)
 
     try:
         report = _run(_with_db(_settings(ctx), run))

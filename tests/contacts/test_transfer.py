@@ -193,7 +193,7 @@ def test_cli_import_off_a_terminal_says_its_progress_in_lines(tmp_path, monkeypa
     from callbridge import cli
     from callbridge.contacts import transfer
     monkeypatch.setattr(cli, "PLAIN_PROGRESS_SECONDS", 0.0)
-    monkeypatch.setattr(transfer, "BATCH", 2)
+    monkeypatch.setattr(transfer, "CLI_BATCH", 2)
     src = tmp_path / "many.csv"
     src.write_text("firstname,mobile_phone\n" + "".join(f"N{i},55510{i:05d}\n" for i in range(9)))
     env = {"CALLBRIDGE_DATABASE": created_database(tmp_path, "cb.db")}
