@@ -239,7 +239,7 @@ class PgDatabase:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgTx]:
         try:
-            async with _reachable(), self._writing(), self._held("read_committed") as conn:
+            async with _reachable(), self._writing(), self._held(None) as conn:
                 yield PgTx(conn)
         except asyncpg.IntegrityConstraintViolationError as exc:
             # a row another instance wrote between this one's check and its write (one process
@@ -251,9 +251,10 @@ class PgDatabase:
             raise conflict from None
 
     @asynccontextmanager
-    async def _held(self, isolation: str, readonly: bool = False,
+    async def _held(self, isolation: str | None, readonly: bool = False,
                     keep: bool = True) -> AsyncIterator[asyncpg.Connection]:
-        """A pooled connection in a transaction, committed (keep) or rolled back at the end.
+        """A pooled connection in a transaction (isolation None: the server's default level),
+        committed (keep) or rolled back at the end.
 
         asyncpg's own ``async with conn.transaction()`` is not used: a task cancelled during its
         COMMIT (a clean stop, a client that went away) hands the pool a connection still in the
