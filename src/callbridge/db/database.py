@@ -251,6 +251,8 @@ async def to_the_end(step: Awaitable[Any], bound: float = END_WAIT) -> Any:
     bound seconds) and then raises the cancellation: a connection is never left mid-statement
     for the next user."""
     task = asyncio.ensure_future(step)
+    # one given up on below may still fail later: its error is then not "never retrieved"
+    task.add_done_callback(_retrieved)
     try:
         return await asyncio.shield(task)
     except asyncio.CancelledError:
@@ -266,9 +268,12 @@ async def to_the_end(step: Awaitable[Any], bound: float = END_WAIT) -> Any:
                 await asyncio.wait([task], timeout=left)
             except asyncio.CancelledError:
                 continue
-        if task.done() and not task.cancelled():
-            task.exception()  # retrieved: the cancellation below is what the caller sees
-        raise
+        raise  # the step's own outcome, if any, is not the caller's: it was cancelled
+
+
+def _retrieved(task: asyncio.Future) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 
