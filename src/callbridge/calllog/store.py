@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from callbridge.calllog.cdr import FIELDS
-from callbridge.db import Db, Tx
+from callbridge.db import Db, Tx, in_chunks
 
 ROW_FIELDS = ("account_id", "node", "linkedid", "extension", "call_timestamp", "answer_timestamp",
               "end_timestamp", "duration", "billsec", "direction", "disposition",
@@ -28,11 +28,6 @@ _CDR_INSERT = (f"INSERT INTO cdrs(node, {_CDR_COLUMNS}) VALUES (?, {', '.join('?
 
 def _marks(n: int) -> str:
     return ",".join("?" * n)
-
-
-def _chunks(items: list[str], size: int = 400) -> list[list[str]]:
-    """SQLite caps the parameters of one statement: IN lists go 500 at a time."""
-    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 async def _insert_rows(tx: Tx, rows: list[tuple]) -> list[int]:
@@ -121,7 +116,7 @@ class CallLogStore:
         raw: dict[str, list[dict]] = {}
         dialed: dict[str, dict] = {}
         far: dict[str, dict] = {}
-        for chunk in _chunks(linkedids):
+        for chunk in in_chunks(linkedids):
             marks = _marks(len(chunk))
             for r in await tx.fetchall(f"SELECT * FROM cdrs WHERE node = ? AND linkedid IN ({marks})",
                                        (node, *chunk)):
@@ -139,7 +134,7 @@ class CallLogStore:
         """Those of linkedids that have a raw CDR not yet built into rows: the only calls worth
         (re)building. A CDR read again from Master.csv was ignored at insert, so it makes none."""
         out: set[str] = set()
-        for chunk in _chunks(linkedids):
+        for chunk in in_chunks(linkedids):
             out.update(r[0] for r in await tx.fetchall(
                 f"SELECT DISTINCT linkedid FROM cdrs WHERE node = ? AND built = 0 AND linkedid IN"
                 f" ({_marks(len(chunk))})", (node, *chunk)))
@@ -147,7 +142,7 @@ class CallLogStore:
 
     @staticmethod
     async def mark_built(tx: Tx, node: str, linkedids: list[str]) -> None:
-        for chunk in _chunks(linkedids):
+        for chunk in in_chunks(linkedids):
             await tx.execute(f"UPDATE cdrs SET built = 1 WHERE node = ? AND built = 0 AND linkedid IN"
                              f" ({_marks(len(chunk))})", (node, *chunk))
 
@@ -162,7 +157,7 @@ class CallLogStore:
         two batched writes, in call order. stands(stored, new): the service's say that a stored
         row stands although new differs from it. Returns the rows written, each with its rid."""
         current: dict[tuple[str, str], dict] = {}
-        for chunk in _chunks(sorted({r["linkedid"] for r in rows})):
+        for chunk in in_chunks(sorted({r["linkedid"] for r in rows})):
             for r in await tx.fetchall(f"SELECT rid, {', '.join(ROW_FIELDS)} FROM call_log"
                                        f" WHERE node = ? AND linkedid IN ({_marks(len(chunk))})",
                                        (node, *chunk)):

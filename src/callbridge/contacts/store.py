@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 from callbridge.contacts.encode import FIELDS as CONTACT_FIELDS
 from callbridge.contacts.encode import rows_json, stored_numbers
-from callbridge.db import Db, Snapshot, Tx
+from callbridge.db import Db, Snapshot, Tx, in_chunks
 from callbridge.text import fold, prefix_range
 
 # The union of every dialect's fields (WebFones, AgentVoice's crm_id/crm_source and the creating
@@ -500,8 +500,7 @@ class ContactStore:
     async def external_ids_held(tx: Tx, account_id: int, external_ids: list[str]) -> set[str]:
         """Those of external_ids that a contact of the account holds."""
         held: set[str] = set()
-        for start in range(0, len(external_ids), 500):
-            chunk = external_ids[start:start + 500]
+        for chunk in in_chunks(external_ids):
             held.update(r[0] for r in await tx.fetchall(
                 f"SELECT external_id FROM contacts WHERE account_id = ? AND external_id IN"
                 f" ({', '.join('?' * len(chunk))})", (account_id, *chunk)))

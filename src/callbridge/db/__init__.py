@@ -2,12 +2,12 @@ from pathlib import Path
 from typing import Any
 
 from callbridge.db.database import Database
-from callbridge.db.interface import Db, Params, Row, Snapshot, Tx
+from callbridge.db.interface import Db, Params, Row, Snapshot, Tx, in_chunks
 from callbridge.db.migrate import migrate
 from callbridge.db.postgres import PgDatabase, is_postgres_url, redacted
 
 __all__ = ["Database", "Db", "Params", "PgDatabase", "Row", "Snapshot", "Tx", "database_for",
-           "database_shown", "is_postgres_url", "migrate"]
+           "database_shown", "in_chunks", "is_postgres_url", "migrate"]
 
 
 def database_for(target: str | Path, pool_size: int = 10, **options: Any) -> Db:

@@ -16,6 +16,16 @@ Row = Any
 Params = Sequence[Any] | Mapping[str, Any]
 
 
+# Values of one IN (…) list: SQLite caps a statement's parameters (999 before 3.32), and a
+# statement takes a few besides the list.
+IN_LIST_SIZE = 400
+
+
+def in_chunks(items: Sequence[Any], size: int = IN_LIST_SIZE) -> list[Sequence[Any]]:
+    """items cut into IN lists of at most size values, in order."""
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
 # What a command that does not create databases says when there is none where it points.
 NOT_CREATED_HINT = ("`callbridge db init` creates it, and the service creates it on its first"
                     " start; or set CALLBRIDGE_DATABASE to the service's database")
