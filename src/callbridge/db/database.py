@@ -256,7 +256,7 @@ async def to_the_end(step: Awaitable[Any], bound: float = END_WAIT) -> Any:
     try:
         return await asyncio.shield(task)
     except asyncio.CancelledError:
-        if task.done():  # step itself was cancelled (not only the caller)
+        if task.done():  # the step ended too (or was itself cancelled): nothing to wait for
             raise
         deadline = asyncio.get_running_loop().time() + bound
         while not task.done():
@@ -274,7 +274,6 @@ async def to_the_end(step: Awaitable[Any], bound: float = END_WAIT) -> Any:
 def _retrieved(task: asyncio.Future) -> None:
     if not task.cancelled():
         task.exception()
-
 
 
 async def _statement(conn: aiosqlite.Connection, sql: str) -> None:
