@@ -219,8 +219,7 @@ class ContactStore:
         """first_holding for many number keys in one query: key -> its oldest contact (keys no
         contact holds are absent). For the call log's rows, named a flush at a time."""
         found: dict[str, dict] = {}
-        for i in range(0, len(numbers), 500):
-            chunk = numbers[i:i + 500]
+        for chunk in in_chunks(numbers):
             rows = await self.db.fetchall(
                 "SELECT p.number AS matched, c.uuid, c.firstname, c.lastname, c.organization,"
                 " c.note, c.profile_url, c.external_id, c.email FROM contact_phones p"
