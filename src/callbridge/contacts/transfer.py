@@ -35,9 +35,10 @@ CSV_FIELDS = ("external_id", "firstname", "lastname", "organization", "organizat
               "mobile_phone", "phone_numbers", "email", "address", "city", "state", "zip",
               "country", "note", "profile_url")
 EXPORT_FIELDS = ("uuid", *CSV_FIELDS)
-# Contacts per transaction: ~10 ms on the loop each (loop_transaction), so a request served
-# meanwhile waits at most that long; one fsync per batch.
-BATCH = 100
+# Contacts per transaction over HTTP: ~20 ms on the loop each (loop_transaction), so a request
+# served meanwhile waits about that long (/health p99 24 ms during a 100k import; 250 gave 27 ms,
+# max 42 ms); one fsync per batch (100 made the import 20 % slower: docs/benchmarks.md).
+BATCH = 200
 # The command line's import (`callbridge contacts import`) serves no request: its batches are
 # bounded by how long a running service's writes wait for the database instead (~100 ms a
 # batch; they wait up to busy_timeout). A tenth of the commits: 100k rows 12.0 -> 9.8-10.2 s.
