@@ -57,8 +57,14 @@ def digits_of(raw: str) -> str:
     return clean(raw).lstrip("+")
 
 
-@functools.lru_cache(maxsize=65_536)  # call-log naming and screen-pop ask for the same numbers
 def _key(cleaned: str, region: str) -> str:
+    """The matching key of a cleaned, non-empty number: a ten-digit North American one without
+    libphonenumber (_nanp_key), any other through it."""
+    return _nanp_key(cleaned, region) or _parsed_key(cleaned, region)
+
+
+@functools.lru_cache(maxsize=65_536)  # call-log naming and screen-pop ask for the same numbers
+def _parsed_key(cleaned: str, region: str) -> str:
     try:
         number = phonenumbers.parse(cleaned, region)
         if phonenumbers.is_possible_number_with_reason(number) == ValidationResult.IS_POSSIBLE:
@@ -79,9 +85,7 @@ def phone_key(raw: str, region: str) -> str:
     """The matching key of a written number for an account of `region` ('' for an empty one);
     ValueError as clean()."""
     cleaned = clean(raw)
-    if not cleaned:
-        return ""
-    return _nanp_key(cleaned, region) or _key(cleaned, region)
+    return _key(cleaned, region) if cleaned else ""
 
 
 _NANP_REGIONS = frozenset(phonenumbers.region_codes_for_country_code(1))
@@ -92,8 +96,9 @@ def _nanp_key(cleaned: str, region: str) -> str | None:
     +1 and the ten digits, or as the ten digits alone in a North American account. libphonenumber
     finds every such number possible and keys it +1 and the digits, whatever the digits are
     (its national prefix 1 and an area code prepended to seven digits don't apply to ten digits
-    starting 2-9); tests/test_phone.py checks it against libphonenumber on random numbers of every
-    NANP region. A bulk import keys every number it stores: the parse was a tenth of its time."""
+    starting 2-9); tests/contacts/test_numbers.py checks it against libphonenumber on random
+    numbers of every NANP region. A bulk import keys and shows (display) every number it stores:
+    each parse was a tenth of its time."""
     if len(cleaned) == 12 and cleaned.startswith("+1") and cleaned[2] in "23456789":
         return cleaned
     if len(cleaned) == 10 and cleaned[0] in "23456789" and region in _NANP_REGIONS:
@@ -116,17 +121,9 @@ def display(key: str, region: str) -> str:
     was shown turned a Danish mobile into an American one. Either way one of digits_shown(key)
     and the key itself."""
     shown = digits_shown(key, region)
-    if shown != key and not _nanp_ten_digits(key, shown) and _key(shown, region) != key:
+    if shown != key and _key(shown, region) != key:
         return key
     return shown
-
-
-def _nanp_ten_digits(key: str, shown: str) -> bool:
-    """A North American key shown as its ten digits (area code 2-9) in a North American
-    account: those digits read back as that key, always (a ten-digit national number is a
-    possible one there), so display() need not parse them again. A bulk import shows every
-    number it stores: the second parse was a tenth of its time."""
-    return len(key) == 12 and shown == key[2:] and shown[0] in "23456789"
 
 
 def shown_to_keys(keys: list[str], region: str) -> dict[str, str]:

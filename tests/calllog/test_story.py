@@ -102,6 +102,11 @@ HELD_CALL = [  # the trunk calls 309, which answers, holds twice, and hangs up w
                    **{"Cause-txt": "Normal Clearing"}),
 ]
 
+# the CDR Asterisk writes for HELD_CALL: the trunk talked to 309 from 16:49:02 to 16:49:12
+HELD_CALL_CDR = cdr(2, "5557770210", "309", "from-trunk", '"PSTN" <5557770210>',
+                    "PJSIP/trunk-00000000", "PJSIP/309-00000001", "2026-12-03 16:49:00",
+                    "2026-12-03 16:49:02", "2026-12-03 16:49:12", 10, "ANSWERED", "H.0", "H.0")
+
 
 async def test_the_story_tells_who_held_the_call_and_who_hung_up_from_the_live_events(api):
     """Hold periods come from AMI Hold/Unhold (no CDR field records them); a party that hangs
@@ -114,10 +119,7 @@ async def test_the_story_tells_who_held_the_call_and_who_hung_up_from_the_live_e
     service.calls.feed({**HELD_CALL[9], "Linkedid": "unknown", "Uniqueid": "U.1"})
     for ev in HELD_CALL:
         service.calls.feed(ev)
-    await _ingest(api, [cdr(2, "5557770210", "309", "from-trunk", '"PSTN" <5557770210>',
-                            "PJSIP/trunk-00000000", "PJSIP/309-00000001", "2026-12-03 16:49:00",
-                            "2026-12-03 16:49:02", "2026-12-03 16:49:12", 10, "ANSWERED",
-                            "H.0", "H.0")])
+    await _ingest(api, [HELD_CALL_CDR])
     story = await api.ok("GET", "/calls/H.0")
     assert [(h["party"]["kind"], h["party"]["name"], h["start"], h["end"])
             for h in story["holds"]] == [
@@ -149,10 +151,7 @@ async def test_an_outside_party_that_holds_and_hangs_up_is_named_by_its_number(a
                *HELD_CALL[-2:]]
     for ev in events:
         service.calls.feed(ev)
-    await _ingest(api, [cdr(2, "5557770210", "309", "from-trunk", '"PSTN" <5557770210>',
-                            "PJSIP/trunk-00000000", "PJSIP/309-00000001", "2026-12-03 16:49:00",
-                            "2026-12-03 16:49:02", "2026-12-03 16:49:12", 10, "ANSWERED",
-                            "H.0", "H.0")])
+    await _ingest(api, [HELD_CALL_CDR])
     story = await api.ok("GET", "/calls/H.0")
     outside = {"kind": "outside", "name": "5557770210", "channel": "PJSIP/trunk-00000000"}
     assert [(h["party"], h["start"], h["end"]) for h in story["holds"]] == [

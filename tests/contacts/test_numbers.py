@@ -139,7 +139,7 @@ def test_the_north_american_shortcut_keys_as_libphonenumber_does():
 
     import phonenumbers
 
-    from callbridge.phone import _key, clean
+    from callbridge.phone import _parsed_key, clean
     rng = random.Random(20261205)
     regions = sorted(phonenumbers.region_codes_for_country_code(1)) + ["DK", "GB", "DE", "IN"]
     checked = 0
@@ -149,7 +149,7 @@ def test_the_north_american_shortcut_keys_as_libphonenumber_does():
             for written in (f"+1 {digits[:3]} {digits[3:6]} {digits[6:]}", digits,
                             f"({digits[:3]}) {digits[3:6]}-{digits[6:]}", f"1{digits}",
                             f"+{digits}", f"+1{digits[:7]}", digits[:7]):
-                assert phone_key(written, region) == _key(clean(written), region), (
+                assert phone_key(written, region) == _parsed_key(clean(written), region), (
                     region, written)
                 checked += 1
     assert checked == len(regions) * 400 * 7
