@@ -38,6 +38,7 @@ NEEDS_WRK = {
     "dialects_http": ("relatel_by_number", "ratio"),
 }
 NEEDS_PBX = {
+    "cdr_trail": ("by_arrival", "max_ms"),
     "dialer_latency": ("sequential", "p99_ms"),
     "events_fanout": ("loaded",),
 }
