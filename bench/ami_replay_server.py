@@ -15,6 +15,12 @@ IDS = re.compile(rb"^(Uniqueid|Linkedid|UniqueID|LinkedID|DestUniqueid|DestLinke
                  re.MULTILINE)
 
 
+def frame_fields(frame: str) -> dict[str, str]:
+    """An AMI frame's headers (an action sent to these servers, an event recorded): lines without
+    ': ' skipped, a repeated header's last value kept."""
+    return dict(line.split(": ", 1) for line in frame.strip().split("\r\n") if ": " in line)
+
+
 def call_frames(stream: bytes) -> bytes:
     """The recorded frames minus FullyBooted (Asterisk greets each new session with one)."""
     frames = stream.split(b"\r\n\r\n")
@@ -50,7 +56,7 @@ async def serve(stream: bytes, port: int) -> None:
         try:
             while True:
                 block = (await reader.readuntil(b"\r\n\r\n")).decode()
-                fields = dict(l.split(": ", 1) for l in block.strip().split("\r\n") if ": " in l)
+                fields = frame_fields(block)
                 action, aid = fields.get("Action", "").lower(), fields.get("ActionID", "")
                 if action == "login":
                     writer.write(f"Response: Success\r\nActionID: {aid}\r\nMessage: Authentication accepted\r\n\r\n"

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import statistics
 import sys
@@ -25,18 +26,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from ami_replay_server import frame_fields  # noqa: E402
 from quick import parse_args  # noqa: E402
 from tests.asterisk.ami_client import ami  # noqa: E402
 from tests.asterisk.pbx import Pbx  # noqa: E402
-
-
-def fields(frame: bytes) -> dict[str, str]:
-    out = {}
-    for line in frame.decode("utf-8", "replace").split("\r\n"):
-        key, sep, value = line.partition(": ")
-        if sep:
-            out[key] = value
-    return out
 
 
 def trails(frames: list[tuple[float, dict]]) -> dict[str, list[float]]:
@@ -68,7 +61,9 @@ async def record(calls: int, rate: float, talk_ms: int) -> dict:
     pbx.render()
     pbx.start()
     frames: list[tuple[float, dict]] = []
-    try:
+    with contextlib.ExitStack() as stack:  # unwinds last first: the tap, then phones and PBX
+        stack.callback(pbx.stop)
+        stack.callback(pbx.stop_phones)
         await asyncio.to_thread(pbx.start_standard_phones, trunk_answer_ms=300,
                                 trunk_hangup_ms=talk_ms, desk_answer_ms=300)
         reader, writer = await asyncio.open_connection("127.0.0.1", pbx.ami_port)
@@ -82,8 +77,10 @@ async def record(calls: int, rate: float, talk_ms: int) -> dict:
             while data := await reader.read(65536):
                 now = time.perf_counter()
                 *done, buffer = (buffer + data).split(b"\r\n\r\n")
-                frames.extend((now, fields(f)) for f in done)
+                frames.extend((now, frame_fields(f.decode("utf-8", "replace"))) for f in done)
         tapping = asyncio.ensure_future(tap())
+        stack.callback(writer.close)
+        stack.callback(tapping.cancel)
         load = pbx.call_load("5551230000", "309", calls=calls, rate=rate, talk_ms=talk_ms,
                              limit=max(10, int(rate * talk_ms / 1000 * 2)))
         async with ami(pbx) as (manager, _):
@@ -97,11 +94,6 @@ async def record(calls: int, rate: float, talk_ms: int) -> dict:
                 print(f"[trail] {len(frames):,} events so far, {clicks} clicks", file=sys.stderr)
                 await asyncio.sleep(1.0)
             await asyncio.sleep(5)  # the last calls' Cdrs
-        tapping.cancel()
-        writer.close()
-    finally:
-        pbx.stop_phones()
-        pbx.stop()
     per_call = trails(frames)
     return {"calls_per_s": rate, "talk_ms": talk_ms, "events": len(frames),
             "by_asterisk_timestamp": summary([v[0] for v in per_call.values()]),

@@ -38,6 +38,7 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(ROOT))
+from ami_replay_server import frame_fields  # noqa: E402
 from contacts_http import OUT, VENV_BIN, free_port, init_db, wait_port  # noqa: E402
 from quick import parse_args  # noqa: E402
 from tests.pg import cluster  # noqa: E402
@@ -94,8 +95,7 @@ class Node:
         try:
             while True:
                 block = (await reader.readuntil(b"\r\n\r\n")).decode()
-                fields = dict(line.split(": ", 1) for line in block.strip().split("\r\n")
-                              if ": " in line)
+                fields = frame_fields(block)
                 action, aid = fields.get("Action", "").lower(), fields.get("ActionID", "")
                 if action == "login":
                     writer.write(f"Response: Success\r\nActionID: {aid}\r\nMessage: Authentication"
