@@ -150,6 +150,7 @@ def _node(settings: Settings, node: AmiNode, db: Db, variants: EngineVariants,
     model.subscribe(calls, when=lambda: lease.held)
     model.subscribe(calllog, when=lambda: lease.held)
     model.subscribe(calllog.leaving)  # every instance: who answered the calls up (calllog.live)
+    model.subscribe(calllog.far_ends)  # every instance: when click-to-dial far ends answered
     model.subscribe(tracker)
     link.on("ContactStatus", while_held(lease, calls.on_contact_status))
     link.on("Cdr", while_held(lease, calllog.on_cdr))

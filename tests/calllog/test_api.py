@@ -93,14 +93,14 @@ async def test_the_same_cdrs_twice_make_no_new_rows(log_api):
 
 
 async def test_recent_dials_forget_the_oldest_not_the_calls_in_flight(log_api, monkeypatch):
-    from callbridge.calllog import service as calllog_service
+    from callbridge.calllog import far_end
 
-    monkeypatch.setattr(calllog_service, "MAX_RECENT_DIALS", 3)
+    monkeypatch.setattr(far_end, "MAX_RECENT_DIALS", 3)
     service = log_api.app[SERVICE]
     account = await log_api.app[mw.ACCOUNT].get_account("acme")
     for i in range(5):
         await service.record_dial(f"call-{i}", account, "309", "15808675309")
-    assert list(service._dialed) == ["call-2", "call-3", "call-4"]
+    assert list(service.far_ends._dialed) == ["call-2", "call-3", "call-4"]
 
 
 async def test_setting_an_accounts_region_rekeys_its_call_log_numbers(log_api):
@@ -134,12 +134,44 @@ async def test_what_the_call_log_follows_of_calls_is_forgotten_when_they_end(log
         model.feed({"Event": "DialEnd", "Uniqueid": lid, "Linkedid": lid,
                     "DestUniqueid": f"far-{n}", "DialStatus": "ANSWER",
                     "Timestamp": "1700000001.0"})
-        assert service._far_uid[lid] == f"far-{n}"
+        assert service.far_ends._far_uid[lid] == f"far-{n}"
         for uid in (f"far-{n}", f"{lid}-2", lid):
             model.feed({"Event": "Hangup", "Uniqueid": uid, "Linkedid": lid,
                         "Timestamp": "1700000009.0"})
-    assert service._far_uid == {} and len(service.calls) == 0
+    assert service.far_ends._far_uid == {} and len(service.calls) == 0
     assert service.calls._hung_up is None  # only a reconnect's snapshot collects hangups
+
+
+async def test_a_click_answered_before_this_instance_took_the_node_gets_the_far_ends_talk_time(
+        log_api):
+    """The instance reading the node was killed mid-call; this one, which took the node over,
+    had followed the click's far end all along (its times are saved by every instance), so the
+    row's talk time runs from the far end answering, not from the desk phone answering (the
+    trunk leg's CDR: 2 s here). The times are exact: 20:39:15.950 to 20:39:17.050 is 1 s, as
+    Asterisk counts billsec; truncating each end first made it 2."""
+    from callbridge.app import NODES
+
+    [node] = log_api.app[NODES]
+    node.lease.held = False  # another instance reads the node
+    events = [{"Event": "Newchannel", "Uniqueid": "C2D", "Linkedid": "C2D",
+               "Channel": "Local/309@callbridge-ring-00000000;1", "Exten": "309"},
+              {"Event": "Newchannel", "Uniqueid": "far", "Linkedid": "C2D",
+               "Channel": "PJSIP/trunk-00000002"},
+              {"Event": "DialEnd", "Uniqueid": "C2D", "Linkedid": "C2D", "DestUniqueid": "far",
+               "DestChannel": "PJSIP/trunk-00000002", "DialStatus": "ANSWER",
+               "Timestamp": "1795380955.950"}]
+    for ev in events:
+        node.model.feed({"Timestamp": "1795380954.0", **ev})
+    node.lease.held = True  # the reader died: this instance holds the node now
+    node.model.feed({"Event": "Hangup", "Uniqueid": "far", "Linkedid": "C2D",
+                     "Timestamp": "1795380957.050"})
+    node.model.feed({"Event": "Hangup", "Uniqueid": "C2D", "Linkedid": "C2D",
+                     "Timestamp": "1795380957.060"})
+    await _ingest(log_api, C2D)
+    [row] = (await log_api.ok("GET", "/call_log/records_after_timestamp"
+                                     "?timestamp=2026-01-01 00:00:00"))["records"]
+    assert row["direction"] == "OUTGOING" and row["billsec"] == 1
+    assert row["answer_timestamp"] == "2026-11-22 20:55:55"
 
 
 async def test_an_instance_that_lost_the_nodes_lease_writes_cdrs_but_builds_no_rows(log_api):

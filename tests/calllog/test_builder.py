@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from callbridge.ami.channels import parse_channel
 from callbridge.calllog.builder import build_rows, clid_name
+from callbridge.calllog.cdr import epoch_ms_text
 
 
 def cdr(seq, src, dst, dcontext, clid, channel, dstchannel, start, answer, end, billsec, disp,
@@ -47,6 +48,16 @@ def test_click_to_dial_is_one_outgoing_row_with_far_end_talk_time():
     assert row.number_outside == "15808675309" and row.call_id == "C2D" and row.uniqueid == "C2D"
     assert row.call_timestamp == "2026-11-22 20:39:15" and row.end_timestamp == "2026-11-22 20:39:17"
     assert row.answer_timestamp == "2026-11-22 20:39:16" and row.billsec == 1 and row.duration == 2
+
+
+def test_far_end_talk_time_is_truncated_once_as_asterisk_counts_billsec():
+    # 1.1 s from x.95 to y+2.05: Asterisk's billsec (whole seconds of the exact span) says 1;
+    # truncating each end to its second first would say 2
+    answered, ended = epoch_ms_text(1795380955.95), epoch_ms_text(1795380957.05)
+    assert (answered, ended) == ("2026-11-22 20:55:55.950", "2026-11-22 20:55:57.050")
+    [row] = build_rows(C2D, ring_context="callbridge-ring",
+                       far_end={"answered_at": answered, "ended_at": ended})
+    assert row.billsec == 1 and row.answer_timestamp == "2026-11-22 20:55:55"
 
 
 def test_click_to_dial_without_dialend_falls_back_to_the_trunk_leg():

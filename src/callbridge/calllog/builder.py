@@ -287,7 +287,8 @@ def _click_to_dial(cdrs: list[dict], ring_context: str, dialed: dict | None,
         row.disposition = _best([c["disposition"] for c in far_legs])
         row.uniqueid = far["uniqueid"]
         if far_end and far_end.get("answered_at"):
-            row.answer_timestamp = far_end["answered_at"]
+            # the times are to the millisecond (older rows: the second); the row shows the second
+            row.answer_timestamp = far_end["answered_at"][:19]
             row.billsec = _seconds(far_end["answered_at"], far_end.get("ended_at") or row.end_timestamp)
         elif far["disposition"] == "ANSWERED":
             # Without the DialEnd event (backfilled from Master.csv) the trunk leg's answer time is

@@ -27,6 +27,16 @@ def epoch_ts(value: str | float | None) -> str | None:
     return _utc_text(int(seconds))
 
 
+def epoch_ms_text(value: float | None) -> str | None:
+    """An AMI Timestamp as UTC text to the millisecond ('YYYY-MM-DD HH:MM:SS.fff'): a span
+    between two of them is then truncated to whole seconds once, as Asterisk counts billsec,
+    instead of truncating each end first (which counts 4.1 s from x.95 to y.05 as 5)."""
+    if value is None or value <= 0:
+        return None
+    second, ms = divmod(round(value * 1000), 1000)
+    return f"{_utc_text(second)}.{ms:03d}"
+
+
 @lru_cache(maxsize=4096)
 def _utc_text(second: int) -> str:
     """A call's legs share their seconds: each is formatted once (ingest does this per CDR)."""

@@ -29,6 +29,7 @@ from callbridge.ami.calls import CallListener, CallModel, Dial, Hold, Left, Live
 from callbridge.calllog import cdr as cdrs
 from callbridge.calllog.backfill import MasterCsv
 from callbridge.calllog.builder import RowDraft, build_rows
+from callbridge.calllog.far_end import FarEnds
 from callbridge.calllog.format import display_number, inside_number
 from callbridge.calllog.live import LeavingParties
 from callbridge.calllog.store import CallLogStore
@@ -51,7 +52,7 @@ MAX_BUILD_PG = 500
 # turns (accept, read, answer), and without a pause each turn would wait for a whole flush.
 BACKLOG_PAUSE = 0.004
 STALE_SECONDS = 4 * 3600
-MAX_RECENT_DIALS = 10_000
+MAX_RECENT_LIVE_ROWS = 10_000  # (linkedid, extension) of rows drafted while their call was up
 # What a call's CDRs must agree on for a row drafted when its party left (calllog.live) to stand:
 # who and what, not a second here or there between channel events and CDR times.
 _PARTY_FIELDS = ("account_id", "extension", "direction", "disposition", "number_outside",
@@ -104,8 +105,6 @@ class CallLogService(CallListener):
         self.grace = grace
         self._queue: list[dict] = []
         self._pending: dict[str, float] = {}          # linkedid -> last activity (monotonic)
-        self._far_uid: dict[str, str] = {}            # linkedid -> far end channel of a click-to-dial
-        self._far_times: dict[str, list] = {}         # linkedid -> [answered_at, ended_at] to save
         self._holds: list[tuple[str, str, str, bool, str]] = []  # hold marks to save (save_holds)
         self._on_hold: dict[str, tuple[str, str]] = {}  # uniqueid on hold -> (linkedid, channel)
         # The channels of each call up that answered a dial or dialled one that answered: the
@@ -114,7 +113,6 @@ class CallLogService(CallListener):
         self._talking: dict[str, set[str]] = {}
         self._hanging_up: dict[str, tuple[str, str, str, str | None]] = {}  # uniqueid -> …
         self._hangups: list[tuple[str, str, str, str, str | None]] = []  # to save
-        self._dialed: dict[str, None] = {}            # recent click-to-dial call ids, oldest first
         # Two clocks decide when a call is over. Stream time (the events' Timestamp header): under a
         # backlog, wall time runs ahead of what has been read, and a call's last Cdr may still sit
         # unread in the socket. Wall time since the last event: when the PBX is quiet, stream time
@@ -135,6 +133,9 @@ class CallLogService(CallListener):
         # at the call's end. Subscribed to the call model by the node's wiring, on every
         # instance, so a new lease holder knows who answered the calls already up.
         self.leaving = LeavingParties(calls)
+        # When click-to-dial far ends answered and left (their rows' talk time): subscribed on
+        # every instance too, so a new lease holder knows it for the calls already up.
+        self.far_ends = FarEnds()
         self._drafted_live: dict[tuple[str, str], None] = {}  # (linkedid, extension), oldest first
 
     # ---- lifecycle -----------------------------------------------------------------------
@@ -216,21 +217,10 @@ class CallLogService(CallListener):
             self._stream_now = stamp
         return stamp
 
-    def call_started(self, call: LiveCall) -> None:
-        if call.click_to_dial and call.linkedid not in self._dialed:
-            # a click-to-dial another instance sent (its Originate's first channel is the ring
-            # leg, Local/<ext>@ring_context): this instance reads the node, so it follows the
-            # far end's answer and hangup as for its own clicks
-            self._remember_dial(call.linkedid)
-
     def dial_ended(self, dial: Dial) -> None:
         lid = dial.call.linkedid
         if dial.status == "ANSWER":
             self._talking.setdefault(lid, set()).update((dial.source, dial.dest))
-        if dial.status == "ANSWER" and lid in self._dialed and dial.source == lid:
-            # the ;1 leg of a click-to-dial dialled the number: this is the far end answering
-            self._far_uid[lid] = dial.dest
-            self._far_times.setdefault(lid, [None, None])[0] = cdrs.epoch_ts(dial.stamp)
 
     def held(self, hold: Hold) -> None:
         at = _event_text(hold.stamp)
@@ -262,15 +252,11 @@ class CallLogService(CallListener):
         if on_hold is not None:  # hung up while holding: the hold ends with it
             self._holds.append((on_hold[0], left.uniqueid, on_hold[1], False,
                                 _event_text(left.stamp)))
-        if self._far_uid.get(lid) == left.uniqueid:  # the far end left: its times are complete
-            self._far_times.setdefault(lid, [None, None])[1] = cdrs.epoch_ts(left.stamp)
-            del self._far_uid[lid]
         if lid in self._pending:
             self._pending[lid] = self._stream_now if left.stamp is None else left.stamp
 
     def call_over(self, call: LiveCall, stamp: float | None, seen: bool) -> None:
         self._talking.pop(call.linkedid, None)
-        self._far_uid.pop(call.linkedid, None)  # ended unseen: its far end is followed no more
 
     def reconciled(self, alive: set[str] | None) -> None:
         """After each (re)connect: the CDRs written while we were away."""
@@ -280,7 +266,6 @@ class CallLogService(CallListener):
     async def lease_taken(self) -> None:
         """This instance reads the node from now on: what it missed meanwhile, from Master.csv
         (the call model followed the node's channels all along)."""
-        self._far_uid = {lid: uid for lid, uid in self._far_uid.items() if self.calls.is_live(lid)}
         self._forget_ended()
         self.start_backfill()
 
@@ -291,14 +276,9 @@ class CallLogService(CallListener):
         self._hanging_up = {uid: h for uid, h in self._hanging_up.items()
                             if self.calls.is_live(h[0])}
 
-    def _remember_dial(self, call_id: str) -> None:
-        if len(self._dialed) >= MAX_RECENT_DIALS:  # the oldest go one by one, not all at once
-            del self._dialed[next(iter(self._dialed))]
-        self._dialed[call_id] = None
-
     async def record_dial(self, call_id: str, account: Account, extension: str, number: str) -> None:
         """Called by the dialer for every click-to-dial it started."""
-        self._remember_dial(call_id)
+        self.far_ends.remember(call_id)
         await self.store.record_dial(call_id, account.id, extension, number,
                                      utc_now().strftime(TS))
 
@@ -322,7 +302,7 @@ class CallLogService(CallListener):
         final); True when calls that are ready were left for the next flush."""
         async with self._flush_lock:
             batch, self._queue = self._queue, []
-            far, self._far_times = self._far_times, {}
+            far = self.far_ends.take()
             holds, self._holds = self._holds, []
             hangups, self._hangups = self._hangups, []
             # A call is built once over: no live channel, and `grace` passed on the stream clock
@@ -395,8 +375,7 @@ class CallLogService(CallListener):
                 self._queue[:0] = batch  # nothing was written: try again next pass
                 self._holds[:0] = holds
                 self._hangups[:0] = hangups
-                for lid, times in far.items():
-                    self._far_times.setdefault(lid, times)
+                self.far_ends.put_back(far)
                 raise
             for token in published:
                 assert self.row_listener is not None  # what published them
@@ -405,7 +384,7 @@ class CallLogService(CallListener):
                 if self._pending.get(lid) == last:
                     del self._pending[lid]
             for lid, draft in live:
-                if len(self._drafted_live) >= MAX_RECENT_DIALS:
+                if len(self._drafted_live) >= MAX_RECENT_LIVE_ROWS:
                     del self._drafted_live[next(iter(self._drafted_live))]
                 self._drafted_live[(lid, draft.extension)] = None
             return backlog
