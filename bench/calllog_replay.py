@@ -7,7 +7,7 @@ bytes, both measured in this run.
 
 The replay server is its own process (bench/ami_replay_server.py). Rates are stream events per
 second from the first event received: for panoramisk until its callback saw the last event; for
-the pipeline until the last call-log row was committed (which includes the call log's 0.5 s
+the pipeline until the last call-log row was committed (which includes the call log's 0.1 s
 wait that lets trailing Cdr events of the last call arrive). A second reference, the adapter's
 own reader handing every event to one counting handler, shows how much of the pipeline's speed
 comes from that reader rather than from the call log.
@@ -105,7 +105,7 @@ async def reader_alone(port: int, total: int) -> float:
 async def pipeline(port: int, total: int, expected_rows: int | None) -> tuple[float, int, float | None]:
     """(end-to-end events/s, rows, steady-state events/s). Steady state: committed rows per second
     between 10% and 90% of the rows, times events per row; it leaves out the fixed start-up and
-    the 0.5 s the last calls wait for trailing Cdrs, which are latency rather than throughput."""
+    the 0.1 s the last calls wait for trailing Cdrs, which are latency rather than throughput."""
     root = Path(tempfile.mkdtemp(prefix="cb-replay-"))
     settings = Settings(database=root / "cb.db", ami_port=port, ami_username="u", ami_secret="s",
                         cdr_csv=None, log_level="WARNING", ami_ping_interval=30)

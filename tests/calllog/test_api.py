@@ -143,7 +143,7 @@ async def test_what_the_call_log_follows_of_calls_is_forgotten_when_they_end(log
 
 
 async def test_a_click_answered_before_this_instance_took_the_node_gets_the_far_ends_talk_time(
-        log_api):
+        log_api, monkeypatch):
     """The instance reading the node was killed mid-call; this one, which took the node over,
     had followed the click's far end all along (its times are saved by every instance), so the
     row's talk time runs from the far end answering, not from the desk phone answering (the
@@ -152,7 +152,8 @@ async def test_a_click_answered_before_this_instance_took_the_node_gets_the_far_
     from callbridge.app import NODES
 
     [node] = log_api.app[NODES]
-    node.lease.held = False  # another instance reads the node
+    reads = {"node": False}  # another instance reads the node
+    monkeypatch.setattr(type(node.lease), "held", property(lambda lease: reads["node"]))
     events = [{"Event": "Newchannel", "Uniqueid": "C2D", "Linkedid": "C2D",
                "Channel": "Local/309@callbridge-ring-00000000;1", "Exten": "309"},
               {"Event": "Newchannel", "Uniqueid": "far", "Linkedid": "C2D",
@@ -162,7 +163,7 @@ async def test_a_click_answered_before_this_instance_took_the_node_gets_the_far_
                "Timestamp": "1795380955.950"}]
     for ev in events:
         node.model.feed({"Timestamp": "1795380954.0", **ev})
-    node.lease.held = True  # the reader died: this instance holds the node now
+    reads["node"] = True  # the reader died: this instance holds the node now
     node.model.feed({"Event": "Hangup", "Uniqueid": "far", "Linkedid": "C2D",
                      "Timestamp": "1795380957.050"})
     node.model.feed({"Event": "Hangup", "Uniqueid": "C2D", "Linkedid": "C2D",
