@@ -7,6 +7,7 @@ stop of an ingesting instance)."""
 from __future__ import annotations
 
 import asyncio
+import random
 
 import pytest
 
@@ -72,6 +73,81 @@ async def test_a_write_cancelled_at_any_point_is_whole_or_absent_and_reports_not
         assert await db.fetchall("SELECT k FROM probe WHERE k = 100")
         await asyncio.sleep(0.1)  # a release that logs does so on its way back to the pool
         assert reported == []
+    finally:
+        loop.set_exception_handler(None)
+        await db.close()
+
+
+POSTGRESQL_ONLY = pytest.mark.skipif(engine() != "postgresql",
+                                     reason="PostgreSQL only: its connection pool")
+
+
+@POSTGRESQL_ONLY
+async def test_statements_cancelled_while_the_pool_opens_connections_report_nothing(tmp_path):
+    """A caller cancelled while the pool opens a new connection for it (TCP, the TLS probe,
+    authentication): asyncpg was left a future whose error nobody retrieved, logged as an error
+    (tens in a thousand such cancels). Each round expires the pool's connections, so every
+    statement needs a new one, and cancels them at random moments."""
+    db = database_for(fresh_database(tmp_path), pool_size=8)
+    await db.open()
+    reported: list[dict] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    rng = random.Random(23)
+    try:
+        cancelled = 0
+        for _ in range(150):
+            await db.pool.expire_connections()
+            tasks = [asyncio.create_task(db.fetchall("SELECT 1")) for _ in range(8)]
+            await asyncio.sleep(rng.random() * 0.004)
+            for task in tasks:
+                task.cancel()
+            outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+            cancelled += sum(isinstance(o, asyncio.CancelledError) for o in outcomes)
+            assert not [o for o in outcomes
+                        if isinstance(o, BaseException)
+                        and not isinstance(o, asyncio.CancelledError)], outcomes
+        assert cancelled > 300  # most of them landed before the statement ended
+        assert await db.fetchall("SELECT 1") == [(1,)]  # the pool is whole afterwards
+        await asyncio.sleep(0.1)
+        assert reported == [], reported[:3]
+    finally:
+        loop.set_exception_handler(None)
+        await db.close()
+
+
+@POSTGRESQL_ONLY
+async def test_a_transaction_that_could_not_be_ended_closes_its_connection(
+        tmp_path, monkeypatch, caplog):
+    """A ROLLBACK that failed (or was cut short) leaves the connection inside its transaction:
+    it is closed rather than handed back to the pool (where asyncpg would log an error rolling
+    it back), nothing of the transaction is kept, and the next transaction runs."""
+    from callbridge.db import postgres
+
+    db = database_for(fresh_database(tmp_path))
+    await db.open()
+    reported: list[dict] = []
+    loop = asyncio.get_running_loop()
+    loop.set_exception_handler(lambda _loop, context: reported.append(context))
+    try:
+        async with db.transaction() as tx:
+            await tx.execute("CREATE TABLE probe (k INTEGER NOT NULL)")
+
+        async def failed_rollback(tx) -> None:
+            return None  # _rollback swallows a failed ROLLBACK: as if this one had failed
+
+        monkeypatch.setattr(postgres, "_rollback", failed_rollback)
+        with pytest.raises(RuntimeError):
+            async with db.transaction() as tx:
+                await tx.execute("INSERT INTO probe (k) VALUES (1)")
+                raise RuntimeError("the body failed")
+        monkeypatch.undo()
+        async with db.transaction() as tx:
+            await tx.execute("INSERT INTO probe (k) VALUES (2)")
+        assert await db.fetchall("SELECT k FROM probe") == [(2,)]
+        assert "db.connection_discarded" in caplog.text
+        await asyncio.sleep(0.1)
+        assert reported == [], reported[:3]
     finally:
         loop.set_exception_handler(None)
         await db.close()

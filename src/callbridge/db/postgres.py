@@ -132,6 +132,27 @@ async def _reset(conn: asyncpg.Connection) -> None:
         await conn.execute("ROLLBACK")
 
 
+async def _taken(pool: asyncpg.Pool) -> asyncpg.Connection:
+    """pool.acquire(), run to its end even when the caller is cancelled meanwhile; the connection
+    then goes straight back. Cancelled while opening a new connection (the TCP connect, the TLS
+    probe, authentication), asyncpg was left a future whose error nobody retrieved, which asyncio
+    logs as an error (seen cancelling eight cold acquires at random moments: tens per thousand)."""
+    step = asyncio.ensure_future(pool.acquire())
+    try:
+        return await to_the_end(step)
+    except asyncio.CancelledError:
+        if step.done() and not step.cancelled() and step.exception() is None:
+            await to_the_end(pool.release(step.result()))
+        raise
+
+
+def _open_transaction(conn: asyncpg.Connection) -> bool:
+    """Whether conn is still inside a transaction: by the server's last word, or by asyncpg's
+    own record of one (a BEGIN that failed leaves it). Exactly what asyncpg's reset checks
+    before it logs "Resetting connection with an active transaction" as an error."""
+    return conn.is_in_transaction() or getattr(conn, "_top_xact", None) is not None
+
+
 async def _rollback(tx: Any) -> None:
     """Ends tx (an asyncpg Transaction) by ROLLBACK, through tx itself so that its connection
     no longer counts it as open. A transaction that never started, or a connection that broke
@@ -237,6 +258,28 @@ class PgDatabase:
         return write_turn(self._write_lock, self.write_wait)
 
     @asynccontextmanager
+    async def connection(self) -> AsyncIterator[asyncpg.Connection]:
+        """A pooled connection outside any transaction (each statement commits by itself): the
+        way every statement reaches the pool. Taking and giving back each run to their end even
+        when the caller is cancelled meanwhile (_taken, _give_back)."""
+        conn = await _taken(self.pool)
+        try:
+            yield conn
+        finally:
+            await self._give_back(conn)
+
+    async def _give_back(self, conn: asyncpg.Connection) -> None:
+        """Returns conn to the pool, unless a transaction is still open on it (its COMMIT or
+        ROLLBACK failed or was cut short): such a connection is closed instead, which ends the
+        transaction on the server, and the pool opens a fresh one when it needs one. Handed
+        back, asyncpg would roll it back itself but log an error doing so."""
+        if not conn.is_closed() and _open_transaction(conn):
+            event(log, "db.connection_discarded", logging.WARNING, database=self.path,
+                  reason="a transaction was still open when the connection was given back")
+            conn.terminate()
+        await to_the_end(self.pool.release(conn))
+
+    @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PgTx]:
         try:
             async with _reachable(), self._writing(), self._held(None) as conn:
@@ -261,7 +304,7 @@ class PgDatabase:
         transaction, and asyncpg logs that as an error. Here the BEGIN, the COMMIT or ROLLBACK and
         the release each run to their end even when the caller is cancelled meanwhile; the
         cancellation is raised after them."""
-        conn = await self.pool.acquire()
+        conn = await _taken(self.pool)
         try:
             tx = conn.transaction(isolation=isolation, readonly=readonly)
             try:
@@ -279,19 +322,19 @@ class PgDatabase:
             else:
                 await to_the_end(_rollback(tx))
         finally:
-            await to_the_end(self.pool.release(conn))
+            await self._give_back(conn)
 
     loop_transaction = transaction  # no loop-thread shortcut here: asyncpg never leaves the loop
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[asyncpg.Record]:
         text, names = numbered(sql)
-        async with _reachable():
-            return await self.pool.fetch(text, *_args(names, params))
+        async with _reachable(), self.connection() as conn:
+            return await conn.fetch(text, *_args(names, params))
 
     async def fetchone(self, sql: str, params: Params = ()) -> asyncpg.Record | None:
         text, names = numbered(sql)
-        async with _reachable():
-            return await self.pool.fetchrow(text, *_args(names, params))
+        async with _reachable(), self.connection() as conn:
+            return await conn.fetchrow(text, *_args(names, params))
 
     lookup = fetchall  # a point lookup is one round trip either way
 
