@@ -2,7 +2,8 @@
 
 Floors, lowest first (a package may import its own floor's lower-listed neighbours' code only if
 that makes no circle, and any lower floor):
-  ground    errors, logs, text, phone, timeutil, aio, settings, scopes: pure helpers, no room
+  ground    errors, logs, text, phone, timeutil, aio, bounded, settings, scopes: pure helpers,
+            no room
   plumbing  db, web, ami: the engines, the HTTP frame, the AMI adapter; no room
   rooms     accounts, contacts, calllog, dialer, events, webhooks, callerid, admin, audit,
             presence, system, screenpop, asterisk: one capability each, in no circle with each other
@@ -15,7 +16,7 @@ import ast
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "callbridge"
-GROUND = {"errors", "logs", "text", "phone", "timeutil", "aio", "settings", "scopes",
+GROUND = {"errors", "logs", "text", "phone", "timeutil", "aio", "bounded", "settings", "scopes",
           "__init__"}
 PLUMBING = {"db", "web", "ami"}
 TOP = {"app", "cli", "variants", "__main__"}

@@ -14,6 +14,7 @@ Every instance saves the same times (Asterisk's own, from the events); the store
 from __future__ import annotations
 
 from callbridge.ami.calls import CallListener, Dial, Left, LiveCall
+from callbridge.bounded import put_bounded
 from callbridge.calllog.cdr import epoch_ms_text
 
 MAX_RECENT_DIALS = 10_000  # click-to-dial calls followed at once (bounded like the call model)
@@ -29,11 +30,7 @@ class FarEnds(CallListener):
 
     def remember(self, linkedid: str) -> None:
         """A click-to-dial call (the dialer's, or one another instance sent)."""
-        if linkedid in self._dialed:
-            return
-        if len(self._dialed) >= MAX_RECENT_DIALS:  # the oldest go one by one, not all at once
-            del self._dialed[next(iter(self._dialed))]
-        self._dialed[linkedid] = None
+        put_bounded(self._dialed, linkedid, None, MAX_RECENT_DIALS)
 
     def take(self) -> dict[str, list]:
         """The times gathered since the last take, to save."""

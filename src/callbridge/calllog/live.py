@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 
 from callbridge.ami.calls import CallListener, CallModel, Dial, Left, LiveCall
+from callbridge.bounded import put_bounded
 from callbridge.calllog.builder import RowDraft, dialled_number
 from callbridge.calllog.cdr import epoch_ts
 
@@ -53,9 +54,7 @@ class LeavingParties(CallListener):
     def dial_started(self, dial: Dial) -> None:
         if dial.call.click_to_dial:
             return
-        if len(self._rang) >= MAX_FOLLOWED:
-            del self._rang[next(iter(self._rang))]
-        self._rang[dial.dest] = (dial.stamp, dial.dial_string)
+        put_bounded(self._rang, dial.dest, (dial.stamp, dial.dial_string), MAX_FOLLOWED)
 
     def dial_ended(self, dial: Dial) -> None:
         rang, dial_string = self._rang.pop(dial.dest, (None, ""))
@@ -77,10 +76,10 @@ class LeavingParties(CallListener):
             uid = call.linkedid
         if party is None:
             return
-        answered = self._answered.setdefault(call.linkedid, {})
-        answered.setdefault(uid, party)  # the first answer stands (a re-dial doesn't reset it)
-        while len(self._answered) > MAX_FOLLOWED:
-            del self._answered[next(iter(self._answered))]
+        if call.linkedid not in self._answered:
+            put_bounded(self._answered, call.linkedid, {}, MAX_FOLLOWED)
+        # the first answer stands (a re-dial doesn't reset it)
+        self._answered[call.linkedid].setdefault(uid, party)
 
     def channel_left(self, left: Left) -> None:
         self._rang.pop(left.uniqueid, None)

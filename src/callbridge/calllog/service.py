@@ -26,6 +26,7 @@ from callbridge.accounts.extensions import ExtensionService
 from callbridge.accounts.models import Account
 from callbridge.aio import cancel_and_wait
 from callbridge.ami.calls import CallListener, CallModel, Dial, Hold, Left, LiveCall, stamp_of
+from callbridge.bounded import put_bounded
 from callbridge.calllog import cdr as cdrs
 from callbridge.calllog.backfill import MasterCsv
 from callbridge.calllog.builder import RowDraft, build_rows
@@ -384,9 +385,8 @@ class CallLogService(CallListener):
                 if self._pending.get(lid) == last:
                     del self._pending[lid]
             for lid, draft in live:
-                if len(self._drafted_live) >= MAX_RECENT_LIVE_ROWS:
-                    del self._drafted_live[next(iter(self._drafted_live))]
-                self._drafted_live[(lid, draft.extension)] = None
+                put_bounded(self._drafted_live, (lid, draft.extension), None,
+                            MAX_RECENT_LIVE_ROWS)
             return backlog
 
     def _confirmed(self, stored: dict, built: dict) -> bool:

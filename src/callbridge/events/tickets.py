@@ -12,6 +12,7 @@ import time
 from dataclasses import dataclass
 
 from callbridge.accounts.models import Account
+from callbridge.bounded import put_bounded
 from callbridge.db.coordination import TicketRows
 
 TTL_SECONDS = 30
@@ -34,10 +35,8 @@ class TicketBook:
         now = time.monotonic()
         if len(self._open) >= MAX_OPEN:
             self._open = {t: i for t, i in self._open.items() if i.expires > now}
-            while len(self._open) >= MAX_OPEN:
-                self._open.pop(next(iter(self._open)))
         ticket = "tk_" + secrets.token_urlsafe(24)
-        self._open[ticket] = _Issued(account, key_id, now + self.ttl)
+        put_bounded(self._open, ticket, _Issued(account, key_id, now + self.ttl), MAX_OPEN)
         return ticket
 
     async def redeem(self, ticket: str) -> tuple[Account, str] | None:
