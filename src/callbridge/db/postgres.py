@@ -304,8 +304,7 @@ class PgDatabase:
         transaction, and asyncpg logs that as an error. Here the BEGIN, the COMMIT or ROLLBACK and
         the release each run to their end even when the caller is cancelled meanwhile; the
         cancellation is raised after them."""
-        conn = await _taken(self.pool)
-        try:
+        async with self.connection() as conn:
             tx = conn.transaction(isolation=isolation, readonly=readonly)
             try:
                 await to_the_end(tx.start())
@@ -321,8 +320,6 @@ class PgDatabase:
                 await to_the_end(tx.commit())
             else:
                 await to_the_end(_rollback(tx))
-        finally:
-            await self._give_back(conn)
 
     loop_transaction = transaction  # no loop-thread shortcut here: asyncpg never leaves the loop
 
